@@ -1,0 +1,73 @@
+"""The ASGI application: `create_app()` wires settings, database, routers and middleware."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from backend.api import build_router
+from backend.auth.gotrue.router import auth_error_response
+from backend.auth.gotrue.service import AuthApiError
+from backend.config import Settings, get_settings
+from backend.context import AppContext
+from backend.errors import install_error_handlers
+from backend.kit.schemas import ErrorBody
+from backend.logging import configure_logging
+from backend.middleware import RequestContextMiddleware
+from backend.tasks import run_worker, task_app
+
+
+def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> FastAPI:
+    """The web app. With `run_jobs`, the same process also runs the job worker (the embedded
+    one-command mode); otherwise `voxtro worker` runs jobs."""
+    settings = settings or get_settings()
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    context = AppContext.build(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await context.db.open()
+        worker = None
+        if run_jobs:
+            # Requests enqueue on their own transaction; only the worker uses the queue's pool.
+            await task_app.open_async(pool=context.db.pool)
+            worker = asyncio.create_task(
+                run_worker(context, concurrency=settings.worker_concurrency)
+            )
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+                await task_app.close_async()
+            await context.db.close()
+
+    app = FastAPI(
+        title="Voxtro API",
+        version="0.1.0",
+        description="AI customer conversations: chatbots, widget, WhatsApp, voice, analytics.",
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+        responses={
+            401: {"model": ErrorBody, "description": "Invalid or missing authentication"},
+            404: {"model": ErrorBody, "description": "Not found"},
+            422: {"model": ErrorBody, "description": "Invalid request data"},
+            429: {"model": ErrorBody, "description": "Too many requests"},
+        },
+    )
+    app.state.context = context
+    install_error_handlers(app)
+
+    @app.exception_handler(AuthApiError)
+    async def _auth_api_error(_: Request, exc: AuthApiError) -> JSONResponse:
+        return auth_error_response(exc)
+
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(build_router(local_auth=settings.local_auth))
+    return app

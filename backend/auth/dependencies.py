@@ -1,0 +1,137 @@
+"""FastAPI dependencies that say who is calling, in which workspace, and open the request's
+transaction under that caller's RLS claims.
+
+Routes declare what they need with the aliases at the bottom (`AdminSubject`, `Session`, …);
+the dependency results are cached per request, so authentication, rate limiting and the
+transaction happen once however many dependencies use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Header, Request
+
+from backend.api_keys import service as api_key_service
+from backend.auth.subjects import Anonymous, ApiKey, AuthSubject, Principal, User, rls_claims
+from backend.context import Context
+from backend.db import Connection
+from backend.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed
+from backend.workspaces import service as workspace_service
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else None
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def authenticate(request: Request, context: Context) -> Principal:
+    """Identify the caller from `X-API-Key` / `Authorization`, then count the request against
+    the caller's rate limit (per API key, per user, or per IP for anonymous callers)."""
+    token = request.headers.get("x-api-key") or _bearer(request)
+    principal: Principal
+    if token is None:
+        principal = Anonymous(ip=client_ip(request))
+    elif api_key_service.looks_like_key(token):
+        principal = await api_key_service.authenticate(context.db, token)
+    else:
+        claims = await context.tokens.verify_user_token_or_anon(token)
+        principal = (
+            Anonymous(ip=client_ip(request))
+            if claims is None
+            else User(id=UUID(claims["sub"]), email=claims.get("email") or "", claims=claims)
+        )
+
+    if isinstance(principal, Anonymous):
+        rule, key = context.settings.rate_limit_anonymous, f"ip:{principal.ip}"
+    else:
+        kind = "key" if isinstance(principal, ApiKey) else "user"
+        rule, key = context.settings.rate_limit_authenticated, f"{kind}:{principal.id}"
+    state = await context.rate_limiter.hit(rule, key)
+    request.state.rate_limit = state  # the middleware puts it in the response headers
+    if not state.allowed:
+        raise RateLimited("Too many requests, try again later")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+async def open_session(principal: CurrentPrincipal, context: Context) -> AsyncIterator[Connection]:
+    """The request's one transaction, under the caller's RLS claims; committed when the route
+    returns, rolled back when it raises."""
+    if isinstance(principal, Anonymous):
+        raise Unauthorized()
+    async with context.db.as_claims(rls_claims(principal)) as conn:
+        yield conn
+
+
+Session = Annotated[Connection, Depends(open_session, scope="function")]
+
+
+def _workspace_header(x_workspace_id: str | None) -> UUID | None:
+    if x_workspace_id is None:
+        return None
+    try:
+        return UUID(x_workspace_id)
+    except ValueError as exc:
+        raise ValidationFailed(
+            "X-Workspace-Id must be a UUID",
+            errors=[{"field": "X-Workspace-Id", "message": "must be a UUID"}],
+        ) from exc
+
+
+async def signed_in_user(principal: CurrentPrincipal) -> User:
+    """A Supabase user (admin or customer)."""
+    if isinstance(principal, User):
+        return principal
+    if isinstance(principal, ApiKey):
+        raise Forbidden("This endpoint needs a signed-in user, not an API key")
+    raise Unauthorized()
+
+
+async def admin_user(user: Annotated[User, Depends(signed_in_user)]) -> User:
+    if user.is_customer:
+        raise Forbidden("Customer accounts cannot use admin endpoints")
+    return user
+
+
+async def admin_subject(
+    user: Annotated[User, Depends(admin_user)],
+    session: Session,
+    x_workspace_id: Annotated[str | None, Header()] = None,
+) -> AuthSubject[User]:
+    return await workspace_service.resolve(session, user, _workspace_header(x_workspace_id))
+
+
+def api_subject(scope: str) -> Callable[..., Coroutine[Any, Any, AuthSubject[User | ApiKey]]]:
+    """A dependency accepting an admin (in their selected workspace) or an API key that
+    carries `scope`."""
+
+    async def dependency(
+        principal: CurrentPrincipal,
+        session: Session,
+        x_workspace_id: Annotated[str | None, Header()] = None,
+    ) -> AuthSubject[User | ApiKey]:
+        if isinstance(principal, ApiKey):
+            if scope not in principal.scopes:
+                raise Forbidden(f"This API key lacks the '{scope}' scope")
+            return AuthSubject(principal=principal, workspace_id=principal.workspace_id)
+        user = await admin_user(await signed_in_user(principal))
+        subject = await workspace_service.resolve(session, user, _workspace_header(x_workspace_id))
+        return AuthSubject(
+            principal=subject.principal, workspace_id=subject.workspace_id, role=subject.role
+        )
+
+    return dependency
+
+
+AdminUser = Annotated[User, Depends(admin_user)]
+AdminSubject = Annotated[AuthSubject[User], Depends(admin_subject)]
+ApiSubject = Annotated[AuthSubject[User | ApiKey], Depends(api_subject("api"))]

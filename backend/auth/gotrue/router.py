@@ -1,0 +1,371 @@
+"""A compatible subset of the Supabase Auth HTTP API under `/auth/v1`, served when no
+`SUPABASE_URL` is configured (the embedded default and the tests), so the official Supabase
+clients work against Voxtro unchanged. See providers.md §8 for the wire formats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode, urlsplit
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import ValidationError
+
+from backend.auth.gotrue import repository
+from backend.auth.gotrue import tasks as auth_tasks
+from backend.auth.gotrue.schemas import (
+    AdminUserCreate,
+    AdminUserUpdate,
+    GenerateLink,
+    OtpRequest,
+    PasswordGrant,
+    RefreshGrant,
+    SignUp,
+    UserUpdate,
+    VerifyRequest,
+    session_json,
+    user_json,
+)
+from backend.auth.gotrue.service import AuthApiError
+from backend.context import AppContext, Context
+from backend.db import Connection
+from backend.errors import error_body
+from backend.tasks import enqueue
+
+router = APIRouter(prefix="/auth/v1", tags=["auth (Supabase-compatible)"])
+
+
+# -- dependencies -----------------------------------------------------------------------------
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def require_api_key(request: Request, context: Context) -> str:
+    """Supabase's gateway refuses requests without a project key; so do we. The per-IP limit
+    also slows password and OTP guessing."""
+    key = request.headers.get("apikey") or _bearer(request)
+    if not key:
+        raise AuthApiError(401, "no_api_key", "No API key found in request")
+    try:
+        role = await context.tokens.verify_api_role_key(key)
+    except Exception as exc:
+        raise AuthApiError(401, "invalid_api_key", "Invalid API key") from exc
+    ip = request.client.host if request.client else "unknown"
+    state = await context.rate_limiter.hit(context.settings.rate_limit_anonymous, f"auth-ip:{ip}")
+    request.state.rate_limit = state
+    if not state.allowed:
+        raise AuthApiError(429, "over_request_rate_limit", "Request rate limit reached")
+    return role
+
+
+async def auth_session(context: Context) -> AsyncIterator[Connection]:
+    async with context.db.system() as conn:
+        yield conn
+
+
+AuthSession = Annotated[Connection, Depends(auth_session, scope="function")]
+
+
+async def user_claims(request: Request, context: Context) -> dict[str, Any]:
+    token = _bearer(request)
+    if not token:
+        raise AuthApiError(401, "no_authorization", "This endpoint requires a Bearer token")
+    try:
+        return await context.tokens.verify_user_token(token)
+    except Exception as exc:
+        raise AuthApiError(
+            403, "bad_jwt", "invalid JWT: unable to parse or verify signature"
+        ) from exc
+
+
+async def require_service_role(request: Request, context: Context) -> None:
+    token = _bearer(request)
+    if not token:
+        raise AuthApiError(401, "no_authorization", "This endpoint requires a Bearer token")
+    try:
+        role = await context.tokens.verify_api_role_key(token)
+    except Exception as exc:
+        raise AuthApiError(
+            403, "bad_jwt", "invalid JWT: unable to parse or verify signature"
+        ) from exc
+    if role != "service_role":
+        raise AuthApiError(403, "not_admin", "User not allowed")
+
+
+UserClaims = Annotated[dict[str, Any], Depends(user_claims)]
+public = [Depends(require_api_key)]
+admin = [Depends(require_api_key), Depends(require_service_role)]
+
+
+def safe_redirect(context: AppContext, redirect_to: str | None) -> str:
+    """Follow `redirect_to` only to our own site or an allowed URL, never an open redirect."""
+    site = context.settings.base_url
+    if not redirect_to:
+        return site
+    allowed = [site, *filter(None, context.settings.auth_redirect_urls.split(","))]
+    target = urlsplit(redirect_to)
+    for url in allowed:
+        origin = urlsplit(url.strip())
+        if (target.scheme, target.netloc) == (origin.scheme, origin.netloc):
+            return redirect_to
+    return site
+
+
+def auth_error_response(exc: AuthApiError) -> JSONResponse:
+    """Supabase Auth's error body, inside the platform's: clients read `code`/`error_code` and
+    `msg`/`message`."""
+    body = {
+        **error_body(exc.code, exc.message),
+        "error_code": exc.code,
+        "msg": exc.message,
+        **exc.extra,
+    }
+    return JSONResponse(body, status_code=exc.status_code, headers={"x-sb-error-code": exc.code})
+
+
+# -- public endpoints -------------------------------------------------------------------------
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    return {"version": "voxtro", "name": "GoTrue", "description": "Voxtro local auth"}
+
+
+@router.get("/settings", dependencies=public)
+async def settings() -> dict[str, Any]:
+    return {
+        "external": {"email": True, "phone": False},
+        "disable_signup": False,
+        "mailer_autoconfirm": True,
+        "phone_autoconfirm": False,
+        "sms_provider": "",
+        "saml_enabled": False,
+    }
+
+
+@router.post("/signup", dependencies=public)
+async def signup(data: SignUp, context: Context, session: AuthSession) -> dict[str, Any]:
+    if await repository.get_user_by_email(session, data.email):
+        raise AuthApiError(422, "user_already_exists", "User already registered")
+    user = await context.auth.create_user(
+        session, email=data.email, password=data.password, user_metadata=data.data
+    )
+    return session_json(await context.auth.start_session(session, user, method="password"))
+
+
+@router.post("/token", dependencies=public)
+async def token(
+    request: Request,
+    context: Context,
+    session: AuthSession,
+    grant_type: Annotated[Literal["password", "refresh_token"], Query()],
+) -> dict[str, Any]:
+    # One path, two bodies: which one depends on the query string.
+    try:
+        body = await request.json()
+        if grant_type == "password":
+            grant = PasswordGrant.model_validate(body)
+        else:
+            refresh = RefreshGrant.model_validate(body)
+    except (ValueError, ValidationError) as exc:
+        raise AuthApiError(400, "validation_failed", f"Invalid {grant_type} grant body") from exc
+    if grant_type == "password":
+        result = await context.auth.sign_in_with_password(session, grant.email, grant.password)
+    else:
+        result = await context.auth.refresh(session, refresh.refresh_token)
+    return session_json(result)
+
+
+@router.post("/otp", dependencies=public)
+async def otp(
+    data: OtpRequest, context: Context, session: AuthSession, redirect_to: str | None = None
+) -> dict[str, Any]:
+    user = await repository.get_user_by_email(session, data.email)
+    if user is None:
+        if not data.create_user:
+            raise AuthApiError(422, "otp_disabled", "Signups not allowed for otp")
+        user = await context.auth.create_user(
+            session, email=data.email, password=None, user_metadata=data.data, confirmed=False
+        )
+    await enqueue(
+        session,
+        auth_tasks.send_link_email,
+        user_id=str(user["id"]),
+        link_type="magiclink",
+        redirect_to=safe_redirect(context, redirect_to),
+    )
+    return {}
+
+
+@router.get("/verify", dependencies=[])
+async def verify_link(
+    context: Context,
+    session: AuthSession,
+    token: str,
+    type: str,
+    redirect_to: str | None = None,
+) -> Response:
+    """The link in the e-mail: signs the user in and sends the browser on with the session in
+    the URL fragment, as Supabase does."""
+    target = safe_redirect(context, redirect_to)
+    try:
+        result = await context.auth.verify(session, token_hash=token)
+    except AuthApiError as exc:
+        fragment = urlencode(
+            {"error": "access_denied", "error_code": exc.code, "error_description": exc.message}
+        )
+        return RedirectResponse(f"{target}#{fragment}", status_code=status.HTTP_303_SEE_OTHER)
+    fragment = urlencode(
+        {
+            "access_token": result["access_token"],
+            "expires_at": result["expires_at"],
+            "expires_in": result["expires_in"],
+            "refresh_token": result["refresh_token"],
+            "token_type": "bearer",
+            "type": type,
+        }
+    )
+    return RedirectResponse(f"{target}#{fragment}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/verify", dependencies=public)
+async def verify_otp(data: VerifyRequest, context: Context, session: AuthSession) -> dict[str, Any]:
+    result = await context.auth.verify(
+        session, token_hash=data.token_hash, email=data.email, otp=data.token
+    )
+    return session_json(result)
+
+
+@router.get("/user", dependencies=public)
+async def get_user(claims: UserClaims, session: AuthSession) -> dict[str, Any]:
+    user = await repository.get_user(session, UUID(claims["sub"]))
+    if user is None:
+        raise AuthApiError(404, "user_not_found", "User from sub claim in JWT does not exist")
+    return user_json(user)
+
+
+@router.put("/user", dependencies=public)
+async def update_user(
+    data: UserUpdate, claims: UserClaims, context: Context, session: AuthSession
+) -> dict[str, Any]:
+    user = await context.auth.update_user(
+        session,
+        UUID(claims["sub"]),
+        email=data.email,
+        password=data.password,
+        user_metadata=data.data,
+    )
+    return user_json(user)
+
+
+@router.post("/logout", dependencies=public, status_code=status.HTTP_204_NO_CONTENT)
+async def logout(
+    claims: UserClaims,
+    context: Context,
+    session: AuthSession,
+    scope: Literal["global", "local", "others"] = "global",
+) -> None:
+    await context.auth.sign_out(session, claims, scope)
+
+
+# -- admin endpoints (service-role key) -------------------------------------------------------
+
+
+@router.post("/admin/users", dependencies=admin)
+async def admin_create_user(
+    data: AdminUserCreate, context: Context, session: AuthSession
+) -> dict[str, Any]:
+    user = await context.auth.create_user(
+        session,
+        email=data.email,
+        password=data.password,
+        user_metadata=data.user_metadata,
+        app_metadata=data.app_metadata,
+        confirmed=data.email_confirm,
+        phone=data.phone,
+    )
+    return user_json(user)
+
+
+@router.get("/admin/users", dependencies=admin)
+async def admin_list_users(
+    response: Response,
+    session: AuthSession,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> dict[str, Any]:
+    rows, total = await repository.list_users(session, page=page, per_page=per_page)
+    response.headers["x-total-count"] = str(total)
+    return {"users": [user_json(r) for r in rows], "aud": "authenticated"}
+
+
+@router.get("/admin/users/{user_id}", dependencies=admin)
+async def admin_get_user(user_id: UUID, session: AuthSession) -> dict[str, Any]:
+    user = await repository.get_user(session, user_id)
+    if user is None:
+        raise AuthApiError(404, "user_not_found", "User not found")
+    return user_json(user)
+
+
+@router.put("/admin/users/{user_id}", dependencies=admin)
+async def admin_update_user(
+    user_id: UUID, data: AdminUserUpdate, context: Context, session: AuthSession
+) -> dict[str, Any]:
+    user = await context.auth.update_user(
+        session,
+        user_id,
+        email=data.email,
+        password=data.password,
+        user_metadata=data.user_metadata,
+        app_metadata=data.app_metadata,
+    )
+    return user_json(user)
+
+
+@router.delete("/admin/users/{user_id}", dependencies=admin)
+async def admin_delete_user(user_id: UUID, session: AuthSession) -> dict[str, Any]:
+    user = await repository.get_user(session, user_id)
+    if user is None or not await repository.delete_user(session, user_id):
+        raise AuthApiError(404, "user_not_found", "User not found")
+    return user_json(user)
+
+
+@router.post("/admin/generate_link", dependencies=admin)
+async def admin_generate_link(
+    data: GenerateLink, context: Context, session: AuthSession, redirect_to: str | None = None
+) -> dict[str, Any]:
+    user = await repository.get_user_by_email(session, data.email)
+    if data.type == "signup" and user is not None:
+        raise AuthApiError(
+            422, "email_exists", "A user with this email address has already been registered"
+        )
+    if user is None:
+        if data.type == "recovery":
+            raise AuthApiError(404, "user_not_found", "User with this email not found")
+        user = await context.auth.create_user(
+            session,
+            email=data.email,
+            password=data.password,
+            user_metadata=data.data,
+            confirmed=False,
+        )
+    link = await context.auth.issue_link(
+        session,
+        user,
+        link_type=data.type,
+        redirect_to=safe_redirect(context, redirect_to or data.redirect_to),
+    )
+    return {
+        **user_json(user),
+        "action_link": link.action_link,
+        "email_otp": link.email_otp,
+        "hashed_token": link.hashed_token,
+        "verification_type": link.verification_type,
+        "redirect_to": link.redirect_to,
+    }

@@ -1,0 +1,56 @@
+"""Jobs of the local auth server."""
+
+from __future__ import annotations
+
+from html import escape
+from uuid import UUID
+
+import procrastinate
+import structlog
+
+from backend.auth.gotrue import repository
+from backend.integrations.resend.client import ResendClient
+from backend.tasks import PROVIDER_RETRY, app_context, task_app
+
+log = structlog.get_logger(__name__)
+
+
+@task_app.task(name="auth.send_link_email", retry=PROVIDER_RETRY, pass_context=True)
+async def send_link_email(
+    context: procrastinate.JobContext, user_id: str, link_type: str, redirect_to: str
+) -> None:
+    """Issue a one-time sign-in link and e-mail it (or log it when no e-mail is configured).
+
+    The token is made here, not by the request, so that no live secret waits in the queue.
+    """
+    app = app_context(context)
+    async with app.db.system() as conn:
+        user = await repository.get_user(conn, UUID(user_id))
+        if user is None:
+            log.info("link_email_skipped_user_gone", user_id=user_id)
+            return
+        link = await app.auth.issue_link(conn, user, link_type=link_type, redirect_to=redirect_to)
+
+    settings = app.settings
+    if not settings.resend_api_key:
+        log.warning(
+            "email_not_configured_link_logged",
+            email=user["email"],
+            link_type=link_type,
+            action_link=link.action_link,
+            email_otp=link.email_otp,
+        )
+        return
+    async with ResendClient(settings.resend_api_key, base_url=settings.resend_api_url) as resend:
+        await resend.send_email(
+            sender=settings.email_from,
+            to=[user["email"]],
+            subject="Your sign-in link",
+            html=(
+                f'<p><a href="{escape(link.action_link)}">Sign in</a></p>'
+                f"<p>Or enter this code: {link.email_otp}</p>"
+            ),
+            text=f"Sign in: {link.action_link}\nOr enter this code: {link.email_otp}",
+            idempotency_key=f"auth-link-{context.job.id}-{context.job.attempts}",
+        )
+    log.info("link_email_sent", email=user["email"], link_type=link_type)

@@ -1,0 +1,66 @@
+"""Who is calling: one auth-subject type for every kind of caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from backend.db import workspace_claims
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A Supabase Auth user: a workspace admin, or a customer of a workspace (portal)."""
+
+    id: UUID
+    email: str
+    claims: dict[str, Any] = field(repr=False)
+
+    @property
+    def is_customer(self) -> bool:
+        # Supabase writes user_metadata only from sign-up data or the admin API; the portal
+        # flag is set by the admin API when a workspace creates the customer.
+        return bool((self.claims.get("user_metadata") or {}).get("is_customer"))
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A workspace API key: bound to one workspace, limited to its scopes."""
+
+    id: UUID
+    workspace_id: UUID
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Anonymous:
+    """A caller with no credentials: a website visitor, a provider's webhook."""
+
+    ip: str
+
+
+Principal = User | ApiKey | Anonymous
+P = TypeVar("P", User, ApiKey, Anonymous, User | ApiKey)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSubject(Generic[P]):
+    """A principal acting in a workspace (`workspace_id`), with its role there for users."""
+
+    principal: P
+    workspace_id: UUID
+    role: str | None = None  # owner, admin or agent, for a member user
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in {"owner", "admin"}
+
+
+def rls_claims(principal: Principal) -> dict[str, Any]:
+    """The JWT claims a transaction for this principal runs under (see backend.db)."""
+    if isinstance(principal, User):
+        return principal.claims
+    if isinstance(principal, ApiKey):
+        return workspace_claims(principal.workspace_id, f"api_key:{principal.id}")
+    return {"role": "anon"}

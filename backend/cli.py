@@ -1,0 +1,203 @@
+"""`voxtro`: start the product, run the worker, migrate, create users."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from backend.config import Settings, get_settings
+
+app = typer.Typer(help="Voxtro: AI customer conversations.", no_args_is_help=True)
+
+
+def _bootstrap(*, local_defaults: bool) -> tuple[Settings, dict[str, str]]:
+    """Settings for this run. With `local_defaults`, whatever the environment leaves out is
+    filled in for a local run: the embedded PostgreSQL and generated secrets."""
+    settings = get_settings()
+    found: dict[str, str] = {}
+    if local_defaults or settings.embedded_database:
+        from backend.embedded import prepare_environment
+
+        found = prepare_environment(settings.data_dir, need_database=settings.embedded_database)
+        get_settings.cache_clear()
+        settings = get_settings()
+    return settings, found
+
+
+def _migrate(settings: Settings) -> list[str]:
+    from backend.migrate import migrate
+
+    return asyncio.run(migrate(settings.database_url))
+
+
+@app.command()
+def dev(
+    port: Annotated[
+        int | None, typer.Option(help="Port to serve on (default: PORT or 8000)")
+    ] = None,
+) -> None:
+    """Everything in one process: embedded Postgres, migrations, demo workspace, web and worker."""
+    if port is not None:
+        os.environ["PORT"] = str(port)
+    os.environ.setdefault("LOG_JSON", "false")
+    os.environ.setdefault("ALLOW_LOOPBACK_FETCH", "true")
+    get_settings.cache_clear()
+    settings, found = _bootstrap(local_defaults=True)
+    _migrate(settings)
+
+    from backend.app import create_app
+
+    demo = None
+    keys = None
+    if settings.local_auth:
+        from backend.auth.tokens import TokenService
+
+        demo = asyncio.run(_seed(settings, found["demo_password"]))
+        tokens = TokenService(settings)
+        keys = (tokens.issue_api_role_key("anon"), tokens.issue_api_role_key("service_role"))
+    _print_banner(settings, demo, keys)
+    uvicorn.run(
+        create_app(settings, run_jobs=True),
+        host="127.0.0.1",
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+async def _seed(settings: Settings, password: str) -> object:
+    from backend.context import AppContext
+    from backend.seed import seed_demo
+
+    context = AppContext.build(settings)
+    await context.db.open()
+    try:
+        return await seed_demo(context, password=password)
+    finally:
+        await context.db.close()
+
+
+def _print_banner(settings: Settings, demo: object, keys: tuple[str, str] | None) -> None:
+    url = settings.base_url
+    lines = [
+        "",
+        "Voxtro is running.",
+        "",
+        f"         API URL: {url}",
+        f"        API docs: {url}/docs",
+        f"        Auth URL: {url}/auth/v1"
+        if settings.local_auth
+        else f"        Auth URL: {settings.supabase_url}/auth/v1",
+        f"    Database URL: {settings.database_url}",
+    ]
+    if demo is not None:
+        lines += [
+            f"      Demo admin: {getattr(demo, 'email', '')}",
+            f"   Demo password: {getattr(demo, 'password', '')}",
+        ]
+    if keys is not None:
+        lines += [f"        anon key: {keys[0]}", f"service_role key: {keys[1]}"]
+    lines += ["", "Press Ctrl-C to stop.", ""]
+    typer.echo("\n".join(lines))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "0.0.0.0",
+    port: Annotated[int | None, typer.Option()] = None,
+    with_worker: Annotated[bool, typer.Option(help="Also run jobs in this process")] = False,
+) -> None:
+    """The web process (production: behind a load balancer, any number of them)."""
+    settings, _ = _bootstrap(local_defaults=False)
+    from backend.app import create_app
+
+    uvicorn.run(
+        create_app(settings, run_jobs=with_worker),
+        host=host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips="*",
+    )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """The job worker: crawls, e-mails, deliveries, scheduled work."""
+    settings, _ = _bootstrap(local_defaults=False)
+    from backend.context import AppContext
+    from backend.logging import configure_logging
+    from backend.tasks import run_worker, task_app
+
+    configure_logging(level=settings.log_level, json=settings.log_json)
+
+    async def main() -> None:
+        context = AppContext.build(settings)
+        await context.db.open()
+        await task_app.open_async(pool=context.db.pool)
+        try:
+            await run_worker(context, concurrency=concurrency or settings.worker_concurrency)
+        finally:
+            await task_app.close_async()
+            await context.db.close()
+
+    asyncio.run(main())
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations that have not run yet."""
+    settings, _ = _bootstrap(local_defaults=False)
+    applied = _migrate(settings)
+    typer.echo(
+        f"Applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else "")
+    )
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Argument()],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+    workspace: Annotated[
+        str | None, typer.Option(help="Also create this workspace, owned by the user")
+    ] = None,
+) -> None:
+    """Create an admin user (in the local auth, or in Supabase Auth when SUPABASE_URL is set)."""
+    settings, _ = _bootstrap(local_defaults=False)
+
+    async def main() -> None:
+        from backend.auth.subjects import User
+        from backend.context import AppContext
+        from backend.workspaces import service as workspace_service
+        from backend.workspaces.schemas import WorkspaceCreate
+
+        context = AppContext.build(settings)
+        await context.db.open()
+        try:
+            user = await context.identity.create_user(
+                email=email, password=password, user_metadata={}
+            )
+            typer.echo(f"Created user {user['id']} <{email}>")
+            if workspace:
+                claims = {"sub": user["id"], "role": "authenticated", "email": email}
+                admin = User(id=user["id"], email=email, claims=claims)
+                async with context.db.as_claims(claims) as conn:
+                    row = await workspace_service.create(
+                        conn, admin, WorkspaceCreate(name=workspace)
+                    )
+                typer.echo(f"Created workspace {row['id']} ({row['slug']})")
+        finally:
+            await context.db.close()
+
+    asyncio.run(main())
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,98 @@
+"""One typed settings object, read from the environment (and `.env` in development)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that must never guard a production deployment.
+_PLACEHOLDER_SECRETS = {"", "changeme", "secret", "super-secret", "your-super-secret-jwt-token"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    port: int = 8000
+    public_url: str = ""  # how browsers reach us; derived from PORT when empty
+
+    # No DATABASE_URL means: start the embedded PostgreSQL under `data_dir`.
+    database_url: str = ""
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("voxtro")),
+        validation_alias="VOXTRO_DATA_DIR",
+    )
+    db_pool_min: int = 2
+    db_pool_max: int = 20
+
+    # Supabase. Without SUPABASE_URL the backend serves its own Supabase Auth subset.
+    supabase_url: str = ""
+    supabase_jwt_secret: str = ""
+    supabase_service_role_key: str = ""
+    supabase_anon_key: str = ""
+    jwt_audience: str = "authenticated"
+    access_token_ttl_seconds: int = 3600
+
+    # Fernet keys (comma-separated, newest first) for tenant secrets at rest.
+    encryption_keys: str = ""
+
+    rate_limit_authenticated: str = "200/15 minutes"
+    rate_limit_anonymous: str = "60/minute"
+    redis_url: str = ""
+
+    max_body_bytes: int = 1_000_000
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Outbound fetches to loopback are allowed only for local development and tests.
+    allow_loopback_fetch: bool = False
+
+    worker_concurrency: int = 4
+
+    # Local auth: where magic links may send the browser besides our own site (comma-separated).
+    auth_redirect_urls: str = ""
+
+    # E-mail (Resend). Without a key, e-mails are written to the log instead.
+    resend_api_key: str = ""
+    resend_api_url: str = "https://api.resend.com"
+    email_from: str = "Voxtro <no-reply@voxtro.io>"
+
+    @property
+    def embedded_database(self) -> bool:
+        return not self.database_url
+
+    @property
+    def local_auth(self) -> bool:
+        return not self.supabase_url
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://localhost:{self.port}").rstrip("/")
+
+    @property
+    def auth_issuer(self) -> str:
+        return f"{self.supabase_url or self.base_url}/auth/v1"
+
+    @model_validator(mode="after")
+    def _refuse_weak_secrets_in_production(self) -> Settings:
+        if self.environment != "production":
+            return self
+        if self.supabase_jwt_secret in _PLACEHOLDER_SECRETS and not self.supabase_url:
+            raise ValueError("SUPABASE_JWT_SECRET must be set to a strong secret in production")
+        if len(self.supabase_jwt_secret) and len(self.supabase_jwt_secret) < 32:
+            raise ValueError("SUPABASE_JWT_SECRET must be at least 32 characters")
+        if not self.encryption_keys:
+            raise ValueError("ENCRYPTION_KEYS must be set in production")
+        if self.embedded_database:
+            raise ValueError("DATABASE_URL must be set in production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

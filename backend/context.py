@@ -1,0 +1,52 @@
+"""The long-lived parts of a running backend, built once at start-up and shared by requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from backend.auth.gotrue.service import AuthService
+from backend.auth.identity import IdentityProvider, LocalIdentity, SupabaseIdentity
+from backend.auth.tokens import TokenService
+from backend.config import Settings
+from backend.db import Database
+from backend.kit.rate_limit import RateLimiter
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    tokens: TokenService
+    rate_limiter: RateLimiter
+    auth: AuthService  # the local auth server's rules (used when there is no SUPABASE_URL)
+    identity: IdentityProvider
+
+    @classmethod
+    def build(cls, settings: Settings) -> AppContext:
+        tokens = TokenService(settings)
+        db = Database(
+            settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        )
+        auth = AuthService(tokens, base_url=settings.base_url)
+        identity: IdentityProvider = (
+            LocalIdentity(db, auth) if settings.local_auth else SupabaseIdentity(settings)
+        )
+        return cls(
+            settings=settings,
+            db=db,
+            tokens=tokens,
+            rate_limiter=RateLimiter(settings.redis_url),
+            auth=auth,
+            identity=identity,
+        )
+
+
+def get_context(request: Request) -> AppContext:
+    context: AppContext = request.app.state.context
+    return context
+
+
+Context = Annotated[AppContext, Depends(get_context)]

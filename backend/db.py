@@ -1,0 +1,81 @@
+"""PostgreSQL access: one connection pool, and transactions that run under RLS.
+
+Every tenant request runs its transaction as the `authenticated` role with the caller's JWT
+claims set, exactly as Supabase's PostgREST does, so the RLS policies hide other workspaces'
+rows even from a query that forgets its filter. Work that is not a tenant request (looking up
+an API key, the local auth server, migrations) uses `system()`, as the login role.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
+
+Connection = AsyncConnection[DictRow]
+
+
+def workspace_claims(workspace_id: UUID, principal: str) -> dict[str, Any]:
+    """Claims for a principal bound to one workspace (an API key, a job, a public widget call).
+
+    `vx_workspace_id` is a claim no Supabase-issued token carries, so only the backend can
+    grant it; the policies accept it as membership of exactly that workspace.
+    """
+    return {
+        "role": "authenticated",
+        "vx_workspace_id": str(workspace_id),
+        "vx_principal": principal,
+    }
+
+
+class Database:
+    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 20) -> None:
+        self.url = url
+        self.pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            kwargs={"row_factory": dict_row},
+            name="voxtro",
+        )
+
+    async def open(self) -> None:
+        await self.pool.open(wait=True, timeout=30)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @asynccontextmanager
+    async def system(self) -> AsyncIterator[Connection]:
+        """A transaction as the login role (bypasses RLS): only for non-tenant work."""
+        async with self.pool.connection() as conn, conn.transaction():
+            yield conn
+
+    @asynccontextmanager
+    async def as_claims(self, claims: Mapping[str, Any]) -> AsyncIterator[Connection]:
+        """A transaction under RLS as the `authenticated` role with these JWT claims."""
+        async with self.pool.connection() as conn, conn.transaction():
+            await set_claims(conn, claims)
+            yield conn
+
+    @asynccontextmanager
+    async def for_workspace(self, workspace_id: UUID, principal: str) -> AsyncIterator[Connection]:
+        async with self.as_claims(workspace_claims(workspace_id, principal)) as conn:
+            yield conn
+
+
+async def set_claims(conn: Connection, claims: Mapping[str, Any]) -> None:
+    # Both settings are transaction-local: the pooled connection is back to the login role
+    # (and no claims) as soon as the transaction ends.
+    await conn.execute(
+        "select set_config('role', 'authenticated', true),"
+        " set_config('request.jwt.claims', %s, true)",
+        (json.dumps(dict(claims), default=str),),
+    )

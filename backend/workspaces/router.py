@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, status
+
+from backend.auth.dependencies import AdminUser, Session
+from backend.kit.schemas import Envelope
+from backend.workspaces import service
+from backend.workspaces.schemas import (
+    Member,
+    MemberAdd,
+    MemberUpdate,
+    Workspace,
+    WorkspaceCreate,
+    WorkspaceUpdate,
+)
+
+router = APIRouter(prefix="/api/workspaces", tags=["workspaces"])
+
+
+@router.get("")
+async def list_workspaces(user: AdminUser, session: Session) -> Envelope[list[Workspace]]:
+    rows = await service.list_for(session, user)
+    if not rows:  # first use: the personal workspace appears
+        await service.resolve(session, user, None)
+        rows = await service.list_for(session, user)
+    return Envelope(data=[Workspace.model_validate(r) for r in rows])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_workspace(
+    data: WorkspaceCreate, user: AdminUser, session: Session
+) -> Envelope[Workspace]:
+    return Envelope(data=Workspace.model_validate(await service.create(session, user, data)))
+
+
+@router.get("/{workspace_id}")
+async def get_workspace(
+    workspace_id: UUID, user: AdminUser, session: Session
+) -> Envelope[Workspace]:
+    return Envelope(data=Workspace.model_validate(await service.get(session, user, workspace_id)))
+
+
+@router.patch("/{workspace_id}")
+async def update_workspace(
+    workspace_id: UUID, data: WorkspaceUpdate, user: AdminUser, session: Session
+) -> Envelope[Workspace]:
+    row = await service.update(session, user, workspace_id, data)
+    return Envelope(data=Workspace.model_validate(row))
+
+
+@router.delete("/{workspace_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_workspace(workspace_id: UUID, user: AdminUser, session: Session) -> None:
+    await service.delete(session, user, workspace_id)
+
+
+@router.get("/{workspace_id}/members")
+async def list_members(
+    workspace_id: UUID, user: AdminUser, session: Session
+) -> Envelope[list[Member]]:
+    rows = await service.members(session, user, workspace_id)
+    return Envelope(data=[Member.model_validate(r) for r in rows])
+
+
+@router.post("/{workspace_id}/members", status_code=status.HTTP_201_CREATED)
+async def add_member(
+    workspace_id: UUID, data: MemberAdd, user: AdminUser, session: Session
+) -> Envelope[Member]:
+    row = await service.add_member(session, user, workspace_id, data.email, data.role)
+    return Envelope(data=Member.model_validate(row))
+
+
+@router.patch("/{workspace_id}/members/{user_id}")
+async def change_member_role(
+    workspace_id: UUID, user_id: UUID, data: MemberUpdate, user: AdminUser, session: Session
+) -> Envelope[Member]:
+    row = await service.change_role(session, user, workspace_id, user_id, data.role)
+    return Envelope(data=Member.model_validate(row))
+
+
+@router.delete("/{workspace_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_member(
+    workspace_id: UUID, user_id: UUID, user: AdminUser, session: Session
+) -> None:
+    await service.remove_member(session, user, workspace_id, user_id)
