@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from procrastinate.schema import SchemaManager
 import structlog
+from procrastinate.schema import SchemaManager
 from psycopg import AsyncConnection
 
 log = structlog.get_logger(__name__)
