@@ -17,7 +17,7 @@ from backend.context import AppContext
 from backend.errors import install_error_handlers
 from backend.kit.schemas import ErrorBody
 from backend.logging import configure_logging
-from backend.middleware import RequestContextMiddleware
+from backend.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from backend.tasks import run_worker, task_app
 
 
@@ -53,7 +53,6 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> F
         version="0.1.0",
         description="AI customer conversations: chatbots, widget, WhatsApp, voice, analytics.",
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
         responses={
             401: {"model": ErrorBody, "description": "Invalid or missing authentication"},
             404: {"model": ErrorBody, "description": "Not found"},
@@ -68,6 +67,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> F
     async def _auth_api_error(_: Request, exc: AuthApiError) -> JSONResponse:
         return auth_error_response(exc)
 
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(build_router(local_auth=settings.local_auth))
     return app

@@ -10,6 +10,7 @@ import typer
 import uvicorn
 
 from backend.config import Settings, get_settings
+from backend.errors import VoxtroError
 
 app = typer.Typer(help="Voxtro: AI customer conversations.", no_args_is_help=True)
 
@@ -196,7 +197,11 @@ def create_user(
         finally:
             await context.db.close()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except VoxtroError as exc:
+        typer.echo(f"Error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ The body satisfies every documented client at once (see DESIGN.md, Errors):
 from __future__ import annotations
 
 from http import HTTPStatus
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -114,7 +115,7 @@ def error_response(
     code: str,
     message: str,
     errors: list[dict[str, str]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     return JSONResponse(error_body(code, message, errors), status_code=status_code, headers=headers)
 

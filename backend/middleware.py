@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request ids, access logs and rate-limit headers."""
+"""Pure ASGI middleware: request ids, access logs, rate-limit headers, body size limits."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import uuid
 
 import structlog
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.errors import error_response
 
 log = structlog.get_logger("voxtro.access")
 
@@ -52,3 +55,40 @@ class RequestContextMiddleware:
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+class BodySizeLimitMiddleware:
+    """Refuses request bodies over `max_bytes` with a 413 in the platform's error shape,
+    whether the size is declared up front or only shows while streaming.
+
+    (Starlette's own body limit answers in plain text, which no client of ours can parse.)
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            response = error_response(
+                413, "PAYLOAD_TOO_LARGE", f"Request body exceeds {self.max_bytes} bytes"
+            )
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # Raised inside the route's body read, so the app's handlers answer it.
+                    raise HTTPException(413, f"Request body exceeds {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, limited_receive, send)

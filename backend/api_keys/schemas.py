@@ -13,7 +13,7 @@ Scope = Literal["api", "stats:read", "notifications:send"]
 
 class ApiKeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
-    scopes: list[Scope] = Field(default_factory=lambda: ["api"], min_length=1)
+    scopes: list[Scope] = Field(default=["api"], min_length=1)
 
 
 class ApiKeyOut(BaseModel):

@@ -27,9 +27,8 @@ class RateLimitState:
 
 class RateLimiter:
     def __init__(self, redis_url: str = "") -> None:
-        storage: Storage = (
-            storage_from_string(f"async+{redis_url}") if redis_url else MemoryStorage()
-        )
+        storage = storage_from_string(f"async+{redis_url}") if redis_url else MemoryStorage()
+        assert isinstance(storage, Storage)  # the "async+" scheme gives the asyncio flavour
         self._limiter = FixedWindowRateLimiter(storage)
 
     async def hit(self, rule: str, key: str) -> RateLimitState:

@@ -31,6 +31,13 @@ async def membership(conn: Connection, workspace_id: UUID, user_id: UUID) -> dic
     return await cur.fetchone()
 
 
+async def get(conn: Connection, workspace_id: UUID) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        f"select {_WORKSPACE} from public.workspaces w where w.id = %s", (workspace_id,)
+    )
+    return await cur.fetchone()
+
+
 async def slug_taken(conn: Connection, slug: str) -> bool:
     # Slugs are global, and RLS hides other tenants' rows: ask through a definer function.
     cur = await conn.execute("select public.workspace_slug_taken(%s) as taken", (slug,))

@@ -4,10 +4,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, status
 
-from backend.auth.dependencies import AdminUser, Session
+from backend.auth.dependencies import AdminUser, ApiSubject, Session
 from backend.kit.schemas import Envelope
 from backend.workspaces import service
 from backend.workspaces.schemas import (
+    CurrentWorkspace,
     Member,
     MemberAdd,
     MemberUpdate,
@@ -26,6 +27,12 @@ async def list_workspaces(user: AdminUser, session: Session) -> Envelope[list[Wo
         await service.resolve(session, user, None)
         rows = await service.list_for(session, user)
     return Envelope(data=[Workspace.model_validate(r) for r in rows])
+
+
+@router.get("/current")
+async def current_workspace(subject: ApiSubject, session: Session) -> Envelope[CurrentWorkspace]:
+    """Where this request acts: the admin's selected workspace, or the API key's."""
+    return Envelope(data=CurrentWorkspace.model_validate(await service.current(session, subject)))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

@@ -19,6 +19,19 @@ class Workspace(BaseModel):
     updated_at: datetime
 
 
+class CurrentWorkspace(BaseModel):
+    """The workspace a request acts in, and who acts: an admin (with a role) or an API key."""
+
+    id: UUID
+    name: str
+    slug: str
+    principal: Literal["user", "api_key"]
+    role: MemberRole | None
+    scopes: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
 class WorkspaceCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     slug: str | None = Field(default=None, pattern=SLUG_PATTERN)

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from psycopg import errors as pg_errors
 
-from backend.auth.subjects import AuthSubject, User
+from backend.auth.subjects import ApiKey, AuthSubject, User
 from backend.db import Connection
 from backend.errors import Conflict, Forbidden, NotFound
 from backend.workspaces import repository
@@ -51,6 +51,20 @@ async def resolve(conn: Connection, user: User, requested: UUID | None) -> AuthS
         conn, name=f"{owner}'s workspace", slug=await _free_slug(conn, slugify(owner))
     )
     return AuthSubject(principal=user, workspace_id=workspace_id, role="owner")
+
+
+async def current(conn: Connection, subject: AuthSubject[User | ApiKey]) -> dict[str, Any]:
+    row = await repository.get(conn, subject.workspace_id)
+    if row is None:
+        raise WorkspaceNotFound()
+    if isinstance(subject.principal, ApiKey):
+        return {
+            **row,
+            "principal": "api_key",
+            "role": None,
+            "scopes": sorted(subject.principal.scopes),
+        }
+    return {**row, "principal": "user", "role": subject.role, "scopes": []}
 
 
 async def list_for(conn: Connection, user: User) -> list[dict[str, Any]]:

@@ -1,0 +1,148 @@
+"""The README's promise: `voxtro dev` (what `make dev` runs) starts the whole product on a fresh
+data folder, prints how to reach it, and a second start reuses the data."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.fixtures.servers import free_port
+
+
+def _start(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "SUPABASE_URL", "SUPABASE_JWT_SECRET"}
+    }
+    env.update({"VOXTRO_DATA_DIR": str(data_dir), "PORT": str(port)})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "backend.cli", "dev"],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    banner: dict[str, str] = {}
+    deadline = time.monotonic() + 60
+    assert process.stdout is not None
+    for line in process.stdout:
+        match = re.match(r"\s*([\w ]+?): (\S+)$", line)
+        if match:
+            banner[match.group(1).strip()] = match.group(2)
+        if "Press Ctrl-C to stop" in line or time.monotonic() > deadline:
+            break
+    return process, banner
+
+
+def _wait_ready(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("the product did not become ready")
+
+
+def _stop(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGINT)
+    return process.wait(timeout=30)
+
+
+def test_dev_starts_everything_and_a_second_start_reuses_the_data() -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="vxd"))
+    port = free_port()
+    process, banner = _start(data_dir, port)
+    try:
+        url = banner["API URL"]
+        assert url == f"http://localhost:{port}"
+        assert banner["API docs"] == f"{url}/docs"
+        _wait_ready(url)
+        assert httpx.get(banner["API docs"]).status_code == 200
+
+        # The printed demo admin signs in with the printed anon key and owns the demo workspace.
+        session = httpx.post(
+            f"{url}/auth/v1/token?grant_type=password",
+            headers={"apikey": banner["anon key"]},
+            json={"email": banner["Demo admin"], "password": banner["Demo password"]},
+        )
+        assert session.status_code == 200, session.text
+        token = session.json()["access_token"]
+        workspaces = httpx.get(
+            f"{url}/api/workspaces", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert [w["name"] for w in workspaces.json()["data"]] == ["Demo Workspace"]
+
+        # The service-role key administers users.
+        users = httpx.get(
+            f"{url}/auth/v1/admin/users",
+            headers={
+                "apikey": banner["anon key"],
+                "Authorization": f"Bearer {banner['service_role key']}",
+            },
+        )
+        assert [u["email"] for u in users.json()["users"]] == [banner["Demo admin"]]
+    finally:
+        assert _stop(process) == 0
+
+    process, second = _start(data_dir, port)
+    try:
+        _wait_ready(second["API URL"])
+        assert second["anon key"] == banner["anon key"]
+        assert second["Demo password"] == banner["Demo password"]
+        session = httpx.post(
+            f"{second['API URL']}/auth/v1/token?grant_type=password",
+            headers={"apikey": second["anon key"]},
+            json={"email": second["Demo admin"], "password": second["Demo password"]},
+        )
+        token = session.json()["access_token"]
+        workspaces = httpx.get(
+            f"{second['API URL']}/api/workspaces", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert len(workspaces.json()["data"]) == 1  # seeded once, not twice
+    finally:
+        assert _stop(process) == 0
+
+
+def test_create_user_makes_an_admin_with_a_workspace(database_url, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from backend.cli import app
+    from backend.config import get_settings
+    from tests.conftest import TEST_JWT_SECRET
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("SUPABASE_JWT_SECRET", TEST_JWT_SECRET)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(
+            app,
+            [
+                "create-user",
+                "owner@example.com",
+                "--password",
+                "a-good-password",
+                "--workspace",
+                "Acme Clinic",
+            ],
+        )
+        again = CliRunner().invoke(
+            app, ["create-user", "owner@example.com", "--password", "a-good-password"]
+        )
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "Created user" in result.output and "(acme-clinic)" in result.output
+    assert again.exit_code == 1
+    assert "already exists" in again.output

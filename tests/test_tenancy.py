@@ -1,0 +1,130 @@
+"""Two workspaces never see, change or delete each other's rows: not through any endpoint,
+and not through SQL run under their own claims (RLS)."""
+
+from __future__ import annotations
+
+import pytest
+from psycopg import errors as pg_errors
+
+from backend.db import set_claims
+from tests.fixtures.factories import create_api_key
+
+
+async def test_every_public_table_has_row_level_security(context):
+    async with context.db.system() as conn:
+        rows = await (
+            await conn.execute(
+                "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+                " where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relrowsecurity"
+            )
+        ).fetchall()
+    assert [r["relname"] for r in rows] == []
+
+
+async def test_admin_cannot_reach_another_workspace_through_the_api(client, admin, other_admin):
+    theirs = other_admin.workspace_id
+    for method, path, body in [
+        ("GET", f"/api/workspaces/{theirs}", None),
+        ("PATCH", f"/api/workspaces/{theirs}", {"name": "pwned"}),
+        ("DELETE", f"/api/workspaces/{theirs}", None),
+        ("GET", f"/api/workspaces/{theirs}/members", None),
+        ("POST", f"/api/workspaces/{theirs}/members", {"email": admin.email, "role": "owner"}),
+        ("DELETE", f"/api/workspaces/{theirs}/members/{other_admin.user_id}", None),
+    ]:
+        response = await client.request(method, path, headers=admin.headers, json=body)
+        assert response.status_code == 404, (method, path, response.text)
+        assert response.json()["code"] == "NOT_FOUND"
+
+    # Selecting their workspace as the acting one is refused the same way.
+    response = await client.get(
+        "/api/api-keys", headers={**admin.headers, "X-Workspace-Id": theirs}
+    )
+    assert response.status_code == 404
+
+    # Nothing changed on their side.
+    mine = await client.get(f"/api/workspaces/{theirs}", headers=other_admin.headers)
+    assert mine.status_code == 200
+    assert mine.json()["data"]["name"] != "pwned"
+    members = await client.get(f"/api/workspaces/{theirs}/members", headers=other_admin.headers)
+    assert [m["email"] for m in members.json()["data"]] == [other_admin.email]
+
+
+async def test_api_keys_of_another_workspace_are_invisible_and_unrevocable(
+    client, admin, other_admin
+):
+    their_key = await create_api_key(client, other_admin)
+    listed = await client.get("/api/api-keys", headers=admin.headers)
+    assert listed.json()["data"] == []
+    revoke = await client.delete(f"/api/api-keys/{their_key['id']}", headers=admin.headers)
+    assert revoke.status_code == 404
+    still = await client.get("/api/api-keys", headers=other_admin.headers)
+    assert [k["revoked_at"] for k in still.json()["data"]] == [None]
+
+
+def _user_claims(admin) -> dict:
+    return {"sub": admin.user_id, "role": "authenticated", "email": admin.email}
+
+
+async def test_sql_under_a_users_claims_sees_only_their_workspaces(context, admin, other_admin):
+    async with context.db.as_claims(_user_claims(admin)) as conn:
+        workspaces = await (await conn.execute("select id from public.workspaces")).fetchall()
+        members = await (
+            await conn.execute("select user_id from public.workspace_members")
+        ).fetchall()
+    assert [str(w["id"]) for w in workspaces] == [admin.workspace_id]
+    assert [str(m["user_id"]) for m in members] == [admin.user_id]
+
+
+async def test_sql_under_a_users_claims_cannot_change_another_workspace(
+    context, admin, other_admin
+):
+    theirs = other_admin.workspace_id
+    async with context.db.as_claims(_user_claims(admin)) as conn:
+        updated = await conn.execute(
+            "update public.workspaces set name = 'pwned' where id = %s", (theirs,)
+        )
+        deleted = await conn.execute("delete from public.workspaces where id = %s", (theirs,))
+        assert (updated.rowcount, deleted.rowcount) == (0, 0)
+
+    # Writing a row into their workspace is refused outright.
+    with pytest.raises(pg_errors.InsufficientPrivilege):
+        async with context.db.as_claims(_user_claims(admin)) as conn:
+            await conn.execute(
+                "insert into public.workspace_members (workspace_id, user_id, role)"
+                " values (%s, %s, 'owner')",
+                (theirs, admin.user_id),
+            )
+    with pytest.raises(pg_errors.InsufficientPrivilege):
+        async with context.db.as_claims(_user_claims(admin)) as conn:
+            await conn.execute(
+                "insert into public.api_keys (workspace_id, name, prefix, key_hash, scopes)"
+                " values (%s, 'x', 'x', 'x', '{api}')",
+                (theirs,),
+            )
+
+    async with context.db.system() as conn:
+        row = await (
+            await conn.execute("select name from public.workspaces where id = %s", (theirs,))
+        ).fetchone()
+    assert row is not None and row["name"] != "pwned"
+
+
+async def test_a_workspace_bound_principal_sees_only_that_workspace(context, admin, other_admin):
+    async with context.db.for_workspace(admin.workspace_id, "test") as conn:
+        rows = await (await conn.execute("select id from public.workspaces")).fetchall()
+    assert [str(r["id"]) for r in rows] == [admin.workspace_id]
+
+
+async def test_job_queue_tables_are_closed_to_tenants(context, admin):
+    async with context.db.as_claims(_user_claims(admin)) as conn:
+        with pytest.raises(pg_errors.InsufficientPrivilege):
+            await conn.execute("select * from public.procrastinate_jobs")
+
+
+async def test_forged_claims_in_user_metadata_grant_nothing(context, admin, other_admin):
+    """Users write their own user_metadata; a workspace id placed there must not count."""
+    claims = {**_user_claims(admin), "user_metadata": {"vx_workspace_id": other_admin.workspace_id}}
+    async with context.db.pool.connection() as conn, conn.transaction():
+        await set_claims(conn, claims)
+        rows = await (await conn.execute("select id from public.workspaces")).fetchall()
+    assert [str(r["id"]) for r in rows] == [admin.workspace_id]
