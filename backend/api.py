@@ -7,6 +7,12 @@ from fastapi import APIRouter
 from backend.api_keys.router import router as api_keys_router
 from backend.auth.gotrue.router import router as gotrue_router
 from backend.auth.router import router as auth_router
+from backend.business.router import router as business_router
+from backend.cache.router import router as cache_router
+from backend.chat.openai_compat import router as openai_compat_router
+from backend.chat.router import router as chat_router
+from backend.chatbots.router import router as chatbots_router
+from backend.connections.router import router as connections_router
 from backend.health.router import router as health_router
 from backend.workspaces.router import router as workspaces_router
 
@@ -19,4 +25,10 @@ def build_router(*, local_auth: bool) -> APIRouter:
         router.include_router(gotrue_router)
     router.include_router(workspaces_router)
     router.include_router(api_keys_router)
+    router.include_router(business_router)
+    router.include_router(connections_router)
+    router.include_router(chatbots_router)
+    router.include_router(chat_router)
+    router.include_router(openai_compat_router)
+    router.include_router(cache_router)
     return router

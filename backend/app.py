@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> F
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
                 await task_app.close_async()
-            await context.db.close()
+            await context.aclose()
 
     app = FastAPI(
         title="Voxtro API",

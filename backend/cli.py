@@ -15,12 +15,12 @@ from backend.errors import VoxtroError
 app = typer.Typer(help="Voxtro: AI customer conversations.", no_args_is_help=True)
 
 
-def _bootstrap(*, local_defaults: bool) -> tuple[Settings, dict[str, str]]:
-    """Settings for this run. With `local_defaults`, whatever the environment leaves out is
-    filled in for a local run: the embedded PostgreSQL and generated secrets."""
+def _bootstrap() -> tuple[Settings, dict[str, str]]:
+    """Settings for this run. Outside production, whatever the environment leaves out is filled
+    in for a local run: the embedded PostgreSQL (without DATABASE_URL) and generated secrets."""
     settings = get_settings()
     found: dict[str, str] = {}
-    if local_defaults or settings.embedded_database:
+    if settings.environment != "production":
         from backend.embedded import prepare_environment
 
         found = prepare_environment(settings.data_dir, need_database=settings.embedded_database)
@@ -47,7 +47,7 @@ def dev(
     os.environ.setdefault("LOG_JSON", "false")
     os.environ.setdefault("ALLOW_LOOPBACK_FETCH", "true")
     get_settings.cache_clear()
-    settings, found = _bootstrap(local_defaults=True)
+    settings, found = _bootstrap()
     _migrate(settings)
 
     from backend.app import create_app
@@ -79,7 +79,7 @@ async def _seed(settings: Settings, password: str) -> object:
     try:
         return await seed_demo(context, password=password)
     finally:
-        await context.db.close()
+        await context.aclose()
 
 
 def _print_banner(settings: Settings, demo: object, keys: tuple[str, str] | None) -> None:
@@ -113,7 +113,7 @@ def serve(
     with_worker: Annotated[bool, typer.Option(help="Also run jobs in this process")] = False,
 ) -> None:
     """The web process (production: behind a load balancer, any number of them)."""
-    settings, _ = _bootstrap(local_defaults=False)
+    settings, _ = _bootstrap()
     from backend.app import create_app
 
     uvicorn.run(
@@ -132,7 +132,7 @@ def worker(
     concurrency: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """The job worker: crawls, e-mails, deliveries, scheduled work."""
-    settings, _ = _bootstrap(local_defaults=False)
+    settings, _ = _bootstrap()
     from backend.context import AppContext
     from backend.logging import configure_logging
     from backend.tasks import run_worker, task_app
@@ -144,10 +144,12 @@ def worker(
         await context.db.open()
         await task_app.open_async(pool=context.db.pool)
         try:
-            await run_worker(context, concurrency=concurrency or settings.worker_concurrency)
+            await run_worker(
+                context, concurrency=concurrency or settings.worker_concurrency, handle_signals=True
+            )
         finally:
             await task_app.close_async()
-            await context.db.close()
+            await context.aclose()
 
     asyncio.run(main())
 
@@ -155,7 +157,7 @@ def worker(
 @app.command()
 def migrate() -> None:
     """Apply the database migrations that have not run yet."""
-    settings, _ = _bootstrap(local_defaults=False)
+    settings, _ = _bootstrap()
     applied = _migrate(settings)
     typer.echo(
         f"Applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else "")
@@ -171,7 +173,7 @@ def create_user(
     ] = None,
 ) -> None:
     """Create an admin user (in the local auth, or in Supabase Auth when SUPABASE_URL is set)."""
-    settings, _ = _bootstrap(local_defaults=False)
+    settings, _ = _bootstrap()
 
     async def main() -> None:
         from backend.auth.subjects import User
@@ -195,7 +197,7 @@ def create_user(
                     )
                 typer.echo(f"Created workspace {row['id']} ({row['slug']})")
         finally:
-            await context.db.close()
+            await context.aclose()
 
     try:
         asyncio.run(main())

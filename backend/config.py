@@ -43,11 +43,17 @@ class Settings(BaseSettings):
 
     rate_limit_authenticated: str = "200/15 minutes"
     rate_limit_anonymous: str = "60/minute"
+    rate_limit_chat_visitor: str = "20/minute"
     redis_url: str = ""
 
     max_body_bytes: int = 1_000_000
     log_level: str = "INFO"
     log_json: bool = True
+
+    # Every workspace's OpenAI calls go here (any OpenAI-compatible server: a proxy, Ollama).
+    openai_base_url: str = "https://api.openai.com/v1"
+    # A first question this close (cosine) to a cached one gets the cached answer.
+    semantic_cache_similarity: float = 0.92
 
     # Outbound fetches to loopback are allowed only for local development and tests.
     allow_loopback_fetch: bool = False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,9 +10,13 @@ from fastapi import Depends, Request
 from backend.auth.gotrue.service import AuthService
 from backend.auth.identity import IdentityProvider, LocalIdentity, SupabaseIdentity
 from backend.auth.tokens import TokenService
+from backend.chat.engine import ChatEngine
 from backend.config import Settings
 from backend.db import Database
+from backend.integrations.openai.client import OpenAIGateway
+from backend.kit.crypto import SecretBox
 from backend.kit.rate_limit import RateLimiter
+from backend.kit.safe_http import SafeHTTPClient
 
 
 @dataclass
@@ -23,6 +27,13 @@ class AppContext:
     rate_limiter: RateLimiter
     auth: AuthService  # the local auth server's rules (used when there is no SUPABASE_URL)
     identity: IdentityProvider
+    secrets: SecretBox
+    openai: OpenAIGateway
+    http: SafeHTTPClient  # every tenant-directed fetch goes through it
+    chat: ChatEngine = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.chat = ChatEngine(self)
 
     @classmethod
     def build(cls, settings: Settings) -> AppContext:
@@ -41,7 +52,15 @@ class AppContext:
             rate_limiter=RateLimiter(settings.redis_url),
             auth=auth,
             identity=identity,
+            secrets=SecretBox(settings.encryption_keys),
+            openai=OpenAIGateway(base_url=settings.openai_base_url),
+            http=SafeHTTPClient(allow_loopback=settings.allow_loopback_fetch),
         )
+
+    async def aclose(self) -> None:
+        await self.openai.aclose()
+        await self.http.aclose()
+        await self.db.close()
 
 
 def get_context(request: Request) -> AppContext:

@@ -71,6 +71,20 @@ class Database:
             yield conn
 
 
+@asynccontextmanager
+async def as_login_role(conn: Connection) -> AsyncIterator[Connection]:
+    """Step out of RLS for a few statements inside a tenant transaction, for tables that no
+    tenant may write directly (the job queue, billing counters), so they still commit or roll
+    back with the tenant's data. Callers name the workspace explicitly in those statements."""
+    row = await (await conn.execute("select current_user as role")).fetchone()
+    await conn.execute("reset role")
+    try:
+        yield conn
+    finally:
+        if row and row["role"] == "authenticated":
+            await conn.execute("select set_config('role', 'authenticated', true)")
+
+
 async def set_claims(conn: Connection, claims: Mapping[str, Any]) -> None:
     # Both settings are transaction-local: the pooled connection is back to the login role
     # (and no claims) as soon as the transaction ends.

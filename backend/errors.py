@@ -6,8 +6,8 @@ The body satisfies every documented client at once (see DESIGN.md, Errors):
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 import structlog
@@ -34,6 +34,11 @@ class VoxtroError(Exception):
         self.errors = errors or []
         self.headers = headers
         super().__init__(self.message)
+
+    @property
+    def retryable(self) -> bool:
+        """Whether a job that failed with this error may succeed if tried again."""
+        return self.status_code >= 500
 
 
 class BadRequest(VoxtroError):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import procrastinate
 import structlog
 
-from backend.db import Connection
+from backend.db import Connection, as_login_role
 
 if TYPE_CHECKING:
     from backend.context import AppContext
@@ -22,14 +22,34 @@ log = structlog.get_logger(__name__)
 TASK_MODULES = [
     "backend.tasks",
     "backend.auth.gotrue.tasks",
+    "backend.cache.tasks",
 ]
 
 task_app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
 
-# Provider calls fail transiently: retry with exponential backoff (2, 4, 8 … s) up to ~1 hour.
-PROVIDER_RETRY = procrastinate.RetryStrategy(max_attempts=12, exponential_wait=2)
+
+class ProviderRetry(procrastinate.RetryStrategy):
+    """Retries what may succeed later (network errors, 429, 5xx) with exponential backoff, and
+    gives up at once on an error that says it never will (`retryable = False`: a refused key,
+    an invalid request)."""
+
+    def get_retry_decision(
+        self, *, exception: BaseException, job: procrastinate.jobs.Job
+    ) -> procrastinate.RetryDecision | None:
+        if getattr(exception, "retryable", True) is False:
+            log.error(
+                "job_failed_permanently", task=job.task_name, job_id=job.id, error=repr(exception)
+            )
+            return None
+        return super().get_retry_decision(exception=exception, job=job)
+
+
+# Waits of 2, 4, 8 … 4096 s between attempts: about 2.3 hours before a job is given up.
+PROVIDER_RETRY = ProviderRetry(max_attempts=12, exponential_wait=2)
 
 STALLED_AFTER_SECONDS = 60
+# A job that kills its worker every time would otherwise be retried forever.
+MAX_STALLED_RETRIES = 5
 
 
 def app_context(job: procrastinate.JobContext) -> AppContext:
@@ -38,14 +58,17 @@ def app_context(job: procrastinate.JobContext) -> AppContext:
     return context
 
 
-async def run_worker(context: AppContext, *, concurrency: int, wait: bool = True) -> None:
+async def run_worker(
+    context: AppContext, *, concurrency: int, wait: bool = True, handle_signals: bool = False
+) -> None:
     """Run jobs until cancelled (or, with `wait=False`, until the queue is empty). The web
-    process runs this too in the embedded mode."""
+    process runs this too in the embedded mode; the standalone `voxtro worker` handles
+    SIGTERM itself (`handle_signals`) so that a deploy lets running jobs finish."""
     await task_app.run_worker_async(
         concurrency=concurrency,
         wait=wait,
         additional_context={"app": context},
-        install_signal_handlers=False,
+        install_signal_handlers=handle_signals,
         delete_jobs="successful",
     )
 
@@ -54,19 +77,9 @@ async def enqueue(
     conn: Connection, task: procrastinate.tasks.Task[Any, Any, Any], **kwargs: Any
 ) -> int:
     """Defer `task` inside the caller's transaction: the job exists if and only if the data
-    that asked for it was committed.
-
-    The queue's tables are closed to the API roles, so the insert runs as the login role for
-    this one statement and the transaction then goes back to `authenticated`.
-    """
-    current = await (await conn.execute("select current_user as role")).fetchone()
-    role = current["role"] if current else None
-    await conn.execute("reset role")
-    try:
+    that asked for it was committed. (The queue's tables are closed to the API roles.)"""
+    async with as_login_role(conn):
         return await task.configure(connection=conn).defer_async(**kwargs)
-    finally:
-        if role == "authenticated":
-            await conn.execute("select set_config('role', 'authenticated', true)")
 
 
 @task_app.periodic(cron="* * * * *")
@@ -75,5 +88,13 @@ async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) 
     """A worker that died mid-job leaves it `doing` forever; give such jobs back to the queue."""
     manager = context.app.job_manager
     for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS):
-        log.warning("job_stalled_retrying", job_id=job.id, task=job.task_name)
-        await manager.retry_job(job)
+        try:
+            if job.attempts >= MAX_STALLED_RETRIES:
+                log.error("job_stalled_too_often", job_id=job.id, task=job.task_name)
+                await manager.finish_job(job, procrastinate.jobs.Status.FAILED, delete_job=False)
+            else:
+                log.warning("job_stalled_retrying", job_id=job.id, task=job.task_name)
+                await manager.retry_job(job)
+        except procrastinate.exceptions.ProcrastinateException as exc:
+            # Its state changed under us (another worker picked it up): leave it be.
+            log.info("job_stalled_state_changed", job_id=job.id, error=repr(exc))

@@ -19,10 +19,12 @@ from backend.embedded import start_postgres
 from backend.kit.rate_limit import RateLimiter
 from backend.migrate import migrate
 from backend.tasks import task_app
+from tests.fakes.openai import FakeOpenAI
 from tests.fixtures.factories import Admin, create_admin
 from tests.fixtures.servers import LiveServer, free_port
 
 TEST_JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
+TEST_ENCRYPTION_KEY = "wPZcJmf0W7x2Ew5OZkW0s8cH7bO8qZQ9aJr3QvYzD1k="  # a Fernet key for tests only
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +42,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "environment": "test",
         "database_url": database_url,
         "supabase_jwt_secret": TEST_JWT_SECRET,
+        "encryption_keys": TEST_ENCRYPTION_KEY,
         "public_url": "http://test",
         "rate_limit_authenticated": "10000/minute",
         "rate_limit_anonymous": "10000/minute",
@@ -54,8 +57,21 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return make_settings(database_url)
+def fake_openai_server() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_openai(fake_openai_server: FakeOpenAI) -> FakeOpenAI:
+    """The OpenAI fake every workspace's calls go to, with no script and nothing recorded."""
+    fake_openai_server.reset()
+    return fake_openai_server
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, fake_openai_server: FakeOpenAI) -> Settings:
+    return make_settings(database_url, openai_base_url=fake_openai_server.base_url)
 
 
 @pytest.fixture(scope="session")

@@ -122,6 +122,7 @@ def test_create_user_makes_an_admin_with_a_workspace(database_url, monkeypatch) 
     from backend.config import get_settings
     from tests.conftest import TEST_JWT_SECRET
 
+    monkeypatch.setenv("VOXTRO_DATA_DIR", tempfile.mkdtemp(prefix="vxc"))
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("SUPABASE_JWT_SECRET", TEST_JWT_SECRET)
     get_settings.cache_clear()

@@ -58,6 +58,8 @@ class ResendClient:
             try:
                 body = response.json()
             except ValueError:
+                body = None
+            if not isinstance(body, dict):
                 body = {}
             raise ResendError(
                 response.status_code, str(body.get("name", "error")), str(body.get("message", ""))

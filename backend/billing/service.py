@@ -1,0 +1,101 @@
+"""Budgets: admission before a model call, settlement after it.
+
+A call first *reserves* what it may cost at most (its prompt and `max_tokens` at the model's
+price). Reservations are admitted only while the month's spend plus what is already held stays
+under the budget, one at a time under a row lock, so however many messages arrive together the
+recorded spend can pass the budget by at most one message's worth. Settling replaces the
+reservation with the real cost, and pauses the workspace when the budget is reached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from uuid import UUID
+
+from backend.billing import repository
+from backend.db import Connection, as_login_role
+from backend.errors import InsufficientBudget
+
+
+class WorkspacePaused(InsufficientBudget):
+    def __init__(self, reason: str | None) -> None:
+        message = {
+            "budget": "This workspace has spent its monthly budget",
+            "credits": "This workspace has no credits left",
+        }.get(reason or "", "This workspace is paused")
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    reservation_id: UUID | None  # None: the workspace has no limit to hold against
+
+
+async def admit(conn: Connection, workspace_id: UUID, max_cost: Decimal) -> Admission:
+    """Reserve `max_cost` for a call, or raise `WorkspacePaused` before anything is spent."""
+    async with as_login_role(conn):
+        account = await repository.lock_account(conn, workspace_id)
+        if account is None:
+            return Admission(None)
+        budget, spend = account["monthly_budget"], account["current_spend"]
+        if account["is_paused"] and account["paused_reason"] != "budget":
+            raise WorkspacePaused(account["paused_reason"])
+        if budget is not None and spend >= budget:
+            if not account["is_paused"]:
+                await repository.set_paused(conn, workspace_id, True, "budget")
+            raise WorkspacePaused("budget")
+        if account["is_paused"]:  # a budget pause whose month has ended, or budget raised
+            await repository.set_paused(conn, workspace_id, False, None)
+        if budget is None:
+            return Admission(None)
+        if spend + account["held"] >= budget:
+            # Not spent yet, but promised to calls in flight: refuse this one for now.
+            raise WorkspacePaused("budget")
+        return Admission(await repository.add_reservation(conn, workspace_id, max_cost))
+
+
+async def settle(conn: Connection, workspace_id: UUID, admission: Admission, cost: Decimal) -> None:
+    """Record what the call really cost, in the same transaction as its usage row."""
+    async with as_login_role(conn):
+        if admission.reservation_id is not None:
+            await repository.release_reservation(conn, admission.reservation_id)
+        if cost > 0:
+            await repository.record_spend(conn, workspace_id, cost)
+
+
+async def release(conn: Connection, admission: Admission) -> None:
+    """The call did not happen or cost nothing: give the reservation back."""
+    if admission.reservation_id is not None:
+        async with as_login_role(conn):
+            await repository.release_reservation(conn, admission.reservation_id)
+
+
+async def credits(conn: Connection, workspace_id: UUID) -> dict[str, object]:
+    account = await repository.get_account(conn, workspace_id)
+    if account is None:
+        total = used = spend = Decimal(0)
+        budget = None
+        paused = False
+    else:
+        total, used = account["total_credits"], account["used_credits"]
+        budget, spend, paused = (
+            account["monthly_budget"],
+            account["current_spend"],
+            account["is_paused"],
+        )
+    percent = round(float(spend / budget * 100)) if budget else 0
+    return {
+        "totalCredits": float(total),
+        "usedCredits": float(used),
+        "availableCredits": float(total - used),
+        "monthlyBudget": float(budget) if budget is not None else None,
+        "currentMonthSpend": float(spend),
+        "percentUsed": percent,
+        "isPaused": paused,
+    }
+
+
+async def set_budget(conn: Connection, workspace_id: UUID, budget: Decimal | None) -> None:
+    async with as_login_role(conn):
+        await repository.set_budget(conn, workspace_id, budget)

@@ -1,0 +1,74 @@
+"""The omnichannel document's Cache API: statistics, and warming with known questions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from backend.auth.dependencies import AdminSubject, ApiSubject, Session
+from backend.cache import repository
+from backend.cache import tasks as cache_tasks
+from backend.cache.schemas import CacheStats, CacheWarm, CacheWarmQueued, ChannelStats, TopQuery
+from backend.errors import Forbidden, NotFound, ValidationFailed
+from backend.kit.schemas import Envelope
+from backend.tasks import enqueue
+
+router = APIRouter(prefix="/api/cache", tags=["cache"])
+
+
+def _percent(part: int, whole: int) -> int:
+    return round(part * 100 / whole) if whole else 0
+
+
+@router.get("/stats")
+async def cache_stats(subject: ApiSubject, session: Session) -> Envelope[CacheStats]:
+    found = await repository.stats(session, subject.workspace_id)
+    answers = {r["channel"]: r for r in found["answers"]}
+    by_channel = {}
+    for entry in found["entries"]:
+        served = answers.get(entry["channel"], {"answers": 0, "from_cache": 0})
+        by_channel[entry["channel"]] = ChannelStats(
+            hitRate=_percent(served["from_cache"], served["answers"]), cached=entry["cached"]
+        )
+    total_answers = sum(r["answers"] for r in found["answers"])
+    from_cache = sum(r["from_cache"] for r in found["answers"])
+    return Envelope(
+        data=CacheStats(
+            totalCached=sum(e["cached"] for e in found["entries"]),
+            totalHits=sum(int(e["hits"]) for e in found["entries"]),
+            hitRate=_percent(from_cache, total_answers),
+            byChannel=by_channel,
+            topQueries=[TopQuery(query=t["query"], hits=t["hits"]) for t in found["top"]],
+        )
+    )
+
+
+@router.post("/warm", status_code=status.HTTP_202_ACCEPTED)
+async def warm_cache(
+    data: CacheWarm, subject: AdminSubject, session: Session
+) -> Envelope[CacheWarmQueued]:
+    """Answer these questions now, in the background, so visitors get them from the cache."""
+    if not subject.is_admin:
+        raise Forbidden("Only owners and admins warm the cache")
+    rows = await (
+        await session.execute(
+            "select id from public.chatbots where workspace_id = %s and (%s::uuid is null or id = %s)",
+            (subject.workspace_id, data.chatbotId, data.chatbotId),
+        )
+    ).fetchall()
+    if data.chatbotId is not None and not rows:
+        raise NotFound("Chatbot not found")
+    if len(rows) != 1:
+        raise ValidationFailed(
+            "Say which chatbot to warm",
+            errors=[
+                {
+                    "field": "chatbotId",
+                    "message": "required when the workspace has several chatbots",
+                }
+            ],
+        )
+    chatbot_id = rows[0]["id"]
+    queries = list(dict.fromkeys(q.strip() for q in data.queries if q.strip()))
+    for query in queries:
+        await enqueue(session, cache_tasks.warm, chatbot_id=str(chatbot_id), query=query[:4000])
+    return Envelope(data=CacheWarmQueued(chatbotId=chatbot_id, queued=len(queries)))

@@ -1,0 +1,609 @@
+"""The conversation engine: one for every channel (widget, API, WhatsApp, portal).
+
+For each visitor message:
+1. load the bot with its workspace's AI configuration and keys, and the conversation;
+2. answer from the response cache or a confident FAQ match when it can (free, instant);
+3. without a model key, answer from the knowledge base (best passages and their links) or say
+   plainly that it cannot;
+4. otherwise hold the call's cost against the budget *before* spending anything, then call the
+   model with the workspace's key, the knowledge and recent history, running its tool calls;
+5. store both messages, the usage and its cost, and the cache entry, in one transaction.
+
+No database transaction stays open while a provider works: the engine reads in one short
+transaction, calls out, and writes in another. Answers are produced as a stream of events
+(`Token`s, then one `Done`); the non-streaming API simply collects them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import structlog
+
+from backend.billing import prices
+from backend.billing import service as billing
+from backend.cache import repository as cache
+from backend.chat import faq as faq_matching
+from backend.chat import prompt as prompts
+from backend.chat import repository
+from backend.chat.tools import Toolbox
+from backend.db import Connection
+from backend.errors import NotFound, VoxtroError
+from backend.integrations.commerce.client import CommerceClient
+from backend.integrations.openai.client import Completion, InvalidKey, OpenAIError
+from backend.knowledge import service as knowledge
+
+if TYPE_CHECKING:
+    from backend.context import AppContext
+
+log = structlog.get_logger(__name__)
+
+MAX_TOOL_ROUNDS = 3
+HISTORY_MESSAGES = 20
+_CHANNEL_LABELS = {
+    "widget": "CHAT",
+    "api": "API",
+    "whatsapp": "WHATSAPP",
+    "portal": "PORTAL",
+    "voice": "VOICE",
+}
+
+
+class ChatbotNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("Chatbot not found")
+
+
+class ConversationNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("Conversation not found")
+
+
+class ProviderKeyRefused(VoxtroError):
+    status_code = 502
+    code = "PROVIDER_KEY_INVALID"
+
+
+@dataclass
+class ChatInput:
+    chatbot_id: UUID
+    message: str
+    visitor_id: str
+    conversation_id: UUID | None = None
+    channel: str = "widget"
+    preview: bool = False
+    # Supplied by the caller (the OpenAI-compatible API) instead of the stored conversation.
+    history: list[dict[str, str]] | None = None
+    # False for work that only fills the cache: usage is metered, no conversation is kept.
+    record_conversation: bool = True
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost: Decimal = Decimal(0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cached_tokens": self.cached_tokens,
+            "cost": float(self.cost),
+        }
+
+
+@dataclass
+class ChatResult:
+    conversation_id: UUID
+    message_id: UUID
+    message: str
+    source: str  # model, cache, faq, knowledge, fallback
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    model: str | None = None
+
+
+@dataclass
+class Token:
+    text: str
+
+
+@dataclass
+class Done:
+    result: ChatResult
+
+
+@dataclass
+class _Turn:
+    """What one message needs, gathered before any provider is called."""
+
+    bot: dict[str, Any]
+    inp: ChatInput
+    conversation_id: UUID
+    is_new: bool
+    history: list[dict[str, str]]
+    first_turn: bool
+    started: float
+    normalized: str = ""
+    usage_rows: list[dict[str, Any]] = field(default_factory=list)
+    embedding: list[float] | None = None
+
+    @property
+    def workspace_id(self) -> UUID:
+        return UUID(str(self.bot["workspace_id"]))
+
+
+class _FaqCache:
+    """FAQs per (bot, cache version), so a message does not reread them: any FAQ change bumps
+    the bot's cache version, which makes the old entry unreachable."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self._entries: OrderedDict[tuple[UUID, int], list[dict[str, Any]]] = OrderedDict()
+        self._size = size
+
+    async def get(self, conn: Connection, bot: dict[str, Any]) -> list[dict[str, Any]]:
+        key = (bot["id"], bot["cache_version"])
+        if key in self._entries:
+            self._entries.move_to_end(key)
+            return self._entries[key]
+        faqs = await repository.faqs(conn, bot["id"])
+        self._entries[key] = faqs
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return faqs
+
+
+class ChatEngine:
+    def __init__(self, context: AppContext) -> None:
+        self.context = context
+        self._faqs = _FaqCache()
+
+    async def reply(self, inp: ChatInput) -> ChatResult:
+        async for event in self.events(inp):
+            if isinstance(event, Done):
+                return event.result
+        raise AssertionError("the engine ended without an answer")
+
+    async def events(self, inp: ChatInput) -> AsyncIterator[Token | Done]:
+        turn = await self._begin(inp)
+        async with self.context.db.for_workspace(turn.workspace_id, f"chat:{inp.channel}") as conn:
+            faqs = await self._faqs.get(conn, turn.bot)
+            hit = (
+                await cache.find_exact(
+                    conn, turn.bot["id"], turn.bot["cache_version"], turn.normalized
+                )
+                if turn.first_turn
+                else None
+            )
+        if hit is not None:
+            yield await self._answer(turn, hit["answer"], "cache", citations=hit["citations"])
+            return
+        matches = faq_matching.best_matches(inp.message, faqs)
+        if matches and matches[0].score >= faq_matching.CONFIDENT:
+            yield await self._answer(turn, matches[0].answer, "faq")
+            return
+        passages = knowledge.retrieve(turn.bot["knowledge_base"], inp.message)
+        api_key = self._api_key(turn.bot)
+        if api_key is None:
+            yield await self._answer_without_model(turn, passages)
+            return
+        async for event in self._answer_with_model(turn, api_key, passages, matches):
+            yield event
+
+    # -- gathering ----------------------------------------------------------------------------
+
+    async def _begin(self, inp: ChatInput) -> _Turn:
+        started = time.perf_counter()
+        async with self.context.db.system() as conn:  # the bot id is public: find its workspace
+            bot = await repository.load_bot(conn, inp.chatbot_id)
+        if bot is None or not (bot["is_active"] or inp.preview):
+            raise ChatbotNotFound()
+        conversation_id, is_new, history = inp.conversation_id, True, inp.history or []
+        if inp.conversation_id is not None:
+            async with self.context.db.for_workspace(
+                bot["workspace_id"], f"chat:{inp.channel}"
+            ) as conn:
+                conversation = await repository.conversation(
+                    conn, inp.conversation_id, inp.chatbot_id
+                )
+                # Someone else's conversation is as unknown as one that does not exist.
+                if conversation is None or conversation["visitor_id"] != inp.visitor_id:
+                    raise ConversationNotFound()
+                if inp.history is None:
+                    history = await repository.history(
+                        conn, inp.conversation_id, limit=HISTORY_MESSAGES
+                    )
+            is_new = False
+        return _Turn(
+            bot=bot,
+            inp=inp,
+            conversation_id=conversation_id or uuid.uuid4(),
+            is_new=is_new,
+            history=history,
+            first_turn=not any(m["role"] == "user" for m in history),
+            started=started,
+            normalized=faq_matching.normalize(inp.message),
+        )
+
+    def _api_key(self, bot: dict[str, Any]) -> str | None:
+        if not bot["openai_key"] or bot["openai_status"] != "valid":
+            return None
+        return self.context.secrets.decrypt(bot["openai_key"])
+
+    # -- answers without a model ----------------------------------------------------------------
+
+    async def _answer_without_model(self, turn: _Turn, passages: list[knowledge.Passage]) -> Done:
+        if not passages:
+            return await self._answer(turn, turn.bot["fallback_message"] or _NO_ANSWER, "fallback")
+        best = passages[0]
+        text = best.text if len(best.text) <= 600 else best.text[:600].rsplit(" ", 1)[0] + "…"
+        citations = [
+            {"title": p.title or None, "url": p.url} for p in passages[:3] if p.url or p.title
+        ]
+        sources = "\n".join(
+            f"- {c['title'] or c['url']}: {c['url']}" if c["url"] else f"- {c['title']}"
+            for c in citations
+        )
+        answer = f"Here is what I found:\n\n{text}" + (
+            f"\n\nSources:\n{sources}" if sources else ""
+        )
+        return await self._answer(turn, answer, "knowledge", citations=citations)
+
+    async def _answer(
+        self,
+        turn: _Turn,
+        text: str,
+        source: str,
+        *,
+        citations: list[dict[str, Any]] | None = None,
+    ) -> Done:
+        result = ChatResult(
+            turn.conversation_id, uuid.uuid4(), text, source, citations=citations or []
+        )
+        async with self.context.db.for_workspace(
+            turn.workspace_id, f"chat:{turn.inp.channel}"
+        ) as conn:
+            await self._store(conn, turn, result)
+        return Done(result)
+
+    # -- answers from the model -----------------------------------------------------------------
+
+    async def _answer_with_model(
+        self,
+        turn: _Turn,
+        api_key: str,
+        passages: list[knowledge.Passage],
+        faqs: list[faq_matching.FaqMatch],
+    ) -> AsyncIterator[Token | Done]:
+        bot = turn.bot
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": prompts.system_prompt(bot, passages, faqs)},
+            *prompts.fit_history(turn.history),
+            {"role": "user", "content": turn.inp.message},
+        ]
+        toolbox = await self._toolbox(turn)
+        tools = toolbox.definitions()
+        max_cost = self._max_cost(bot, messages, tools)
+        async with self.context.db.for_workspace(
+            turn.workspace_id, f"chat:{turn.inp.channel}"
+        ) as conn:
+            admission = await billing.admit(conn, turn.workspace_id, max_cost)
+        try:
+            if turn.first_turn:
+                hit = await self._similar_cached_answer(turn, api_key)
+                if hit is not None:
+                    yield await self._finish(
+                        turn, admission, hit["answer"], "cache", citations=hit["citations"]
+                    )
+                    return
+            usage = Usage()
+            actions: list[dict[str, Any]] = []
+            leads: list[dict[str, Any]] = []
+            escalate = False
+            completion: Completion | None = None
+            for round_number in range(MAX_TOOL_ROUNDS + 1):
+                last_round = round_number == MAX_TOOL_ROUNDS
+                request: dict[str, Any] = {
+                    "model": bot["model"],
+                    "messages": messages,
+                    "temperature": float(bot["temperature"]),
+                    "max_tokens": bot["max_tokens"],
+                }
+                if tools and not last_round:
+                    request["tools"] = tools
+                completion = None
+                async for event in self.context.openai.stream(api_key, **request):
+                    if event.completion is not None:
+                        completion = event.completion
+                    elif event.text:
+                        yield Token(event.text)
+                assert completion is not None
+                self._meter(turn, completion, usage)
+                if not completion.tool_calls:
+                    break
+                messages.append(
+                    {
+                        "role": "assistant",
+                        "content": completion.content,
+                        "tool_calls": [
+                            {
+                                "id": c.id,
+                                "type": "function",
+                                "function": {"name": c.name, "arguments": c.arguments},
+                            }
+                            for c in completion.tool_calls
+                        ],
+                    }
+                )
+                outcomes = await asyncio.gather(*(toolbox.run(c) for c in completion.tool_calls))
+                for call, outcome in zip(completion.tool_calls, outcomes, strict=True):
+                    messages.append(
+                        {"role": "tool", "tool_call_id": call.id, "content": outcome.content}
+                    )
+                    actions.append(outcome.action)
+                    escalate = escalate or outcome.escalate
+                    if outcome.lead is not None:
+                        leads.append(outcome.lead)
+        except InvalidKey as exc:
+            await self._key_refused(turn, admission, str(exc))
+            raise ProviderKeyRefused(
+                "The workspace's OpenAI key was refused; an admin must connect a valid key"
+            ) from exc
+        except OpenAIError as exc:
+            log.warning("model_call_failed", chatbot_id=str(bot["id"]), error=str(exc))
+            fallback = bot["fallback_message"] or _NO_ANSWER
+            yield await self._finish(turn, admission, fallback, "fallback", usage=Usage())
+            return
+        answer = (
+            (completion.content if completion else None) or bot["fallback_message"] or _NO_ANSWER
+        )
+        yield await self._finish(
+            turn,
+            admission,
+            answer,
+            "model",
+            usage=usage,
+            actions=actions,
+            leads=leads,
+            escalate=escalate,
+            citations=prompts.cited(answer, passages),
+            model=completion.model if completion else bot["model"],
+            cacheable=turn.first_turn and not actions,
+        )
+
+    async def _toolbox(self, turn: _Turn) -> Toolbox:
+        bot = turn.bot
+        async with self.context.db.for_workspace(
+            turn.workspace_id, f"chat:{turn.inp.channel}"
+        ) as conn:
+            actions = await repository.actions(conn, bot["id"])
+        commerce = None
+        if bot["commerce_base_url"]:
+            commerce = CommerceClient(
+                self.context.http,
+                base_url=bot["commerce_base_url"],
+                api_key=self.context.secrets.decrypt(bot["commerce_key"]),
+            )
+        return Toolbox(
+            actions=actions, commerce=commerce, http=self.context.http, secrets=self.context.secrets
+        )
+
+    def _max_cost(
+        self, bot: dict[str, Any], messages: list[dict[str, Any]], tools: list[Any]
+    ) -> Decimal:
+        """The most this message may cost: its prompt and a full answer, twice over when tools
+        may add a second call, plus the question's embedding."""
+        prompt_tokens = sum(prompts.estimate_tokens(str(m.get("content") or "")) for m in messages)
+        prompt_tokens += prompts.estimate_tokens(str(tools))
+        one_call, _ = prices.cost(
+            bot["model"], prompt_tokens=prompt_tokens, completion_tokens=bot["max_tokens"]
+        )
+        embedding, _ = prices.cost(
+            prices.DEFAULT_EMBEDDING_MODEL, prompt_tokens=prompt_tokens, completion_tokens=0
+        )
+        return one_call * (2 if tools else 1) + embedding
+
+    async def _similar_cached_answer(self, turn: _Turn, api_key: str) -> dict[str, Any] | None:
+        """The cached answer to a question that means the same, by embedding similarity."""
+        model = prices.DEFAULT_EMBEDDING_MODEL
+        [embedding], tokens = await self.context.openai.embed(
+            api_key, [turn.inp.message], model=model
+        )
+        turn.embedding = embedding
+        cost, version = prices.cost(model, prompt_tokens=tokens, completion_tokens=0)
+        turn.usage_rows.append(
+            self._usage_row(turn, "OPENAI_EMBEDDING", model, tokens, 0, 0, cost, version)
+        )
+        async with self.context.db.for_workspace(
+            turn.workspace_id, f"chat:{turn.inp.channel}"
+        ) as conn:
+            return await cache.find_similar(
+                conn,
+                turn.bot["id"],
+                turn.bot["cache_version"],
+                embedding,
+                self.context.settings.semantic_cache_similarity,
+            )
+
+    def _meter(self, turn: _Turn, completion: Completion, usage: Usage) -> None:
+        cost, version = prices.cost(
+            completion.model,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            cached_tokens=completion.cached_tokens,
+        )
+        usage.prompt_tokens += completion.prompt_tokens
+        usage.completion_tokens += completion.completion_tokens
+        usage.cached_tokens += completion.cached_tokens
+        usage.cost += cost
+        turn.usage_rows.append(
+            self._usage_row(
+                turn,
+                "OPENAI_GPT",
+                completion.model,
+                completion.prompt_tokens,
+                completion.completion_tokens,
+                completion.cached_tokens,
+                cost,
+                version,
+            )
+        )
+
+    def _usage_row(
+        self,
+        turn: _Turn,
+        service: str,
+        model: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cached_tokens: int,
+        cost: Decimal,
+        version: str,
+    ) -> dict[str, Any]:
+        return {
+            "workspace_id": turn.workspace_id,
+            "chatbot_id": turn.bot["id"],
+            "conversation_id": turn.conversation_id,
+            "service": service,
+            "channel": _CHANNEL_LABELS.get(turn.inp.channel, turn.inp.channel.upper()),
+            "model": model,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "cached_tokens": cached_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "cost": cost,
+            "price_version": version,
+            "is_preview": turn.inp.preview,
+        }
+
+    async def _key_refused(self, turn: _Turn, admission: billing.Admission, error: str) -> None:
+        async with self.context.db.for_workspace(
+            turn.workspace_id, f"chat:{turn.inp.channel}"
+        ) as conn:
+            await repository.mark_openai_key_invalid(conn, turn.workspace_id, error[:500])
+            await billing.release(conn, admission)
+
+    async def _finish(
+        self,
+        turn: _Turn,
+        admission: billing.Admission,
+        text: str,
+        source: str,
+        *,
+        usage: Usage | None = None,
+        actions: list[dict[str, Any]] | None = None,
+        leads: list[dict[str, Any]] | None = None,
+        escalate: bool = False,
+        citations: list[dict[str, Any]] | None = None,
+        model: str | None = None,
+        cacheable: bool = False,
+    ) -> Done:
+        result = ChatResult(
+            turn.conversation_id,
+            uuid.uuid4(),
+            text,
+            source,
+            actions=actions or [],
+            citations=citations or [],
+            usage=usage or Usage(),
+            model=model,
+        )
+        spent = sum((row["cost"] for row in turn.usage_rows), Decimal(0))
+        async with self.context.db.for_workspace(
+            turn.workspace_id, f"chat:{turn.inp.channel}"
+        ) as conn:
+            await self._store(conn, turn, result, leads=leads or [], escalate=escalate)
+            await billing.settle(conn, turn.workspace_id, admission, spent)
+            if cacheable:
+                await cache.store(
+                    conn,
+                    workspace_id=turn.workspace_id,
+                    chatbot_id=turn.bot["id"],
+                    version=turn.bot["cache_version"],
+                    question=turn.inp.message,
+                    normalized=turn.normalized,
+                    answer=text,
+                    citations=result.citations,
+                    embedding=turn.embedding,
+                    channel=_CHANNEL_LABELS.get(turn.inp.channel, "CHAT"),
+                )
+        return Done(result)
+
+    # -- storing --------------------------------------------------------------------------------
+
+    async def _store(
+        self,
+        conn: Connection,
+        turn: _Turn,
+        result: ChatResult,
+        *,
+        leads: list[dict[str, Any]] | None = None,
+        escalate: bool = False,
+    ) -> None:
+        """Both messages, the usage rows, leads and the conversation's counters, together."""
+        inp, bot = turn.inp, turn.bot
+        if not inp.record_conversation:
+            await repository.add_usage(
+                conn, [{**row, "conversation_id": None} for row in turn.usage_rows]
+            )
+            return
+        if turn.is_new:
+            await repository.create_conversation(
+                conn,
+                conversation_id=turn.conversation_id,
+                workspace_id=turn.workspace_id,
+                chatbot_id=bot["id"],
+                visitor_id=inp.visitor_id,
+                channel=inp.channel,
+                is_preview=inp.preview,
+            )
+        common = {"workspace_id": turn.workspace_id, "conversation_id": turn.conversation_id}
+        await repository.add_message(conn, {**common, "role": "user", "content": inp.message})
+        await repository.add_message(
+            conn,
+            {
+                **common,
+                "id": result.message_id,
+                "role": "assistant",
+                "content": result.message,
+                "source": result.source,
+                "cached_response": result.source == "cache",
+                "model": result.model,
+                "prompt_tokens": result.usage.prompt_tokens,
+                "completion_tokens": result.usage.completion_tokens,
+                "cached_tokens": result.usage.cached_tokens,
+                "cost": result.usage.cost,
+                "latency_ms": round((time.perf_counter() - turn.started) * 1000),
+                "actions": result.actions,
+                "citations": result.citations,
+            },
+        )
+        await repository.add_usage(
+            conn, [{**row, "message_id": result.message_id} for row in turn.usage_rows]
+        )
+        for lead in leads or []:
+            await repository.add_lead(
+                conn,
+                {
+                    "workspace_id": turn.workspace_id,
+                    "chatbot_id": bot["id"],
+                    "conversation_id": turn.conversation_id,
+                    "source": "chat",
+                    **lead,
+                },
+            )
+        await repository.touch_conversation(conn, turn.conversation_id, added=2, escalate=escalate)
+
+
+_NO_ANSWER = "Sorry, I don't know the answer to that yet."

@@ -1,0 +1,161 @@
+"""SQL for chatbots and their FAQs, forms and actions (under RLS, filtered by workspace)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from backend.db import Connection
+
+# The child tables share one shape: (id, workspace_id, chatbot_id, …).
+CHILD_TABLES = {"faqs": "chatbot_faqs", "forms": "chatbot_forms", "actions": "chatbot_actions"}
+_JSON_COLUMNS = {"theme", "fields", "parameters"}
+
+
+def _value(column: str, value: Any) -> Any:
+    return Jsonb(value) if column in _JSON_COLUMNS else value
+
+
+async def list_chatbots(
+    conn: Connection, workspace_id: UUID, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    cur = await conn.execute(
+        "select *, count(*) over () as total from public.chatbots where workspace_id = %s"
+        " order by created_at, id limit %s offset %s",
+        (workspace_id, limit, offset),
+    )
+    rows = await cur.fetchall()
+    if rows or offset == 0:
+        return rows, int(rows[0]["total"]) if rows else 0
+    count = await (
+        await conn.execute(
+            "select count(*) as n from public.chatbots where workspace_id = %s", (workspace_id,)
+        )
+    ).fetchone()
+    return rows, int(count["n"]) if count else 0
+
+
+async def get_chatbot(
+    conn: Connection, workspace_id: UUID, chatbot_id: UUID
+) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "select * from public.chatbots where id = %s and workspace_id = %s",
+        (chatbot_id, workspace_id),
+    )
+    return await cur.fetchone()
+
+
+async def create_chatbot(
+    conn: Connection, workspace_id: UUID, values: dict[str, Any]
+) -> dict[str, Any]:
+    columns = ["workspace_id", *values]
+    cur = await conn.execute(
+        f"insert into public.chatbots ({', '.join(columns)})"
+        f" values ({', '.join(['%s'] * len(columns))}) returning *",
+        (workspace_id, *(_value(k, v) for k, v in values.items())),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def update_chatbot(
+    conn: Connection,
+    workspace_id: UUID,
+    chatbot_id: UUID,
+    changes: dict[str, Any],
+    *,
+    invalidate_cache: bool,
+) -> dict[str, Any] | None:
+    assignments = [f"{column} = %s" for column in changes]
+    if invalidate_cache:
+        assignments.append("cache_version = cache_version + 1")
+    cur = await conn.execute(
+        f"update public.chatbots set {', '.join(assignments)}"
+        " where id = %s and workspace_id = %s returning *",
+        (*(_value(k, v) for k, v in changes.items()), chatbot_id, workspace_id),
+    )
+    return await cur.fetchone()
+
+
+async def delete_chatbot(conn: Connection, workspace_id: UUID, chatbot_id: UUID) -> bool:
+    cur = await conn.execute(
+        "delete from public.chatbots where id = %s and workspace_id = %s",
+        (chatbot_id, workspace_id),
+    )
+    return cur.rowcount > 0
+
+
+async def invalidate_cache(
+    conn: Connection, workspace_id: UUID, chatbot_id: UUID | None = None
+) -> None:
+    """Make every cached answer of one bot (or of the whole workspace) stale."""
+    await conn.execute(
+        "update public.chatbots set cache_version = cache_version + 1"
+        " where workspace_id = %s and (%s::uuid is null or id = %s)",
+        (workspace_id, chatbot_id, chatbot_id),
+    )
+
+
+# -- FAQs, forms, actions ---------------------------------------------------------------------
+
+
+async def list_children(
+    conn: Connection, kind: str, workspace_id: UUID, chatbot_id: UUID
+) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        f"select * from public.{CHILD_TABLES[kind]} where workspace_id = %s and chatbot_id = %s"
+        " order by created_at, id",
+        (workspace_id, chatbot_id),
+    )
+    return await cur.fetchall()
+
+
+async def create_child(
+    conn: Connection, kind: str, workspace_id: UUID, chatbot_id: UUID, values: dict[str, Any]
+) -> dict[str, Any]:
+    columns = ["workspace_id", "chatbot_id", *values]
+    cur = await conn.execute(
+        f"insert into public.{CHILD_TABLES[kind]} ({', '.join(columns)})"
+        f" values ({', '.join(['%s'] * len(columns))}) returning *",
+        (workspace_id, chatbot_id, *(_value(k, v) for k, v in values.items())),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def update_child(
+    conn: Connection,
+    kind: str,
+    workspace_id: UUID,
+    chatbot_id: UUID,
+    child_id: UUID,
+    changes: dict[str, Any],
+) -> dict[str, Any] | None:
+    if not changes:
+        cur = await conn.execute(
+            f"select * from public.{CHILD_TABLES[kind]}"
+            " where id = %s and workspace_id = %s and chatbot_id = %s",
+            (child_id, workspace_id, chatbot_id),
+        )
+        return await cur.fetchone()
+    cur = await conn.execute(
+        f"update public.{CHILD_TABLES[kind]} set {', '.join(f'{c} = %s' for c in changes)}"
+        " where id = %s and workspace_id = %s and chatbot_id = %s returning *",
+        (*(_value(k, v) for k, v in changes.items()), child_id, workspace_id, chatbot_id),
+    )
+    return await cur.fetchone()
+
+
+async def delete_child(
+    conn: Connection, kind: str, workspace_id: UUID, chatbot_id: UUID, child_id: UUID
+) -> bool:
+    cur = await conn.execute(
+        f"delete from public.{CHILD_TABLES[kind]}"
+        " where id = %s and workspace_id = %s and chatbot_id = %s",
+        (child_id, workspace_id, chatbot_id),
+    )
+    return cur.rowcount > 0

@@ -1,0 +1,210 @@
+"""Chatbot rules: who may change what, which models a bot may use, and keeping the response
+cache honest (any change to what a bot would answer makes its cached answers stale)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from psycopg import errors as pg_errors
+
+from backend.auth.subjects import AuthSubject, User
+from backend.billing.prices import CHAT_MODELS
+from backend.chat.tools import BUILTIN_TOOL_NAMES
+from backend.chatbots import repository
+from backend.chatbots.schemas import (
+    ActionCreate,
+    ActionUpdate,
+    ChatbotCreate,
+    ChatbotUpdate,
+    FaqCreate,
+    FaqUpdate,
+    FormCreate,
+    FormUpdate,
+)
+from backend.connections import repository as connections
+from backend.db import Connection
+from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.kit.crypto import SecretBox
+
+# Changing one of these changes what the bot answers.
+_ANSWER_FIELDS = {"system_prompt", "model", "temperature", "max_tokens", "knowledge_base"}
+
+
+class ChatbotNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("Chatbot not found")
+
+
+def _require_admin(subject: AuthSubject[User]) -> None:
+    if not subject.is_admin:
+        raise Forbidden("Only owners and admins change chatbots")
+
+
+async def _check_model(conn: Connection, workspace_id: UUID, model: str) -> None:
+    """A model the workspace's key can use, or one we know when no key is connected yet."""
+    connection = await connections.get_openai(conn, workspace_id)
+    allowed = set(connection["models"]) if connection and connection["models"] else set(CHAT_MODELS)
+    if model not in allowed:
+        raise ValidationFailed(
+            f"Unknown model '{model}'",
+            errors=[
+                {"field": "model", "message": "choose one of: " + ", ".join(sorted(allowed)[:20])}
+            ],
+        )
+
+
+async def get(conn: Connection, workspace_id: UUID, chatbot_id: UUID) -> dict[str, Any]:
+    row = await repository.get_chatbot(conn, workspace_id, chatbot_id)
+    if row is None:
+        raise ChatbotNotFound()
+    return row
+
+
+async def list_chatbots(
+    conn: Connection, workspace_id: UUID, *, page: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    return await repository.list_chatbots(
+        conn, workspace_id, limit=limit, offset=(page - 1) * limit
+    )
+
+
+async def create(
+    conn: Connection, subject: AuthSubject[User], data: ChatbotCreate
+) -> dict[str, Any]:
+    _require_admin(subject)
+    values = data.model_dump(exclude_none=True)
+    if "model" in values:
+        await _check_model(conn, subject.workspace_id, values["model"])
+    if "theme" in values:
+        values["theme"] = data.theme.model_dump() if data.theme else None
+    values["created_by"] = subject.principal.id
+    return await repository.create_chatbot(conn, subject.workspace_id, values)
+
+
+async def update(
+    conn: Connection, subject: AuthSubject[User], chatbot_id: UUID, data: ChatbotUpdate
+) -> dict[str, Any]:
+    _require_admin(subject)
+    changes = data.model_dump(exclude_unset=True)
+    if any(value is None for value in changes.values()):
+        nulls = [name for name, value in changes.items() if value is None]
+        raise ValidationFailed(
+            "These fields cannot be null",
+            errors=[{"field": n, "message": "cannot be null"} for n in nulls],
+        )
+    if not changes:
+        return await get(conn, subject.workspace_id, chatbot_id)
+    if "model" in changes:
+        await _check_model(conn, subject.workspace_id, changes["model"])
+    if data.theme is not None:
+        changes["theme"] = data.theme.model_dump()
+    row = await repository.update_chatbot(
+        conn,
+        subject.workspace_id,
+        chatbot_id,
+        changes,
+        invalidate_cache=bool(_ANSWER_FIELDS & changes.keys()),
+    )
+    if row is None:
+        raise ChatbotNotFound()
+    return row
+
+
+async def delete(conn: Connection, subject: AuthSubject[User], chatbot_id: UUID) -> None:
+    _require_admin(subject)
+    if not await repository.delete_chatbot(conn, subject.workspace_id, chatbot_id):
+        raise ChatbotNotFound()
+
+
+# -- FAQs, forms, actions ---------------------------------------------------------------------
+
+
+def _action_out(row: dict[str, Any], secrets: SecretBox) -> dict[str, Any]:
+    headers = (
+        json.loads(secrets.decrypt(row["encrypted_headers"])) if row["encrypted_headers"] else {}
+    )
+    return {**row, "header_names": sorted(headers)}
+
+
+def _child_values(kind: str, values: dict[str, Any], secrets: SecretBox) -> dict[str, Any]:
+    if kind == "actions" and values.get("name") in BUILTIN_TOOL_NAMES:
+        raise ValidationFailed(
+            f"'{values['name']}' is the name of a built-in tool",
+            errors=[
+                {"field": "name", "message": "reserved: " + ", ".join(sorted(BUILTIN_TOOL_NAMES))}
+            ],
+        )
+    if kind == "actions" and "headers" in values:
+        headers = values.pop("headers")
+        values["encrypted_headers"] = secrets.encrypt(json.dumps(headers)) if headers else None
+    return values
+
+
+async def list_children(
+    conn: Connection, kind: str, workspace_id: UUID, chatbot_id: UUID, secrets: SecretBox
+) -> list[dict[str, Any]]:
+    await get(conn, workspace_id, chatbot_id)
+    rows = await repository.list_children(conn, kind, workspace_id, chatbot_id)
+    return [_action_out(r, secrets) for r in rows] if kind == "actions" else rows
+
+
+async def create_child(
+    conn: Connection,
+    kind: str,
+    subject: AuthSubject[User],
+    chatbot_id: UUID,
+    data: FaqCreate | FormCreate | ActionCreate,
+    secrets: SecretBox,
+) -> dict[str, Any]:
+    _require_admin(subject)
+    await get(conn, subject.workspace_id, chatbot_id)
+    values = _child_values(kind, data.model_dump(), secrets)
+    try:
+        async with conn.transaction():
+            row = await repository.create_child(
+                conn, kind, subject.workspace_id, chatbot_id, values
+            )
+    except pg_errors.UniqueViolation as exc:
+        raise Conflict(f"This chatbot already has an action named '{values.get('name')}'") from exc
+    if kind == "faqs":
+        await repository.invalidate_cache(conn, subject.workspace_id, chatbot_id)
+    return _action_out(row, secrets) if kind == "actions" else row
+
+
+async def update_child(
+    conn: Connection,
+    kind: str,
+    subject: AuthSubject[User],
+    chatbot_id: UUID,
+    child_id: UUID,
+    data: FaqUpdate | FormUpdate | ActionUpdate,
+    secrets: SecretBox,
+) -> dict[str, Any]:
+    _require_admin(subject)
+    changes = _child_values(kind, data.model_dump(exclude_unset=True), secrets)
+    try:
+        async with conn.transaction():
+            row = await repository.update_child(
+                conn, kind, subject.workspace_id, chatbot_id, child_id, changes
+            )
+    except pg_errors.UniqueViolation as exc:
+        raise Conflict(f"This chatbot already has an action named '{changes.get('name')}'") from exc
+    except pg_errors.NotNullViolation as exc:
+        raise ValidationFailed("A required field was set to null") from exc
+    if row is None:
+        raise NotFound(f"{kind[:-1].capitalize()} not found")
+    if kind == "faqs":
+        await repository.invalidate_cache(conn, subject.workspace_id, chatbot_id)
+    return _action_out(row, secrets) if kind == "actions" else row
+
+
+async def delete_child(
+    conn: Connection, kind: str, subject: AuthSubject[User], chatbot_id: UUID, child_id: UUID
+) -> None:
+    _require_admin(subject)
+    if not await repository.delete_child(conn, kind, subject.workspace_id, chatbot_id, child_id):
+        raise NotFound(f"{kind[:-1].capitalize()} not found")
+    if kind == "faqs":
+        await repository.invalidate_cache(conn, subject.workspace_id, chatbot_id)

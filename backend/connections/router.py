@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from backend.auth.dependencies import AdminSubject, Session
+from backend.connections import service
+from backend.connections.schemas import (
+    CommerceConnect,
+    CommerceStatus,
+    OpenAIConnect,
+    OpenAIStatus,
+    OpenAIValidation,
+)
+from backend.context import Context
+
+router = APIRouter(tags=["connections"])
+
+
+@router.post("/api/openai/connect")
+async def connect_openai(
+    data: OpenAIConnect, subject: AdminSubject, session: Session, context: Context
+) -> OpenAIStatus:
+    """Check the key with OpenAI, then store it encrypted for every chatbot of the workspace."""
+    row = await service.connect_openai(session, context, subject, data.api_key)
+    return OpenAIStatus.model_validate({**row, "connected": True})
+
+
+@router.get("/api/openai/validate")
+async def validate_openai(
+    subject: AdminSubject, session: Session, context: Context
+) -> OpenAIValidation:
+    return OpenAIValidation.model_validate(await service.validate_openai(session, context, subject))
+
+
+@router.get("/api/openai/status")
+async def openai_status(subject: AdminSubject, session: Session) -> OpenAIStatus:
+    return OpenAIStatus.model_validate(await service.openai_status(session, subject))
+
+
+@router.delete("/api/openai/connect", status_code=status.HTTP_204_NO_CONTENT)
+async def disconnect_openai(subject: AdminSubject, session: Session) -> None:
+    await service.disconnect_openai(session, subject)
+
+
+@router.put("/api/connections/commerce")
+async def connect_commerce(
+    data: CommerceConnect, subject: AdminSubject, session: Session, context: Context
+) -> CommerceStatus:
+    """The merchant's product and order API (base URL and key), used by the bot as tools."""
+    return CommerceStatus.model_validate(
+        await service.connect_commerce(session, context, subject, data)
+    )
+
+
+@router.get("/api/connections/commerce")
+async def commerce_status(subject: AdminSubject, session: Session) -> CommerceStatus:
+    return CommerceStatus.model_validate(await service.commerce_status(session, subject))
+
+
+@router.delete("/api/connections/commerce", status_code=status.HTTP_204_NO_CONTENT)
+async def disconnect_commerce(subject: AdminSubject, session: Session) -> None:
+    await service.disconnect_commerce(session, subject)

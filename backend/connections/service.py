@@ -1,0 +1,116 @@
+"""Tenants' provider keys: validated with the provider before they are saved, encrypted at
+rest, never returned (only their last four characters)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend.auth.subjects import AuthSubject, User
+from backend.connections import repository
+from backend.connections.schemas import CommerceConnect
+from backend.context import AppContext
+from backend.db import Connection
+from backend.errors import Forbidden, NotFound, ValidationFailed, VoxtroError
+from backend.integrations.openai.client import InvalidKey, OpenAIError
+
+
+class ProviderUnreachable(VoxtroError):
+    status_code = 502
+    code = "PROVIDER_UNAVAILABLE"
+
+
+class NoOpenAIKey(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No OpenAI key is connected to this workspace")
+
+
+def _require_admin(subject: AuthSubject[User]) -> None:
+    if not subject.is_admin:
+        raise Forbidden("Only owners and admins manage provider keys")
+
+
+def _last4(secret: str) -> str:
+    return secret[-4:]
+
+
+async def connect_openai(
+    conn: Connection, context: AppContext, subject: AuthSubject[User], api_key: str
+) -> dict[str, Any]:
+    _require_admin(subject)
+    api_key = api_key.strip()
+    try:
+        models = await context.openai.list_models(api_key)
+    except InvalidKey as exc:
+        raise ValidationFailed(
+            "OpenAI refused this key", errors=[{"field": "api_key", "message": "invalid key"}]
+        ) from exc
+    except OpenAIError as exc:
+        raise ProviderUnreachable(f"Could not reach OpenAI to check the key: {exc}") from exc
+    return await repository.save_openai(
+        conn,
+        subject.workspace_id,
+        encrypted_api_key=context.secrets.encrypt(api_key),
+        key_last4=_last4(api_key),
+        models=models,
+    )
+
+
+async def validate_openai(
+    conn: Connection, context: AppContext, subject: AuthSubject[User]
+) -> dict[str, Any]:
+    row = await repository.get_openai(conn, subject.workspace_id)
+    if row is None:
+        raise NoOpenAIKey()
+    try:
+        models = await context.openai.list_models(context.secrets.decrypt(row["encrypted_api_key"]))
+    except InvalidKey:
+        checked = await repository.record_openai_check(
+            conn, subject.workspace_id, valid=False, models=None, error="OpenAI refused this key"
+        )
+        assert checked is not None
+        return {**checked, "valid": False, "error": checked["last_error"]}
+    except OpenAIError as exc:
+        raise ProviderUnreachable(f"Could not reach OpenAI to check the key: {exc}") from exc
+    checked = await repository.record_openai_check(
+        conn, subject.workspace_id, valid=True, models=models, error=None
+    )
+    assert checked is not None
+    return {**checked, "valid": True, "error": None}
+
+
+async def openai_status(conn: Connection, subject: AuthSubject[User]) -> dict[str, Any]:
+    row = await repository.get_openai(conn, subject.workspace_id)
+    if row is None:
+        return {"connected": False}
+    return {**row, "connected": True}
+
+
+async def disconnect_openai(conn: Connection, subject: AuthSubject[User]) -> None:
+    _require_admin(subject)
+    if not await repository.delete_openai(conn, subject.workspace_id):
+        raise NoOpenAIKey()
+
+
+async def connect_commerce(
+    conn: Connection, context: AppContext, subject: AuthSubject[User], data: CommerceConnect
+) -> dict[str, Any]:
+    _require_admin(subject)
+    row = await repository.save_commerce(
+        conn,
+        subject.workspace_id,
+        base_url=str(data.base_url).rstrip("/"),
+        encrypted_api_key=context.secrets.encrypt(data.api_key),
+        key_last4=_last4(data.api_key),
+    )
+    return {**row, "connected": True}
+
+
+async def commerce_status(conn: Connection, subject: AuthSubject[User]) -> dict[str, Any]:
+    row = await repository.get_commerce(conn, subject.workspace_id)
+    return {**row, "connected": True} if row else {"connected": False}
+
+
+async def disconnect_commerce(conn: Connection, subject: AuthSubject[User]) -> None:
+    _require_admin(subject)
+    if not await repository.delete_commerce(conn, subject.workspace_id):
+        raise NotFound("No commerce API is connected to this workspace")
