@@ -140,10 +140,14 @@ async def other_admin(client: httpx.AsyncClient, anon_key: str) -> Admin:
 
 
 @pytest.fixture(scope="session")
-def live_server(database_url: str) -> Iterator[LiveServer]:
+def live_server(database_url: str, fake_openai_server: FakeOpenAI) -> Iterator[LiveServer]:
     """The whole product on a real port, for clients that speak HTTP themselves (the official
-    Supabase client, browsers)."""
+    Supabase and OpenAI clients, browsers)."""
     port = free_port()
-    live_settings = make_settings(database_url, public_url=f"http://127.0.0.1:{port}")
+    live_settings = make_settings(
+        database_url,
+        public_url=f"http://127.0.0.1:{port}",
+        openai_base_url=fake_openai_server.base_url,
+    )
     with LiveServer(create_app(live_settings), port=port) as server:
         yield server

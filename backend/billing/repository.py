@@ -11,8 +11,16 @@ from backend.db import Connection
 
 RESERVATION_TTL = "5 minutes"
 
-# The month's spend, reset when a new month has started since the last write.
-_SPEND = "case when spend_month < date_trunc('month', now())::date then 0 else month_spend end"
+
+def _spend(table: str = "billing_accounts") -> str:
+    """The month's spend, reset when a new month has started since the last write."""
+    return (
+        f"case when {table}.spend_month < date_trunc('month', now())::date then 0"
+        f" else {table}.month_spend end"
+    )
+
+
+_SPEND = _spend()
 
 
 async def get_account(conn: Connection, workspace_id: UUID) -> dict[str, Any] | None:
@@ -25,13 +33,20 @@ async def get_account(conn: Connection, workspace_id: UUID) -> dict[str, Any] | 
 
 async def lock_account(conn: Connection, workspace_id: UUID) -> dict[str, Any] | None:
     """The account, locked for this transaction, with what calls in flight hold."""
+    locked = await conn.execute(
+        "select 1 from public.billing_accounts where workspace_id = %s for update", (workspace_id,)
+    )
+    if await locked.fetchone() is None:
+        return None
+    # A second statement, so that its snapshot (READ COMMITTED) includes the reservations
+    # committed by whoever held the lock before us: one statement would not see them.
     cur = await conn.execute(
         f"""
-        select a.*, {_SPEND} as current_spend,
+        select a.*, {_spend("a")} as current_spend,
                coalesce((select sum(r.amount) from public.billing_reservations r
                          where r.workspace_id = a.workspace_id
                            and r.created_at > now() - interval '{RESERVATION_TTL}'), 0) as held
-        from public.billing_accounts a where a.workspace_id = %s for update
+        from public.billing_accounts a where a.workspace_id = %s
         """,
         (workspace_id,),
     )
@@ -62,26 +77,24 @@ async def release_reservation(conn: Connection, reservation_id: UUID) -> None:
     await conn.execute("delete from public.billing_reservations where id = %s", (reservation_id,))
 
 
-async def record_spend(
-    conn: Connection, workspace_id: UUID, amount: Decimal
-) -> dict[str, Any] | None:
-    """Add to the month's spend; pause the workspace when that reaches its budget."""
-    cur = await conn.execute(
+async def record_spend(conn: Connection, workspace_id: UUID, amount: Decimal) -> None:
+    """Add to the month's spend (the account appears with the first spend); pause the workspace
+    when the spend reaches its budget."""
+    new_spend = f"{_SPEND} + %(amount)s"
+    reaches_budget = f"(billing_accounts.monthly_budget is not null and {new_spend} >= billing_accounts.monthly_budget)"
+    await conn.execute(
         f"""
-        update public.billing_accounts set
-          month_spend = {_SPEND} + %(amount)s,
+        insert into public.billing_accounts (workspace_id, month_spend) values (%(ws)s, %(amount)s)
+        on conflict (workspace_id) do update set
+          month_spend = {new_spend},
           spend_month = date_trunc('month', now())::date,
-          is_paused = is_paused or (monthly_budget is not null and {_SPEND} + %(amount)s >= monthly_budget),
-          paused_reason = case
-            when not is_paused and monthly_budget is not null and {_SPEND} + %(amount)s >= monthly_budget
-            then 'budget' else paused_reason end,
+          is_paused = billing_accounts.is_paused or {reaches_budget},
+          paused_reason = case when not billing_accounts.is_paused and {reaches_budget}
+            then 'budget' else billing_accounts.paused_reason end,
           updated_at = now()
-        where workspace_id = %(ws)s
-        returning is_paused
         """,
         {"amount": amount, "ws": workspace_id},
     )
-    return await cur.fetchone()
 
 
 async def set_budget(conn: Connection, workspace_id: UUID, budget: Decimal | None) -> None:

@@ -9,12 +9,14 @@ reservation with the real cost, and pauses the workspace when the budget is reac
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
 from backend.billing import repository
-from backend.db import Connection, as_login_role
+from backend.db import Connection, Database, as_login_role
 from backend.errors import InsufficientBudget
 
 
@@ -25,6 +27,13 @@ class WorkspacePaused(InsufficientBudget):
             "credits": "This workspace has no credits left",
         }.get(reason or "", "This workspace is paused")
         super().__init__(message)
+
+
+class BudgetHeld(WorkspacePaused):
+    """The budget is not spent, but calls in flight hold the rest of it: try again shortly."""
+
+    def __init__(self) -> None:
+        super().__init__("budget")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +59,26 @@ async def admit(conn: Connection, workspace_id: UUID, max_cost: Decimal) -> Admi
         if budget is None:
             return Admission(None)
         if spend + account["held"] >= budget:
-            # Not spent yet, but promised to calls in flight: refuse this one for now.
-            raise WorkspacePaused("budget")
+            raise BudgetHeld()
         return Admission(await repository.add_reservation(conn, workspace_id, max_cost))
+
+
+async def admit_waiting(
+    db: Database, workspace_id: UUID, max_cost: Decimal, principal: str, *, patience: float = 5.0
+) -> Admission:
+    """`admit`, waiting a little while calls in flight hold the rest of the budget: they may
+    cost less than they hold. A budget that is really spent is refused at once."""
+    deadline = time.monotonic() + patience
+    delay = 0.02
+    while True:
+        try:
+            async with db.for_workspace(workspace_id, principal) as conn:
+                return await admit(conn, workspace_id, max_cost)
+        except BudgetHeld:
+            if time.monotonic() + delay > deadline:
+                raise WorkspacePaused("budget") from None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
 
 async def settle(conn: Connection, workspace_id: UUID, admission: Admission, cost: Decimal) -> None:

@@ -295,10 +295,9 @@ class ChatEngine:
         toolbox = await self._toolbox(turn)
         tools = toolbox.definitions()
         max_cost = self._max_cost(bot, messages, tools)
-        async with self.context.db.for_workspace(
-            turn.workspace_id, f"chat:{turn.inp.channel}"
-        ) as conn:
-            admission = await billing.admit(conn, turn.workspace_id, max_cost)
+        admission = await billing.admit_waiting(
+            self.context.db, turn.workspace_id, max_cost, f"chat:{turn.inp.channel}"
+        )
         try:
             if turn.first_turn:
                 hit = await self._similar_cached_answer(turn, api_key)
