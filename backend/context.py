@@ -41,7 +41,9 @@ class AppContext:
         db = Database(
             settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
-        auth = AuthService(tokens, base_url=settings.base_url)
+        auth = AuthService(
+            tokens, base_url=settings.base_url, link_secret=settings.supabase_jwt_secret
+        )
         identity: IdentityProvider = (
             LocalIdentity(db, auth) if settings.local_auth else SupabaseIdentity(settings)
         )

@@ -76,12 +76,16 @@ async def as_login_role(conn: Connection) -> AsyncIterator[Connection]:
     """Step out of RLS for a few statements inside a tenant transaction, for tables that no
     tenant may write directly (the job queue, billing counters), so they still commit or roll
     back with the tenant's data. Callers name the workspace explicitly in those statements."""
-    row = await (await conn.execute("select current_user as role")).fetchone()
-    await conn.execute("reset role")
+    # One round trip: leave the role, and learn from the claims whether we were a tenant.
+    cur = await conn.execute(
+        "select set_config('role', 'none', true),"
+        " coalesce(current_setting('request.jwt.claims', true), '') <> '' as tenant"
+    )
+    row = await cur.fetchone()
     try:
         yield conn
     finally:
-        if row and row["role"] == "authenticated":
+        if row and row["tenant"]:
             await conn.execute("select set_config('role', 'authenticated', true)")
 
 

@@ -11,13 +11,15 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.errors import error_response
+from backend.kit.timing import request_timer, server_timing
 
 log = structlog.get_logger("voxtro.access")
 
 
 class RequestContextMiddleware:
     """Gives every request an id (or keeps the caller's `X-Request-Id`), binds it to the logs,
-    writes one access-log line, and adds the rate-limit headers the auth step recorded."""
+    writes one access-log line, and adds the rate-limit headers the auth step recorded and a
+    `Server-Timing` header (total, and time spent waiting on model providers)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -31,6 +33,7 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status_code = 500
+        provider = [0.0]
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status_code
@@ -38,6 +41,7 @@ class RequestContextMiddleware:
                 status_code = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers["X-Request-Id"] = request_id
+                headers["Server-Timing"] = server_timing(time.perf_counter() - started, provider[0])
                 state = scope.get("state", {}).get("rate_limit")
                 if state is not None:
                     for name, value in state.headers().items():
@@ -45,7 +49,8 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            with request_timer() as provider:
+                await self.app(scope, receive, send_wrapper)
         finally:
             log.info(
                 "request",

@@ -356,11 +356,6 @@ async def test_running_job_of_a_live_worker_is_left_alone(context, admin, resend
         await manager.unregister_worker(worker_id)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: a retry after Resend accepted the e-mail sends a second one (the"
-    " idempotency key changes with each attempt, and each attempt issues a new link)",
-)
 async def test_worker_dying_after_the_send_does_not_email_twice(
     client, anon_key, context, admin, resend, worker_context
 ):

@@ -3,17 +3,26 @@ or Supabase Auth (production, `SUPABASE_URL`), the latter through the official c
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from supabase_auth.errors import AuthApiError as SupabaseAuthApiError
 from supabase_auth.errors import AuthError as SupabaseAuthError
+from supabase_auth.errors import AuthRetryableError as SupabaseAuthRetryableError
 
 from backend.auth.gotrue.schemas import session_json, user_json
 from backend.auth.gotrue.service import AuthApiError, AuthService
 from backend.config import Settings
 from backend.db import Database
-from backend.errors import BadRequest, Conflict, Unauthorized, ValidationFailed, VoxtroError
-from supabase import acreate_client
+from backend.errors import (
+    BadRequest,
+    Conflict,
+    RateLimited,
+    Unauthorized,
+    ValidationFailed,
+    VoxtroError,
+)
+from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 
 class EmailTaken(Conflict):
@@ -27,6 +36,14 @@ class EmailTaken(Conflict):
 class WrongCredentials(Unauthorized):
     def __init__(self) -> None:
         super().__init__("Incorrect e-mail or password")  # never says which one
+
+
+class AuthUnavailable(VoxtroError):
+    status_code = 503
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self) -> None:
+        super().__init__("The sign-in service is unavailable, try again later")
 
 
 class IdentityProvider(Protocol):
@@ -49,6 +66,16 @@ def _from_auth_error(exc: AuthApiError) -> VoxtroError:
     if exc.code == "weak_password":
         return ValidationFailed(exc.message, errors=[{"field": "password", "message": exc.message}])
     return BadRequest(exc.message)
+
+
+def _from_supabase_error(exc: SupabaseAuthError) -> VoxtroError:
+    status = int(getattr(exc, "status", 0) or 0)
+    # Network failures and 5xx: Supabase is down, not the caller wrong.
+    if isinstance(exc, SupabaseAuthRetryableError) or status == 0 or status >= 500:
+        return AuthUnavailable()
+    if status == 429:
+        return RateLimited("Too many requests, try again later")
+    return _from_auth_error(AuthApiError(status, exc.code or "", exc.message))
 
 
 class LocalIdentity:
@@ -83,10 +110,21 @@ class SupabaseIdentity:
         self._service_key = settings.supabase_service_role_key
         self._anon_key = settings.supabase_anon_key or settings.supabase_service_role_key
 
+    @asynccontextmanager
+    async def _client(self, key: str) -> AsyncIterator[AsyncClient]:
+        # The server signs users in on their behalf: it keeps no session of its own, and above
+        # all never refreshes one in the background (that would rotate, and so revoke, the
+        # refresh token the user was given).
+        options = AsyncClientOptions(auto_refresh_token=False, persist_session=False)
+        client = await acreate_client(self._url, key, options=options)
+        try:
+            yield client
+        finally:
+            await client.auth.close()
+
     async def create_user(
         self, *, email: str, password: str | None, user_metadata: dict[str, Any]
     ) -> dict[str, Any]:
-        client = await acreate_client(self._url, self._service_key)
         attributes: dict[str, Any] = {
             "email": email,
             "email_confirm": True,
@@ -95,20 +133,21 @@ class SupabaseIdentity:
         if password is not None:
             attributes["password"] = password
         try:
-            response = await client.auth.admin.create_user(attributes)  # type: ignore[arg-type]
-        except SupabaseAuthApiError as exc:
-            if exc.code in {"email_exists", "user_already_exists"}:
-                raise EmailTaken() from exc
-            raise _from_auth_error(AuthApiError(exc.status, exc.code or "", exc.message)) from exc
+            async with self._client(self._service_key) as client:
+                response = await client.auth.admin.create_user(attributes)  # type: ignore[arg-type]
+        except SupabaseAuthError as exc:
+            raise _from_supabase_error(exc) from exc
         return response.user.model_dump(mode="json")
 
     async def sign_in_with_password(self, *, email: str, password: str) -> dict[str, Any]:
-        client = await acreate_client(self._url, self._anon_key)
         try:
-            response = await client.auth.sign_in_with_password(
-                {"email": email, "password": password}
-            )
+            async with self._client(self._anon_key) as client:
+                response = await client.auth.sign_in_with_password(
+                    {"email": email, "password": password}
+                )
         except SupabaseAuthError as exc:
-            raise WrongCredentials() from exc
+            error = _from_supabase_error(exc)
+            # Whatever Supabase says about the account, the caller learns only this.
+            raise (WrongCredentials() if isinstance(error, BadRequest) else error) from exc
         assert response.session is not None
         return response.session.model_dump(mode="json")

@@ -79,7 +79,7 @@ class TokenService:
         if alg == "HS256" and self._secret:
             key: Any = self._secret
         elif alg in _ASYMMETRIC and self._jwks_url:
-            key = await self._public_key(header.get("kid"))
+            key = await self._public_key(header.get("kid"), alg)
         else:
             raise Unauthorized("Unsupported token algorithm")
         try:
@@ -96,12 +96,14 @@ class TokenService:
         except jwt.PyJWTError as exc:
             raise Unauthorized("Invalid token") from exc
 
-    async def _public_key(self, kid: str | None) -> Any:
+    async def _public_key(self, kid: str | None, alg: str) -> Any:
         stale = time.monotonic() - self._jwks_fetched_at > _JWKS_TTL_SECONDS
         if self._jwks is None or stale or not self._find(kid):
             await self._refresh_jwks()
         found = self._find(kid)
-        if found is None:
+        # A key signs with one algorithm only; another one in the header is a forgery attempt
+        # (and would make PyJWT raise TypeError rather than an invalid-token error).
+        if found is None or found.algorithm_name != alg:
             raise Unauthorized("Unknown signing key")
         return found.key
 

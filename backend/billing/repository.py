@@ -31,6 +31,14 @@ async def get_account(conn: Connection, workspace_id: UUID) -> dict[str, Any] | 
     return await cur.fetchone()
 
 
+async def get_limits(conn: Connection, workspace_id: UUID) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "select monthly_budget, is_paused from public.billing_accounts where workspace_id = %s",
+        (workspace_id,),
+    )
+    return await cur.fetchone()
+
+
 async def lock_account(conn: Connection, workspace_id: UUID) -> dict[str, Any] | None:
     """The account, locked for this transaction, with what calls in flight hold."""
     locked = await conn.execute(

@@ -44,6 +44,9 @@ class Admission:
 async def admit(conn: Connection, workspace_id: UUID, max_cost: Decimal) -> Admission:
     """Reserve `max_cost` for a call, or raise `WorkspacePaused` before anything is spent."""
     async with as_login_role(conn):
+        limits = await repository.get_limits(conn, workspace_id)
+        if limits is None or (limits["monthly_budget"] is None and not limits["is_paused"]):
+            return Admission(None)  # nothing to hold against: no lock, no contention
         account = await repository.lock_account(conn, workspace_id)
         if account is None:
             return Admission(None)
@@ -51,8 +54,7 @@ async def admit(conn: Connection, workspace_id: UUID, max_cost: Decimal) -> Admi
         if account["is_paused"] and account["paused_reason"] != "budget":
             raise WorkspacePaused(account["paused_reason"])
         if budget is not None and spend >= budget:
-            if not account["is_paused"]:
-                await repository.set_paused(conn, workspace_id, True, "budget")
+            # (Settling the call that reached the budget already marked the workspace paused.)
             raise WorkspacePaused("budget")
         if account["is_paused"]:  # a budget pause whose month has ended, or budget raised
             await repository.set_paused(conn, workspace_id, False, None)
@@ -63,22 +65,22 @@ async def admit(conn: Connection, workspace_id: UUID, max_cost: Decimal) -> Admi
         return Admission(await repository.add_reservation(conn, workspace_id, max_cost))
 
 
-async def admit_waiting(
+async def wait_for_room(
     db: Database, workspace_id: UUID, max_cost: Decimal, principal: str, *, patience: float = 5.0
 ) -> Admission:
-    """`admit`, waiting a little while calls in flight hold the rest of the budget: they may
-    cost less than they hold. A budget that is really spent is refused at once."""
+    """After `BudgetHeld`: try again for a little while, since calls in flight may cost less
+    than they hold. A budget that is really spent is refused at once."""
     deadline = time.monotonic() + patience
     delay = 0.02
     while True:
+        await asyncio.sleep(delay)
         try:
             async with db.for_workspace(workspace_id, principal) as conn:
                 return await admit(conn, workspace_id, max_cost)
         except BudgetHeld:
+            delay = min(delay * 2, 0.5)
             if time.monotonic() + delay > deadline:
                 raise WorkspacePaused("budget") from None
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.5)
 
 
 async def settle(conn: Connection, workspace_id: UUID, admission: Admission, cost: Decimal) -> None:

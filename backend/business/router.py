@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
@@ -52,7 +53,7 @@ async def get_profile(subject: ApiSubject, session: Session) -> Envelope[Busines
             phone=row["phone"],
             industry=row["industry"],
             active=row["active"],
-            createdAt=row["created_at"].isoformat().replace("+00:00", "Z"),
+            createdAt=row["created_at"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
         )
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 
 class BusinessProfile(BaseModel):
@@ -19,9 +19,17 @@ class BusinessProfileUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    email: str | None = Field(default=None, max_length=320)
+    email: EmailStr | None = Field(default=None, max_length=320)  # null clears it
     phone: str | None = Field(default=None, max_length=32)
     industry: str | None = Field(default=None, max_length=100)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_required(cls, value: str | None) -> str:
+        # Optional in a PATCH, but a business always has a name: null cannot clear it.
+        if value is None:
+            raise ValueError("name cannot be null")
+        return value
 
 
 class AIConfig(BaseModel):

@@ -35,10 +35,11 @@ from backend.chat import faq as faq_matching
 from backend.chat import prompt as prompts
 from backend.chat import repository
 from backend.chat.tools import Toolbox
-from backend.db import Connection
+from backend.db import Connection, set_claims, workspace_claims
 from backend.errors import NotFound, VoxtroError
 from backend.integrations.commerce.client import CommerceClient
 from backend.integrations.openai.client import Completion, InvalidKey, OpenAIError
+from backend.kit.timing import provider_wait
 from backend.knowledge import service as knowledge
 
 if TYPE_CHECKING:
@@ -144,30 +145,49 @@ class _Turn:
         return UUID(str(self.bot["workspace_id"]))
 
 
-class _FaqCache:
-    """FAQs per (bot, cache version), so a message does not reread them: any FAQ change bumps
-    the bot's cache version, which makes the old entry unreachable."""
+@dataclass
+class _ModelCall:
+    """A model call being prepared: the prompt, the tools, what it may cost and its admission."""
+
+    messages: list[dict[str, Any]]
+    toolbox: Toolbox
+    tools: list[dict[str, Any]]
+    max_cost: Decimal
+    admission: billing.Admission | None = None
+
+
+@dataclass(frozen=True)
+class _BotParts:
+    faqs: list[dict[str, Any]]
+    actions: list[dict[str, Any]]
+
+
+class _PartsCache:
+    """A bot's FAQs and actions per (bot, cache version), so a message does not reread them:
+    changing either bumps the bot's cache version, which makes the old entry unreachable."""
 
     def __init__(self, size: int = 1000) -> None:
-        self._entries: OrderedDict[tuple[UUID, int], list[dict[str, Any]]] = OrderedDict()
+        self._entries: OrderedDict[tuple[UUID, int], _BotParts] = OrderedDict()
         self._size = size
 
-    async def get(self, conn: Connection, bot: dict[str, Any]) -> list[dict[str, Any]]:
+    async def get(self, conn: Connection, bot: dict[str, Any]) -> _BotParts:
         key = (bot["id"], bot["cache_version"])
         if key in self._entries:
             self._entries.move_to_end(key)
             return self._entries[key]
-        faqs = await repository.faqs(conn, bot["id"])
-        self._entries[key] = faqs
+        parts = _BotParts(
+            await repository.faqs(conn, bot["id"]), await repository.actions(conn, bot["id"])
+        )
+        self._entries[key] = parts
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)
-        return faqs
+        return parts
 
 
 class ChatEngine:
     def __init__(self, context: AppContext) -> None:
         self.context = context
-        self._faqs = _FaqCache()
+        self._parts = _PartsCache()
 
     async def reply(self, inp: ChatInput) -> ChatResult:
         async for event in self.events(inp):
@@ -176,54 +196,63 @@ class ChatEngine:
         raise AssertionError("the engine ended without an answer")
 
     async def events(self, inp: ChatInput) -> AsyncIterator[Token | Done]:
-        turn = await self._begin(inp)
-        async with self.context.db.for_workspace(turn.workspace_id, f"chat:{inp.channel}") as conn:
-            faqs = await self._faqs.get(conn, turn.bot)
+        started = time.perf_counter()
+        principal = f"chat:{inp.channel}"
+        # Everything this message needs to know, and its budget admission, in one transaction:
+        # the bot id is public, so the bot is found as the login role, and from then on the
+        # transaction runs under its workspace's claims.
+        async with self.context.db.system() as conn:
+            bot = await repository.load_bot(conn, inp.chatbot_id)
+            if bot is None or not (bot["is_active"] or inp.preview):
+                raise ChatbotNotFound()
+            await set_claims(conn, workspace_claims(bot["workspace_id"], principal))
+            turn = await self._begin(conn, bot, inp, started)
+            parts = await self._parts.get(conn, bot)
             hit = (
-                await cache.find_exact(
-                    conn, turn.bot["id"], turn.bot["cache_version"], turn.normalized
-                )
+                await cache.find_exact(conn, bot["id"], bot["cache_version"], turn.normalized)
                 if turn.first_turn
                 else None
             )
+            matches = faq_matching.best_matches(inp.message, parts.faqs) if hit is None else []
+            faq = matches[0] if matches and matches[0].score >= faq_matching.CONFIDENT else None
+            passages = knowledge.retrieve(bot["knowledge_base"], inp.message)
+            api_key = self._api_key(bot)
+            call = None
+            if hit is None and faq is None and api_key is not None:
+                call = self._prepare_call(turn, passages, matches, parts.actions)
+                try:
+                    call.admission = await billing.admit(conn, turn.workspace_id, call.max_cost)
+                except billing.BudgetHeld:
+                    call.admission = None  # wait for room below, outside this transaction
         if hit is not None:
             yield await self._answer(turn, hit["answer"], "cache", citations=hit["citations"])
-            return
-        matches = faq_matching.best_matches(inp.message, faqs)
-        if matches and matches[0].score >= faq_matching.CONFIDENT:
-            yield await self._answer(turn, matches[0].answer, "faq")
-            return
-        passages = knowledge.retrieve(turn.bot["knowledge_base"], inp.message)
-        api_key = self._api_key(turn.bot)
-        if api_key is None:
+        elif faq is not None:
+            yield await self._answer(turn, faq.answer, "faq")
+        elif api_key is None or call is None:
             yield await self._answer_without_model(turn, passages)
-            return
-        async for event in self._answer_with_model(turn, api_key, passages, matches):
-            yield event
+        else:
+            if call.admission is None:
+                call.admission = await billing.wait_for_room(
+                    self.context.db, turn.workspace_id, call.max_cost, principal
+                )
+            async for event in self._answer_with_model(turn, api_key, call, passages):
+                yield event
 
     # -- gathering ----------------------------------------------------------------------------
 
-    async def _begin(self, inp: ChatInput) -> _Turn:
-        started = time.perf_counter()
-        async with self.context.db.system() as conn:  # the bot id is public: find its workspace
-            bot = await repository.load_bot(conn, inp.chatbot_id)
-        if bot is None or not (bot["is_active"] or inp.preview):
-            raise ChatbotNotFound()
+    async def _begin(
+        self, conn: Connection, bot: dict[str, Any], inp: ChatInput, started: float
+    ) -> _Turn:
         conversation_id, is_new, history = inp.conversation_id, True, inp.history or []
         if inp.conversation_id is not None:
-            async with self.context.db.for_workspace(
-                bot["workspace_id"], f"chat:{inp.channel}"
-            ) as conn:
-                conversation = await repository.conversation(
-                    conn, inp.conversation_id, inp.chatbot_id
+            conversation = await repository.conversation(conn, inp.conversation_id, inp.chatbot_id)
+            # Someone else's conversation is as unknown as one that does not exist.
+            if conversation is None or conversation["visitor_id"] != inp.visitor_id:
+                raise ConversationNotFound()
+            if inp.history is None:
+                history = await repository.history(
+                    conn, inp.conversation_id, limit=HISTORY_MESSAGES
                 )
-                # Someone else's conversation is as unknown as one that does not exist.
-                if conversation is None or conversation["visitor_id"] != inp.visitor_id:
-                    raise ConversationNotFound()
-                if inp.history is None:
-                    history = await repository.history(
-                        conn, inp.conversation_id, limit=HISTORY_MESSAGES
-                    )
             is_new = False
         return _Turn(
             bot=bot,
@@ -279,25 +308,30 @@ class ChatEngine:
 
     # -- answers from the model -----------------------------------------------------------------
 
-    async def _answer_with_model(
+    def _prepare_call(
         self,
         turn: _Turn,
-        api_key: str,
         passages: list[knowledge.Passage],
         faqs: list[faq_matching.FaqMatch],
-    ) -> AsyncIterator[Token | Done]:
+        actions: list[dict[str, Any]],
+    ) -> _ModelCall:
         bot = turn.bot
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": prompts.system_prompt(bot, passages, faqs)},
             *prompts.fit_history(turn.history),
             {"role": "user", "content": turn.inp.message},
         ]
-        toolbox = await self._toolbox(turn)
+        toolbox = self._toolbox(bot, actions)
         tools = toolbox.definitions()
-        max_cost = self._max_cost(bot, messages, tools)
-        admission = await billing.admit_waiting(
-            self.context.db, turn.workspace_id, max_cost, f"chat:{turn.inp.channel}"
-        )
+        return _ModelCall(messages, toolbox, tools, self._max_cost(bot, messages, tools))
+
+    async def _answer_with_model(
+        self, turn: _Turn, api_key: str, prepared: _ModelCall, passages: list[knowledge.Passage]
+    ) -> AsyncIterator[Token | Done]:
+        bot = turn.bot
+        messages, toolbox, tools = prepared.messages, prepared.toolbox, prepared.tools
+        assert prepared.admission is not None
+        admission = prepared.admission
         try:
             if turn.first_turn:
                 hit = await self._similar_cached_answer(turn, api_key)
@@ -307,7 +341,7 @@ class ChatEngine:
                     )
                     return
             usage = Usage()
-            actions: list[dict[str, Any]] = []
+            performed: list[dict[str, Any]] = []  # the tool calls, as the client sees them
             leads: list[dict[str, Any]] = []
             escalate = False
             completion: Completion | None = None
@@ -322,7 +356,12 @@ class ChatEngine:
                 if tools and not last_round:
                     request["tools"] = tools
                 completion = None
-                async for event in self.context.openai.stream(api_key, **request):
+                events = self.context.openai.stream(api_key, **request)
+                while True:
+                    with provider_wait():
+                        event = await anext(events, None)
+                    if event is None:
+                        break
                     if event.completion is not None:
                         completion = event.completion
                     elif event.text:
@@ -350,7 +389,7 @@ class ChatEngine:
                     messages.append(
                         {"role": "tool", "tool_call_id": call.id, "content": outcome.content}
                     )
-                    actions.append(outcome.action)
+                    performed.append(outcome.action)
                     escalate = escalate or outcome.escalate
                     if outcome.lead is not None:
                         leads.append(outcome.lead)
@@ -373,20 +412,15 @@ class ChatEngine:
             answer,
             "model",
             usage=usage,
-            actions=actions,
+            actions=performed,
             leads=leads,
             escalate=escalate,
             citations=prompts.cited(answer, passages),
             model=completion.model if completion else bot["model"],
-            cacheable=turn.first_turn and not actions,
+            cacheable=turn.first_turn and not performed,
         )
 
-    async def _toolbox(self, turn: _Turn) -> Toolbox:
-        bot = turn.bot
-        async with self.context.db.for_workspace(
-            turn.workspace_id, f"chat:{turn.inp.channel}"
-        ) as conn:
-            actions = await repository.actions(conn, bot["id"])
+    def _toolbox(self, bot: dict[str, Any], actions: list[dict[str, Any]]) -> Toolbox:
         commerce = None
         if bot["commerce_base_url"]:
             commerce = CommerceClient(
@@ -416,9 +450,10 @@ class ChatEngine:
     async def _similar_cached_answer(self, turn: _Turn, api_key: str) -> dict[str, Any] | None:
         """The cached answer to a question that means the same, by embedding similarity."""
         model = prices.DEFAULT_EMBEDDING_MODEL
-        [embedding], tokens = await self.context.openai.embed(
-            api_key, [turn.inp.message], model=model
-        )
+        with provider_wait():
+            [embedding], tokens = await self.context.openai.embed(
+                api_key, [turn.inp.message], model=model
+            )
         turn.embedding = embedding
         cost, version = prices.cost(model, prompt_tokens=tokens, completion_tokens=0)
         turn.usage_rows.append(
@@ -550,7 +585,20 @@ class ChatEngine:
         leads: list[dict[str, Any]] | None = None,
         escalate: bool = False,
     ) -> None:
-        """Both messages, the usage rows, leads and the conversation's counters, together."""
+        """Both messages, the usage rows, leads and the conversation's counters, together, sent
+        as one pipeline (no round trip per statement)."""
+        async with conn.pipeline():
+            await self._write(conn, turn, result, leads=leads, escalate=escalate)
+
+    async def _write(
+        self,
+        conn: Connection,
+        turn: _Turn,
+        result: ChatResult,
+        *,
+        leads: list[dict[str, Any]] | None,
+        escalate: bool,
+    ) -> None:
         inp, bot = turn.inp, turn.bot
         if not inp.record_conversation:
             await repository.add_usage(

@@ -84,21 +84,18 @@ async def create_conversation(
     )
 
 
-async def add_message(conn: Connection, message: dict[str, Any]) -> UUID:
+async def add_message(conn: Connection, message: dict[str, Any]) -> None:
     values = {
         **message,
         "actions": json.dumps(message.get("actions", [])),
         "citations": json.dumps(message.get("citations", [])),
     }
     columns = list(values)
-    cur = await conn.execute(
+    await conn.execute(
         f"insert into public.messages ({', '.join(columns)})"
-        f" values ({', '.join(f'%({c})s' for c in columns)}) returning id",
+        f" values ({', '.join(f'%({c})s' for c in columns)})",
         values,
     )
-    row = await cur.fetchone()
-    assert row is not None
-    return UUID(str(row["id"]))
 
 
 async def touch_conversation(

@@ -22,14 +22,16 @@ from backend.chatbots.schemas import (
     FaqUpdate,
     FormCreate,
     FormUpdate,
+    Theme,
 )
 from backend.connections import repository as connections
 from backend.db import Connection
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.kit.crypto import SecretBox
 
-# Changing one of these changes what the bot answers.
+# Changing one of these changes what the bot answers (and so invalidates its cached answers).
 _ANSWER_FIELDS = {"system_prompt", "model", "temperature", "max_tokens", "knowledge_base"}
+_ANSWERING_PARTS = {"faqs", "actions"}
 
 
 class ChatbotNotFound(NotFound):
@@ -42,10 +44,35 @@ def _require_admin(subject: AuthSubject[User]) -> None:
         raise Forbidden("Only owners and admins change chatbots")
 
 
+# Provider model ids that cannot answer a chat completion (embeddings, audio, images, …): a
+# key's model list names them too, and a bot set to one would fail at every message.
+_NOT_CHAT_MODELS = (
+    "embedding",
+    "moderation",
+    "tts",
+    "whisper",
+    "transcribe",
+    "dall-e",
+    "image",
+    "realtime",
+    "instruct",
+    "babbage",
+    "davinci",
+)
+
+
+def _is_chat_model(model: str) -> bool:
+    return not any(part in model for part in _NOT_CHAT_MODELS)
+
+
 async def _check_model(conn: Connection, workspace_id: UUID, model: str) -> None:
-    """A model the workspace's key can use, or one we know when no key is connected yet."""
+    """A chat model the workspace's key can use, or one we know when no key is connected yet."""
     connection = await connections.get_openai(conn, workspace_id)
-    allowed = set(connection["models"]) if connection and connection["models"] else set(CHAT_MODELS)
+    allowed = (
+        {m for m in connection["models"] if _is_chat_model(m)}
+        if connection and connection["models"]
+        else set(CHAT_MODELS)
+    )
     if model not in allowed:
         raise ValidationFailed(
             f"Unknown model '{model}'",
@@ -99,7 +126,12 @@ async def update(
     if "model" in changes:
         await _check_model(conn, subject.workspace_id, changes["model"])
     if data.theme is not None:
-        changes["theme"] = data.theme.model_dump()
+        # PATCH semantics inside the theme too: the colours sent replace those, the rest stays
+        # (replacing the whole theme would drop the avatar of an admin changing a colour).
+        current = await get(conn, subject.workspace_id, chatbot_id)
+        changes["theme"] = Theme.model_validate(
+            {**current["theme"], **data.theme.model_dump(exclude_unset=True)}
+        ).model_dump()
     row = await repository.update_chatbot(
         conn,
         subject.workspace_id,
@@ -168,7 +200,7 @@ async def create_child(
             )
     except pg_errors.UniqueViolation as exc:
         raise Conflict(f"This chatbot already has an action named '{values.get('name')}'") from exc
-    if kind == "faqs":
+    if kind in _ANSWERING_PARTS:
         await repository.invalidate_cache(conn, subject.workspace_id, chatbot_id)
     return _action_out(row, secrets) if kind == "actions" else row
 
@@ -195,7 +227,7 @@ async def update_child(
         raise ValidationFailed("A required field was set to null") from exc
     if row is None:
         raise NotFound(f"{kind[:-1].capitalize()} not found")
-    if kind == "faqs":
+    if kind in _ANSWERING_PARTS:
         await repository.invalidate_cache(conn, subject.workspace_id, chatbot_id)
     return _action_out(row, secrets) if kind == "actions" else row
 
@@ -206,5 +238,5 @@ async def delete_child(
     _require_admin(subject)
     if not await repository.delete_child(conn, kind, subject.workspace_id, chatbot_id, child_id):
         raise NotFound(f"{kind[:-1].capitalize()} not found")
-    if kind == "faqs":
+    if kind in _ANSWERING_PARTS:
         await repository.invalidate_cache(conn, subject.workspace_id, chatbot_id)

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import ValidationError
+from pydantic import BeforeValidator, ValidationError
 
 from backend.auth.gotrue import repository
 from backend.auth.gotrue import tasks as auth_tasks
@@ -72,16 +72,23 @@ async def auth_session(context: Context) -> AsyncIterator[Connection]:
 AuthSession = Annotated[Connection, Depends(auth_session, scope="function")]
 
 
-async def user_claims(request: Request, context: Context) -> dict[str, Any]:
+async def user_claims(request: Request, context: Context, session: AuthSession) -> dict[str, Any]:
     token = _bearer(request)
     if not token:
         raise AuthApiError(401, "no_authorization", "This endpoint requires a Bearer token")
     try:
-        return await context.tokens.verify_user_token(token)
+        claims = await context.tokens.verify_user_token(token)
     except Exception as exc:
         raise AuthApiError(
             403, "bad_jwt", "invalid JWT: unable to parse or verify signature"
         ) from exc
+    # As Supabase Auth does: the access token of a signed-out session no longer counts.
+    session_id = claims.get("session_id")
+    if session_id and not await repository.session_exists(session, UUID(session_id)):
+        raise AuthApiError(
+            403, "session_not_found", "Session from session_id claim in JWT does not exist"
+        )
+    return claims
 
 
 async def require_service_role(request: Request, context: Context) -> None:
@@ -159,13 +166,13 @@ async def signup(data: SignUp, context: Context, session: AuthSession) -> dict[s
     return session_json(await context.auth.start_session(session, user, method="password"))
 
 
-@router.post("/token", dependencies=public)
+@router.post("/token", dependencies=public, response_model=None)
 async def token(
     request: Request,
     context: Context,
     session: AuthSession,
     grant_type: Annotated[Literal["password", "refresh_token"], Query()],
-) -> dict[str, Any]:
+) -> dict[str, Any] | JSONResponse:
     # One path, two bodies: which one depends on the query string.
     try:
         body = await request.json()
@@ -178,7 +185,13 @@ async def token(
     if grant_type == "password":
         result = await context.auth.sign_in_with_password(session, grant.email, grant.password)
     else:
-        result = await context.auth.refresh(session, refresh.refresh_token)
+        try:
+            result = await context.auth.refresh(session, refresh.refresh_token)
+        except AuthApiError as exc:
+            if exc.code != "refresh_token_already_used":
+                raise
+            # Answer instead of raising, so that the transaction commits the session's end.
+            return auth_error_response(exc)
     return session_json(result)
 
 
@@ -293,12 +306,17 @@ async def admin_create_user(
     return user_json(user)
 
 
+def _blank_is(default: int) -> BeforeValidator:
+    # supabase-py's list_users() sends `?page=&per_page=` when given none: the defaults.
+    return BeforeValidator(lambda value: default if value == "" else value)
+
+
 @router.get("/admin/users", dependencies=admin)
 async def admin_list_users(
     response: Response,
     session: AuthSession,
-    page: Annotated[int, Query(ge=1)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=1000)] = 50,
+    page: Annotated[int, _blank_is(1), Query(ge=1)] = 1,
+    per_page: Annotated[int, _blank_is(50), Query(ge=1, le=1000)] = 50,
 ) -> dict[str, Any]:
     rows, total = await repository.list_users(session, page=page, per_page=per_page)
     response.headers["x-total-count"] = str(total)

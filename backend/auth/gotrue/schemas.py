@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -49,6 +49,10 @@ def session_json(session: dict[str, Any]) -> dict[str, Any]:
     return {**session, "user": user_json(session["user"])}
 
 
+# supabase-py sends `"data": null` when the caller gives no metadata: that means none.
+Metadata = Annotated[dict[str, Any], BeforeValidator(lambda value: {} if value is None else value)]
+
+
 class _Body(BaseModel):
     # Supabase clients send extra fields (gotrue_meta_security, code_challenge …): accept them.
     model_config = ConfigDict(extra="ignore")
@@ -57,7 +61,7 @@ class _Body(BaseModel):
 class SignUp(_Body):
     email: EmailStr
     password: str = Field(max_length=72)  # bcrypt reads 72 bytes at most
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: Metadata = Field(default_factory=dict)
 
 
 class PasswordGrant(_Body):
@@ -71,7 +75,7 @@ class RefreshGrant(_Body):
 
 class OtpRequest(_Body):
     email: EmailStr
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: Metadata = Field(default_factory=dict)
     create_user: bool = True
 
 
@@ -108,5 +112,5 @@ class GenerateLink(_Body):
     type: Literal["signup", "invite", "magiclink", "recovery"]
     email: EmailStr
     password: str | None = Field(default=None, max_length=72)
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: Metadata = Field(default_factory=dict)
     redirect_to: str | None = None

@@ -8,7 +8,9 @@ Supabase's own `auth.users.encrypted_password`, so users can move to Supabase as
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -86,9 +88,10 @@ def _otp_hash(email: str, otp: str) -> str:
 
 
 class AuthService:
-    def __init__(self, tokens: TokenService, *, base_url: str) -> None:
+    def __init__(self, tokens: TokenService, *, base_url: str, link_secret: str) -> None:
         self.tokens = tokens
         self.base_url = base_url
+        self._link_secret = link_secret.encode()
 
     # -- users --------------------------------------------------------------------------------
 
@@ -236,10 +239,27 @@ class AuthService:
     # -- one-time links -----------------------------------------------------------------------
 
     async def issue_link(
-        self, conn: Connection, user: dict[str, Any], *, link_type: str, redirect_to: str | None
+        self,
+        conn: Connection,
+        user: dict[str, Any],
+        *,
+        link_type: str,
+        redirect_to: str | None,
+        seed: str | None = None,
     ) -> Link:
-        token = secrets.token_urlsafe(32)
-        otp = f"{secrets.randbelow(1_000_000):06d}"
+        """A new one-time link (and e-mail code) for `user`, replacing any earlier one.
+
+        With a `seed` (a job's id) the link is derived from it and the server secret, so a job
+        that runs again after its e-mail was sent re-issues the very same link: the e-mail the
+        user already has keeps working, and the provider's idempotency key can stay the same.
+        """
+        if seed is None:
+            token = secrets.token_urlsafe(32)
+            otp = f"{secrets.randbelow(1_000_000):06d}"
+        else:
+            derived = hmac.new(self._link_secret, f"link:{seed}".encode(), hashlib.sha256).digest()
+            token = base64.urlsafe_b64encode(derived).decode().rstrip("=")
+            otp = f"{int.from_bytes(derived[:8], 'big') % 1_000_000:06d}"
         hashed_token = _sha256(token)
         await repository.add_one_time_tokens(
             conn,

@@ -21,7 +21,10 @@ async def send_link_email(
 ) -> None:
     """Issue a one-time sign-in link and e-mail it (or log it when no e-mail is configured).
 
-    The token is made here, not by the request, so that no live secret waits in the queue.
+    The token is made here, not by the request, so that no live secret waits in the queue. It
+    is derived from the job, so a retry after a send the provider accepted (a worker that died
+    before recording success) re-issues the same link and, by the same idempotency key, sends
+    no second e-mail.
     """
     app = app_context(context)
     async with app.db.system() as conn:
@@ -29,7 +32,9 @@ async def send_link_email(
         if user is None:
             log.info("link_email_skipped_user_gone", user_id=user_id)
             return
-        link = await app.auth.issue_link(conn, user, link_type=link_type, redirect_to=redirect_to)
+        link = await app.auth.issue_link(
+            conn, user, link_type=link_type, redirect_to=redirect_to, seed=f"job:{context.job.id}"
+        )
 
     settings = app.settings
     if not settings.resend_api_key:
@@ -51,6 +56,6 @@ async def send_link_email(
                 f"<p>Or enter this code: {link.email_otp}</p>"
             ),
             text=f"Sign in: {link.action_link}\nOr enter this code: {link.email_otp}",
-            idempotency_key=f"auth-link-{context.job.id}-{context.job.attempts}",
+            idempotency_key=f"auth-link-{context.job.id}",
         )
     log.info("link_email_sent", email=user["email"], link_type=link_type)

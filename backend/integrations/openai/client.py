@@ -7,12 +7,16 @@ one of the errors below, which the chat engine turns into a clear answer.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
 import openai
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+_CLIENT_CACHE_SIZE = 512
 
 
 class OpenAIError(Exception):
@@ -89,18 +93,28 @@ class OpenAIGateway:
     def __init__(self, *, base_url: str, timeout: float = 60.0, max_retries: int = 2) -> None:
         self._base_url = base_url
         self._max_retries = max_retries
+        self._clients: OrderedDict[str, openai.AsyncOpenAI] = OrderedDict()
         # The SDK's own HTTP library (httpx2); one pool for every tenant's calls.
         self._http = httpx2.AsyncClient(
             timeout=timeout, limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50)
         )
 
-    def _client(self, api_key: str, *, max_retries: int | None = None) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=self._base_url,
-            http_client=self._http,
-            max_retries=self._max_retries if max_retries is None else max_retries,
-        )
+    def _client(self, api_key: str) -> openai.AsyncOpenAI:
+        """One SDK client per key (they are cheap to keep and dear to rebuild per call)."""
+        client = self._clients.get(api_key)
+        if client is None:
+            client = openai.AsyncOpenAI(
+                api_key=api_key,
+                base_url=self._base_url,
+                http_client=self._http,
+                max_retries=self._max_retries,
+            )
+            self._clients[api_key] = client
+            if len(self._clients) > _CLIENT_CACHE_SIZE:
+                self._clients.popitem(last=False)
+        else:
+            self._clients.move_to_end(api_key)
+        return client
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -108,7 +122,7 @@ class OpenAIGateway:
     async def list_models(self, api_key: str) -> list[str]:
         """The models this key may use; `InvalidKey` when the key is refused."""
         try:
-            page = await self._client(api_key, max_retries=1).models.list()
+            page = await self._client(api_key).with_options(max_retries=1).models.list()
         except openai.APIError as exc:
             raise _translate(exc) from exc
         return sorted(model.id for model in page.data)
@@ -120,8 +134,15 @@ class OpenAIGateway:
         usage: Any = None
         model = request.get("model", "")
         try:
-            stream = await self._client(api_key).chat.completions.create(
-                **request, stream=True, stream_options={"include_usage": True}
+            # The SDK's low-level `post`: our request is already plain JSON, and `create()`
+            # would walk it (tool schemas included) through its type transformer, which costs
+            # more CPU than the rest of a chat message.
+            stream = await self._client(api_key).post(
+                "/chat/completions",
+                body={**request, "stream": True, "stream_options": {"include_usage": True}},
+                cast_to=ChatCompletion,
+                stream=True,
+                stream_cls=openai.AsyncStream[ChatCompletionChunk],
             )
             async for chunk in stream:
                 model = chunk.model or model
