@@ -9,12 +9,12 @@ an API key, the local auth server, migrations) uses `system()`, as the login rol
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -96,4 +96,23 @@ async def set_claims(conn: Connection, claims: Mapping[str, Any]) -> None:
         "select set_config('role', 'authenticated', true),"
         " set_config('request.jwt.claims', %s, true)",
         (json.dumps(dict(claims), default=str),),
+    )
+
+
+def insert_sql(table: str, columns: Iterable[str], *, returning: str | None = None) -> sql.Composed:
+    """`insert into public.<table> (<columns>) values (%(<column>)s, …)`, with the names quoted,
+    for repositories that insert rows given as dicts."""
+    names = list(columns)
+    query = sql.SQL("insert into {} ({}) values ({})").format(
+        sql.Identifier("public", table),
+        sql.SQL(", ").join(map(sql.Identifier, names)),
+        sql.SQL(", ").join(map(sql.Placeholder, names)),
+    )
+    return query + sql.SQL(f" returning {returning}") if returning else query
+
+
+def set_sql(columns: Iterable[str]) -> sql.Composed:
+    """`<column> = %(<column>)s, …` for an update from a dict of changes."""
+    return sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(name)) for name in columns
     )

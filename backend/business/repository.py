@@ -43,14 +43,6 @@ async def save_ai_config(
     return row
 
 
-async def update_profile(conn: Connection, workspace_id: UUID, changes: dict[str, Any]) -> None:
-    assert set(changes) <= {"name", "email", "phone", "industry"}, changes
-    await conn.execute(
-        f"update public.workspaces set {', '.join(f'{c} = %s' for c in changes)} where id = %s",
-        (*changes.values(), workspace_id),
-    )
-
-
 async def profile(conn: Connection, workspace_id: UUID) -> dict[str, Any] | None:
     cur = await conn.execute(
         "select w.id, w.name, w.email, w.phone, w.industry, w.created_at,"

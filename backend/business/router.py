@@ -21,6 +21,7 @@ from backend.business.schemas import (
 from backend.chatbots import repository as chatbots
 from backend.errors import Forbidden, NotFound
 from backend.kit.schemas import Envelope
+from backend.workspaces import repository as workspaces
 
 router = APIRouter(prefix="/api/business", tags=["business"])
 
@@ -65,7 +66,7 @@ async def update_profile(
     _require_admin(subject.is_admin)
     changes = data.model_dump(exclude_unset=True)
     if changes:
-        await repository.update_profile(session, subject.workspace_id, changes)
+        await workspaces.update(session, subject.workspace_id, **changes)
     return await get_profile(subject, session)  # type: ignore[arg-type]
 
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 from uuid import UUID
 
-from backend.db import Connection
+from backend.db import Connection, insert_sql
 
 
 async def load_bot(conn: Connection, chatbot_id: UUID) -> dict[str, Any] | None:
@@ -90,12 +90,7 @@ async def add_message(conn: Connection, message: dict[str, Any]) -> None:
         "actions": json.dumps(message.get("actions", [])),
         "citations": json.dumps(message.get("citations", [])),
     }
-    columns = list(values)
-    await conn.execute(
-        f"insert into public.messages ({', '.join(columns)})"
-        f" values ({', '.join(f'%({c})s' for c in columns)})",
-        values,
-    )
+    await conn.execute(insert_sql("messages", values), values)
 
 
 async def touch_conversation(
@@ -113,22 +108,12 @@ async def touch_conversation(
 async def add_usage(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    columns = list(rows[0])
     async with conn.cursor() as cur:
-        await cur.executemany(
-            f"insert into public.token_usage ({', '.join(columns)})"
-            f" values ({', '.join(f'%({c})s' for c in columns)})",
-            rows,
-        )
+        await cur.executemany(insert_sql("token_usage", rows[0]), rows)
 
 
 async def add_lead(conn: Connection, lead: dict[str, Any]) -> UUID:
-    columns = list(lead)
-    cur = await conn.execute(
-        f"insert into public.leads ({', '.join(columns)})"
-        f" values ({', '.join(f'%({c})s' for c in columns)}) returning id",
-        lead,
-    )
+    cur = await conn.execute(insert_sql("leads", lead, returning="id"), lead)
     row = await cur.fetchone()
     assert row is not None
     return UUID(str(row["id"]))

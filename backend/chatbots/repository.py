@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from backend.db import Connection
+from backend.db import Connection, insert_sql, set_sql
 
 # The child tables share one shape: (id, workspace_id, chatbot_id, …).
 CHILD_TABLES = {"faqs": "chatbot_faqs", "forms": "chatbot_forms", "actions": "chatbot_actions"}
 _JSON_COLUMNS = {"theme", "fields", "parameters"}
 
 
-def _value(column: str, value: Any) -> Any:
-    return Jsonb(value) if column in _JSON_COLUMNS else value
+def _values(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: Jsonb(v) if k in _JSON_COLUMNS else v for k, v in row.items()}
 
 
 async def list_chatbots(
@@ -50,12 +51,8 @@ async def get_chatbot(
 async def create_chatbot(
     conn: Connection, workspace_id: UUID, values: dict[str, Any]
 ) -> dict[str, Any]:
-    columns = ["workspace_id", *values]
-    cur = await conn.execute(
-        f"insert into public.chatbots ({', '.join(columns)})"
-        f" values ({', '.join(['%s'] * len(columns))}) returning *",
-        (workspace_id, *(_value(k, v) for k, v in values.items())),
-    )
+    row_values = _values({"workspace_id": workspace_id, **values})
+    cur = await conn.execute(insert_sql("chatbots", row_values, returning="*"), row_values)
     row = await cur.fetchone()
     assert row is not None
     return row
@@ -69,14 +66,13 @@ async def update_chatbot(
     *,
     invalidate_cache: bool,
 ) -> dict[str, Any] | None:
-    assignments = [f"{column} = %s" for column in changes]
-    if invalidate_cache:
-        assignments.append("cache_version = cache_version + 1")
-    cur = await conn.execute(
-        f"update public.chatbots set {', '.join(assignments)}"
-        " where id = %s and workspace_id = %s returning *",
-        (*(_value(k, v) for k, v in changes.items()), chatbot_id, workspace_id),
+    query = sql.SQL(
+        "update public.chatbots set {}{} where id = %(_id)s and workspace_id = %(_ws)s returning *"
+    ).format(
+        set_sql(changes),
+        sql.SQL(", cache_version = cache_version + 1" if invalidate_cache else ""),
     )
+    cur = await conn.execute(query, {**_values(changes), "_id": chatbot_id, "_ws": workspace_id})
     return await cur.fetchone()
 
 
@@ -116,12 +112,8 @@ async def list_children(
 async def create_child(
     conn: Connection, kind: str, workspace_id: UUID, chatbot_id: UUID, values: dict[str, Any]
 ) -> dict[str, Any]:
-    columns = ["workspace_id", "chatbot_id", *values]
-    cur = await conn.execute(
-        f"insert into public.{CHILD_TABLES[kind]} ({', '.join(columns)})"
-        f" values ({', '.join(['%s'] * len(columns))}) returning *",
-        (workspace_id, chatbot_id, *(_value(k, v) for k, v in values.items())),
-    )
+    row_values = _values({"workspace_id": workspace_id, "chatbot_id": chatbot_id, **values})
+    cur = await conn.execute(insert_sql(CHILD_TABLES[kind], row_values, returning="*"), row_values)
     row = await cur.fetchone()
     assert row is not None
     return row
@@ -135,18 +127,16 @@ async def update_child(
     child_id: UUID,
     changes: dict[str, Any],
 ) -> dict[str, Any] | None:
-    if not changes:
-        cur = await conn.execute(
-            f"select * from public.{CHILD_TABLES[kind]}"
-            " where id = %s and workspace_id = %s and chatbot_id = %s",
-            (child_id, workspace_id, chatbot_id),
+    table = sql.Identifier("public", CHILD_TABLES[kind])
+    where = sql.SQL("id = %(_id)s and workspace_id = %(_ws)s and chatbot_id = %(_bot)s")
+    keys = {"_id": child_id, "_ws": workspace_id, "_bot": chatbot_id}
+    if changes:
+        query = sql.SQL("update {} set {} where {} returning *").format(
+            table, set_sql(changes), where
         )
-        return await cur.fetchone()
-    cur = await conn.execute(
-        f"update public.{CHILD_TABLES[kind]} set {', '.join(f'{c} = %s' for c in changes)}"
-        " where id = %s and workspace_id = %s and chatbot_id = %s returning *",
-        (*(_value(k, v) for k, v in changes.items()), child_id, workspace_id, chatbot_id),
-    )
+    else:
+        query = sql.SQL("select * from {} where {}").format(table, where)
+    cur = await conn.execute(query, {**_values(changes), **keys})
     return await cur.fetchone()
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from backend.db import Connection
+from psycopg import sql
+
+from backend.db import Connection, set_sql
 
 _WORKSPACE = "w.id, w.name, w.slug, w.created_at, w.updated_at"
 
@@ -53,11 +55,11 @@ async def create(conn: Connection, *, name: str, slug: str) -> UUID:
 
 
 async def update(conn: Connection, workspace_id: UUID, **changes: Any) -> None:
-    assert set(changes) <= {"name", "slug"}, changes
-    assignments = ", ".join(f"{name} = %s" for name in changes)
+    """Change a workspace's name, slug or business profile (e-mail, phone, industry)."""
+    assert set(changes) <= {"name", "slug", "email", "phone", "industry"}, changes
     await conn.execute(
-        f"update public.workspaces set {assignments} where id = %s",
-        (*changes.values(), workspace_id),
+        sql.SQL("update public.workspaces set {} where id = %(_id)s").format(set_sql(changes)),
+        {**changes, "_id": workspace_id},
     )
 
 

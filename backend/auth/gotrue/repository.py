@@ -6,7 +6,9 @@ import json
 from typing import Any
 from uuid import UUID
 
-from backend.db import Connection
+from psycopg import sql
+
+from backend.db import Connection, set_sql
 
 _USER_COLUMNS = """
   id, aud, role, email, encrypted_password, email_confirmed_at, invited_at,
@@ -77,13 +79,12 @@ async def update_user(conn: Connection, user_id: UUID, **changes: Any) -> dict[s
     }
     assert set(changes) <= allowed, changes
     jsonb = {"raw_user_meta_data", "raw_app_meta_data"}
-    assignments = ", ".join(f"{name} = %s" for name in changes)
-    values = [json.dumps(v) if k in jsonb else v for k, v in changes.items()]
-    cur = await conn.execute(
-        f"update auth.users set {assignments}, updated_at = now() where id = %s"
-        f" and deleted_at is null returning {_USER_COLUMNS}",
-        (*values, user_id),
-    )
+    values = {k: json.dumps(v) if k in jsonb else v for k, v in changes.items()}
+    query = sql.SQL(
+        "update auth.users set {}, updated_at = now() where id = %(_id)s and deleted_at is null"
+        f" returning {_USER_COLUMNS}"
+    ).format(set_sql(changes))
+    cur = await conn.execute(query, {**values, "_id": user_id})
     return await cur.fetchone()
 
 
