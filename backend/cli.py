@@ -45,7 +45,7 @@ def dev(
     if port is not None:
         os.environ["PORT"] = str(port)
     os.environ.setdefault("LOG_JSON", "false")
-    os.environ.setdefault("ALLOW_LOOPBACK_FETCH", "true")
+    os.environ.setdefault("FETCH_ALLOW_LOOPBACK", "true")
     get_settings.cache_clear()
     settings, found = _bootstrap()
     _migrate(settings)

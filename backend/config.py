@@ -55,8 +55,9 @@ class Settings(BaseSettings):
     # A first question this close (cosine) to a cached one gets the cached answer.
     semantic_cache_similarity: float = 0.92
 
-    # Outbound fetches to loopback are allowed only for local development and tests.
-    allow_loopback_fetch: bool = False
+    # Tenant-directed fetches may reach loopback only in local development and tests
+    # (FETCH_ALLOW_LOOPBACK); every other private range stays refused even then.
+    fetch_allow_loopback: bool = False
 
     worker_concurrency: int = 4
 
@@ -96,6 +97,8 @@ class Settings(BaseSettings):
             raise ValueError("ENCRYPTION_KEYS must be set in production")
         if self.embedded_database:
             raise ValueError("DATABASE_URL must be set in production")
+        if self.fetch_allow_loopback:
+            raise ValueError("FETCH_ALLOW_LOOPBACK must not be set in production")
         return self
 
 

@@ -56,7 +56,7 @@ class AppContext:
             identity=identity,
             secrets=SecretBox(settings.encryption_keys),
             openai=OpenAIGateway(base_url=settings.openai_base_url),
-            http=SafeHTTPClient(allow_loopback=settings.allow_loopback_fetch),
+            http=SafeHTTPClient(allow_loopback=settings.fetch_allow_loopback),
         )
 
     async def aclose(self) -> None:

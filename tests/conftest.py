@@ -48,7 +48,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "rate_limit_anonymous": "10000/minute",
         "log_json": False,
         "log_level": "WARNING",
-        "allow_loopback_fetch": True,
+        "fetch_allow_loopback": True,
         "db_pool_min": 1,
         "db_pool_max": 10,
         **overrides,
