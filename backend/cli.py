@@ -122,8 +122,8 @@ def serve(
         port=port or settings.port,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips="*",
+        # Client addresses come from X-Forwarded-For only as far as TRUSTED_PROXY_HOPS says.
+        proxy_headers=False,
     )
 
 

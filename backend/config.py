@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     rate_limit_anonymous: str = "60/minute"
     rate_limit_chat_visitor: str = "20/minute"
     redis_url: str = ""
+    # How many proxies in front of us append to X-Forwarded-For (Render: 1). 0 trusts nothing.
+    trusted_proxy_hops: int = 0
 
     max_body_bytes: int = 1_000_000
     log_level: str = "INFO"

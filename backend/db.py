@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, pq, sql
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -34,6 +34,13 @@ def workspace_claims(workspace_id: UUID, principal: str) -> dict[str, Any]:
     }
 
 
+async def _configure(conn: Connection) -> None:
+    # Timestamps leave the database in UTC, whatever the server's default: the API writes them
+    # with a Z.
+    await conn.execute("set timezone to 'UTC'")
+    await conn.commit()
+
+
 class Database:
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 20) -> None:
         self.url = url
@@ -43,6 +50,7 @@ class Database:
             max_size=max_size,
             open=False,
             kwargs={"row_factory": dict_row},
+            configure=_configure,
             name="voxtro",
         )
 
@@ -85,7 +93,10 @@ async def as_login_role(conn: Connection) -> AsyncIterator[Connection]:
     try:
         yield conn
     finally:
-        if row and row["tenant"]:
+        # A failed transaction only rolls back (which ends the role switch anyway); a statement
+        # now would hide the error that failed it.
+        failed = conn.info.transaction_status == pq.TransactionStatus.INERROR
+        if row and row["tenant"] and not failed:
             await conn.execute("select set_config('role', 'authenticated', true)")
 
 

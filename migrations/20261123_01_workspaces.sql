@@ -98,12 +98,40 @@ create policy workspaces_delete on public.workspaces for delete
 alter table public.workspace_members enable row level security;
 create policy workspace_members_select on public.workspace_members for select
   using (public.has_workspace_access(workspace_id));
-create policy workspace_members_write on public.workspace_members for all
-  using (public.is_workspace_admin(workspace_id))
-  with check (public.is_workspace_admin(workspace_id));
--- Any member may leave.
-create policy workspace_members_leave on public.workspace_members for delete
-  using (user_id = auth.uid());
+-- Admins manage members, but only owners grant, change or take away the owner role (the old
+-- row is checked by `using`, the new one by `with check`).
+create policy workspace_members_insert on public.workspace_members for insert
+  with check (public.is_workspace_admin(workspace_id)
+              and (role <> 'owner' or public.workspace_role(workspace_id) = 'owner'));
+create policy workspace_members_update on public.workspace_members for update
+  using (public.is_workspace_admin(workspace_id)
+         and (role <> 'owner' or public.workspace_role(workspace_id) = 'owner'))
+  with check (public.is_workspace_admin(workspace_id)
+              and (role <> 'owner' or public.workspace_role(workspace_id) = 'owner'));
+-- Any member may leave; admins remove others (owners only by owners).
+create policy workspace_members_delete on public.workspace_members for delete
+  using (user_id = auth.uid()
+         or (public.is_workspace_admin(workspace_id)
+             and (role <> 'owner' or public.workspace_role(workspace_id) = 'owner')));
+
+-- A workspace always keeps an owner, whoever writes (the API checks first; this is the net).
+create function public.keep_an_owner() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  if old.role = 'owner' and (tg_op = 'DELETE' or new.role <> 'owner')
+     -- (deleting the workspace, or the user's account, cascades here: let those through)
+     and exists (select 1 from public.workspaces w where w.id = old.workspace_id)
+     and exists (select 1 from auth.users u where u.id = old.user_id)
+     and not exists (select 1 from public.workspace_members m
+                     where m.workspace_id = old.workspace_id and m.role = 'owner'
+                       and m.user_id <> old.user_id) then
+    raise exception 'a workspace needs at least one owner' using errcode = '23514';
+  end if;
+  return coalesce(new, old);
+end
+$$;
+create trigger workspace_members_keep_an_owner before update or delete on public.workspace_members
+  for each row execute function public.keep_an_owner();
 
 -- Only a workspace's owners and admins see or manage its keys.
 alter table public.api_keys enable row level security;
@@ -128,8 +156,10 @@ language plpgsql security definer set search_path = '' as $$
 declare
   member_id uuid;
 begin
-  if not public.is_workspace_admin(ws) then
-    raise exception 'only owners and admins add members' using errcode = '42501';
+  if not public.is_workspace_admin(ws)
+     or (member_role = 'owner' and public.workspace_role(ws) is distinct from 'owner') then
+    raise exception 'only owners add owners, and owners and admins add members'
+      using errcode = '42501';
   end if;
   select id into member_id from auth.users where lower(email) = lower(member_email);
   if member_id is null then

@@ -1,19 +1,45 @@
 -- Chatbots and what they are built from: the workspace's AI configuration, provider
 -- connections (secrets encrypted by the backend), FAQs, forms and actions.
 
--- The standard tenant policy: members (or a principal bound to the workspace) read and write
--- their workspace's rows, nobody else sees them.
-create function public.apply_tenant_policy(table_name text) returns void
+-- A principal the backend bound to the workspace (a job, a chat turn, an API key): never a
+-- Supabase user, since only the backend can put `vx_workspace_id` into the claims.
+create function public.is_backend_principal(ws uuid) returns boolean
+language sql stable as $$
+  select coalesce((auth.jwt() ->> 'vx_workspace_id')::uuid = ws, false)
+$$;
+
+-- The standard tenant policies. 'activity' (conversations, messages …): members and the backend
+-- read and write their workspace's rows. 'configuration' (bots, keys, prompts): members read,
+-- only owners, admins and the backend write. 'ledger' (usage): members read, only the backend
+-- writes. Nobody sees another workspace's rows.
+create function public.apply_tenant_policy(table_name text, kind text default 'activity')
+returns void
 language plpgsql as $$
+declare
+  writer text := case kind
+    when 'activity' then 'public.has_workspace_access(workspace_id)'
+    when 'configuration' then
+      '(public.is_workspace_admin(workspace_id) or public.is_backend_principal(workspace_id))'
+    when 'ledger' then 'public.is_backend_principal(workspace_id)'
+  end;
 begin
+  if writer is null then
+    raise exception 'unknown policy kind %', kind;
+  end if;
   execute format('alter table public.%I enable row level security', table_name);
-  execute format(
-    'create policy %I on public.%I for all using (public.has_workspace_access(workspace_id))'
-    ' with check (public.has_workspace_access(workspace_id))',
-    table_name || '_tenant', table_name);
+  execute format('create policy %I on public.%I for select using (public.has_workspace_access(workspace_id))',
+                 table_name || '_read', table_name);
+  execute format('create policy %I on public.%I for insert with check (%s)',
+                 table_name || '_insert', table_name, writer);
+  if kind <> 'ledger' then
+    execute format('create policy %I on public.%I for update using (%s) with check (%s)',
+                   table_name || '_update', table_name, writer, writer);
+    execute format('create policy %I on public.%I for delete using (%s)',
+                   table_name || '_delete', table_name, writer);
+  end if;
 end
 $$;
-revoke execute on function public.apply_tenant_policy(text) from public, anon, authenticated;
+revoke execute on function public.apply_tenant_policy(text, text) from public, anon, authenticated;
 
 -- The business profile of the omnichannel API (`GET /api/business/me`).
 alter table public.workspaces
@@ -34,7 +60,7 @@ create table public.ai_configs (
 );
 create trigger ai_configs_updated_at before update on public.ai_configs
   for each row execute function public.set_updated_at();
-select public.apply_tenant_policy('ai_configs');
+select public.apply_tenant_policy('ai_configs', 'configuration');
 
 create table public.openai_connections (
   id uuid primary key default gen_random_uuid(),
@@ -50,7 +76,7 @@ create table public.openai_connections (
 );
 create trigger openai_connections_updated_at before update on public.openai_connections
   for each row execute function public.set_updated_at();
-select public.apply_tenant_policy('openai_connections');
+select public.apply_tenant_policy('openai_connections', 'configuration');
 
 -- The merchant's own product and order API, used by the bot as tools.
 create table public.commerce_connections (
@@ -64,7 +90,7 @@ create table public.commerce_connections (
 );
 create trigger commerce_connections_updated_at before update on public.commerce_connections
   for each row execute function public.set_updated_at();
-select public.apply_tenant_policy('commerce_connections');
+select public.apply_tenant_policy('commerce_connections', 'configuration');
 
 create table public.chatbots (
   id uuid primary key default gen_random_uuid(),
@@ -94,7 +120,7 @@ create table public.chatbots (
 create index chatbots_workspace_id_idx on public.chatbots (workspace_id, created_at);
 create trigger chatbots_updated_at before update on public.chatbots
   for each row execute function public.set_updated_at();
-select public.apply_tenant_policy('chatbots');
+select public.apply_tenant_policy('chatbots', 'configuration');
 
 -- Children reference (chatbot_id, workspace_id) so that a row can never join a bot of another
 -- workspace, whatever the application does.
@@ -114,7 +140,7 @@ create table public.chatbot_faqs (
 create index chatbot_faqs_chatbot_id_idx on public.chatbot_faqs (chatbot_id);
 create trigger chatbot_faqs_updated_at before update on public.chatbot_faqs
   for each row execute function public.set_updated_at();
-select public.apply_tenant_policy('chatbot_faqs');
+select public.apply_tenant_policy('chatbot_faqs', 'configuration');
 
 create table public.chatbot_forms (
   id uuid primary key default gen_random_uuid(),
@@ -133,7 +159,7 @@ create table public.chatbot_forms (
 create index chatbot_forms_chatbot_id_idx on public.chatbot_forms (chatbot_id);
 create trigger chatbot_forms_updated_at before update on public.chatbot_forms
   for each row execute function public.set_updated_at();
-select public.apply_tenant_policy('chatbot_forms');
+select public.apply_tenant_policy('chatbot_forms', 'configuration');
 
 -- Tools the model may call: one HTTP request each, made through the SSRF-safe client.
 create table public.chatbot_actions (
@@ -143,7 +169,8 @@ create table public.chatbot_actions (
   name text not null check (name ~ '^[a-zA-Z0-9_-]{1,64}$'),
   description text not null default '' check (length(description) <= 1000),
   method text not null default 'GET' check (method in ('GET', 'POST', 'PUT', 'PATCH', 'DELETE')),
-  url_template text not null check (url_template ~ '^https?://'),
+  -- Placeholders ({name}) only after the host: the model fills them, it must not pick the host.
+  url_template text not null check (url_template ~ '^https?://[^/{}?#]+([/?#]|$)'),
   encrypted_headers text,  -- JSON object of headers (they often hold credentials)
   parameters jsonb not null default '{"type": "object", "properties": {}}',
   is_active boolean not null default true,
@@ -154,4 +181,35 @@ create table public.chatbot_actions (
 );
 create trigger chatbot_actions_updated_at before update on public.chatbot_actions
   for each row execute function public.set_updated_at();
-select public.apply_tenant_policy('chatbot_actions');
+select public.apply_tenant_policy('chatbot_actions', 'configuration');
+
+-- Whatever changes what a bot answers makes its cached answers stale, whoever writes it (the
+-- API, or a console writing to Supabase directly): the bot's cache version moves on.
+create function public.bump_cache_version() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  if tg_table_name = 'chatbots' then
+    if (new.system_prompt, new.model, new.temperature, new.max_tokens, new.knowledge_base)
+       is distinct from
+       (old.system_prompt, old.model, old.temperature, old.max_tokens, old.knowledge_base) then
+      new.cache_version := old.cache_version + 1;
+    end if;
+    return new;
+  elsif tg_table_name = 'ai_configs' then
+    update public.chatbots set cache_version = cache_version + 1
+    where workspace_id = coalesce(new.workspace_id, old.workspace_id);
+  else  -- chatbot_faqs, chatbot_actions
+    update public.chatbots set cache_version = cache_version + 1
+    where id = coalesce(new.chatbot_id, old.chatbot_id);
+  end if;
+  return null;
+end
+$$;
+create trigger chatbots_cache_version before update on public.chatbots
+  for each row execute function public.bump_cache_version();
+create trigger ai_configs_cache_version after insert or update or delete on public.ai_configs
+  for each row execute function public.bump_cache_version();
+create trigger chatbot_faqs_cache_version after insert or update or delete on public.chatbot_faqs
+  for each row execute function public.bump_cache_version();
+create trigger chatbot_actions_cache_version after insert or update or delete on public.chatbot_actions
+  for each row execute function public.bump_cache_version();

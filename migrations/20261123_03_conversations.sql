@@ -19,7 +19,8 @@ create table public.conversations (
   visitor_id text check (length(visitor_id) <= 200),
   channel text not null default 'widget' check (channel in ('widget', 'api', 'whatsapp', 'portal', 'voice')),
   status text not null default 'active' check (status in ('active', 'closed', 'escalated')),
-  -- Builder previews: stored so the admin can read them, left out of analytics and billing.
+  -- Builder previews: stored so the admin can read them, left out of analytics (their model
+  -- calls still cost the workspace, so they count against its budget).
   is_preview boolean not null default false,
   message_count integer not null default 0,
   started_at timestamptz not null default now(),
@@ -79,7 +80,7 @@ create table public.token_usage (
   created_at timestamptz not null default now()
 );
 create index token_usage_workspace_idx on public.token_usage (workspace_id, created_at);
-select public.apply_tenant_policy('token_usage');
+select public.apply_tenant_policy('token_usage', 'ledger');
 
 -- Credits and the monthly budget. Tenants read their row; only the backend writes it (a member
 -- must not be able to grant themselves credits through the Supabase API).

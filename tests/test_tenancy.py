@@ -128,3 +128,119 @@ async def test_forged_claims_in_user_metadata_grant_nothing(context, admin, othe
         await set_claims(conn, claims)
         rows = await (await conn.execute("select id from public.workspaces")).fetchall()
     assert [str(r["id"]) for r in rows] == [admin.workspace_id]
+
+
+async def _add_member(client, owner, anon_key, label, role):
+    from tests.fixtures.factories import create_admin
+
+    member = await create_admin(client, anon_key, label)
+    response = await client.post(
+        f"/api/workspaces/{owner.workspace_id}/members",
+        headers=owner.headers,
+        json={"email": member.email, "role": role},
+    )
+    assert response.status_code == 201, response.text
+    return member
+
+
+async def test_an_admin_cannot_take_or_remove_ownership_even_in_sql(
+    client, context, anon_key, admin
+):
+    """The console may write to Supabase directly: the owner rules hold in the database too."""
+    deputy = await _add_member(client, admin, anon_key, "deputy", "admin")
+    ws = admin.workspace_id
+    for statement, args in [
+        (
+            "update public.workspace_members set role = 'owner' where workspace_id = %s and user_id = %s",
+            (ws, deputy.user_id),
+        ),
+        (
+            "update public.workspace_members set role = 'agent' where workspace_id = %s and user_id = %s",
+            (ws, admin.user_id),
+        ),
+        (
+            "delete from public.workspace_members where workspace_id = %s and user_id = %s",
+            (ws, admin.user_id),
+        ),
+    ]:
+        try:
+            async with context.db.as_claims(_user_claims(deputy)) as conn:
+                changed = await conn.execute(statement, args)
+                assert changed.rowcount == 0, statement  # invisible to the write …
+        except pg_errors.InsufficientPrivilege:
+            pass  # … or refused outright
+    async with context.db.system() as conn:
+        roles = await (
+            await conn.execute(
+                "select user_id, role from workspace_members where workspace_id = %s", (ws,)
+            )
+        ).fetchall()
+    assert {str(r["user_id"]): r["role"] for r in roles} == {
+        admin.user_id: "owner",
+        deputy.user_id: "admin",
+    }
+    with pytest.raises(pg_errors.InsufficientPrivilege):
+        async with context.db.as_claims(_user_claims(deputy)) as conn:
+            await conn.execute(
+                "select public.add_workspace_member(%s, %s, 'owner')", (ws, deputy.email)
+            )
+    # The last owner cannot leave, even by their own hand in SQL.
+    with pytest.raises(pg_errors.CheckViolation):
+        async with context.db.as_claims(_user_claims(admin)) as conn:
+            await conn.execute(
+                "delete from public.workspace_members where workspace_id = %s and user_id = %s",
+                (ws, admin.user_id),
+            )
+
+
+async def test_agents_read_configuration_but_cannot_write_it_in_sql(
+    client, context, anon_key, admin
+):
+    from tests.fixtures.factories import create_chatbot
+
+    bot = await create_chatbot(client, admin)
+    agent = await _add_member(client, admin, anon_key, "agent", "agent")
+    async with context.db.as_claims(_user_claims(agent)) as conn:
+        rows = await (await conn.execute("select id from public.chatbots")).fetchall()
+        assert [str(r["id"]) for r in rows] == [bot["id"]]
+        changed = await conn.execute(
+            "update public.chatbots set system_prompt = 'x' where id = %s", (bot["id"],)
+        )
+        assert changed.rowcount == 0
+    with pytest.raises(pg_errors.InsufficientPrivilege):
+        async with context.db.as_claims(_user_claims(admin)) as conn:  # even an owner
+            await conn.execute(
+                "insert into public.token_usage (workspace_id, service, channel, model, cost, price_version)"
+                " values (%s, 'OPENAI_GPT', 'CHAT', 'm', -100, 'v')",
+                (admin.workspace_id,),
+            )
+
+
+async def test_direct_writes_to_faqs_make_cached_answers_stale(client, context, admin):
+    from tests.fixtures.factories import create_chatbot
+
+    bot = await create_chatbot(client, admin)
+    async with context.db.system() as conn:
+        before = (
+            await (
+                await conn.execute("select cache_version from chatbots where id = %s", (bot["id"],))
+            ).fetchone()
+        )["cache_version"]
+    async with context.db.as_claims(
+        _user_claims(admin)
+    ) as conn:  # as a console would, via Supabase
+        await conn.execute(
+            "insert into public.chatbot_faqs (workspace_id, chatbot_id, question, answer)"
+            " values (%s, %s, 'Q?', 'A.')",
+            (admin.workspace_id, bot["id"]),
+        )
+        await conn.execute(
+            "update public.chatbots set name = 'Renamed' where id = %s", (bot["id"],)
+        )
+    async with context.db.system() as conn:
+        after = (
+            await (
+                await conn.execute("select cache_version from chatbots where id = %s", (bot["id"],))
+            ).fetchone()
+        )["cache_version"]
+    assert after == before + 1  # the FAQ counts; a new name changes no answer

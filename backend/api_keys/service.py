@@ -15,7 +15,7 @@ from backend.api_keys import repository
 from backend.api_keys.schemas import ApiKeyCreate
 from backend.auth.subjects import ApiKey, AuthSubject, User
 from backend.db import Connection, Database
-from backend.errors import Forbidden, NotFound, Unauthorized
+from backend.errors import NotFound, Unauthorized
 
 KEY_PREFIX = "vx_live_"
 _SHOWN_PREFIX_LENGTH = len(KEY_PREFIX) + 6
@@ -39,15 +39,10 @@ async def authenticate(db: Database, key: str) -> ApiKey:
     return ApiKey(id=row["id"], workspace_id=row["workspace_id"], scopes=frozenset(row["scopes"]))
 
 
-def _require_admin(subject: AuthSubject[User]) -> None:
-    if not subject.is_admin:
-        raise Forbidden("Only owners and admins manage API keys")
-
-
 async def create(
     conn: Connection, subject: AuthSubject[User], data: ApiKeyCreate
 ) -> dict[str, Any]:
-    _require_admin(subject)
+    subject.require_admin("manage API keys")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     row = await repository.create(
         conn,
@@ -62,11 +57,11 @@ async def create(
 
 
 async def list_keys(conn: Connection, subject: AuthSubject[User]) -> list[dict[str, Any]]:
-    _require_admin(subject)
+    subject.require_admin("manage API keys")
     return await repository.list_for_workspace(conn, subject.workspace_id)
 
 
 async def revoke(conn: Connection, subject: AuthSubject[User], key_id: UUID) -> None:
-    _require_admin(subject)
+    subject.require_admin("manage API keys")
     if not await repository.revoke(conn, subject.workspace_id, key_id):
         raise NotFound("API key not found")

@@ -16,34 +16,27 @@ from fastapi import Depends, Header, Request
 
 from backend.api_keys import service as api_key_service
 from backend.auth.subjects import Anonymous, ApiKey, AuthSubject, Principal, User, rls_claims
-from backend.context import Context
+from backend.context import AppContext, Context
 from backend.db import Connection
 from backend.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed
+from backend.kit.requests import bearer_token, client_ip
 from backend.workspaces import service as workspace_service
-
-
-def _bearer(request: Request) -> str | None:
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    return credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else None
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 async def authenticate(request: Request, context: Context) -> Principal:
     """Identify the caller from `X-API-Key` / `Authorization`, then count the request against
     the caller's rate limit (per API key, per user, or per IP for anonymous callers)."""
-    token = request.headers.get("x-api-key") or _bearer(request)
+    token = request.headers.get("x-api-key") or bearer_token(request)
+    ip = client_ip(request, trusted_proxy_hops=context.settings.trusted_proxy_hops)
     principal: Principal
     if token is None:
-        principal = Anonymous(ip=client_ip(request))
+        principal = Anonymous(ip=ip)
     elif api_key_service.looks_like_key(token):
         principal = await api_key_service.authenticate(context.db, token)
     else:
         claims = await context.tokens.verify_user_token_or_anon(token)
         principal = (
-            Anonymous(ip=client_ip(request))
+            Anonymous(ip=ip)
             if claims is None
             else User(id=UUID(claims["sub"]), email=claims.get("email") or "", claims=claims)
         )
@@ -102,12 +95,27 @@ async def admin_user(user: Annotated[User, Depends(signed_in_user)]) -> User:
     return user
 
 
+async def _resolve_workspace(
+    context: AppContext, user: User, x_workspace_id: str | None
+) -> AuthSubject[User]:
+    # Its own short transaction, not the request's: a route that calls a provider and takes
+    # no `Session` then holds no database connection while it waits.
+    async with context.db.as_claims(user.claims) as conn:
+        return await workspace_service.resolve(conn, user, _workspace_header(x_workspace_id))
+
+
 async def admin_subject(
     user: Annotated[User, Depends(admin_user)],
-    session: Session,
+    context: Context,
     x_workspace_id: Annotated[str | None, Header()] = None,
 ) -> AuthSubject[User]:
-    return await workspace_service.resolve(session, user, _workspace_header(x_workspace_id))
+    return await _resolve_workspace(context, user, x_workspace_id)
+
+
+def _key_with_scope(key: ApiKey, scope: str) -> AuthSubject[ApiKey]:
+    if scope not in key.scopes:
+        raise Forbidden(f"This API key lacks the '{scope}' scope")
+    return AuthSubject(principal=key, workspace_id=key.workspace_id)
 
 
 def api_subject(scope: str) -> Callable[..., Coroutine[Any, Any, AuthSubject[User | ApiKey]]]:
@@ -116,15 +124,14 @@ def api_subject(scope: str) -> Callable[..., Coroutine[Any, Any, AuthSubject[Use
 
     async def dependency(
         principal: CurrentPrincipal,
-        session: Session,
+        context: Context,
         x_workspace_id: Annotated[str | None, Header()] = None,
     ) -> AuthSubject[User | ApiKey]:
         if isinstance(principal, ApiKey):
-            if scope not in principal.scopes:
-                raise Forbidden(f"This API key lacks the '{scope}' scope")
-            return AuthSubject(principal=principal, workspace_id=principal.workspace_id)
+            keyed = _key_with_scope(principal, scope)
+            return AuthSubject(principal=keyed.principal, workspace_id=keyed.workspace_id)
         user = await admin_user(await signed_in_user(principal))
-        subject = await workspace_service.resolve(session, user, _workspace_header(x_workspace_id))
+        subject = await _resolve_workspace(context, user, x_workspace_id)
         return AuthSubject(
             principal=subject.principal, workspace_id=subject.workspace_id, role=subject.role
         )
@@ -132,6 +139,20 @@ def api_subject(scope: str) -> Callable[..., Coroutine[Any, Any, AuthSubject[Use
     return dependency
 
 
+def api_key_subject(scope: str) -> Callable[..., Coroutine[Any, Any, AuthSubject[ApiKey]]]:
+    """A dependency for integrations only: a workspace API key that carries `scope`."""
+
+    async def dependency(principal: CurrentPrincipal) -> AuthSubject[ApiKey]:
+        if isinstance(principal, ApiKey):
+            return _key_with_scope(principal, scope)
+        if isinstance(principal, User):
+            raise Forbidden("This endpoint takes a workspace API key (vx_live_…), not a user token")
+        raise Unauthorized()
+
+    return dependency
+
+
 AdminUser = Annotated[User, Depends(admin_user)]
 AdminSubject = Annotated[AuthSubject[User], Depends(admin_subject)]
 ApiSubject = Annotated[AuthSubject[User | ApiKey], Depends(api_subject("api"))]
+ApiKeySubject = Annotated[AuthSubject[ApiKey], Depends(api_key_subject("api"))]

@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from backend.db import workspace_claims
+from backend.errors import Forbidden
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,8 +20,9 @@ class User:
 
     @property
     def is_customer(self) -> bool:
-        # Supabase writes user_metadata only from sign-up data or the admin API; the portal
-        # flag is set by the admin API when a workspace creates the customer.
+        # The documented flag lives in user_metadata, which users can edit themselves: it only
+        # ever narrows what its holder may do (the portal instead of the console), and portal
+        # access is granted by the workspace's customer record, never by the flag alone.
         return bool((self.claims.get("user_metadata") or {}).get("is_customer"))
 
 
@@ -55,6 +57,11 @@ class AuthSubject(Generic[P]):
     @property
     def is_admin(self) -> bool:
         return self.role in {"owner", "admin"}
+
+    def require_admin(self, doing: str) -> None:
+        """Refuse (403) unless an owner or admin acts: `doing` says what, for the message."""
+        if not self.is_admin:
+            raise Forbidden(f"Only owners and admins {doing}")
 
 
 def rls_claims(principal: Principal) -> dict[str, Any]:

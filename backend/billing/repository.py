@@ -9,7 +9,8 @@ from uuid import UUID
 
 from backend.db import Connection
 
-RESERVATION_TTL = "5 minutes"
+# Longer than the slowest call a message can make (4 calls, each up to 60 s with 2 retries).
+RESERVATION_TTL = "15 minutes"
 
 
 def _spend(table: str = "billing_accounts") -> str:

@@ -18,17 +18,11 @@ from backend.business.schemas import (
     BusinessProfileUpdate,
     Credits,
 )
-from backend.chatbots import repository as chatbots
-from backend.errors import Forbidden, NotFound
+from backend.errors import NotFound
 from backend.kit.schemas import Envelope
 from backend.workspaces import repository as workspaces
 
 router = APIRouter(prefix="/api/business", tags=["business"])
-
-
-def _require_admin(is_admin: bool) -> None:
-    if not is_admin:
-        raise Forbidden("Only owners and admins change the business settings")
 
 
 def _ai_config_out(row: dict[str, Any]) -> AIConfig:
@@ -63,7 +57,7 @@ async def get_profile(subject: ApiSubject, session: Session) -> Envelope[Busines
 async def update_profile(
     data: BusinessProfileUpdate, subject: AdminSubject, session: Session
 ) -> Envelope[BusinessProfile]:
-    _require_admin(subject.is_admin)
+    subject.require_admin("change the business settings")
     changes = data.model_dump(exclude_unset=True)
     if changes:
         await workspaces.update(session, subject.workspace_id, **changes)
@@ -82,7 +76,7 @@ async def put_ai_config(
     data: AIConfig, subject: AdminSubject, session: Session
 ) -> Envelope[AIConfig]:
     """The prompt, tone, language, prohibited topics and fallback of every bot of the workspace."""
-    _require_admin(subject.is_admin)
+    subject.require_admin("change the business settings")
     row = await repository.save_ai_config(
         session,
         subject.workspace_id,
@@ -94,7 +88,6 @@ async def put_ai_config(
             "fallback_message": data.fallbackMessage,
         },
     )
-    await chatbots.invalidate_cache(session, subject.workspace_id)  # answers may change
     return Envelope(data=_ai_config_out(row))
 
 
@@ -110,7 +103,7 @@ async def put_credits(
     data: BudgetUpdate, subject: AdminSubject, session: Session
 ) -> Envelope[Credits]:
     """Set (or clear, with null) the monthly budget."""
-    _require_admin(subject.is_admin)
+    subject.require_admin("change the business settings")
     budget = Decimal(str(data.monthlyBudget)) if data.monthlyBudget is not None else None
     await billing.set_budget(session, subject.workspace_id, budget)
     return Envelope(

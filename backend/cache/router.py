@@ -8,7 +8,7 @@ from backend.auth.dependencies import AdminSubject, ApiSubject, Session
 from backend.cache import repository
 from backend.cache import tasks as cache_tasks
 from backend.cache.schemas import CacheStats, CacheWarm, CacheWarmQueued, ChannelStats, TopQuery
-from backend.errors import Forbidden, NotFound, ValidationFailed
+from backend.errors import NotFound, ValidationFailed
 from backend.kit.schemas import Envelope
 from backend.tasks import enqueue
 
@@ -47,8 +47,7 @@ async def warm_cache(
     data: CacheWarm, subject: AdminSubject, session: Session
 ) -> Envelope[CacheWarmQueued]:
     """Answer these questions now, in the background, so visitors get them from the cache."""
-    if not subject.is_admin:
-        raise Forbidden("Only owners and admins warm the cache")
+    subject.require_admin("warm the cache")
     rows = await (
         await session.execute(
             "select id from public.chatbots where workspace_id = %s and (%s::uuid is null or id = %s)",

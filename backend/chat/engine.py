@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+import anyio
 import structlog
 
 from backend.billing import prices
@@ -34,7 +35,8 @@ from backend.cache import repository as cache
 from backend.chat import faq as faq_matching
 from backend.chat import prompt as prompts
 from backend.chat import repository
-from backend.chat.tools import Toolbox
+from backend.chat.tools import MAX_RESULT_CHARS, Toolbox
+from backend.chatbots.service import ChatbotNotFound
 from backend.db import Connection, set_claims, workspace_claims
 from backend.errors import NotFound, VoxtroError
 from backend.integrations.commerce.client import CommerceClient
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 MAX_TOOL_ROUNDS = 3
+# What one round's tool results may add to the prompt (a few calls of MAX_RESULT_CHARS each).
+MAX_TOOL_RESULT_TOKENS = 3 * MAX_RESULT_CHARS // 2
 HISTORY_MESSAGES = 20
 _CHANNEL_LABELS = {
     "widget": "CHAT",
@@ -56,11 +60,6 @@ _CHANNEL_LABELS = {
     "portal": "PORTAL",
     "voice": "VOICE",
 }
-
-
-class ChatbotNotFound(NotFound):
-    def __init__(self) -> None:
-        super().__init__("Chatbot not found")
 
 
 class ConversationNotFound(NotFound):
@@ -94,12 +93,12 @@ class Usage:
     cached_tokens: int = 0
     cost: Decimal = Decimal(0)
 
-    def as_dict(self) -> dict[str, Any]:
+    def tokens(self) -> dict[str, int]:
+        """What a visitor may see of it (the cost is the workspace's business)."""
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "cached_tokens": self.cached_tokens,
-            "cost": float(self.cost),
         }
 
 
@@ -300,10 +299,11 @@ class ChatEngine:
         result = ChatResult(
             turn.conversation_id, uuid.uuid4(), text, source, citations=citations or []
         )
-        async with self.context.db.for_workspace(
-            turn.workspace_id, f"chat:{turn.inp.channel}"
-        ) as conn:
-            await self._store(conn, turn, result)
+        with anyio.CancelScope(shield=True):
+            async with self.context.db.for_workspace(
+                turn.workspace_id, f"chat:{turn.inp.channel}"
+            ) as conn:
+                await self._store(conn, turn, result)
         return Done(result)
 
     # -- answers from the model -----------------------------------------------------------------
@@ -345,6 +345,7 @@ class ChatEngine:
             leads: list[dict[str, Any]] = []
             escalate = False
             completion: Completion | None = None
+            streamed: list[str] = []  # text of the call in flight, until it is metered
             for round_number in range(MAX_TOOL_ROUNDS + 1):
                 last_round = round_number == MAX_TOOL_ROUNDS
                 request: dict[str, Any] = {
@@ -365,9 +366,11 @@ class ChatEngine:
                     if event.completion is not None:
                         completion = event.completion
                     elif event.text:
+                        streamed.append(event.text)
                         yield Token(event.text)
                 assert completion is not None
                 self._meter(turn, completion, usage)
+                streamed = []
                 if not completion.tool_calls:
                     break
                 messages.append(
@@ -393,6 +396,12 @@ class ChatEngine:
                     escalate = escalate or outcome.escalate
                     if outcome.lead is not None:
                         leads.append(outcome.lead)
+        except (GeneratorExit, asyncio.CancelledError):
+            # The client went away mid-answer. What the model produced still costs the
+            # workspace: meter it (the call in flight by estimate) before letting go.
+            with anyio.CancelScope(shield=True):
+                await self._abandoned(turn, admission, messages, "".join(streamed))
+            raise
         except InvalidKey as exc:
             await self._key_refused(turn, admission, str(exc))
             raise ProviderKeyRefused(
@@ -420,6 +429,40 @@ class ChatEngine:
             cacheable=turn.first_turn and not performed,
         )
 
+    async def _abandoned(
+        self,
+        turn: _Turn,
+        admission: billing.Admission,
+        messages: list[dict[str, Any]],
+        partial: str,
+    ) -> None:
+        """Record the usage of an answer nobody waited for: no messages, but every call made,
+        and the one cut off estimated from its prompt and what it had written."""
+        if partial:
+            model = turn.bot["model"]
+            prompt_tokens = sum(
+                prompts.estimate_tokens(str(m.get("content") or "")) for m in messages
+            )
+            completion_tokens = prompts.estimate_tokens(partial)
+            cost, version = prices.cost(
+                model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+            )
+            turn.usage_rows.append(
+                self._usage_row(
+                    turn, "OPENAI_GPT", model, prompt_tokens, completion_tokens, 0, cost, version
+                )
+            )
+        spent = sum((row["cost"] for row in turn.usage_rows), Decimal(0))
+        conversation = None if turn.is_new else turn.conversation_id  # a new one was never stored
+        async with self.context.db.for_workspace(
+            turn.workspace_id, f"chat:{turn.inp.channel}"
+        ) as conn:
+            await repository.add_usage(
+                conn, [{**row, "conversation_id": conversation} for row in turn.usage_rows]
+            )
+            await billing.settle(conn, turn.workspace_id, admission, spent)
+        log.info("answer_abandoned", chatbot_id=str(turn.bot["id"]), cost=str(spent))
+
     def _toolbox(self, bot: dict[str, Any], actions: list[dict[str, Any]]) -> Toolbox:
         commerce = None
         if bot["commerce_base_url"]:
@@ -435,25 +478,39 @@ class ChatEngine:
     def _max_cost(
         self, bot: dict[str, Any], messages: list[dict[str, Any]], tools: list[Any]
     ) -> Decimal:
-        """The most this message may cost: its prompt and a full answer, twice over when tools
-        may add a second call, plus the question's embedding."""
-        prompt_tokens = sum(prompts.estimate_tokens(str(m.get("content") or "")) for m in messages)
-        prompt_tokens += prompts.estimate_tokens(str(tools))
-        one_call, _ = prices.cost(
-            bot["model"], prompt_tokens=prompt_tokens, completion_tokens=bot["max_tokens"]
-        )
+        """The most this message may cost: every call it may make (one per tool round), each
+        with the prompt grown by the tool results before it and a full answer, counted
+        conservatively, plus the question's embedding."""
+        prompt = sum(prompts.max_tokens_of(str(m.get("content") or "")) for m in messages)
+        prompt += prompts.max_tokens_of(str(tools))
+        calls = MAX_TOOL_ROUNDS + 1 if tools else 1
+        total = Decimal(0)
+        for call in range(calls):
+            grown = prompt + call * MAX_TOOL_RESULT_TOKENS
+            cost, _ = prices.cost(
+                bot["model"], prompt_tokens=grown, completion_tokens=bot["max_tokens"]
+            )
+            total += cost
         embedding, _ = prices.cost(
-            prices.DEFAULT_EMBEDDING_MODEL, prompt_tokens=prompt_tokens, completion_tokens=0
+            prices.DEFAULT_EMBEDDING_MODEL, prompt_tokens=prompt, completion_tokens=0
         )
-        return one_call * (2 if tools else 1) + embedding
+        return total + embedding
 
     async def _similar_cached_answer(self, turn: _Turn, api_key: str) -> dict[str, Any] | None:
-        """The cached answer to a question that means the same, by embedding similarity."""
+        """The cached answer to a question that means the same, by embedding similarity. The
+        lookup is an optimisation: a server without embeddings (a proxy, Ollama) makes it a miss,
+        not a failed answer; only a refused key stops the message."""
         model = prices.DEFAULT_EMBEDDING_MODEL
-        with provider_wait():
-            [embedding], tokens = await self.context.openai.embed(
-                api_key, [turn.inp.message], model=model
-            )
+        try:
+            with provider_wait():
+                [embedding], tokens = await self.context.openai.embed(
+                    api_key, [turn.inp.message], model=model
+                )
+        except InvalidKey:
+            raise
+        except OpenAIError as exc:
+            log.info("semantic_cache_skipped", chatbot_id=str(turn.bot["id"]), error=str(exc))
+            return None
         turn.embedding = embedding
         cost, version = prices.cost(model, prompt_tokens=tokens, completion_tokens=0)
         turn.usage_rows.append(
@@ -554,6 +611,21 @@ class ChatEngine:
             model=model,
         )
         spent = sum((row["cost"] for row in turn.usage_rows), Decimal(0))
+        # Shielded: a visitor closing the stream now must not lose what the answer cost.
+        with anyio.CancelScope(shield=True):
+            await self._write_finish(turn, admission, result, spent, leads, escalate, cacheable)
+        return Done(result)
+
+    async def _write_finish(
+        self,
+        turn: _Turn,
+        admission: billing.Admission,
+        result: ChatResult,
+        spent: Decimal,
+        leads: list[dict[str, Any]] | None,
+        escalate: bool,
+        cacheable: bool,
+    ) -> None:
         async with self.context.db.for_workspace(
             turn.workspace_id, f"chat:{turn.inp.channel}"
         ) as conn:
@@ -567,12 +639,11 @@ class ChatEngine:
                     version=turn.bot["cache_version"],
                     question=turn.inp.message,
                     normalized=turn.normalized,
-                    answer=text,
+                    answer=result.message,
                     citations=result.citations,
                     embedding=turn.embedding,
                     channel=_CHANNEL_LABELS.get(turn.inp.channel, "CHAT"),
                 )
-        return Done(result)
 
     # -- storing --------------------------------------------------------------------------------
 
@@ -643,11 +714,11 @@ class ChatEngine:
             await repository.add_lead(
                 conn,
                 {
+                    **lead,
                     "workspace_id": turn.workspace_id,
                     "chatbot_id": bot["id"],
                     "conversation_id": turn.conversation_id,
                     "source": "chat",
-                    **lead,
                 },
             )
         await repository.touch_conversation(conn, turn.conversation_id, added=2, escalate=escalate)

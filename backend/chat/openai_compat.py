@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 from uuid import UUID
@@ -16,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.auth.dependencies import ApiSubject
+from backend.auth.dependencies import ApiKeySubject
 from backend.chat.engine import ChatInput, ChatResult, Done, Token
 from backend.chat.router import limit_visitor
 from backend.chat.schemas import MAX_MESSAGE_CHARS
@@ -85,7 +86,7 @@ def _usage(result: ChatResult) -> dict[str, Any]:
 
 @router.post("/v1/chat/completions")
 async def chat_completions(
-    data: CompletionRequest, request: Request, subject: ApiSubject, context: Context
+    data: CompletionRequest, request: Request, subject: ApiKeySubject, context: Context
 ) -> Any:
     try:
         chatbot_id = UUID(data.model)
@@ -103,7 +104,7 @@ async def chat_completions(
     visitor = data.user or f"api:{subject.principal.id}"
     await limit_visitor(context, request, chatbot_id, visitor)
     events = context.chat.events(_chat_input(data, chatbot_id, visitor))
-    completion_id = f"chatcmpl-{int(time.time() * 1000)}"
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     first = await anext(events)
     if not data.stream:
@@ -112,7 +113,7 @@ async def chat_completions(
             event = await anext(events)
         result = event.result
         return {
-            "id": f"chatcmpl-{result.message_id}",
+            "id": completion_id,
             "object": "chat.completion",
             "created": created,
             "model": data.model,

@@ -33,6 +33,13 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / 4) + 4
 
 
+def max_tokens_of(text: str) -> int:
+    """A count no tokenizer exceeds in practice (one token per two bytes of UTF-8: scripts such
+    as Devanagari or Tamil take far more tokens per character than English), for budgets that
+    must not be under-estimated."""
+    return math.ceil(len(text.encode()) / 2) + 4
+
+
 def system_prompt(bot: dict[str, Any], passages: list[Passage], faqs: list[FaqMatch]) -> str:
     parts = [
         bot["system_prompt"].strip()

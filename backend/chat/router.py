@@ -83,7 +83,7 @@ async def respond(
                     yield _sse("token", {"content": event.text})
                 else:
                     yield _sse(
-                        "done", {**result_json(event.result), "usage": event.result.usage.as_dict()}
+                        "done", {**result_json(event.result), "usage": event.result.usage.tokens()}
                     )
                 event = await anext(events, None)
         except VoxtroError as exc:

@@ -33,8 +33,10 @@ _LEAD = {
         "company": {"type": "string", "maxLength": 200},
         "notes": {"type": "string", "maxLength": 2000},
     },
+    "additionalProperties": False,
     "anyOf": [{"required": ["email"]}, {"required": ["phone"]}],
 }
+_LEAD_FIELDS = ("name", "email", "phone", "company", "notes")
 _HANDOFF = {
     "type": "object",
     "properties": {"reason": {"type": "string", "maxLength": 500}},
@@ -209,7 +211,10 @@ class Toolbox:
         return await self._http_action(tool.action, arguments, record)
 
     def _capture_lead(self, arguments: dict[str, Any], record: dict[str, Any]) -> ToolOutcome:
-        lead = {k: str(v).strip() for k, v in arguments.items() if str(v).strip()}
+        # Only the lead's own fields, whatever else the model (or a page it read) put there.
+        lead = {
+            k: str(arguments[k]).strip() for k in _LEAD_FIELDS if str(arguments.get(k, "")).strip()
+        }
         if "email" in lead:
             try:
                 lead["email"] = validate_email(lead["email"], check_deliverability=False).normalized

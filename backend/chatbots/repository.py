@@ -59,19 +59,12 @@ async def create_chatbot(
 
 
 async def update_chatbot(
-    conn: Connection,
-    workspace_id: UUID,
-    chatbot_id: UUID,
-    changes: dict[str, Any],
-    *,
-    invalidate_cache: bool,
+    conn: Connection, workspace_id: UUID, chatbot_id: UUID, changes: dict[str, Any]
 ) -> dict[str, Any] | None:
+    # (A trigger moves the bot's cache version on when what it answers changes.)
     query = sql.SQL(
-        "update public.chatbots set {}{} where id = %(_id)s and workspace_id = %(_ws)s returning *"
-    ).format(
-        set_sql(changes),
-        sql.SQL(", cache_version = cache_version + 1" if invalidate_cache else ""),
-    )
+        "update public.chatbots set {} where id = %(_id)s and workspace_id = %(_ws)s returning *"
+    ).format(set_sql(changes))
     cur = await conn.execute(query, {**_values(changes), "_id": chatbot_id, "_ws": workspace_id})
     return await cur.fetchone()
 
@@ -82,17 +75,6 @@ async def delete_chatbot(conn: Connection, workspace_id: UUID, chatbot_id: UUID)
         (chatbot_id, workspace_id),
     )
     return cur.rowcount > 0
-
-
-async def invalidate_cache(
-    conn: Connection, workspace_id: UUID, chatbot_id: UUID | None = None
-) -> None:
-    """Make every cached answer of one bot (or of the whole workspace) stale."""
-    await conn.execute(
-        "update public.chatbots set cache_version = cache_version + 1"
-        " where workspace_id = %s and (%s::uuid is null or id = %s)",
-        (workspace_id, chatbot_id, chatbot_id),
-    )
 
 
 # -- FAQs, forms, actions ---------------------------------------------------------------------

@@ -9,6 +9,8 @@ from jsonschema import Draft202012Validator, SchemaError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _COLOR = r"^#[0-9a-fA-F]{6}$"
+# http(s), with `{placeholders}` allowed only after the host: the model fills them in.
+_URL_TEMPLATE = r"^https?://[^/{}?#]+([/?#].*)?$"
 _DOMAIN = re.compile(r"^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d+)?$")
 
 
@@ -189,7 +191,7 @@ class ActionCreate(BaseModel):
     name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
     description: str = Field(default="", max_length=1000)
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
-    url_template: str = Field(pattern=r"^https?://", max_length=2000)
+    url_template: str = Field(pattern=_URL_TEMPLATE, max_length=2000)
     headers: dict[str, str] = Field(default_factory=dict, max_length=20)
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     is_active: bool = True
@@ -206,7 +208,7 @@ class ActionUpdate(BaseModel):
     name: str | None = Field(default=None, pattern=r"^[a-zA-Z0-9_-]{1,64}$")
     description: str | None = Field(default=None, max_length=1000)
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] | None = None
-    url_template: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
+    url_template: str | None = Field(default=None, pattern=_URL_TEMPLATE, max_length=2000)
     headers: dict[str, str] | None = Field(default=None, max_length=20)
     parameters: dict[str, Any] | None = None
     is_active: bool | None = None

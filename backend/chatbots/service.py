@@ -26,22 +26,13 @@ from backend.chatbots.schemas import (
 )
 from backend.connections import repository as connections
 from backend.db import Connection
-from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.kit.crypto import SecretBox
-
-# Changing one of these changes what the bot answers (and so invalidates its cached answers).
-_ANSWER_FIELDS = {"system_prompt", "model", "temperature", "max_tokens", "knowledge_base"}
-_ANSWERING_PARTS = {"faqs", "actions"}
 
 
 class ChatbotNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__("Chatbot not found")
-
-
-def _require_admin(subject: AuthSubject[User]) -> None:
-    if not subject.is_admin:
-        raise Forbidden("Only owners and admins change chatbots")
 
 
 # Provider model ids that cannot answer a chat completion (embeddings, audio, images, …): a
@@ -100,7 +91,7 @@ async def list_chatbots(
 async def create(
     conn: Connection, subject: AuthSubject[User], data: ChatbotCreate
 ) -> dict[str, Any]:
-    _require_admin(subject)
+    subject.require_admin("change chatbots")
     values = data.model_dump(exclude_none=True)
     if "model" in values:
         await _check_model(conn, subject.workspace_id, values["model"])
@@ -113,7 +104,7 @@ async def create(
 async def update(
     conn: Connection, subject: AuthSubject[User], chatbot_id: UUID, data: ChatbotUpdate
 ) -> dict[str, Any]:
-    _require_admin(subject)
+    subject.require_admin("change chatbots")
     changes = data.model_dump(exclude_unset=True)
     if any(value is None for value in changes.values()):
         nulls = [name for name, value in changes.items() if value is None]
@@ -137,7 +128,6 @@ async def update(
         subject.workspace_id,
         chatbot_id,
         changes,
-        invalidate_cache=bool(_ANSWER_FIELDS & changes.keys()),
     )
     if row is None:
         raise ChatbotNotFound()
@@ -145,7 +135,7 @@ async def update(
 
 
 async def delete(conn: Connection, subject: AuthSubject[User], chatbot_id: UUID) -> None:
-    _require_admin(subject)
+    subject.require_admin("change chatbots")
     if not await repository.delete_chatbot(conn, subject.workspace_id, chatbot_id):
         raise ChatbotNotFound()
 
@@ -190,7 +180,7 @@ async def create_child(
     data: FaqCreate | FormCreate | ActionCreate,
     secrets: SecretBox,
 ) -> dict[str, Any]:
-    _require_admin(subject)
+    subject.require_admin("change chatbots")
     await get(conn, subject.workspace_id, chatbot_id)
     values = _child_values(kind, data.model_dump(), secrets)
     try:
@@ -200,8 +190,6 @@ async def create_child(
             )
     except pg_errors.UniqueViolation as exc:
         raise Conflict(f"This chatbot already has an action named '{values.get('name')}'") from exc
-    if kind in _ANSWERING_PARTS:
-        await repository.invalidate_cache(conn, subject.workspace_id, chatbot_id)
     return _action_out(row, secrets) if kind == "actions" else row
 
 
@@ -214,7 +202,7 @@ async def update_child(
     data: FaqUpdate | FormUpdate | ActionUpdate,
     secrets: SecretBox,
 ) -> dict[str, Any]:
-    _require_admin(subject)
+    subject.require_admin("change chatbots")
     changes = _child_values(kind, data.model_dump(exclude_unset=True), secrets)
     try:
         async with conn.transaction():
@@ -227,16 +215,12 @@ async def update_child(
         raise ValidationFailed("A required field was set to null") from exc
     if row is None:
         raise NotFound(f"{kind[:-1].capitalize()} not found")
-    if kind in _ANSWERING_PARTS:
-        await repository.invalidate_cache(conn, subject.workspace_id, chatbot_id)
     return _action_out(row, secrets) if kind == "actions" else row
 
 
 async def delete_child(
     conn: Connection, kind: str, subject: AuthSubject[User], chatbot_id: UUID, child_id: UUID
 ) -> None:
-    _require_admin(subject)
+    subject.require_admin("change chatbots")
     if not await repository.delete_child(conn, kind, subject.workspace_id, chatbot_id, child_id):
         raise NotFound(f"{kind[:-1].capitalize()} not found")
-    if kind in _ANSWERING_PARTS:
-        await repository.invalidate_cache(conn, subject.workspace_id, chatbot_id)

@@ -18,18 +18,16 @@ router = APIRouter(tags=["connections"])
 
 @router.post("/api/openai/connect")
 async def connect_openai(
-    data: OpenAIConnect, subject: AdminSubject, session: Session, context: Context
+    data: OpenAIConnect, subject: AdminSubject, context: Context
 ) -> OpenAIStatus:
     """Check the key with OpenAI, then store it encrypted for every chatbot of the workspace."""
-    row = await service.connect_openai(session, context, subject, data.api_key)
+    row = await service.connect_openai(context, subject, data.api_key)
     return OpenAIStatus.model_validate({**row, "connected": True})
 
 
 @router.get("/api/openai/validate")
-async def validate_openai(
-    subject: AdminSubject, session: Session, context: Context
-) -> OpenAIValidation:
-    return OpenAIValidation.model_validate(await service.validate_openai(session, context, subject))
+async def validate_openai(subject: AdminSubject, context: Context) -> OpenAIValidation:
+    return OpenAIValidation.model_validate(await service.validate_openai(context, subject))
 
 
 @router.get("/api/openai/status")

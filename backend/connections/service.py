@@ -10,7 +10,7 @@ from backend.connections import repository
 from backend.connections.schemas import CommerceConnect
 from backend.context import AppContext
 from backend.db import Connection
-from backend.errors import Forbidden, NotFound, ValidationFailed, VoxtroError
+from backend.errors import NotFound, ValidationFailed, VoxtroError
 from backend.integrations.openai.client import InvalidKey, OpenAIError
 
 
@@ -24,19 +24,15 @@ class NoOpenAIKey(NotFound):
         super().__init__("No OpenAI key is connected to this workspace")
 
 
-def _require_admin(subject: AuthSubject[User]) -> None:
-    if not subject.is_admin:
-        raise Forbidden("Only owners and admins manage provider keys")
-
-
 def _last4(secret: str) -> str:
     return secret[-4:]
 
 
 async def connect_openai(
-    conn: Connection, context: AppContext, subject: AuthSubject[User], api_key: str
+    context: AppContext, subject: AuthSubject[User], api_key: str
 ) -> dict[str, Any]:
-    _require_admin(subject)
+    """Check the key with OpenAI first (no transaction is open while it answers), then save."""
+    subject.require_admin("manage provider keys")
     api_key = api_key.strip()
     try:
         models = await context.openai.list_models(api_key)
@@ -46,36 +42,37 @@ async def connect_openai(
         ) from exc
     except OpenAIError as exc:
         raise ProviderUnreachable(f"Could not reach OpenAI to check the key: {exc}") from exc
-    return await repository.save_openai(
-        conn,
-        subject.workspace_id,
-        encrypted_api_key=context.secrets.encrypt(api_key),
-        key_last4=_last4(api_key),
-        models=models,
-    )
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        return await repository.save_openai(
+            conn,
+            subject.workspace_id,
+            encrypted_api_key=context.secrets.encrypt(api_key),
+            key_last4=_last4(api_key),
+            models=models,
+        )
 
 
-async def validate_openai(
-    conn: Connection, context: AppContext, subject: AuthSubject[User]
-) -> dict[str, Any]:
-    row = await repository.get_openai(conn, subject.workspace_id)
+async def validate_openai(context: AppContext, subject: AuthSubject[User]) -> dict[str, Any]:
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        row = await repository.get_openai(conn, subject.workspace_id)
     if row is None:
         raise NoOpenAIKey()
     try:
-        models = await context.openai.list_models(context.secrets.decrypt(row["encrypted_api_key"]))
-    except InvalidKey:
-        checked = await repository.record_openai_check(
-            conn, subject.workspace_id, valid=False, models=None, error="OpenAI refused this key"
+        models: list[str] | None = await context.openai.list_models(
+            context.secrets.decrypt(row["encrypted_api_key"])
         )
-        assert checked is not None
-        return {**checked, "valid": False, "error": checked["last_error"]}
+        error = None
+    except InvalidKey:
+        models, error = None, "OpenAI refused this key"
     except OpenAIError as exc:
         raise ProviderUnreachable(f"Could not reach OpenAI to check the key: {exc}") from exc
-    checked = await repository.record_openai_check(
-        conn, subject.workspace_id, valid=True, models=models, error=None
-    )
-    assert checked is not None
-    return {**checked, "valid": True, "error": None}
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        checked = await repository.record_openai_check(
+            conn, subject.workspace_id, valid=error is None, models=models, error=error
+        )
+    if checked is None:  # disconnected meanwhile
+        raise NoOpenAIKey()
+    return {**checked, "valid": error is None, "error": error}
 
 
 async def openai_status(conn: Connection, subject: AuthSubject[User]) -> dict[str, Any]:
@@ -86,7 +83,7 @@ async def openai_status(conn: Connection, subject: AuthSubject[User]) -> dict[st
 
 
 async def disconnect_openai(conn: Connection, subject: AuthSubject[User]) -> None:
-    _require_admin(subject)
+    subject.require_admin("manage provider keys")
     if not await repository.delete_openai(conn, subject.workspace_id):
         raise NoOpenAIKey()
 
@@ -94,7 +91,7 @@ async def disconnect_openai(conn: Connection, subject: AuthSubject[User]) -> Non
 async def connect_commerce(
     conn: Connection, context: AppContext, subject: AuthSubject[User], data: CommerceConnect
 ) -> dict[str, Any]:
-    _require_admin(subject)
+    subject.require_admin("manage provider keys")
     row = await repository.save_commerce(
         conn,
         subject.workspace_id,
@@ -111,6 +108,6 @@ async def commerce_status(conn: Connection, subject: AuthSubject[User]) -> dict[
 
 
 async def disconnect_commerce(conn: Connection, subject: AuthSubject[User]) -> None:
-    _require_admin(subject)
+    subject.require_admin("manage provider keys")
     if not await repository.delete_commerce(conn, subject.workspace_id):
         raise NotFound("No commerce API is connected to this workspace")

@@ -27,7 +27,6 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _ALLOWED_SCHEMES = frozenset({"http", "https"})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-_CREDENTIAL_HEADERS = ("Authorization", "Proxy-Authorization", "Cookie")
 _METADATA_ADDRESSES = frozenset(
     {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 )
@@ -273,8 +272,12 @@ def _checked_url(url: httpx.URL | str) -> httpx.URL:
     return parsed
 
 
-def _redirect_request(request: httpx.Request, response: httpx.Response) -> httpx.Request | None:
-    """The request for the next hop, or None when `response` is final."""
+def _redirect_request(
+    request: httpx.Request, response: httpx.Response, base_headers: httpx.Headers
+) -> httpx.Request | None:
+    """The request for the next hop, or None when `response` is final. Crossing to another
+    origin keeps only the client's own headers: the caller's (an API key in `X-Api-Key`, a
+    token) were meant for the first host alone."""
     location = response.headers.get("location")
     if response.status_code not in _REDIRECT_STATUSES or location is None:
         return None
@@ -298,8 +301,10 @@ def _redirect_request(request: httpx.Request, response: httpx.Response) -> httpx
         request.url.host,
         request.url.port,
     ):
-        for name in _CREDENTIAL_HEADERS:
-            headers.pop(name, None)
+        content_type = headers.get("Content-Type")
+        headers = base_headers.copy()
+        if content is not None and content_type:
+            headers["Content-Type"] = content_type
     return httpx.Request(
         method, url, headers=headers, content=content, extensions=request.extensions
     )
@@ -393,7 +398,7 @@ class SafeHTTPClient:
         for _ in range(self._max_redirects + 1):
             response = await self._transport.handle_async_request(request)
             try:
-                next_request = _redirect_request(request, response)
+                next_request = _redirect_request(request, response, self._headers)
                 if next_request is None:
                     return SafeResponse(
                         status_code=response.status_code,

@@ -33,30 +33,28 @@ from backend.auth.gotrue.service import AuthApiError
 from backend.context import AppContext, Context
 from backend.db import Connection
 from backend.errors import error_body
+from backend.kit.requests import bearer_token, client_ip
 from backend.tasks import enqueue
 
 router = APIRouter(prefix="/auth/v1", tags=["auth (Supabase-compatible)"])
+
+OTP_TRIES_PER_EMAIL = "10/15 minutes"
 
 
 # -- dependencies -----------------------------------------------------------------------------
 
 
-def _bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
-
-
 async def require_api_key(request: Request, context: Context) -> str:
     """Supabase's gateway refuses requests without a project key; so do we. The per-IP limit
     also slows password and OTP guessing."""
-    key = request.headers.get("apikey") or _bearer(request)
+    key = request.headers.get("apikey") or bearer_token(request)
     if not key:
         raise AuthApiError(401, "no_api_key", "No API key found in request")
     try:
         role = await context.tokens.verify_api_role_key(key)
     except Exception as exc:
         raise AuthApiError(401, "invalid_api_key", "Invalid API key") from exc
-    ip = request.client.host if request.client else "unknown"
+    ip = client_ip(request, trusted_proxy_hops=context.settings.trusted_proxy_hops)
     state = await context.rate_limiter.hit(context.settings.rate_limit_anonymous, f"auth-ip:{ip}")
     request.state.rate_limit = state
     if not state.allowed:
@@ -73,7 +71,7 @@ AuthSession = Annotated[Connection, Depends(auth_session, scope="function")]
 
 
 async def user_claims(request: Request, context: Context, session: AuthSession) -> dict[str, Any]:
-    token = _bearer(request)
+    token = bearer_token(request)
     if not token:
         raise AuthApiError(401, "no_authorization", "This endpoint requires a Bearer token")
     try:
@@ -92,7 +90,7 @@ async def user_claims(request: Request, context: Context, session: AuthSession) 
 
 
 async def require_service_role(request: Request, context: Context) -> None:
-    token = _bearer(request)
+    token = bearer_token(request)
     if not token:
         raise AuthApiError(401, "no_authorization", "This endpoint requires a Bearer token")
     try:
@@ -249,6 +247,13 @@ async def verify_link(
 
 @router.post("/verify", dependencies=public)
 async def verify_otp(data: VerifyRequest, context: Context, session: AuthSession) -> dict[str, Any]:
+    if data.email and data.token:
+        # A six-digit code is guessable from many addresses at once: limit tries per e-mail.
+        state = await context.rate_limiter.hit(
+            OTP_TRIES_PER_EMAIL, f"otp-email:{data.email.lower()}"
+        )
+        if not state.allowed:
+            raise AuthApiError(429, "over_request_rate_limit", "Too many attempts for this e-mail")
     result = await context.auth.verify(
         session, token_hash=data.token_hash, email=data.email, otp=data.token
     )
