@@ -14,6 +14,8 @@ from backend.chat.router import router as chat_router
 from backend.chatbots.router import router as chatbots_router
 from backend.connections.router import router as connections_router
 from backend.health.router import router as health_router
+from backend.knowledge.router import router as knowledge_router
+from backend.knowledge.router import sources_router as knowledge_sources_router
 from backend.workspaces.router import router as workspaces_router
 
 
@@ -31,4 +33,6 @@ def build_router(*, local_auth: bool) -> APIRouter:
     router.include_router(chat_router)
     router.include_router(openai_compat_router)
     router.include_router(cache_router)
+    router.include_router(knowledge_router)
+    router.include_router(knowledge_sources_router)
     return router

@@ -67,7 +67,12 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> F
     async def _auth_api_error(_: Request, exc: AuthApiError) -> JSONResponse:
         return auth_error_response(exc)
 
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        upload_max_bytes=settings.max_upload_bytes,
+        upload_suffix="/knowledge/files",
+    )
     app.add_middleware(RequestContextMiddleware)
     app.include_router(build_router(local_auth=settings.local_auth))
     return app

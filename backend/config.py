@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     trusted_proxy_hops: int = 0
 
     max_body_bytes: int = 1_000_000
+    max_upload_bytes: int = 20_000_000  # knowledge files (PDFs)
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -62,6 +63,11 @@ class Settings(BaseSettings):
     fetch_allow_loopback: bool = False
 
     worker_concurrency: int = 4
+
+    # Pause between two requests of a crawl to one host (robots.txt may ask for more).
+    crawl_delay_seconds: float = 0.5
+    # The most pages one crawl may fetch (the plan limit).
+    crawl_max_pages: int = 500
 
     # Local auth: where magic links may send the browser besides our own site (comma-separated).
     auth_redirect_urls: str = ""

@@ -69,18 +69,28 @@ class BodySizeLimitMiddleware:
     (Starlette's own body limit answers in plain text, which no client of ours can parse.)
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, *, upload_max_bytes: int, upload_suffix: str
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        # File uploads (paths ending in `upload_suffix`) may be larger than other bodies.
+        self.upload_max_bytes = upload_max_bytes
+        self.upload_suffix = upload_suffix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = (
+            self.upload_max_bytes
+            if scope["path"].endswith(self.upload_suffix)
+            else self.default_max_bytes
+        )
         declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        if declared.isdigit() and int(declared) > max_bytes:
             response = error_response(
-                413, "PAYLOAD_TOO_LARGE", f"Request body exceeds {self.max_bytes} bytes"
+                413, "PAYLOAD_TOO_LARGE", f"Request body exceeds {max_bytes} bytes"
             )
             await response(scope, receive, send)
             return
@@ -91,9 +101,9 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     # Raised inside the route's body read, so the app's handlers answer it.
-                    raise HTTPException(413, f"Request body exceeds {self.max_bytes} bytes")
+                    raise HTTPException(413, f"Request body exceeds {max_bytes} bytes")
             return message
 
         await self.app(scope, limited_receive, send)

@@ -23,6 +23,7 @@ TASK_MODULES = [
     "backend.tasks",
     "backend.auth.gotrue.tasks",
     "backend.cache.tasks",
+    "backend.knowledge.tasks",
 ]
 
 task_app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)

@@ -49,6 +49,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "log_json": False,
         "log_level": "WARNING",
         "fetch_allow_loopback": True,
+        "crawl_delay_seconds": 0.0,
         "db_pool_min": 1,
         "db_pool_max": 10,
         **overrides,

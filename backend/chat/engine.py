@@ -41,6 +41,7 @@ from backend.db import Connection, set_claims, workspace_claims
 from backend.errors import NotFound, VoxtroError
 from backend.integrations.commerce.client import CommerceClient
 from backend.integrations.openai.client import Completion, InvalidKey, OpenAIError
+from backend.kit.text import estimate_tokens, max_tokens_of
 from backend.kit.timing import provider_wait
 from backend.knowledge import service as knowledge
 
@@ -214,11 +215,15 @@ class ChatEngine:
             )
             matches = faq_matching.best_matches(inp.message, parts.faqs) if hit is None else []
             faq = matches[0] if matches and matches[0].score >= faq_matching.CONFIDENT else None
-            passages = knowledge.retrieve(bot["knowledge_base"], inp.message)
             api_key = self._api_key(bot)
+            passages: list[knowledge.Passage] = []
             call = None
-            if hit is None and faq is None and api_key is not None:
-                call = self._prepare_call(turn, passages, matches, parts.actions)
+            if hit is None and faq is None and api_key is None:
+                passages = await knowledge.search(
+                    conn, bot["id"], inp.message, language=bot["language"]
+                )
+            elif hit is None and faq is None:
+                call = self._prepare_call(turn, matches, parts.actions)
                 try:
                     call.admission = await billing.admit(conn, turn.workspace_id, call.max_cost)
                 except billing.BudgetHeld:
@@ -234,7 +239,7 @@ class ChatEngine:
                 call.admission = await billing.wait_for_room(
                     self.context.db, turn.workspace_id, call.max_cost, principal
                 )
-            async for event in self._answer_with_model(turn, api_key, call, passages):
+            async for event in self._answer_with_model(turn, api_key, call, matches):
                 yield event
 
     # -- gathering ----------------------------------------------------------------------------
@@ -309,37 +314,61 @@ class ChatEngine:
     # -- answers from the model -----------------------------------------------------------------
 
     def _prepare_call(
-        self,
-        turn: _Turn,
-        passages: list[knowledge.Passage],
-        faqs: list[faq_matching.FaqMatch],
-        actions: list[dict[str, Any]],
+        self, turn: _Turn, faqs: list[faq_matching.FaqMatch], actions: list[dict[str, Any]]
     ) -> _ModelCall:
+        """The call before its knowledge is known (that needs the question's embedding, which
+        costs money, so it comes after admission): the cost allows for a full knowledge block."""
         bot = turn.bot
         messages: list[dict[str, Any]] = [
-            {"role": "system", "content": prompts.system_prompt(bot, passages, faqs)},
+            {"role": "system", "content": prompts.system_prompt(bot, [], faqs)},
             *prompts.fit_history(turn.history),
             {"role": "user", "content": turn.inp.message},
         ]
         toolbox = self._toolbox(bot, actions)
         tools = toolbox.definitions()
-        return _ModelCall(messages, toolbox, tools, self._max_cost(bot, messages, tools))
+        max_cost = self._max_cost(
+            bot, messages, tools, extra_prompt_tokens=2 * prompts.KNOWLEDGE_TOKEN_BUDGET
+        )
+        return _ModelCall(messages, toolbox, tools, max_cost)
 
     async def _answer_with_model(
-        self, turn: _Turn, api_key: str, prepared: _ModelCall, passages: list[knowledge.Passage]
+        self, turn: _Turn, api_key: str, prepared: _ModelCall, faqs: list[faq_matching.FaqMatch]
     ) -> AsyncIterator[Token | Done]:
         bot = turn.bot
         messages, toolbox, tools = prepared.messages, prepared.toolbox, prepared.tools
         assert prepared.admission is not None
         admission = prepared.admission
+        passages: list[knowledge.Passage] = []
         try:
-            if turn.first_turn:
-                hit = await self._similar_cached_answer(turn, api_key)
-                if hit is not None:
-                    yield await self._finish(
-                        turn, admission, hit["answer"], "cache", citations=hit["citations"]
+            embedding = await self._embed_question(turn, api_key)
+            async with self.context.db.for_workspace(
+                turn.workspace_id, f"chat:{turn.inp.channel}"
+            ) as conn:
+                hit = (
+                    await cache.find_similar(
+                        conn,
+                        bot["id"],
+                        bot["cache_version"],
+                        embedding,
+                        self.context.settings.semantic_cache_similarity,
                     )
-                    return
+                    if turn.first_turn and embedding is not None
+                    else None
+                )
+                if hit is None:
+                    passages = await knowledge.search(
+                        conn,
+                        bot["id"],
+                        turn.inp.message,
+                        language=bot["language"],
+                        embedding=embedding,
+                    )
+            if hit is not None:
+                yield await self._finish(
+                    turn, admission, hit["answer"], "cache", citations=hit["citations"]
+                )
+                return
+            messages[0] = {"role": "system", "content": prompts.system_prompt(bot, passages, faqs)}
             usage = Usage()
             performed: list[dict[str, Any]] = []  # the tool calls, as the client sees them
             leads: list[dict[str, Any]] = []
@@ -440,10 +469,8 @@ class ChatEngine:
         and the one cut off estimated from its prompt and what it had written."""
         if partial:
             model = turn.bot["model"]
-            prompt_tokens = sum(
-                prompts.estimate_tokens(str(m.get("content") or "")) for m in messages
-            )
-            completion_tokens = prompts.estimate_tokens(partial)
+            prompt_tokens = sum(estimate_tokens(str(m.get("content") or "")) for m in messages)
+            completion_tokens = estimate_tokens(partial)
             cost, version = prices.cost(
                 model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
             )
@@ -476,13 +503,18 @@ class ChatEngine:
         )
 
     def _max_cost(
-        self, bot: dict[str, Any], messages: list[dict[str, Any]], tools: list[Any]
+        self,
+        bot: dict[str, Any],
+        messages: list[dict[str, Any]],
+        tools: list[Any],
+        *,
+        extra_prompt_tokens: int = 0,
     ) -> Decimal:
         """The most this message may cost: every call it may make (one per tool round), each
         with the prompt grown by the tool results before it and a full answer, counted
         conservatively, plus the question's embedding."""
-        prompt = sum(prompts.max_tokens_of(str(m.get("content") or "")) for m in messages)
-        prompt += prompts.max_tokens_of(str(tools))
+        prompt = sum(max_tokens_of(str(m.get("content") or "")) for m in messages)
+        prompt += max_tokens_of(str(tools)) + extra_prompt_tokens
         calls = MAX_TOOL_ROUNDS + 1 if tools else 1
         total = Decimal(0)
         for call in range(calls):
@@ -496,10 +528,10 @@ class ChatEngine:
         )
         return total + embedding
 
-    async def _similar_cached_answer(self, turn: _Turn, api_key: str) -> dict[str, Any] | None:
-        """The cached answer to a question that means the same, by embedding similarity. The
-        lookup is an optimisation: a server without embeddings (a proxy, Ollama) makes it a miss,
-        not a failed answer; only a refused key stops the message."""
+    async def _embed_question(self, turn: _Turn, api_key: str) -> list[float] | None:
+        """The question's embedding, for knowledge search and the semantic cache. Both work
+        without it (a server without embeddings: a proxy, Ollama), so only a refused key stops
+        the message."""
         model = prices.DEFAULT_EMBEDDING_MODEL
         try:
             with provider_wait():
@@ -509,23 +541,14 @@ class ChatEngine:
         except InvalidKey:
             raise
         except OpenAIError as exc:
-            log.info("semantic_cache_skipped", chatbot_id=str(turn.bot["id"]), error=str(exc))
+            log.info("question_not_embedded", chatbot_id=str(turn.bot["id"]), error=str(exc))
             return None
         turn.embedding = embedding
         cost, version = prices.cost(model, prompt_tokens=tokens, completion_tokens=0)
         turn.usage_rows.append(
             self._usage_row(turn, "OPENAI_EMBEDDING", model, tokens, 0, 0, cost, version)
         )
-        async with self.context.db.for_workspace(
-            turn.workspace_id, f"chat:{turn.inp.channel}"
-        ) as conn:
-            return await cache.find_similar(
-                conn,
-                turn.bot["id"],
-                turn.bot["cache_version"],
-                embedding,
-                self.context.settings.semantic_cache_similarity,
-            )
+        return embedding
 
     def _meter(self, turn: _Turn, completion: Completion, usage: Usage) -> None:
         cost, version = prices.cost(

@@ -3,11 +3,11 @@ with its sources) and as much recent history as fits the token budget."""
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
 from backend.chat.faq import FaqMatch
+from backend.kit.text import estimate_tokens
 from backend.knowledge.service import Passage
 
 HISTORY_TOKEN_BUDGET = 3000
@@ -25,19 +25,6 @@ _LANGUAGES = {
     "nl": "Dutch",
     "ar": "Arabic",
 }
-
-
-def estimate_tokens(text: str) -> int:
-    # Offline, with no tokenizer download: ~4 characters a token for English, rounded up, and
-    # a little more for the message wrapping. Budgets only need the order of magnitude.
-    return math.ceil(len(text) / 4) + 4
-
-
-def max_tokens_of(text: str) -> int:
-    """A count no tokenizer exceeds in practice (one token per two bytes of UTF-8: scripts such
-    as Devanagari or Tamil take far more tokens per character than English), for budgets that
-    must not be under-estimated."""
-    return math.ceil(len(text.encode()) / 2) + 4
 
 
 def system_prompt(bot: dict[str, Any], passages: list[Passage], faqs: list[FaqMatch]) -> str:

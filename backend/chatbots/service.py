@@ -11,6 +11,7 @@ from psycopg import errors as pg_errors
 
 from backend.auth.subjects import AuthSubject, User
 from backend.billing.prices import CHAT_MODELS
+from backend.business import repository as business
 from backend.chat.tools import BUILTIN_TOOL_NAMES
 from backend.chatbots import repository
 from backend.chatbots.schemas import (
@@ -28,6 +29,7 @@ from backend.connections import repository as connections
 from backend.db import Connection
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.kit.crypto import SecretBox
+from backend.knowledge import service as knowledge
 
 
 class ChatbotNotFound(NotFound):
@@ -98,7 +100,22 @@ async def create(
     if "theme" in values:
         values["theme"] = data.theme.model_dump() if data.theme else None
     values["created_by"] = subject.principal.id
-    return await repository.create_chatbot(conn, subject.workspace_id, values)
+    row = await repository.create_chatbot(conn, subject.workspace_id, values)
+    if row["knowledge_base"]:
+        await _index_knowledge_base(conn, row)
+    return row
+
+
+async def _index_knowledge_base(conn: Connection, bot: dict[str, Any]) -> None:
+    """The documented `knowledge_base` text is one more knowledge source of the bot."""
+    config = await business.get_ai_config(conn, bot["workspace_id"])
+    await knowledge.sync_inline_source(
+        conn,
+        workspace_id=bot["workspace_id"],
+        chatbot_id=bot["id"],
+        text=bot["knowledge_base"],
+        language=config["language"],
+    )
 
 
 async def update(
@@ -131,6 +148,8 @@ async def update(
     )
     if row is None:
         raise ChatbotNotFound()
+    if "knowledge_base" in changes:
+        await _index_knowledge_base(conn, row)
     return row
 
 

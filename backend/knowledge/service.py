@@ -1,21 +1,33 @@
-"""Retrieval of a chatbot's knowledge for the chat engine.
+"""A chatbot's knowledge: sources turned into chunks, and retrieval for the chat engine.
 
-For now the knowledge is the bot's `knowledge_base` text (sources pasted or crawled into it):
-it is split into passages on blank lines and headings and ranked by how many of the question's
-words each passage holds (rarer words count more). The knowledge issue replaces this with
-chunked sources and hybrid full-text + vector search behind the same `retrieve` call.
+Sources are websites (crawled in a job), pasted text and uploaded files; the chatbot's own
+`knowledge_base` text is kept as one more text source. Every source becomes chunks indexed for
+Postgres full-text search at once, and embedded (pgvector) in a job when the workspace has a
+model key. Retrieval is hybrid: full-text and vector candidates, each capped, fused by
+reciprocal rank.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+from backend.db import Connection
+from backend.knowledge import repository
+from backend.knowledge.chunking import chunk_text
+from backend.knowledge.extract import Document
+
+CANDIDATES = 50  # per search method: bounds the cost of ranking whatever the bot's size
+RRF_K = 60
+# Without a model, a passage must hold at least this share of the question's words.
+MIN_COVERAGE = 0.35
+# Bots with at most this many embedded chunks are searched exactly (cheap, and never short of
+# results); larger ones through the HNSW index.
+EXACT_VECTOR_SEARCH_UP_TO = 20_000
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_SOURCE = re.compile(r"^(?:#+\s*)?(?:Source|URL):\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 _STOPWORDS = frozenset(
     [
         "a",
@@ -58,6 +70,29 @@ _STOPWORDS = frozenset(
         "your",
     ]
 )
+# Postgres text search configurations for the languages a workspace may answer in.
+_TS_CONFIGS = {
+    "ar": "arabic",
+    "da": "danish",
+    "de": "german",
+    "el": "greek",
+    "en": "english",
+    "es": "spanish",
+    "fi": "finnish",
+    "fr": "french",
+    "hi": "hindi",
+    "hu": "hungarian",
+    "id": "indonesian",
+    "it": "italian",
+    "nl": "dutch",
+    "no": "norwegian",
+    "pt": "portuguese",
+    "ro": "romanian",
+    "ru": "russian",
+    "sv": "swedish",
+    "ta": "tamil",
+    "tr": "turkish",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,50 +103,215 @@ class Passage:
     score: float
 
 
-def words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1]
+def ts_config(language: str | None) -> str:
+    return _TS_CONFIGS.get((language or "").lower()[:2], "simple")
 
 
-@lru_cache(maxsize=256)
-def _passages(knowledge_base: str) -> tuple[tuple[str, str, str | None], ...]:
-    """(text, title, url) of each passage; a `Source: <url>` line names the URL of what
-    follows, a heading its title."""
-    found: list[tuple[str, str, str | None]] = []
-    url: str | None = None
-    title = ""
-    for block in re.split(r"\n\s*\n", knowledge_base):
-        block = block.strip()
-        if not block:
-            continue
-        source = _SOURCE.match(block)
-        if source:
-            url = source.group(1)
-            block = block[source.end() :].strip()
-            if not block:
-                continue
-        heading = re.match(r"^#+\s*(.+)$", block.splitlines()[0])
-        if heading:
-            title = heading.group(1).strip()
-        found.append((block[:2000], title, url))
-    return tuple(found)
+def query_terms(text: str) -> list[str]:
+    """The words of a question worth searching for (safe inside a tsquery)."""
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(text.lower()):
+        if len(word) > 1 and word not in _STOPWORDS:
+            seen.setdefault(word.replace("_", ""), None)
+    return [w for w in seen if w][:20]
 
 
-def retrieve(
-    knowledge_base: str, query: str, *, k: int = 4, min_score: float = 0.35
+def _coverage(terms: list[str], row: dict[str, Any]) -> float:
+    words = set(_WORD.findall(f"{row['title']} {row['heading'] or ''} {row['content']}".lower()))
+    # Prefix match stands in for stemming here ("return" covers "returns").
+    hits = sum(
+        1 for t in terms if t in words or any(w.startswith(t[:5]) for w in words if len(t) > 4)
+    )
+    return hits / len(terms) if terms else 0.0
+
+
+async def search(
+    conn: Connection,
+    chatbot_id: UUID,
+    question: str,
+    *,
+    language: str | None,
+    embedding: list[float] | None = None,
+    k: int = 4,
 ) -> list[Passage]:
-    """The passages that best answer `query`, best first; empty when none is relevant."""
-    passages = _passages(knowledge_base)
-    terms = set(words(query))
-    if not passages or not terms:
-        return []
-    documents = [Counter(words(text)) for text, _, _ in passages]
-    n = len(documents)
-    idf = {t: math.log(1 + n / (1 + sum(1 for d in documents if t in d))) for t in terms}
-    best_possible = sum(idf.values())
-    scored = []
-    for (text, title, url), document in zip(passages, documents, strict=True):
-        score = sum(idf[t] for t in terms if t in document) / best_possible
-        if score >= min_score:
-            scored.append(Passage(text=text, title=title, url=url, score=round(score, 3)))
-    scored.sort(key=lambda p: p.score, reverse=True)
-    return scored[:k]
+    """The chunks that best answer `question`, best first."""
+    terms = query_terms(question)
+    text_rows = await repository.search_text(
+        conn, chatbot_id, terms=terms, ts_config=ts_config(language), limit=CANDIDATES
+    )
+    vector_rows: list[dict[str, Any]] = []
+    if embedding is not None:
+        exact = (
+            await repository.embedded_count(conn, chatbot_id, EXACT_VECTOR_SEARCH_UP_TO + 1)
+            <= EXACT_VECTOR_SEARCH_UP_TO
+        )
+        vector_rows = await repository.search_vector(
+            conn, chatbot_id, embedding, limit=CANDIDATES, exact=exact
+        )
+    else:
+        # Without embeddings the words must carry the answer.
+        text_rows = [r for r in text_rows if _coverage(terms, r) >= MIN_COVERAGE]
+    scores: dict[Any, float] = {}
+    rows: dict[Any, dict[str, Any]] = {}
+    for ranked in (text_rows, vector_rows):
+        for rank, row in enumerate(ranked, start=1):
+            scores[row["id"]] = scores.get(row["id"], 0.0) + 1.0 / (RRF_K + rank)
+            rows[row["id"]] = row
+    best = sorted(scores, key=lambda chunk_id: scores[chunk_id], reverse=True)[:k]
+    return [
+        Passage(
+            text=rows[i]["content"],
+            title=_label(rows[i]),
+            url=rows[i]["url"],
+            score=round(scores[i], 5),
+        )
+        for i in best
+    ]
+
+
+def _label(row: dict[str, Any]) -> str:
+    """The page's title, and the section within it when that says more."""
+    title, heading = row["title"], row["heading"]
+    if heading and heading != title and not heading.startswith(title):
+        return f"{title} › {heading}" if title else heading  # noqa: RUF001
+    return title or heading or ""
+
+
+# -- ingestion --------------------------------------------------------------------------------
+
+
+async def index_document(
+    conn: Connection,
+    *,
+    workspace_id: UUID,
+    chatbot_id: UUID,
+    source_id: UUID,
+    page_id: UUID | None,
+    document: Document,
+    language: str | None,
+) -> int:
+    """Replace the chunks of one page (or text source) by those of `document`; their count."""
+    config = ts_config(document.language or language)
+    rows = [
+        {
+            "workspace_id": workspace_id,
+            "chatbot_id": chatbot_id,
+            "source_id": source_id,
+            "page_id": page_id,
+            "ordinal": chunk.ordinal,
+            "url": document.url,
+            "title": document.title,
+            "heading": chunk.heading,
+            "content": chunk.text,
+            "token_count": chunk.token_count,
+            "ts_config": config,
+        }
+        for chunk in chunk_text(document.text)
+    ]
+    await repository.replace_chunks(conn, source_id=source_id, page_id=page_id, rows=rows)
+    return len(rows)
+
+
+async def add_text_source(
+    conn: Connection,
+    *,
+    workspace_id: UUID,
+    chatbot_id: UUID,
+    kind: str,
+    document: Document,
+    language: str | None,
+) -> dict[str, Any]:
+    source = await repository.create_source(
+        conn,
+        {
+            "workspace_id": workspace_id,
+            "chatbot_id": chatbot_id,
+            "kind": kind,
+            "title": document.title,
+            "status": "ready",
+        },
+    )
+    await index_document(
+        conn,
+        workspace_id=workspace_id,
+        chatbot_id=chatbot_id,
+        source_id=source["id"],
+        page_id=None,
+        document=document,
+        language=language,
+    )
+    await repository.refresh_counts(conn, source["id"])
+    refreshed = await repository.get_source(conn, workspace_id, source["id"])
+    assert refreshed is not None
+    return refreshed
+
+
+_SOURCE_LINE = re.compile(
+    r"^(?:#+\s*)?(?:Source|URL):\s*(https?://\S+)\s*$", re.IGNORECASE | re.MULTILINE
+)
+
+
+def _inline_sections(text: str) -> list[Document]:
+    """The chatbot's own knowledge text, cut where a `Source: <url>` line says what the text
+    after it comes from, so passages keep their links."""
+    documents = []
+    cuts = list(_SOURCE_LINE.finditer(text))
+    bounds: list[tuple[str | None, int, int]] = [(None, 0, cuts[0].start() if cuts else len(text))]
+    bounds += [
+        (m.group(1), m.end(), cuts[i + 1].start() if i + 1 < len(cuts) else len(text))
+        for i, m in enumerate(cuts)
+    ]
+    for url, start, end in bounds:
+        body = text[start:end].strip()
+        if not body:
+            continue
+        heading = re.search(r"^#+\s*(.+)$", body, re.MULTILINE)
+        title = heading.group(1).strip() if heading else repository.INLINE_TITLE
+        documents.append(
+            Document(url=url, title=title, text=body, language=None, content_type="text/markdown")
+        )
+    return documents
+
+
+async def sync_inline_source(
+    conn: Connection, *, workspace_id: UUID, chatbot_id: UUID, text: str, language: str | None
+) -> None:
+    """Keep the source that mirrors the chatbot's `knowledge_base` text in step with it."""
+    existing = await repository.inline_source(conn, chatbot_id)
+    if existing is not None:
+        await repository.delete_source(conn, workspace_id, existing["id"])
+    sections = _inline_sections(text)
+    if not sections:
+        return
+    source = await repository.create_source(
+        conn,
+        {
+            "workspace_id": workspace_id,
+            "chatbot_id": chatbot_id,
+            "kind": "text",
+            "title": repository.INLINE_TITLE,
+            "status": "ready",
+        },
+    )
+    for number, document in enumerate(sections):
+        page_id = await repository.upsert_page(
+            conn,
+            {
+                "workspace_id": workspace_id,
+                "source_id": source["id"],
+                "url": document.url or f"inline:{number}",
+                "title": document.title,
+                "status": "fetched",
+                "bytes": len(document.text.encode()),
+            },
+        )
+        await index_document(
+            conn,
+            workspace_id=workspace_id,
+            chatbot_id=chatbot_id,
+            source_id=source["id"],
+            page_id=page_id,
+            document=document,
+            language=language,
+        )
+    await repository.refresh_counts(conn, source["id"])

@@ -1,0 +1,249 @@
+"""SQL for knowledge sources, their pages and chunks, and crawls."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+
+from backend.cache.repository import vector_literal
+from backend.db import Connection, insert_sql, set_sql
+
+
+async def create_source(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
+    cur = await conn.execute(insert_sql("knowledge_sources", values, returning="*"), values)
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def get_source(
+    conn: Connection, workspace_id: UUID, source_id: UUID
+) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "select * from public.knowledge_sources where id = %s and workspace_id = %s",
+        (source_id, workspace_id),
+    )
+    return await cur.fetchone()
+
+
+async def list_sources(
+    conn: Connection, workspace_id: UUID, chatbot_id: UUID
+) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "select * from public.knowledge_sources where workspace_id = %s and chatbot_id = %s"
+        " order by created_at, id",
+        (workspace_id, chatbot_id),
+    )
+    return await cur.fetchall()
+
+
+async def inline_source(conn: Connection, chatbot_id: UUID) -> dict[str, Any] | None:
+    """The text source that mirrors the chatbot's own `knowledge_base` column."""
+    cur = await conn.execute(
+        "select * from public.knowledge_sources where chatbot_id = %s and kind = 'text'"
+        " and url is null and title = %s",
+        (chatbot_id, INLINE_TITLE),
+    )
+    return await cur.fetchone()
+
+
+INLINE_TITLE = "Knowledge base"
+
+
+async def update_source(conn: Connection, source_id: UUID, **changes: Any) -> dict[str, Any] | None:
+    query = sql.SQL("update public.knowledge_sources set {} where id = %(_id)s returning *").format(
+        set_sql(changes)
+    )
+    cur = await conn.execute(query, {**changes, "_id": source_id})
+    return await cur.fetchone()
+
+
+async def delete_source(conn: Connection, workspace_id: UUID, source_id: UUID) -> bool:
+    cur = await conn.execute(
+        "delete from public.knowledge_sources where id = %s and workspace_id = %s",
+        (source_id, workspace_id),
+    )
+    return cur.rowcount > 0
+
+
+async def refresh_counts(conn: Connection, source_id: UUID) -> None:
+    await conn.execute(
+        """
+        update public.knowledge_sources s set
+          pages = (select count(*) from public.knowledge_pages p
+                   where p.source_id = s.id and p.status in ('fetched', 'unchanged')),
+          chunks = (select count(*) from public.knowledge_chunks c where c.source_id = s.id)
+        where s.id = %s
+        """,
+        (source_id,),
+    )
+
+
+# -- pages and chunks -------------------------------------------------------------------------
+
+
+async def page_validators(
+    conn: Connection, source_id: UUID
+) -> dict[str, tuple[str | None, str | None, str | None]]:
+    cur = await conn.execute(
+        "select url, etag, last_modified, content_hash from public.knowledge_pages"
+        " where source_id = %s and status in ('fetched', 'unchanged')",
+        (source_id,),
+    )
+    return {
+        r["url"]: (r["etag"], r["last_modified"], r["content_hash"]) for r in await cur.fetchall()
+    }
+
+
+async def upsert_page(conn: Connection, values: dict[str, Any]) -> UUID:
+    columns = [c for c in values if c not in {"source_id", "url"}]
+    query = sql.SQL("{} ").format(insert_sql("knowledge_pages", values)) + sql.SQL(
+        "on conflict (source_id, url) do update set {} returning id"
+    ).format(
+        sql.SQL(", ").join(
+            sql.SQL("{} = excluded.{}").format(sql.Identifier(c), sql.Identifier(c))
+            for c in columns
+        )
+    )
+    cur = await conn.execute(query, values)
+    row = await cur.fetchone()
+    assert row is not None
+    return UUID(str(row["id"]))
+
+
+async def replace_chunks(
+    conn: Connection, *, source_id: UUID, page_id: UUID | None, rows: list[dict[str, Any]]
+) -> None:
+    """The chunks of one page (or of a whole text source when `page_id` is None)."""
+    await conn.execute(
+        "delete from public.knowledge_chunks where source_id = %s"
+        " and page_id is not distinct from %s",
+        (source_id, page_id),
+    )
+    if rows:
+        async with conn.cursor() as cur:
+            await cur.executemany(insert_sql("knowledge_chunks", rows[0]), rows)
+
+
+async def drop_pages_not_seen(conn: Connection, source_id: UUID, seen: list[str]) -> int:
+    """Pages gone from the site since the last crawl go, with their chunks."""
+    cur = await conn.execute(
+        "delete from public.knowledge_pages where source_id = %s and not (url = any(%s))",
+        (source_id, seen),
+    )
+    return cur.rowcount
+
+
+async def chunks_without_embedding(
+    conn: Connection, source_id: UUID, limit: int
+) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "select id, title, heading, content from public.knowledge_chunks"
+        " where source_id = %s and embedding is null order by id limit %s",
+        (source_id, limit),
+    )
+    return await cur.fetchall()
+
+
+async def set_embeddings(conn: Connection, pairs: list[tuple[UUID, list[float]]]) -> None:
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "update public.knowledge_chunks set embedding = %s::vector where id = %s",
+            [(vector_literal(vector), chunk_id) for chunk_id, vector in pairs],
+        )
+
+
+# -- crawls -----------------------------------------------------------------------------------
+
+
+async def create_crawl(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
+    cur = await conn.execute(insert_sql("crawls", values, returning="*"), values)
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def get_crawl(conn: Connection, workspace_id: UUID, crawl_id: UUID) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "select * from public.crawls where id = %s and workspace_id = %s", (crawl_id, workspace_id)
+    )
+    return await cur.fetchone()
+
+
+async def update_crawl(conn: Connection, crawl_id: UUID, **changes: Any) -> dict[str, Any] | None:
+    query = sql.SQL("update public.crawls set {} where id = %(_id)s returning *").format(
+        set_sql(changes)
+    )
+    cur = await conn.execute(query, {**changes, "_id": crawl_id})
+    return await cur.fetchone()
+
+
+async def cancel_requested(conn: Connection, crawl_id: UUID) -> bool:
+    cur = await conn.execute(
+        "select cancel_requested from public.crawls where id = %s", (crawl_id,)
+    )
+    row = await cur.fetchone()
+    return bool(row and row["cancel_requested"])
+
+
+# -- retrieval --------------------------------------------------------------------------------
+
+
+async def search_text(
+    conn: Connection, chatbot_id: UUID, *, terms: list[str], ts_config: str, limit: int
+) -> list[dict[str, Any]]:
+    """Full-text candidates, best first: any of the terms, stemmed in the bot's language or
+    as written."""
+    if not terms:
+        return []
+    query = " | ".join(terms)
+    cur = await conn.execute(
+        """
+        select id, url, title, heading, content, ts_rank_cd(search, q) as rank
+        from public.knowledge_chunks,
+             (select to_tsquery(%(cfg)s::regconfig, %(q)s) || to_tsquery('simple', %(q)s) as q) query
+        where chatbot_id = %(bot)s and search @@ q
+        order by rank desc, id limit %(limit)s
+        """,
+        {"cfg": ts_config, "q": query, "bot": chatbot_id, "limit": limit},
+    )
+    return await cur.fetchall()
+
+
+async def search_vector(
+    conn: Connection, chatbot_id: UUID, embedding: list[float], *, limit: int, exact: bool
+) -> list[dict[str, Any]]:
+    """Nearest chunks of one bot by cosine distance. The HNSW index filters after searching,
+    so it may return fewer than `limit` rows for a bot among many; `exact` scans the bot's
+    own chunks instead."""
+    if exact:
+        await conn.execute("set local enable_indexscan = off")
+    else:
+        await conn.execute(
+            "select set_config('hnsw.ef_search', %s, true)", (str(max(limit * 4, 100)),)
+        )
+    cur = await conn.execute(
+        """
+        select id, url, title, heading, content, embedding <=> %(v)s::vector as distance
+        from public.knowledge_chunks
+        where chatbot_id = %(bot)s and embedding is not null
+        order by embedding <=> %(v)s::vector limit %(limit)s
+        """,
+        {"v": vector_literal(embedding), "bot": chatbot_id, "limit": limit},
+    )
+    rows = await cur.fetchall()
+    if exact:
+        await conn.execute("set local enable_indexscan = on")
+    return rows
+
+
+async def embedded_count(conn: Connection, chatbot_id: UUID, at_most: int) -> int:
+    cur = await conn.execute(
+        "select count(*) as n from (select 1 from public.knowledge_chunks"
+        " where chatbot_id = %s and embedding is not null limit %s) c",
+        (chatbot_id, at_most),
+    )
+    row = await cur.fetchone()
+    return int(row["n"]) if row else 0

@@ -1,0 +1,249 @@
+"""The knowledge base API: `POST /api/chat/crawl` as documented, crawl progress and
+cancellation, and a chatbot's sources (websites, pasted text, uploaded files)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from fastapi import APIRouter, File, Form, UploadFile, status
+
+from backend.auth.dependencies import AdminSubject
+from backend.auth.subjects import AuthSubject, User
+from backend.business import repository as business
+from backend.chatbots import service as chatbots
+from backend.context import AppContext, Context
+from backend.errors import NotFound, ValidationFailed
+from backend.kit.schemas import Envelope
+from backend.knowledge import repository, service, tasks
+from backend.knowledge.extract import SUPPORTED_TYPES, Document, ExtractionError, extract
+from backend.knowledge.schemas import (
+    CrawlProgress,
+    CrawlRequest,
+    CrawlStarted,
+    Source,
+    SourceUpdate,
+    TextSourceCreate,
+)
+
+router = APIRouter(tags=["knowledge"])
+
+# Up to this many pages the documented call waits for the crawl and answers with its result.
+SYNCHRONOUS_CRAWL_PAGES = 10
+
+
+class CrawlNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("Crawl not found")
+
+
+class SourceNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("Knowledge source not found")
+
+
+def _check_max_pages(context: AppContext, max_pages: int) -> None:
+    if max_pages > context.settings.crawl_max_pages:
+        raise ValidationFailed(
+            f"max_pages may be at most {context.settings.crawl_max_pages} on this plan",
+            errors=[
+                {"field": "max_pages", "message": f"at most {context.settings.crawl_max_pages}"}
+            ],
+        )
+
+
+@router.post("/api/chat/crawl")
+async def crawl_website(
+    data: CrawlRequest, subject: AdminSubject, context: Context
+) -> CrawlStarted:
+    """Add a website to a chatbot's knowledge. Small crawls (up to 10 pages) finish before the
+    answer; larger ones run as a job whose progress `GET /api/chat/crawl/{crawl_id}` reports."""
+    subject.require_admin("add knowledge")
+    _check_max_pages(context, data.max_pages)
+    url = str(data.url)
+    small = data.max_pages <= SYNCHRONOUS_CRAWL_PAGES
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        await chatbots.get(conn, subject.workspace_id, data.chatbot_id)
+        source = await repository.create_source(
+            conn,
+            {
+                "workspace_id": subject.workspace_id,
+                "chatbot_id": data.chatbot_id,
+                "kind": "website",
+                "title": urlsplit(url).hostname or url,
+                "url": url,
+                "max_pages": data.max_pages,
+            },
+        )
+        crawl = await tasks.start_crawl(conn, source, queue=not small)
+    if small:
+        crawl = await tasks.run_crawl(context, crawl["id"])
+    return CrawlStarted(
+        success=crawl["state"] in {"queued", "running", "succeeded"},
+        pages_crawled=crawl["pages_fetched"] + crawl["pages_unchanged"],
+        content_extracted=crawl["content_extracted"],
+        crawl_id=crawl["id"],
+        source_id=source["id"],
+        state=crawl["state"],
+    )
+
+
+@router.get("/api/chat/crawl/{crawl_id}")
+async def crawl_progress(crawl_id: UUID, subject: AdminSubject, context: Context) -> CrawlProgress:
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        crawl = await repository.get_crawl(conn, subject.workspace_id, crawl_id)
+    if crawl is None:
+        raise CrawlNotFound()
+    return CrawlProgress.model_validate(crawl)
+
+
+@router.post("/api/chat/crawl/{crawl_id}/cancel")
+async def cancel_crawl(crawl_id: UUID, subject: AdminSubject, context: Context) -> CrawlProgress:
+    """Stop a crawl: what it indexed so far stays."""
+    subject.require_admin("cancel crawls")
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        crawl = await repository.get_crawl(conn, subject.workspace_id, crawl_id)
+        if crawl is None:
+            raise CrawlNotFound()
+        if crawl["state"] == "queued":
+            crawl = await repository.update_crawl(
+                conn, crawl_id, state="cancelled", cancel_requested=True
+            )
+        elif crawl["state"] == "running":
+            crawl = await repository.update_crawl(conn, crawl_id, cancel_requested=True)
+    return CrawlProgress.model_validate(crawl)
+
+
+# -- a chatbot's sources ----------------------------------------------------------------------
+
+sources_router = APIRouter(prefix="/api/chatbots/{chatbot_id}/knowledge", tags=["knowledge"])
+
+
+async def _source(
+    context: AppContext, subject: AuthSubject[User], chatbot_id: UUID, source_id: UUID
+) -> dict:  # type: ignore[type-arg]
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        source = await repository.get_source(conn, subject.workspace_id, source_id)
+    if source is None or source["chatbot_id"] != chatbot_id:
+        raise SourceNotFound()
+    return source
+
+
+@sources_router.get("")
+async def list_sources(
+    chatbot_id: UUID, subject: AdminSubject, context: Context
+) -> Envelope[list[Source]]:
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        await chatbots.get(conn, subject.workspace_id, chatbot_id)
+        rows = await repository.list_sources(conn, subject.workspace_id, chatbot_id)
+    return Envelope(data=[Source.model_validate(r) for r in rows])
+
+
+async def _add_document(
+    context: AppContext, subject: AuthSubject[User], chatbot_id: UUID, kind: str, document: Document
+) -> Source:
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        await chatbots.get(conn, subject.workspace_id, chatbot_id)
+        config = await business.get_ai_config(conn, subject.workspace_id)
+        source = await service.add_text_source(
+            conn,
+            workspace_id=subject.workspace_id,
+            chatbot_id=chatbot_id,
+            kind=kind,
+            document=document,
+            language=config["language"],
+        )
+        await tasks.enqueue(conn, tasks.embed, source_id=str(source["id"]))
+    return Source.model_validate(source)
+
+
+@sources_router.post("/text", status_code=status.HTTP_201_CREATED)
+async def add_text(
+    chatbot_id: UUID, data: TextSourceCreate, subject: AdminSubject, context: Context
+) -> Envelope[Source]:
+    """Pasted text (Markdown headings help it chunk well)."""
+    subject.require_admin("add knowledge")
+    document = Document(
+        url=None, title=data.title, text=data.text, language=None, content_type="text/markdown"
+    )
+    return Envelope(data=await _add_document(context, subject, chatbot_id, "text", document))
+
+
+@sources_router.post("/files", status_code=status.HTTP_201_CREATED)
+async def add_file(
+    chatbot_id: UUID,
+    subject: AdminSubject,
+    context: Context,
+    file: Annotated[UploadFile, File(description="PDF, HTML, Markdown or plain text")],
+    title: Annotated[str | None, Form(max_length=300)] = None,
+) -> Envelope[Source]:
+    subject.require_admin("add knowledge")
+    content_type = (file.content_type or "").split(";")[0].strip().lower()
+    if content_type not in SUPPORTED_TYPES:
+        raise ValidationFailed(
+            f"Files of type '{content_type or 'unknown'}' cannot be read",
+            errors=[{"field": "file", "message": "use PDF, HTML, Markdown or plain text"}],
+        )
+    try:
+        document = extract(await file.read(), content_type=content_type)
+    except ExtractionError as exc:
+        raise ValidationFailed(
+            f"No text could be read from the file: {exc}",
+            errors=[{"field": "file", "message": str(exc)}],
+        ) from exc
+    named = Document(
+        url=None,
+        title=title or document.title or (file.filename or "Upload"),
+        text=document.text,
+        language=document.language,
+        content_type=document.content_type,
+    )
+    return Envelope(data=await _add_document(context, subject, chatbot_id, "file", named))
+
+
+@sources_router.patch("/{source_id}")
+async def update_source(
+    chatbot_id: UUID, source_id: UUID, data: SourceUpdate, subject: AdminSubject, context: Context
+) -> Envelope[Source]:
+    """How often a website is crawled again (`manual`, `daily`, `weekly`), and how far."""
+    subject.require_admin("change knowledge")
+    source = await _source(context, subject, chatbot_id, source_id)
+    changes = data.model_dump(exclude_none=True)
+    if changes.get("max_pages") is not None:
+        _check_max_pages(context, changes["max_pages"])
+    if changes and source["kind"] != "website":
+        raise ValidationFailed(
+            "Only websites are crawled again",
+            errors=[{"field": next(iter(changes)), "message": "websites only"}],
+        )
+    if changes:
+        async with context.db.as_claims(subject.principal.claims) as conn:
+            source = await repository.update_source(conn, source_id, **changes) or source
+    return Envelope(data=Source.model_validate(source))
+
+
+@sources_router.post("/{source_id}/recrawl", status_code=status.HTTP_202_ACCEPTED)
+async def recrawl(
+    chatbot_id: UUID, source_id: UUID, subject: AdminSubject, context: Context
+) -> CrawlProgress:
+    """Crawl again now: unchanged pages are skipped, changed ones re-indexed, gone ones dropped."""
+    subject.require_admin("change knowledge")
+    source = await _source(context, subject, chatbot_id, source_id)
+    if source["kind"] != "website":
+        raise ValidationFailed(
+            "Only websites are crawled", errors=[{"field": "source_id", "message": "not a website"}]
+        )
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        crawl = await tasks.start_crawl(conn, source)
+    return CrawlProgress.model_validate(crawl)
+
+
+@sources_router.delete("/{source_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_source(
+    chatbot_id: UUID, source_id: UUID, subject: AdminSubject, context: Context
+) -> None:
+    subject.require_admin("change knowledge")
+    await _source(context, subject, chatbot_id, source_id)
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        await repository.delete_source(conn, subject.workspace_id, source_id)

@@ -1,0 +1,257 @@
+"""A chatbot learns from a website, pasted text and files, and answers from it with links."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from backend.tasks import run_worker
+from tests.fakes.openai import Reply
+from tests.fixtures.factories import chat, connect_openai, create_chatbot
+from tests.fixtures.servers import LiveServer
+
+
+def page(title: str, body: str, links: list[str] = ()) -> str:  # type: ignore[assignment]
+    nav = "".join(f'<a href="{href}">{href}</a> ' for href in links)
+    return (
+        f"<html lang='en'><head><title>{title}</title></head><body><nav>{nav}</nav>"
+        f"<main><h1>{title}</h1><p>{body}</p></main><footer>© Shop</footer></body></html>"
+    )
+
+
+class Site:
+    """A small shop site whose pages can change between crawls."""
+
+    def __init__(self) -> None:
+        self.pages = {
+            "/": page(
+                "Chicx Sarees",
+                "Handwoven silk sarees from Kanchipuram and Banaras, shipped across India.",
+                ["/shipping", "/returns", "/care"],
+            ),
+            "/shipping": page(
+                "Shipping",
+                "We ship to every city in India within three to five "
+                "working days. Express delivery takes one day in Chennai.",
+            ),
+            "/returns": page(
+                "Returns",
+                "Unworn sarees can be returned within fourteen days for "
+                "a full refund to the original payment method.",
+            ),
+            "/care": page(
+                "Saree care",
+                "Dry clean silk sarees only. Store them wrapped in muslin "
+                "cloth, away from sunlight.",
+            ),
+        }
+
+    def app(self) -> Starlette:
+        async def serve(request: Request) -> Response:
+            path = request.url.path
+            if path == "/robots.txt":
+                return PlainTextResponse("User-agent: *\nAllow: /\n")
+            if path not in self.pages:
+                return PlainTextResponse("not found", status_code=404)
+            return HTMLResponse(self.pages[path])
+
+        return Starlette(routes=[Route("/{path:path}", serve)])
+
+
+@pytest.fixture
+def site():
+    shop = Site()
+    with LiveServer(shop.app()) as server:
+        shop.url = server.url  # type: ignore[attr-defined]
+        yield shop
+
+
+async def crawl(client, admin, bot, url, max_pages=10):
+    return await client.post(
+        "/api/chat/crawl",
+        headers=admin.headers,
+        json={"chatbot_id": bot["id"], "url": url, "max_pages": max_pages},
+    )
+
+
+async def test_a_small_crawl_answers_as_documented_and_the_bot_uses_it(client, admin, site):
+    bot = await create_chatbot(client, admin)
+    response = await crawl(client, admin, bot, site.url)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["success"] is True and body["state"] == "succeeded"
+    assert body["pages_crawled"] == 4 and body["content_extracted"] > 200
+
+    progress = (
+        await client.get(f"/api/chat/crawl/{body['crawl_id']}", headers=admin.headers)
+    ).json()
+    assert (progress["pages_fetched"], progress["pages_failed"]) == (4, 0)
+    [source] = (
+        await client.get(f"/api/chatbots/{bot['id']}/knowledge", headers=admin.headers)
+    ).json()["data"]
+    assert (source["kind"], source["status"], source["pages"]) == ("website", "ready", 4)
+    assert source["chunks"] >= 4
+
+    # Without a model key the bot answers from the pages, with their links.
+    answer = (await chat(client, bot["id"], "How many days do I have to return a saree?")).json()
+    assert answer["source"] == "knowledge"
+    assert "fourteen days" in answer["message"]
+    assert answer["citations"][0]["url"] == f"{site.url}/returns"
+    assert "© Shop" not in answer["message"]  # boilerplate was left out
+
+
+async def test_a_large_crawl_runs_as_a_job_with_progress(client, context, admin, site):
+    bot = await create_chatbot(client, admin)
+    body = (await crawl(client, admin, bot, site.url, max_pages=50)).json()
+    assert (body["state"], body["pages_crawled"]) == ("queued", 0)
+    await run_worker(context, concurrency=1, wait=False)
+    progress = (
+        await client.get(f"/api/chat/crawl/{body['crawl_id']}", headers=admin.headers)
+    ).json()
+    assert progress["state"] == "succeeded"
+    assert progress["pages_fetched"] == 4 and progress["finished_at"] is not None
+
+
+async def test_a_recrawl_skips_unchanged_pages_reindexes_changed_ones_and_drops_removed(
+    client, context, admin, site
+):
+    bot = await create_chatbot(client, admin)
+    first = (await crawl(client, admin, bot, site.url)).json()
+    [source] = (
+        await client.get(f"/api/chatbots/{bot['id']}/knowledge", headers=admin.headers)
+    ).json()["data"]
+    site.pages["/shipping"] = page(
+        "Shipping", "Free shipping on every order above two thousand rupees."
+    )
+    del site.pages["/care"]
+    site.pages["/"] = site.pages["/"].replace('<a href="/care">/care</a>', "")
+    async with context.db.system() as conn:
+        version_before = (
+            await (
+                await conn.execute("select cache_version from chatbots where id = %s", (bot["id"],))
+            ).fetchone()
+        )["cache_version"]
+
+    again = await client.post(
+        f"/api/chatbots/{bot['id']}/knowledge/{source['id']}/recrawl", headers=admin.headers
+    )
+    assert again.status_code == 202
+    await run_worker(context, concurrency=1, wait=False)
+    progress = (
+        await client.get(f"/api/chat/crawl/{again.json()['id']}", headers=admin.headers)
+    ).json()
+    assert progress["state"] == "succeeded"
+    assert progress["pages_unchanged"] == 1 and progress["pages_fetched"] == 2  # /returns the same
+
+    free = (
+        await chat(client, bot["id"], "Is shipping free above two thousand rupees?", visitor_id="x")
+    ).json()
+    assert "Free shipping" in free["message"]
+    gone = (
+        await chat(client, bot["id"], "Muslin cloth away from sunlight?", visitor_id="y")
+    ).json()
+    assert gone["source"] == "fallback"  # the care page is gone
+    async with context.db.system() as conn:
+        care = await (
+            await conn.execute(
+                "select count(*) as n from knowledge_chunks where url = %s", (f"{site.url}/care",)
+            )
+        ).fetchone()
+        assert care["n"] == 0
+        version_after = (
+            await (
+                await conn.execute("select cache_version from chatbots where id = %s", (bot["id"],))
+            ).fetchone()
+        )["cache_version"]
+    assert version_after > version_before  # cached answers went stale
+    assert first["pages_crawled"] == 4
+
+
+async def test_pasted_text_and_uploaded_files_are_knowledge_too(client, admin):
+    bot = await create_chatbot(client, admin)
+    text = await client.post(
+        f"/api/chatbots/{bot['id']}/knowledge/text",
+        headers=admin.headers,
+        json={
+            "title": "Store hours",
+            "text": "# Store hours\n\nThe Mylapore store opens at ten in the morning.",
+        },
+    )
+    assert text.status_code == 201, text.text
+    upload = await client.post(
+        f"/api/chatbots/{bot['id']}/knowledge/files",
+        headers=admin.headers,
+        files={
+            "file": ("gift-wrap.txt", b"Gift wrapping costs fifty rupees per saree.", "text/plain")
+        },
+    )
+    assert upload.status_code == 201, upload.text
+    assert upload.json()["data"]["kind"] == "file"
+    assert (
+        "ten in the morning"
+        in (await chat(client, bot["id"], "When does the Mylapore store open?")).json()["message"]
+    )
+    assert (
+        "fifty rupees"
+        in (await chat(client, bot["id"], "How much is gift wrapping?", visitor_id="b")).json()[
+            "message"
+        ]
+    )
+
+    binary = await client.post(
+        f"/api/chatbots/{bot['id']}/knowledge/files",
+        headers=admin.headers,
+        files={"file": ("photo.png", b"\x89PNG\r\n", "image/png")},
+    )
+    assert binary.status_code == 422 and binary.json()["errors"][0]["field"] == "file"
+
+
+async def test_with_a_key_passages_reach_the_prompt_with_their_links(
+    client, context, admin, site, fake_openai
+):
+    await connect_openai(client, admin, fake_openai.key)
+    bot = await create_chatbot(client, admin)
+    await crawl(client, admin, bot, site.url)
+    await run_worker(context, concurrency=1, wait=False)  # embeddings
+    async with context.db.system() as conn:
+        missing = (
+            await (
+                await conn.execute(
+                    "select count(*) as n from knowledge_chunks where chatbot_id = %s and embedding is null",
+                    (bot["id"],),
+                )
+            ).fetchone()
+        )["n"]
+    assert missing == 0
+    fake_openai.script(Reply(content="Express delivery takes one day in Chennai [1]."))
+    answer = (await chat(client, bot["id"], "How fast is express delivery to Chennai?")).json()
+    system = fake_openai.chat_requests[-1]["messages"][0]["content"]
+    assert "Express delivery takes one day in Chennai." in system
+    assert f"{site.url}/shipping" in system
+    assert answer["citations"] == [{"title": "Shipping", "url": f"{site.url}/shipping"}]
+
+
+async def test_bad_crawls_end_clearly_and_keep_what_was_there(client, admin, other_admin, site):
+    bot = await create_chatbot(client, admin)
+    over = await crawl(client, admin, bot, site.url, max_pages=100_000)
+    assert over.status_code == 422 and over.json()["errors"][0]["field"] == "max_pages"
+    missing = (await crawl(client, admin, bot, f"{site.url}/no-such-page")).json()
+    assert missing["pages_crawled"] == 0
+    progress = (
+        await client.get(f"/api/chat/crawl/{missing['crawl_id']}", headers=admin.headers)
+    ).json()
+    assert progress["pages_failed"] == 1
+    # Unreachable, and a private address (the crawler refuses it without connecting).
+    for url in ("http://127.0.0.1:9/", "http://10.0.0.1/"):
+        result = (await crawl(client, admin, bot, url)).json()
+        assert result["pages_crawled"] == 0
+    # Another workspace's crawl is unknown here.
+    theirs = await client.get(f"/api/chat/crawl/{missing['crawl_id']}", headers=other_admin.headers)
+    assert theirs.status_code == 404
+    sources = (
+        await client.get(f"/api/chatbots/{bot['id']}/knowledge", headers=admin.headers)
+    ).json()["data"]
+    assert {s["status"] for s in sources} == {"failed"}
