@@ -153,6 +153,7 @@ class _ModelCall:
     toolbox: Toolbox
     tools: list[dict[str, Any]]
     max_cost: Decimal
+    knowledge: knowledge.Extent
     admission: billing.Admission | None = None
 
 
@@ -160,11 +161,13 @@ class _ModelCall:
 class _BotParts:
     faqs: list[dict[str, Any]]
     actions: list[dict[str, Any]]
+    knowledge: knowledge.Extent
 
 
 class _PartsCache:
-    """A bot's FAQs and actions per (bot, cache version), so a message does not reread them:
-    changing either bumps the bot's cache version, which makes the old entry unreachable."""
+    """A bot's FAQs, actions and how much knowledge it has, per (bot, cache version), so a
+    message does not reread them: changing any of them bumps the bot's cache version, which
+    makes the old entry unreachable."""
 
     def __init__(self, size: int = 1000) -> None:
         self._entries: OrderedDict[tuple[UUID, int], _BotParts] = OrderedDict()
@@ -176,7 +179,9 @@ class _PartsCache:
             self._entries.move_to_end(key)
             return self._entries[key]
         parts = _BotParts(
-            await repository.faqs(conn, bot["id"]), await repository.actions(conn, bot["id"])
+            await repository.faqs(conn, bot["id"]),
+            await repository.actions(conn, bot["id"]),
+            await knowledge.extent(conn, bot["id"]),
         )
         self._entries[key] = parts
         if len(self._entries) > self._size:
@@ -218,12 +223,12 @@ class ChatEngine:
             api_key = self._api_key(bot)
             passages: list[knowledge.Passage] = []
             call = None
-            if hit is None and faq is None and api_key is None:
+            if hit is None and faq is None and api_key is None and parts.knowledge.chunks:
                 passages = await knowledge.search(
                     conn, bot["id"], inp.message, language=bot["language"]
                 )
             elif hit is None and faq is None:
-                call = self._prepare_call(turn, matches, parts.actions)
+                call = self._prepare_call(turn, matches, parts)
                 try:
                     call.admission = await billing.admit(conn, turn.workspace_id, call.max_cost)
                 except billing.BudgetHeld:
@@ -314,7 +319,7 @@ class ChatEngine:
     # -- answers from the model -----------------------------------------------------------------
 
     def _prepare_call(
-        self, turn: _Turn, faqs: list[faq_matching.FaqMatch], actions: list[dict[str, Any]]
+        self, turn: _Turn, faqs: list[faq_matching.FaqMatch], parts: _BotParts
     ) -> _ModelCall:
         """The call before its knowledge is known (that needs the question's embedding, which
         costs money, so it comes after admission): the cost allows for a full knowledge block."""
@@ -324,12 +329,12 @@ class ChatEngine:
             *prompts.fit_history(turn.history),
             {"role": "user", "content": turn.inp.message},
         ]
-        toolbox = self._toolbox(bot, actions)
+        toolbox = self._toolbox(bot, parts.actions)
         tools = toolbox.definitions()
         max_cost = self._max_cost(
             bot, messages, tools, extra_prompt_tokens=2 * prompts.KNOWLEDGE_TOKEN_BUDGET
         )
-        return _ModelCall(messages, toolbox, tools, max_cost)
+        return _ModelCall(messages, toolbox, tools, max_cost, parts.knowledge)
 
     async def _answer_with_model(
         self, turn: _Turn, api_key: str, prepared: _ModelCall, faqs: list[faq_matching.FaqMatch]
@@ -340,7 +345,10 @@ class ChatEngine:
         admission = prepared.admission
         passages: list[knowledge.Passage] = []
         try:
-            embedding = await self._embed_question(turn, api_key)
+            # The embedding serves the semantic cache (first questions) and vector search (bots
+            # with embedded knowledge); otherwise it would be money and time for nothing.
+            wanted = turn.first_turn or prepared.knowledge.vectors
+            embedding = await self._embed_question(turn, api_key) if wanted else None
             async with self.context.db.for_workspace(
                 turn.workspace_id, f"chat:{turn.inp.channel}"
             ) as conn:
@@ -355,7 +363,7 @@ class ChatEngine:
                     if turn.first_turn and embedding is not None
                     else None
                 )
-                if hit is None:
+                if hit is None and prepared.knowledge.chunks:
                     passages = await knowledge.search(
                         conn,
                         bot["id"],

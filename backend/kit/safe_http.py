@@ -1,9 +1,13 @@
 """SSRF-safe outbound HTTP: the one client for every URL fetched on behalf of a tenant.
 
-Addresses are vetted at connect time: the host is resolved once, every resolved address is
-checked, and the socket is opened to that exact checked IP. Nothing re-resolves the name after
-the check, so DNS rebinding has no window. Host header and TLS SNI keep the hostname because
-only the socket address changes, underneath httpcore.
+Addresses and ports are vetted at connect time: each connection resolves the host once (through
+an injectable resolver), checks every answer, and opens the socket to that exact checked IP.
+Nothing re-resolves the name after the check, so DNS rebinding has no window. Host header and
+TLS SNI keep the hostname because only the socket address changes, underneath httpcore.
+
+URLs (the first and every redirect) are also checked up front: scheme, credentials, a host
+that is an IP literal in any spelling (2130706433, 0x7f000001, 0177.0.0.1, 127.1, …, parsed
+here rather than left to the resolver), and the port.
 """
 
 from __future__ import annotations
@@ -13,8 +17,17 @@ import codecs
 import contextlib
 import ipaddress
 import json as jsonlib
+import re
 import socket
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from dataclasses import dataclass
 from email.message import Message
 from types import TracebackType
@@ -24,7 +37,11 @@ import httpcore
 import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# (host, port) -> the addresses to try, as IP strings. Raise OSError when the name is unknown.
+Resolver = Callable[[str, int], Awaitable[list[str]]]
 
+DEFAULT_ALLOWED_PORTS = frozenset({80, 443})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 _ALLOWED_SCHEMES = frozenset({"http", "https"})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _METADATA_ADDRESSES = frozenset(
@@ -93,20 +110,102 @@ def blocked_reason(ip: IPAddress, *, allow_loopback: bool = False) -> str | None
     return None
 
 
-async def _resolve(host: str, port: int) -> list[IPAddress]:
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-    return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+_IPV4_DECIMAL = re.compile(r"[0-9]+")
+_IPV4_HEX = re.compile(r"0[xX][0-9a-fA-F]*")
+_IPV4_OCTAL = re.compile(r"0[0-7]+")
+
+
+def _ipv4_part(part: str) -> int:
+    if _IPV4_HEX.fullmatch(part):
+        return int(part[2:] or "0", 16)
+    if _IPV4_OCTAL.fullmatch(part):
+        return int(part, 8)
+    if _IPV4_DECIMAL.fullmatch(part) and (part == "0" or not part.startswith("0")):
+        return int(part)
+    raise ValueError(f"{part!r} is not an IPv4 number")
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The address `host` spells by itself, or None when it is a name to resolve.
+
+    IPv4 follows the WHATWG URL host parser, which accepts everything inet_aton does: one to
+    four parts, each decimal, 0x-hex or 0-octal, the last filling the remaining bytes
+    (2130706433, 0x7f.1, 0177.0.0.1, 127.1 and 127.0.0.1. all mean 127.0.0.1). A host ending
+    in a number that is no valid address (1.2.3.4.5, 08) raises ValueError: it is never a name.
+    """
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if ":" in bare:
+        return ipaddress.IPv6Address(bare)
+    parts = bare.split(".")
+    if len(parts) > 1 and parts[-1] == "":
+        parts.pop()
+    if not (_IPV4_DECIMAL.fullmatch(parts[-1]) or _IPV4_HEX.fullmatch(parts[-1])):
+        return None
+    if len(parts) > 4:
+        raise ValueError(f"{host!r} has more than four IPv4 parts")
+    numbers = [_ipv4_part(part) for part in parts]
+    *leading, last = numbers
+    if any(number > 255 for number in leading) or last >= 256 ** (5 - len(numbers)):
+        raise ValueError(f"{host!r} is out of the IPv4 range")
+    value = last
+    for index, number in enumerate(leading):
+        value += number << (8 * (3 - index))
+    return ipaddress.IPv4Address(value)
+
+
+async def _getaddrinfo(host: str, port: int) -> list[str]:
+    """The default resolver: the system's, via the event loop's thread pool."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+@dataclass(frozen=True)
+class _Policy:
+    allow_loopback: bool
+    allowed_ports: frozenset[int]
+
+    def address_refusal(self, ip: IPAddress) -> str | None:
+        return blocked_reason(ip, allow_loopback=self.allow_loopback)
+
+    def port_allowed(self, port: int, ip: IPAddress | None) -> bool:
+        """Whether `port` may be used on `ip`; `ip` None is a name not resolved yet, which
+        passes when it might still resolve to an admitted loopback address."""
+        if not 0 < port < 65536:
+            return False
+        if port in self.allowed_ports:
+            return True
+        return self.allow_loopback and (ip is None or ip.is_loopback)
 
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Resolves once, vets every address, then connects to a vetted IP literal."""
+    """Resolves once per connection, vets every address and the port, then connects to a
+    vetted IP literal."""
 
-    def __init__(self, *, allow_loopback: bool) -> None:
-        self._allow_loopback = allow_loopback
+    def __init__(self, policy: _Policy, resolver: Resolver) -> None:
+        self._policy = policy
+        self._resolver = resolver
         self._inner = httpcore.AnyIOBackend()
+
+    async def _addresses(self, host: str, port: int) -> list[IPAddress]:
+        try:
+            literal = literal_address(host)
+        except ValueError as exc:
+            raise UnsafeURLError(host, f"invalid IP address ({exc})") from exc
+        if literal is not None:
+            return [literal]
+        try:
+            answers = await self._resolver(host, port)
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        addresses: list[IPAddress] = []
+        for answer in answers:
+            try:
+                addresses.append(ipaddress.ip_address(answer))
+            except ValueError as exc:
+                raise UnsafeURLError(host, f"the resolver answered {answer!r}") from exc
+        if not addresses:
+            raise httpcore.ConnectError(f"cannot resolve {host}: no addresses")
+        return list(dict.fromkeys(addresses))
 
     async def connect_tcp(
         self,
@@ -118,15 +217,19 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         try:
             async with asyncio.timeout(timeout):
-                addresses = await _resolve(host, port)
+                # The only resolution for this connection: what is checked is what is used.
+                addresses = await self._addresses(host, port)
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(f"resolving {host} timed out") from exc
-        # Refuse if any address is bad: a name mixing public and private records is hostile.
-        for ip in addresses:
-            reason = blocked_reason(ip, allow_loopback=self._allow_loopback)
+        for ip in addresses[:1]:
+            reason = self._policy.address_refusal(ip)
             if reason is not None:
                 shown = "it" if str(ip) == host else f"it resolves to {ip}, which"
                 raise UnsafeURLError(host, f"{shown} is {reason}")
+        # The port is judged per address: only loopback (when admitted) takes any port.
+        for ip in addresses:
+            if not self._policy.port_allowed(port, ip):
+                raise UnsafeURLError(host, f"port {port} is not allowed")
         error: httpcore.ConnectError | None = None
         for ip in addresses:
             try:
@@ -140,7 +243,7 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
                 )
             except httpcore.ConnectError as exc:
                 error = exc
-        assert error is not None  # getaddrinfo never returns an empty list
+        assert error is not None  # _addresses never returns an empty list
         raise error
 
 
@@ -255,8 +358,11 @@ class SafeResponse:
         return jsonlib.loads(self.content)
 
 
-def _checked_url(url: httpx.URL | str) -> httpx.URL:
-    """Scheme, credentials and host checks; addresses are checked later, at connect time."""
+def _checked_url(url: httpx.URL | str, policy: _Policy) -> httpx.URL:
+    """Scheme, credentials, host and port checks, before any resolution or connection.
+
+    An IP-literal host is vetted here already; a name's addresses are vetted at connect time
+    (and so is every port again, against the address it is used with)."""
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
@@ -269,11 +375,23 @@ def _checked_url(url: httpx.URL | str) -> httpx.URL:
         raise UnsafeURLError(redacted, "credentials in the URL are not allowed")
     if not parsed.host:
         raise UnsafeURLError(str(parsed), "no host")
+    try:
+        literal = literal_address(parsed.host)
+    except ValueError as exc:
+        raise UnsafeURLError(str(parsed), f"invalid IP address ({exc})") from exc
+    if literal is not None:
+        reason = policy.address_refusal(literal)
+        if reason is not None:
+            shown = "it" if str(literal) == parsed.host else f"it means {literal}, which"
+            raise UnsafeURLError(str(parsed), f"{shown} is {reason}")
+    port = parsed.port if parsed.port is not None else _DEFAULT_PORTS[parsed.scheme]
+    if not policy.port_allowed(port, literal):
+        raise UnsafeURLError(str(parsed), f"port {port} is not allowed")
     return parsed
 
 
 def _redirect_request(
-    request: httpx.Request, response: httpx.Response, base_headers: httpx.Headers
+    request: httpx.Request, response: httpx.Response, base_headers: httpx.Headers, policy: _Policy
 ) -> httpx.Request | None:
     """The request for the next hop, or None when `response` is final. Crossing to another
     origin keeps only the client's own headers: the caller's (an API key in `X-Api-Key`, a
@@ -285,7 +403,7 @@ def _redirect_request(
         joined = request.url.join(location)
     except httpx.InvalidURL as exc:
         raise UnsafeURLError(location, f"invalid redirect location ({exc})") from exc
-    url = _checked_url(joined)
+    url = _checked_url(joined, policy)
 
     method = request.method
     content: bytes | None = request.content
@@ -327,13 +445,22 @@ class SafeHTTPClient:
         read_timeout: float = 10.0,
         max_redirects: int = 5,
         user_agent: str = "VoxtroBot/1.0 (+https://voxtro.io/bot)",
+        allowed_ports: Iterable[int] = DEFAULT_ALLOWED_PORTS,
+        resolver: Resolver | None = None,
     ) -> None:
-        """`allow_loopback` (local development and tests) admits 127.0.0.0/8 and ::1 only.
+        """`allow_loopback` (local development and tests) admits 127.0.0.0/8 and ::1 only, on
+        any port; every other address may only be reached on `allowed_ports`.
+
+        `resolver` maps (host, port) to IP strings (default: the system resolver); it is
+        called once per connection, never for IP literals, and its answers are vetted whole.
 
         `timeout` bounds a whole request, redirects and body included; `connect_timeout`
         bounds resolving plus connecting, `read_timeout` each socket read or write.
         """
-        self._transport = _GuardedTransport(_GuardedBackend(allow_loopback=allow_loopback))
+        self._policy = _Policy(
+            allow_loopback=allow_loopback, allowed_ports=frozenset(allowed_ports)
+        )
+        self._transport = _GuardedTransport(_GuardedBackend(self._policy, resolver or _getaddrinfo))
         self._max_bytes = max_bytes
         self._timeout = timeout
         self._io_timeouts = httpx.Timeout(read_timeout, connect=connect_timeout).as_dict()
@@ -379,7 +506,7 @@ class SafeHTTPClient:
         merged.update(headers or {})
         request = httpx.Request(
             method,
-            _checked_url(url),
+            _checked_url(url, self._policy),
             params=params,
             headers=merged,
             json=json,
@@ -398,7 +525,7 @@ class SafeHTTPClient:
         for _ in range(self._max_redirects + 1):
             response = await self._transport.handle_async_request(request)
             try:
-                next_request = _redirect_request(request, response, self._headers)
+                next_request = _redirect_request(request, response, self._headers, self._policy)
                 if next_request is None:
                     return SafeResponse(
                         status_code=response.status_code,

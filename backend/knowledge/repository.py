@@ -147,12 +147,19 @@ async def chunks_without_embedding(
     return await cur.fetchall()
 
 
-async def set_embeddings(conn: Connection, pairs: list[tuple[UUID, list[float]]]) -> None:
+async def set_embeddings(
+    conn: Connection, chatbot_id: UUID, pairs: list[tuple[UUID, list[float]]]
+) -> None:
     async with conn.cursor() as cur:
         await cur.executemany(
             "update public.knowledge_chunks set embedding = %s::vector where id = %s",
             [(vector_literal(vector), chunk_id) for chunk_id, vector in pairs],
         )
+    # Vectors change what retrieval finds: the bot's cached answers (and the engine's view of
+    # its knowledge) move on.
+    await conn.execute(
+        "update public.chatbots set cache_version = cache_version + 1 where id = %s", (chatbot_id,)
+    )
 
 
 # -- crawls -----------------------------------------------------------------------------------
@@ -237,6 +244,18 @@ async def search_vector(
     if exact:
         await conn.execute("set local enable_indexscan = on")
     return rows
+
+
+async def extent(conn: Connection, chatbot_id: UUID) -> dict[str, bool]:
+    cur = await conn.execute(
+        "select exists (select 1 from public.knowledge_chunks where chatbot_id = %(bot)s) as chunks,"
+        " exists (select 1 from public.knowledge_chunks where chatbot_id = %(bot)s"
+        "         and embedding is not null) as vectors",
+        {"bot": chatbot_id},
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return {"chunks": bool(row["chunks"]), "vectors": bool(row["vectors"])}
 
 
 async def embedded_count(conn: Connection, chatbot_id: UUID, at_most: int) -> int:

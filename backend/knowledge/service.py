@@ -103,6 +103,20 @@ class Passage:
     score: float
 
 
+@dataclass(frozen=True, slots=True)
+class Extent:
+    """Whether a bot has knowledge at all, and embedded knowledge (so the engine skips what
+    would find nothing)."""
+
+    chunks: bool
+    vectors: bool
+
+
+async def extent(conn: Connection, chatbot_id: UUID) -> Extent:
+    found = await repository.extent(conn, chatbot_id)
+    return Extent(chunks=found["chunks"], vectors=found["vectors"])
+
+
 def ts_config(language: str | None) -> str:
     return _TS_CONFIGS.get((language or "").lower()[:2], "simple")
 

@@ -226,7 +226,9 @@ async def embed(context: procrastinate.JobContext, source_id: str) -> None:
         cost, version = prices.cost(model, prompt_tokens=tokens, completion_tokens=0)
         async with app.db.for_workspace(row["workspace_id"], _PRINCIPAL) as conn:
             await repository.set_embeddings(
-                conn, [(c["id"], v) for c, v in zip(chunks, vectors, strict=True)]
+                conn,
+                row["chatbot_id"],
+                [(c["id"], v) for c, v in zip(chunks, vectors, strict=True)],
             )
             await conn.execute(
                 "insert into public.token_usage (workspace_id, chatbot_id, service, channel, model,"
