@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     # Tenant-directed fetches may reach loopback only in local development and tests
     # (FETCH_ALLOW_LOOPBACK); every other private range stays refused even then.
     fetch_allow_loopback: bool = False
+    # Ports tenant-directed fetches may use (comma-separated); loopback, when allowed, any.
+    fetch_allowed_ports: str = "80,443"
 
     worker_concurrency: int = 4
 

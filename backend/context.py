@@ -56,7 +56,12 @@ class AppContext:
             identity=identity,
             secrets=SecretBox(settings.encryption_keys),
             openai=OpenAIGateway(base_url=settings.openai_base_url),
-            http=SafeHTTPClient(allow_loopback=settings.fetch_allow_loopback),
+            http=SafeHTTPClient(
+                allow_loopback=settings.fetch_allow_loopback,
+                allowed_ports={
+                    int(p) for p in settings.fetch_allowed_ports.split(",") if p.strip()
+                },
+            ),
         )
 
     async def aclose(self) -> None:

@@ -221,7 +221,8 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
                 addresses = await self._addresses(host, port)
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(f"resolving {host} timed out") from exc
-        for ip in addresses[:1]:
+        # Refuse if any address is bad: a name mixing public and private records is hostile.
+        for ip in addresses:
             reason = self._policy.address_refusal(ip)
             if reason is not None:
                 shown = "it" if str(ip) == host else f"it resolves to {ip}, which"

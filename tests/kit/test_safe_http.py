@@ -1,11 +1,17 @@
-"""SafeHTTPClient against a throwaway HTTP/1.1 server on 127.0.0.1 (no other network)."""
+"""SafeHTTPClient against a throwaway HTTP/1.1 server on 127.0.0.1 (no other network).
+
+Names are answered by an injected resolver (`FakeResolver`) and the socket layer is spied on,
+refusing anything but loopback, so no test can reach another machine even when it fails.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
+import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -136,9 +142,30 @@ async def server() -> AsyncIterator[LocalServer]:
     await local.stop()
 
 
-@pytest.fixture
-def connects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Hosts actually handed to the socket layer (SafeHTTPClient connects via AnyIOBackend)."""
+class FakeResolver:
+    """The injected DNS: each name gives its answers in turn, the last one repeating; unknown
+    names fail as NXDOMAIN does. `calls` records every lookup."""
+
+    def __init__(self, answers: Mapping[str, Sequence[Sequence[str]]]) -> None:
+        self._answers = {name: list(sequence) for name, sequence in answers.items()}
+        self.calls: list[tuple[str, int]] = []
+
+    @classmethod
+    def static(cls, records: Mapping[str, Sequence[str]]) -> FakeResolver:
+        return cls({name: [addresses] for name, addresses in records.items()})
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.calls.append((host, port))
+        sequence = self._answers.get(host)
+        if not sequence:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        answer = sequence.pop(0) if len(sequence) > 1 else sequence[0]
+        return list(answer)
+
+
+def spy_connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Hosts handed to the socket layer (SafeHTTPClient connects via AnyIOBackend). Loopback
+    connections go through; any other is recorded and then fails as unreachable."""
     seen: list[str] = []
     original = httpcore.AnyIOBackend.connect_tcp
 
@@ -146,10 +173,17 @@ def connects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         self: httpcore.AnyIOBackend, host: str, port: int, **kwargs: Any
     ) -> httpcore.AsyncNetworkStream:
         seen.append(host)
+        if not ipaddress.ip_address(host).is_loopback:
+            raise httpcore.ConnectError(f"test network: {host} is unreachable")
         return await original(self, host, port, **kwargs)
 
     monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", spy)
     return seen
+
+
+@pytest.fixture
+def connects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return spy_connections(monkeypatch)
 
 
 @pytest_asyncio.fixture
@@ -199,12 +233,189 @@ async def test_loopback_allowed_when_enabled(
 
 
 @pytest.mark.asyncio
-async def test_hostname_is_checked_on_resolved_address(
-    strict_client: SafeHTTPClient, server: LocalServer, connects: list[str]
-) -> None:
-    with pytest.raises(UnsafeURLError, match=r"resolves to .* loopback"):
-        await strict_client.get(server.url("/echo", host="localhost"))
+async def test_hostname_is_checked_on_resolved_address(connects: list[str]) -> None:
+    resolver = FakeResolver.static({"intranet.example": ["127.0.0.1"]})
+    async with SafeHTTPClient(resolver=resolver) as strict:
+        with pytest.raises(UnsafeURLError, match=r"resolves to 127\.0\.0\.1, which is a loopback"):
+            await strict.get("http://intranet.example/")
+    assert resolver.calls == [("intranet.example", 80)]
     assert connects == []
+
+
+@pytest.mark.asyncio
+async def test_injected_resolver_is_used_once_per_connection(
+    server: LocalServer, connects: list[str]
+) -> None:
+    resolver = FakeResolver.static({"app.example": ["127.0.0.1"]})
+    async with SafeHTTPClient(allow_loopback=True, resolver=resolver) as safe:
+        response = await safe.get(server.url("/echo", host="app.example"))
+        assert response.json()["headers"]["host"] == f"app.example:{server.port}"
+        assert resolver.calls == [("app.example", server.port)]
+        assert connects == ["127.0.0.1"]
+
+        # IP literals, in any spelling, never reach the resolver.
+        await safe.get(server.url("/echo"))
+        await safe.get(server.url("/echo", host="2130706433"))
+        await safe.get(server.url("/echo", host="0x7f.1"))
+    assert resolver.calls == [("app.example", server.port)]
+    assert connects == ["127.0.0.1"] * 4
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("via_redirect", [False, True])
+async def test_dns_rebinding_never_reaches_the_second_answer(
+    server: LocalServer, connects: list[str], via_redirect: bool
+) -> None:
+    """The name answers 127.0.0.1 (admitted here), then 10.0.0.1: the checked answer is the
+    one connected to, and the next connection's answer is checked again and refused."""
+    resolver = FakeResolver({"rebind.example": [["127.0.0.1"], ["10.0.0.1"]]})
+    async with SafeHTTPClient(allow_loopback=True, resolver=resolver) as safe:
+        if via_redirect:
+            # The server closes each connection, so the redirect's hop connects anew.
+            with pytest.raises(
+                UnsafeURLError, match=r"resolves to 10\.0\.0\.1, which is a private"
+            ):
+                await safe.get(
+                    server.url("/redirect", host="rebind.example"), params={"to": "/echo"}
+                )
+        else:
+            response = await safe.get(server.url("/echo", host="rebind.example"))
+            assert response.status_code == 200
+            with pytest.raises(UnsafeURLError, match=r"resolves to 10\.0\.0\.1"):
+                await safe.get(server.url("/echo", host="rebind.example"))
+    assert len(resolver.calls) == 2
+    assert connects == ["127.0.0.1"]
+    assert len(server.requests) == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ["203.0.113.10", "10.0.0.1"],
+        ["93.184.215.14", "10.0.0.1"],
+        ["127.0.0.1", "10.0.0.1"],
+        ["10.0.0.1", "127.0.0.1"],
+        ["127.0.0.1", "169.254.169.254"],
+        ["::1", "fd00:ec2::254"],
+    ],
+    ids="+".join,
+)
+async def test_mixed_answers_are_refused_whole(
+    server: LocalServer, connects: list[str], answer: list[str]
+) -> None:
+    """One bad record spoils the answer, even when its other records would be admitted."""
+    resolver = FakeResolver.static({"mixed.example": answer})
+    async with SafeHTTPClient(allow_loopback=True, resolver=resolver) as safe:
+        with pytest.raises(UnsafeURLError, match=r"resolves to .*, which is"):
+            await safe.get("http://mixed.example/")
+    assert resolver.calls == [("mixed.example", 80)]
+    assert connects == []
+
+
+@pytest.mark.asyncio
+async def test_resolver_failures(connects: list[str]) -> None:
+    resolver = FakeResolver.static({"empty.example": [], "garbage.example": ["0x7f000001"]})
+    async with SafeHTTPClient(resolver=resolver) as safe:
+        with pytest.raises(httpx.ConnectError, match=r"cannot resolve nxdomain\.example"):
+            await safe.get("http://nxdomain.example/")
+        with pytest.raises(httpx.ConnectError, match=r"cannot resolve empty\.example"):
+            await safe.get("http://empty.example/")
+        # Answers must be plain IP addresses; nothing is reinterpreted after the check.
+        with pytest.raises(UnsafeURLError, match="the resolver answered '0x7f000001'"):
+            await safe.get("http://garbage.example/")
+    assert connects == []
+
+
+@pytest.mark.asyncio
+async def test_slow_resolver_hits_the_connect_timeout(connects: list[str]) -> None:
+    async def hanging(host: str, port: int) -> list[str]:
+        await asyncio.sleep(30)
+        return ["93.184.215.14"]
+
+    async with SafeHTTPClient(resolver=hanging, connect_timeout=0.2) as safe:
+        started = time.monotonic()
+        with pytest.raises(httpx.ConnectTimeout, match=r"resolving slow\.example timed out"):
+            await safe.get("http://slow.example/")
+    assert time.monotonic() - started < 1.0
+    assert connects == []
+
+
+@pytest.mark.asyncio
+async def test_default_resolver_is_the_system_one(
+    client: SafeHTTPClient, server: LocalServer, connects: list[str]
+) -> None:
+    response = await client.get(server.url("/echo", host="localhost"))
+    assert response.status_code == 200
+    assert connects[0] in {"127.0.0.1", "::1"}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://public.example:8080/",
+        "https://public.example:8443/",
+        "http://public.example:22/",
+        "http://8.8.8.8:25/",
+        "http://public.example:0/",
+        "http://public.example:65536/",
+    ],
+)
+async def test_other_ports_refused_before_resolving(connects: list[str], url: str) -> None:
+    resolver = FakeResolver.static({"public.example": ["93.184.215.14"]})
+    port = httpx.URL(url).port
+    async with SafeHTTPClient(resolver=resolver) as strict:
+        with pytest.raises(UnsafeURLError, match=f"port {port} is not allowed"):
+            await strict.get(url)
+    assert resolver.calls == []
+    assert connects == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "answer", [["93.184.215.14"], ["127.0.0.1", "93.184.215.14"]], ids="+".join
+)
+async def test_allow_loopback_admits_any_port_on_loopback_only(
+    server: LocalServer, connects: list[str], answer: list[str]
+) -> None:
+    """A name can only be judged once resolved: the port is checked against its answer."""
+    resolver = FakeResolver.static({"public.example": answer})
+    async with SafeHTTPClient(allow_loopback=True, resolver=resolver) as safe:
+        with pytest.raises(UnsafeURLError, match=f"port {server.port} is not allowed"):
+            await safe.get(server.url("/echo", host="public.example"))
+        with pytest.raises(UnsafeURLError, match="port 8080 is not allowed"):
+            await safe.get("http://8.8.8.8:8080/")
+        with pytest.raises(UnsafeURLError, match="port 0 is not allowed"):
+            await safe.get("http://127.0.0.1:0/")
+        assert (await safe.get(server.url("/echo"))).status_code == 200
+    assert resolver.calls == [("public.example", server.port)]
+    assert connects == ["127.0.0.1"]
+    assert len(server.requests) == 1
+
+
+@pytest.mark.asyncio
+async def test_allowed_ports_is_configurable(connects: list[str]) -> None:
+    resolver = FakeResolver.static({"public.example": ["93.184.215.14"]})
+    async with SafeHTTPClient(allowed_ports={8080}, resolver=resolver, timeout=2.0) as safe:
+        with pytest.raises(UnsafeURLError, match="port 80 is not allowed"):
+            await safe.get("http://public.example/")
+        with pytest.raises(UnsafeURLError, match="port 443 is not allowed"):
+            await safe.get("https://8.8.8.8/")
+        # Admitted: it gets as far as the (test-refused) socket.
+        with pytest.raises(httpx.ConnectError, match="unreachable"):
+            await safe.get("http://public.example:8080/")
+    assert resolver.calls == [("public.example", 8080)]
+    assert connects == ["93.184.215.14"]
+
+
+@pytest.mark.asyncio
+async def test_redirect_to_other_port_refused(
+    client: SafeHTTPClient, server: LocalServer, connects: list[str]
+) -> None:
+    with pytest.raises(UnsafeURLError, match="port 8080 is not allowed"):
+        await client.get(server.url("/redirect"), params={"to": "http://8.8.8.8:8080/"})
+    assert connects == ["127.0.0.1"]
 
 
 @pytest.mark.asyncio
@@ -242,6 +453,11 @@ async def test_connects_to_checked_ip_but_keeps_hostname_in_host_header(
         ("http://2130706433/", "loopback"),
         ("http://0x7f000001/", "loopback"),
         ("http://127.1/", "loopback"),
+        ("http://0x7f.1/", "loopback"),
+        ("http://017700000001/", "loopback"),
+        ("http://127.0.0.1./", "loopback"),
+        ("http://0/", "unspecified"),
+        ("http://1.2.3.4.5/", "invalid IP address"),
     ],
 )
 async def test_blocked_addresses_fail_before_connecting(
@@ -263,6 +479,8 @@ async def test_blocked_addresses_fail_before_connecting(
         "http://0.0.0.0/",
         "http://[::ffff:127.0.0.1]/",
         "http://[fd00:ec2::254]/",
+        "http://0/",
+        "http://[::]/",
     ],
 )
 async def test_allow_loopback_keeps_other_ranges_blocked(
