@@ -52,7 +52,7 @@ create table public.knowledge_chunks (
   workspace_id uuid not null,
   chatbot_id uuid not null,
   source_id uuid not null,
-  page_id uuid references public.knowledge_pages (id) on delete cascade,
+  page_id uuid not null references public.knowledge_pages (id) on delete cascade,
   ordinal integer not null,
   url text,
   title text not null default '',

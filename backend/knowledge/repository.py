@@ -114,12 +114,11 @@ async def upsert_page(conn: Connection, values: dict[str, Any]) -> UUID:
 
 
 async def replace_chunks(
-    conn: Connection, *, source_id: UUID, page_id: UUID | None, rows: list[dict[str, Any]]
+    conn: Connection, *, source_id: UUID, page_id: UUID, rows: list[dict[str, Any]]
 ) -> None:
-    """The chunks of one page (or of a whole text source when `page_id` is None)."""
+    """The chunks of one page, replaced by `rows`."""
     await conn.execute(
-        "delete from public.knowledge_chunks where source_id = %s"
-        " and page_id is not distinct from %s",
+        "delete from public.knowledge_chunks where source_id = %s and page_id = %s",
         (source_id, page_id),
     )
     if rows:

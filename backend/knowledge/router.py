@@ -151,7 +151,8 @@ async def _add_document(
             workspace_id=subject.workspace_id,
             chatbot_id=chatbot_id,
             kind=kind,
-            document=document,
+            title=document.title,
+            documents=[document],
             language=config["language"],
         )
         await tasks.enqueue(conn, tasks.embed, source_id=str(source["id"]))

@@ -200,11 +200,11 @@ async def index_document(
     workspace_id: UUID,
     chatbot_id: UUID,
     source_id: UUID,
-    page_id: UUID | None,
+    page_id: UUID,
     document: Document,
     language: str | None,
 ) -> int:
-    """Replace the chunks of one page (or text source) by those of `document`; their count."""
+    """Replace the chunks of one page by those of `document`; their count."""
     config = ts_config(document.language or language)
     rows = [
         {
@@ -232,28 +232,43 @@ async def add_text_source(
     workspace_id: UUID,
     chatbot_id: UUID,
     kind: str,
-    document: Document,
+    title: str,
+    documents: list[Document],
     language: str | None,
 ) -> dict[str, Any]:
+    """A source made of documents we were given (pasted text, a file, the bot's own knowledge
+    text), indexed at once: one page per document, so each keeps its own link."""
     source = await repository.create_source(
         conn,
         {
             "workspace_id": workspace_id,
             "chatbot_id": chatbot_id,
             "kind": kind,
-            "title": document.title,
+            "title": title,
             "status": "ready",
         },
     )
-    await index_document(
-        conn,
-        workspace_id=workspace_id,
-        chatbot_id=chatbot_id,
-        source_id=source["id"],
-        page_id=None,
-        document=document,
-        language=language,
-    )
+    for number, document in enumerate(documents):
+        page_id = await repository.upsert_page(
+            conn,
+            {
+                "workspace_id": workspace_id,
+                "source_id": source["id"],
+                "url": document.url or f"{kind}:{number}",
+                "title": document.title,
+                "status": "fetched",
+                "bytes": len(document.text.encode()),
+            },
+        )
+        await index_document(
+            conn,
+            workspace_id=workspace_id,
+            chatbot_id=chatbot_id,
+            source_id=source["id"],
+            page_id=page_id,
+            document=document,
+            language=language,
+        )
     await repository.refresh_counts(conn, source["id"])
     refreshed = await repository.get_source(conn, workspace_id, source["id"])
     assert refreshed is not None
@@ -295,37 +310,13 @@ async def sync_inline_source(
     if existing is not None:
         await repository.delete_source(conn, workspace_id, existing["id"])
     sections = _inline_sections(text)
-    if not sections:
-        return
-    source = await repository.create_source(
-        conn,
-        {
-            "workspace_id": workspace_id,
-            "chatbot_id": chatbot_id,
-            "kind": "text",
-            "title": repository.INLINE_TITLE,
-            "status": "ready",
-        },
-    )
-    for number, document in enumerate(sections):
-        page_id = await repository.upsert_page(
-            conn,
-            {
-                "workspace_id": workspace_id,
-                "source_id": source["id"],
-                "url": document.url or f"inline:{number}",
-                "title": document.title,
-                "status": "fetched",
-                "bytes": len(document.text.encode()),
-            },
-        )
-        await index_document(
+    if sections:
+        await add_text_source(
             conn,
             workspace_id=workspace_id,
             chatbot_id=chatbot_id,
-            source_id=source["id"],
-            page_id=page_id,
-            document=document,
+            kind="text",
+            title=repository.INLINE_TITLE,
+            documents=sections,
             language=language,
         )
-    await repository.refresh_counts(conn, source["id"])
