@@ -255,3 +255,29 @@ async def test_bad_crawls_end_clearly_and_keep_what_was_there(client, admin, oth
         await client.get(f"/api/chatbots/{bot['id']}/knowledge", headers=admin.headers)
     ).json()["data"]
     assert {s["status"] for s in sources} == {"failed"}
+
+
+async def test_a_recrawl_of_a_site_that_went_down_keeps_what_the_bot_knew(
+    client, context, admin, site
+):
+    bot = await create_chatbot(client, admin)
+    await crawl(client, admin, bot, site.url)
+    [source] = (
+        await client.get(f"/api/chatbots/{bot['id']}/knowledge", headers=admin.headers)
+    ).json()["data"]
+    site.pages.clear()  # every page now answers 404
+
+    again = await client.post(
+        f"/api/chatbots/{bot['id']}/knowledge/{source['id']}/recrawl", headers=admin.headers
+    )
+    await run_worker(context, concurrency=1, wait=False)
+    progress = (
+        await client.get(f"/api/chat/crawl/{again.json()['id']}", headers=admin.headers)
+    ).json()
+    assert progress["state"] == "succeeded" and progress["pages_failed"] >= 1
+    [after] = (
+        await client.get(f"/api/chatbots/{bot['id']}/knowledge", headers=admin.headers)
+    ).json()["data"]
+    assert after["chunks"] == source["chunks"]
+    answer = (await chat(client, bot["id"], "How many days do I have to return a saree?")).json()
+    assert "fourteen days" in answer["message"]
