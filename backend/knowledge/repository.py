@@ -257,6 +257,21 @@ async def extent(conn: Connection, chatbot_id: UUID) -> dict[str, bool]:
     return {"chunks": bool(row["chunks"]), "vectors": bool(row["vectors"])}
 
 
+_ITERATIVE_SCANS: bool | None = None
+
+
+async def _iterative_scans(conn: Connection) -> bool:
+    """Whether the installed pgvector has iterative index scans (0.8 and later); asked once."""
+    global _ITERATIVE_SCANS
+    if _ITERATIVE_SCANS is None:
+        row = await (
+            await conn.execute("select extversion from pg_extension where extname = 'vector'")
+        ).fetchone()
+        version = tuple(int(p) for p in str(row["extversion"]).split(".")[:2]) if row else (0, 0)
+        _ITERATIVE_SCANS = version >= (0, 8)
+    return _ITERATIVE_SCANS
+
+
 async def embedded_count(conn: Connection, chatbot_id: UUID, at_most: int) -> int:
     cur = await conn.execute(
         "select count(*) as n from (select 1 from public.knowledge_chunks"
