@@ -221,28 +221,32 @@ async def search_text(
 async def search_vector(
     conn: Connection, chatbot_id: UUID, embedding: list[float], *, limit: int, exact: bool
 ) -> list[dict[str, Any]]:
-    """Nearest chunks of one bot by cosine distance. The HNSW index filters after searching,
-    so it may return fewer than `limit` rows for a bot among many; `exact` scans the bot's
-    own chunks instead."""
-    if exact:
-        await conn.execute("set local enable_indexscan = off")
-    else:
-        await conn.execute(
-            "select set_config('hnsw.ef_search', %s, true)", (str(max(limit * 4, 100)),)
-        )
+    """Nearest chunks of one bot by cosine distance.
+
+    `exact` scans the bot's own chunks: ordering by `distance + 0` is an expression the HNSW
+    index cannot serve, so the plan cannot use it, whatever plan is cached for the statement.
+    Otherwise the index serves the search; it filters by bot after scanning, so on pgvector
+    0.8+ (Supabase) it is told to keep scanning until `limit` rows pass, and on older versions
+    it looks at more candidates.
+    """
+    if not exact:
+        if await _iterative_scans(conn):
+            await conn.execute("set local hnsw.iterative_scan = relaxed_order")
+        else:
+            await conn.execute(
+                "select set_config('hnsw.ef_search', %s, true)", (str(max(limit * 4, 100)),)
+            )
+    order = "(embedding <=> %(v)s::vector) + 0" if exact else "embedding <=> %(v)s::vector"
     cur = await conn.execute(
-        """
+        f"""
         select id, url, title, heading, content, embedding <=> %(v)s::vector as distance
         from public.knowledge_chunks
         where chatbot_id = %(bot)s and embedding is not null
-        order by embedding <=> %(v)s::vector limit %(limit)s
+        order by {order} limit %(limit)s
         """,
         {"v": vector_literal(embedding), "bot": chatbot_id, "limit": limit},
     )
-    rows = await cur.fetchall()
-    if exact:
-        await conn.execute("set local enable_indexscan = on")
-    return rows
+    return await cur.fetchall()
 
 
 async def extent(conn: Connection, chatbot_id: UUID) -> dict[str, bool]:
