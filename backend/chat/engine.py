@@ -21,6 +21,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -139,6 +140,7 @@ class _Turn:
     normalized: str = ""
     usage_rows: list[dict[str, Any]] = field(default_factory=list)
     embedding: list[float] | None = None
+    finished: bool = False  # the answer is stored and its cost settled
 
     @property
     def workspace_id(self) -> UUID:
@@ -244,8 +246,11 @@ class ChatEngine:
                 call.admission = await billing.wait_for_room(
                     self.context.db, turn.workspace_id, call.max_cost, principal
                 )
-            async for event in self._answer_with_model(turn, api_key, call, matches):
-                yield event
+            # Closed here and now when our reader goes away, not whenever the garbage
+            # collector gets to it: what the abandoned answer cost is settled before we return.
+            async with aclosing(self._answer_with_model(turn, api_key, call, matches)) as answer:
+                async for event in answer:
+                    yield event
 
     # -- gathering ----------------------------------------------------------------------------
 
@@ -344,6 +349,7 @@ class ChatEngine:
         assert prepared.admission is not None
         admission = prepared.admission
         passages: list[knowledge.Passage] = []
+        streamed: list[str] = []  # text of the model call in flight, until it is metered
         try:
             # The embedding serves the semantic cache (first questions) and vector search (bots
             # with embedded knowledge); otherwise it would be money and time for nothing.
@@ -382,7 +388,6 @@ class ChatEngine:
             leads: list[dict[str, Any]] = []
             escalate = False
             completion: Completion | None = None
-            streamed: list[str] = []  # text of the call in flight, until it is metered
             for round_number in range(MAX_TOOL_ROUNDS + 1):
                 last_round = round_number == MAX_TOOL_ROUNDS
                 request: dict[str, Any] = {
@@ -435,9 +440,11 @@ class ChatEngine:
                         leads.append(outcome.lead)
         except (GeneratorExit, asyncio.CancelledError):
             # The client went away mid-answer. What the model produced still costs the
-            # workspace: meter it (the call in flight by estimate) before letting go.
-            with anyio.CancelScope(shield=True):
-                await self._abandoned(turn, admission, messages, "".join(streamed))
+            # workspace: meter it (the call in flight by estimate) before letting go. Once the
+            # answer is finished (the client left while it was being handed over) it is paid.
+            if not turn.finished:
+                with anyio.CancelScope(shield=True):
+                    await self._abandoned(turn, admission, messages, "".join(streamed))
             raise
         except InvalidKey as exc:
             await self._key_refused(turn, admission, str(exc))
@@ -645,6 +652,7 @@ class ChatEngine:
         # Shielded: a visitor closing the stream now must not lose what the answer cost.
         with anyio.CancelScope(shield=True):
             await self._write_finish(turn, admission, result, spent, leads, escalate, cacheable)
+        turn.finished = True
         return Done(result)
 
     async def _write_finish(

@@ -451,3 +451,44 @@ async def test_a_lead_keeps_only_lead_fields_whatever_the_model_adds(
     assert [(r["email"], str(r["workspace_id"])) for r in leads] == [
         ("b@example.com", admin.workspace_id)
     ]
+
+
+async def test_a_client_leaving_as_a_cached_answer_arrives_is_charged_once(
+    context, bot, fake_openai
+):
+    """The stream's reader goes away right after the final event of a (semantically) cached
+    answer: the answer is already stored and settled, so closing must not settle it again."""
+    from uuid import UUID
+
+    from backend.chat.engine import ChatInput, Done
+
+    question = "How should I wash and store my silk saree at home during the monsoon season"
+    fake_openai.script(Reply(content="Dry clean only.", prompt_tokens=100, completion_tokens=5))
+    first = await context.chat.reply(
+        ChatInput(chatbot_id=UUID(bot["id"]), message=question, visitor_id="first")
+    )
+    events = context.chat.events(
+        ChatInput(chatbot_id=UUID(bot["id"]), message=question + " please", visitor_id="leaving")
+    )
+    done = None
+    async for event in events:
+        if isinstance(event, Done):
+            done = event.result
+            break
+    await events.aclose()
+    assert first.source == "model"
+    assert done is not None and (done.source, done.message) == ("cache", "Dry clean only.")
+    async with context.db.system() as conn:
+        rows = await (
+            await conn.execute(
+                "select count(*) filter (where conversation_id = %s) as mine, count(*) as n"
+                " from token_usage",
+                (done.conversation_id,),
+            )
+        ).fetchone()
+        held = await (
+            await conn.execute("select count(*) as n from billing_reservations")
+        ).fetchone()
+    # The first answer: embedding and model call; the cached one: its question's embedding.
+    assert (rows["mine"], rows["n"]) == (1, 3)
+    assert held["n"] == 0
