@@ -20,7 +20,7 @@ import asyncio
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -202,7 +202,7 @@ class ChatEngine:
                 return event.result
         raise AssertionError("the engine ended without an answer")
 
-    async def events(self, inp: ChatInput) -> AsyncIterator[Token | Done]:
+    async def events(self, inp: ChatInput) -> AsyncGenerator[Token | Done, None]:
         started = time.perf_counter()
         principal = f"chat:{inp.channel}"
         # Everything this message needs to know, and its budget admission, in one transaction:
@@ -343,7 +343,7 @@ class ChatEngine:
 
     async def _answer_with_model(
         self, turn: _Turn, api_key: str, prepared: _ModelCall, faqs: list[faq_matching.FaqMatch]
-    ) -> AsyncIterator[Token | Done]:
+    ) -> AsyncGenerator[Token | Done, None]:
         bot = turn.bot
         messages, toolbox, tools = prepared.messages, prepared.toolbox, prepared.tools
         assert prepared.admission is not None
