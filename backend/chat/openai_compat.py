@@ -146,17 +146,20 @@ async def chat_completions(
     async def stream() -> AsyncIterator[str]:
         yield chunk({"role": "assistant", "content": ""})
         event: Token | Done | None = first
-        while event is not None:
-            if isinstance(event, Token):
-                yield chunk({"content": event.text})
-            else:
-                result = event.result
-                if result.source != "model":  # not streamed by the model: send it whole
-                    yield chunk({"content": result.message})
-                yield chunk({}, finish="stop")
-                if data.stream_options and data.stream_options.include_usage:
-                    yield chunk({}, usage=_usage(result), choices=False)
-            event = await anext(events, None)
+        try:
+            while event is not None:
+                if isinstance(event, Token):
+                    yield chunk({"content": event.text})
+                else:
+                    result = event.result
+                    if result.source != "model":  # not streamed by the model: send it whole
+                        yield chunk({"content": result.message})
+                    yield chunk({}, finish="stop")
+                    if data.stream_options and data.stream_options.include_usage:
+                        yield chunk({}, usage=_usage(result), choices=False)
+                event = await anext(events, None)
+        finally:
+            await events.aclose()  # a reader gone mid-answer: settle what it cost now
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(stream(), media_type="text/event-stream")

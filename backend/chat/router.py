@@ -4,7 +4,7 @@ limited per visitor and per IP; answers as JSON, or as server-sent events when a
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -64,7 +64,7 @@ def _sse(event: str, data: dict[str, Any]) -> str:
 
 
 async def respond(
-    events: AsyncIterator[Token | Done], *, stream: bool
+    events: AsyncGenerator[Token | Done, None], *, stream: bool
 ) -> Response | dict[str, Any]:
     """JSON, or a stream of `token` events ending with one `done` event (the stored message id
     and the usage). Errors before the first event keep their HTTP status."""
@@ -88,6 +88,8 @@ async def respond(
                 event = await anext(events, None)
         except VoxtroError as exc:
             yield _sse("error", {"code": exc.code, "message": exc.message})
+        finally:
+            await events.aclose()  # a reader gone mid-answer: settle what it cost now
 
     return StreamingResponse(
         body(),
