@@ -198,22 +198,29 @@ async def cancel_requested(conn: Connection, crawl_id: UUID) -> bool:
 
 
 async def search_text(
-    conn: Connection, chatbot_id: UUID, *, terms: list[str], ts_config: str, limit: int
+    conn: Connection,
+    chatbot_id: UUID,
+    *,
+    expression: str,
+    ts_config: str,
+    limit: int,
+    ranked: int,
+    skip: list[UUID] | None = None,
 ) -> list[dict[str, Any]]:
-    """Full-text candidates, best first: any of the terms, stemmed in the bot's language or
-    as written."""
-    if not terms:
-        return []
-    query = " | ".join(terms)
+    """Full-text candidates, best first, for a tsquery `expression` of plain words, each
+    stemmed in the bot's language or taken as written; at most `ranked` matches are ranked."""
     cur = await conn.execute(
-        """
-        select id, url, title, heading, content, ts_rank_cd(search, q) as rank
-        from public.knowledge_chunks,
-             (select to_tsquery(%(cfg)s::regconfig, %(q)s) || to_tsquery('simple', %(q)s) as q) query
-        where chatbot_id = %(bot)s and search @@ q
-        order by rank desc, id limit %(limit)s
-        """,
-        {"cfg": ts_config, "q": query, "bot": chatbot_id, "limit": limit},
+        "select * from public.search_knowledge_text(%(bot)s,"
+        " to_tsquery(%(cfg)s::regconfig, %(q)s) || to_tsquery('simple', %(q)s),"
+        " %(limit)s, %(ranked)s, %(skip)s)",
+        {
+            "bot": chatbot_id,
+            "cfg": ts_config,
+            "q": expression,
+            "limit": limit,
+            "ranked": ranked,
+            "skip": skip or [],
+        },
     )
     return await cur.fetchall()
 
@@ -221,14 +228,10 @@ async def search_text(
 async def search_vector(
     conn: Connection, chatbot_id: UUID, embedding: list[float], *, limit: int, exact: bool
 ) -> list[dict[str, Any]]:
-    """Nearest chunks of one bot by cosine distance.
-
-    `exact` scans the bot's own chunks: ordering by `distance + 0` is an expression the HNSW
-    index cannot serve, so the plan cannot use it, whatever plan is cached for the statement.
-    Otherwise the index serves the search; it filters by bot after scanning, so on pgvector
-    0.8+ (Supabase) it is told to keep scanning until `limit` rows pass, and on older versions
-    it looks at more candidates.
-    """
+    """Nearest chunks of one bot by cosine distance: `exact` scans the bot's own chunks,
+    otherwise the HNSW index serves the search, filtering by bot as it goes; on pgvector 0.8+
+    (Supabase) it is told to keep scanning until `limit` rows pass, on older versions it looks
+    at more candidates."""
     if not exact:
         if await _iterative_scans(conn):
             await conn.execute("set local hnsw.iterative_scan = relaxed_order")
@@ -236,17 +239,21 @@ async def search_vector(
             await conn.execute(
                 "select set_config('hnsw.ef_search', %s, true)", (str(max(limit * 4, 100)),)
             )
-    order = "(embedding <=> %(v)s::vector) + 0" if exact else "embedding <=> %(v)s::vector"
     cur = await conn.execute(
-        f"""
-        select id, url, title, heading, content, embedding <=> %(v)s::vector as distance
-        from public.knowledge_chunks
-        where chatbot_id = %(bot)s and embedding is not null
-        order by {order} limit %(limit)s
-        """,
-        {"v": vector_literal(embedding), "bot": chatbot_id, "limit": limit},
+        "select * from public.search_knowledge_vectors(%s, %s::vector, %s, %s)",
+        (chatbot_id, vector_literal(embedding), limit, exact),
     )
     return await cur.fetchall()
+
+
+async def chunk_count(conn: Connection, chatbot_id: UUID) -> int:
+    """How many chunks the bot has, from its sources' stored counts (no scan of the chunks)."""
+    cur = await conn.execute(
+        "select coalesce(sum(chunks), 0) as n from public.knowledge_sources where chatbot_id = %s",
+        (chatbot_id,),
+    )
+    row = await cur.fetchone()
+    return int(row["n"]) if row else 0
 
 
 async def extent(conn: Connection, chatbot_id: UUID) -> dict[str, bool]:
@@ -274,13 +281,3 @@ async def _iterative_scans(conn: Connection) -> bool:
         version = tuple(int(p) for p in str(row["extversion"]).split(".")[:2]) if row else (0, 0)
         _ITERATIVE_SCANS = version >= (0, 8)
     return _ITERATIVE_SCANS
-
-
-async def embedded_count(conn: Connection, chatbot_id: UUID, at_most: int) -> int:
-    cur = await conn.execute(
-        "select count(*) as n from (select 1 from public.knowledge_chunks"
-        " where chatbot_id = %s and embedding is not null limit %s) c",
-        (chatbot_id, at_most),
-    )
-    row = await cur.fetchone()
-    return int(row["n"]) if row else 0

@@ -19,7 +19,12 @@ from backend.knowledge import repository
 from backend.knowledge.chunking import chunk_text
 from backend.knowledge.extract import Document
 
-CANDIDATES = 50  # per search method: bounds the cost of ranking whatever the bot's size
+CANDIDATES = 50  # per search method
+# Full-text matches ranked per query at most: a question whose words are everywhere in a large
+# bot would otherwise rank most of its chunks. Stricter queries run first (all the words, then
+# any two of them, then any), so the cap only ever trims the loosest one.
+RANKED_MATCHES = 1000
+PAIRED_TERMS = 8  # "any two of them" pairs up at most this many words (28 pairs)
 RRF_K = 60
 # Without a model, a passage must hold at least this share of the question's words.
 MIN_COVERAGE = 0.35
@@ -150,15 +155,10 @@ async def search(
 ) -> list[Passage]:
     """The chunks that best answer `question`, best first."""
     terms = query_terms(question)
-    text_rows = await repository.search_text(
-        conn, chatbot_id, terms=terms, ts_config=ts_config(language), limit=CANDIDATES
-    )
+    text_rows = await _text_candidates(conn, chatbot_id, terms, ts_config(language))
     vector_rows: list[dict[str, Any]] = []
     if embedding is not None:
-        exact = (
-            await repository.embedded_count(conn, chatbot_id, EXACT_VECTOR_SEARCH_UP_TO + 1)
-            <= EXACT_VECTOR_SEARCH_UP_TO
-        )
+        exact = await repository.chunk_count(conn, chatbot_id) <= EXACT_VECTOR_SEARCH_UP_TO
         vector_rows = await repository.search_vector(
             conn, chatbot_id, embedding, limit=CANDIDATES, exact=exact
         )
@@ -181,6 +181,40 @@ async def search(
         )
         for i in best
     ]
+
+
+def text_queries(terms: list[str]) -> list[str]:
+    """Full-text queries from strictest to loosest: every word, any two of them, any one."""
+    if not terms:
+        return []
+    queries = [" & ".join(terms)]
+    if len(terms) > 2:
+        paired = terms[:PAIRED_TERMS]
+        queries.append(
+            " | ".join(f"({a} & {b})" for i, a in enumerate(paired) for b in paired[i + 1 :])
+        )
+    if len(terms) > 1:
+        queries.append(" | ".join(terms))
+    return queries
+
+
+async def _text_candidates(
+    conn: Connection, chatbot_id: UUID, terms: list[str], config: str
+) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for expression in text_queries(terms):
+        found += await repository.search_text(
+            conn,
+            chatbot_id,
+            expression=expression,
+            ts_config=config,
+            limit=CANDIDATES - len(found),
+            ranked=RANKED_MATCHES,
+            skip=[row["id"] for row in found],
+        )
+        if len(found) >= CANDIDATES:
+            break
+    return found
 
 
 def _label(row: dict[str, Any]) -> str:

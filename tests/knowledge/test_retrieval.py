@@ -85,3 +85,51 @@ async def test_hybrid_search_fuses_words_and_meaning(client, context, admin):
         )
     assert by_words[0].text.startswith("Returns")  # stemmed: returning ~ returns
     assert by_meaning[0].text.startswith("Shipping")  # nearest vector, no shared word
+
+
+async def test_searches_return_nothing_to_another_workspace(client, context, admin, other_admin):
+    """The search functions run as the table's owner: they check the caller's workspace
+    themselves, for a user of another workspace and for a principal bound to one."""
+    bot = await create_chatbot(client, admin)
+    await _chunks(context, admin, bot["id"], [("Returns are accepted within 14 days.", 1)])
+    user_claims = {"sub": str(other_admin.user_id), "role": "authenticated"}
+    async with context.db.as_claims(user_claims) as conn:
+        assert await service.search(conn, bot["id"], "returns", language="en") == []
+        assert await repository.search_vector(conn, bot["id"], unit(1), limit=5, exact=True) == []
+    async with context.db.for_workspace(other_admin.workspace_id, "test") as conn:
+        assert await service.search(conn, bot["id"], "returns", language="en") == []
+    async with context.db.for_workspace(admin.workspace_id, "test") as conn:
+        assert len(await service.search(conn, bot["id"], "returns", language="en")) == 1
+
+
+async def test_passages_with_every_word_of_the_question_come_first(client, context, admin):
+    """All the words, then any two, then any one: a chunk that repeats one word of the
+    question does not push out the one that answers all of it."""
+    bot = await create_chatbot(client, admin)
+    noise = [(f"Silk, silk and more silk in colour {n}.", n) for n in range(40)]
+    await _chunks(
+        context,
+        admin,
+        bot["id"],
+        [
+            *noise,
+            ("Silk sarees are washed by dry cleaning only.", 100),
+            ("Cotton sarees can be washed at home.", 101),
+        ],
+    )
+    async with context.db.for_workspace(admin.workspace_id, "test") as conn:
+        found = await service.search(
+            conn, bot["id"], "how are silk sarees washed", language="en", k=3
+        )
+    assert found[0].text == "Silk sarees are washed by dry cleaning only."
+    assert found[1].text == "Cotton sarees can be washed at home."  # two of the three words
+
+
+def test_text_queries_go_from_strict_to_loose():
+    assert service.text_queries(["silk", "saree", "wash"]) == [
+        "silk & saree & wash",
+        "(silk & saree) | (silk & wash) | (saree & wash)",
+        "silk | saree | wash",
+    ]
+    assert service.text_queries(["silk"]) == ["silk"]
+    assert service.text_queries([]) == []
