@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import io
 import re
+from copy import deepcopy as copy_element
 from dataclasses import dataclass
 
 import charset_normalizer
@@ -28,6 +29,11 @@ _MAX_TITLE_CHARS = 200
 _META_SNIFF_BYTES = 4096
 _BINARY_SNIFF_BYTES = 1024
 _SHORT_TEXT_CHARS = 250  # trafilatura's MIN_EXTRACTED_SIZE
+_ANCHOR_CHARS = 80  # a paragraph is found in the page by this many characters of its start
+# A region re-rendered for its structure is at most this many times trafilatura's text, and
+# at most this share of it is link text (more, and it holds navigation).
+_REGION_GROWTH = 3.0
+_REGION_LINK_SHARE = 0.3
 
 _CHARSET_PARAM = re.compile(r"""charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
@@ -159,6 +165,8 @@ def _extract_html(body: bytes, charset: str | None, url: str | None) -> tuple[st
     title = (result.title if result else None) or _html_title(tree) or ""
     language = _html_language(tree) or _language(result.language if result else None)
     text = _body_to_markdown(result.body) if result and result.body is not None else ""
+    if text:
+        text = _with_structure(tree, text)
     if len(text) < _SHORT_TEXT_CHARS:
         # Below this size trafilatura guesses, and on a page with nothing but navigation it
         # returns the links. The page's main region without its boilerplate is the judge.
@@ -267,11 +275,52 @@ def _inline(element: etree._Element, skip: str | None = None) -> str:
     return "".join(parts)
 
 
-def _fallback_markdown(tree: lxml.html.HtmlElement) -> str:
-    """Visible text of the main region for short pages trafilatura finds nothing in."""
-    root = _main_region(tree)
-    if root is None:
-        return ""
+def _with_structure(tree: lxml.html.HtmlElement, text: str) -> str:
+    """Trafilatura's text, or the same region rendered by us when trafilatura dropped its
+    headings or list items (it does on layouts of bare `div`s with utility CSS classes).
+
+    The region is the smallest element holding every paragraph trafilatura kept; it is used
+    only when it holds headings or items missing from the text, and reads like an article
+    rather than a page: not mostly links, and not many times the text trafilatura kept."""
+    kept = [_clean_line(block) for block in text.split("\n\n") if not block.startswith("#")]
+    region = _common_ancestor(tree, [line[:_ANCHOR_CHARS] for line in kept if line])
+    if region is None or region.tag in {"html", "body"}:
+        return text
+    present = {_clean_line(line.lstrip("#- ")) for line in text.splitlines()}
+    dropped = [
+        element
+        for element in region.iter(*_HEADING_TAGS, "li")
+        if _clean_line(element.text_content()) not in present
+    ]
+    if not dropped:
+        return text
+    copy = copy_element(region)
+    rendered = _render_region(copy)
+    links = sum(len(_clean_line(a.text_content())) for a in copy.iter("a"))
+    if len(rendered) > _REGION_GROWTH * len(text) or links > _REGION_LINK_SHARE * len(rendered):
+        return text
+    return rendered
+
+
+def _common_ancestor(
+    tree: lxml.html.HtmlElement, prefixes: list[str]
+) -> lxml.html.HtmlElement | None:
+    """The deepest element that contains, for each prefix, an element whose text starts with
+    it."""
+    wanted = set(prefixes)
+    anchors: dict[str, lxml.html.HtmlElement] = {}
+    for element in tree.iter(*_BLOCK_TAGS, "li"):
+        start = _clean_line(element.text_content())[:_ANCHOR_CHARS]
+        if start in wanted:
+            anchors[start] = element  # descendants come later: the deepest one wins
+    if not anchors or len(anchors) < len(wanted) * 0.9:
+        return None
+    chains = [[element, *element.iterancestors()] for element in anchors.values()]
+    shared = set(chains[0]).intersection(*chains[1:])
+    return next((element for element in chains[0] if element in shared), None)
+
+
+def _render_region(root: lxml.html.HtmlElement) -> str:
     for element in list(root.iter()):
         if element is not root and _is_boilerplate(element):
             element.drop_tree()
@@ -279,7 +328,20 @@ def _fallback_markdown(tree: lxml.html.HtmlElement) -> str:
     pending: list[str] = []
     _walk_html(root, blocks, pending)
     _flush(blocks, pending)
-    return "\n\n".join(blocks)
+    # Items of one list on consecutive lines, as in trafilatura's rendering.
+    joined: list[str] = []
+    for block in blocks:
+        if joined and block.startswith("- ") and joined[-1].split("\n")[-1].startswith("- "):
+            joined[-1] += "\n" + block
+        else:
+            joined.append(block)
+    return "\n\n".join(joined)
+
+
+def _fallback_markdown(tree: lxml.html.HtmlElement) -> str:
+    """Visible text of the main region for short pages trafilatura finds nothing in."""
+    root = _main_region(tree)
+    return _render_region(copy_element(root)) if root is not None else ""
 
 
 def _main_region(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:

@@ -113,6 +113,52 @@ def test_blog_article_keeps_headings_lists_and_quote_in_order() -> None:
         assert absent not in doc.text
 
 
+_UTILITY_LAYOUT = """<!DOCTYPE html><html lang="en"><head><title>Caring for silk</title></head>
+<body class="bg-white text-slate-800"><div id="__next">
+<div class="border-b"><div class="mx-auto flex max-w-6xl"><a href="/">Chicx</a>
+<div class="hidden gap-6 md:flex"><a href="/shop">Shop</a> <a href="/care">Care guides</a>
+<a href="/about">About us</a></div></div></div>
+<div class="mx-auto grid max-w-6xl grid-cols-12 gap-8"><div class="col-span-12 lg:col-span-8">
+<h1 class="text-3xl font-semibold">Caring for silk</h1>
+<div class="mt-8 space-y-4 leading-7">
+<p>Silk sarees keep their sheen for decades when they are cleaned and stored with a little care.
+Most damage comes from water, sunlight and the metal of hangers rather than from wearing them.</p>
+<h2>Cleaning a silk saree</h2>
+<p>Dry cleaning is the safest choice for zari borders and heavy embroidery. If a plain silk saree
+needs a wash at home, use cold water and a mild shampoo, and never wring it.</p>
+<ul><li>Test the colour on a hidden corner first.</li>
+<li>Rinse in cold water until the water runs clear.</li>
+<li>Dry flat in the shade, away from direct sunlight.</li></ul>
+<h2>Storing it between weddings</h2>
+<p>Wrap each saree in a soft cotton cloth and refold it along new lines every three months, so
+that the creases never set into the fabric. Keep neem leaves in the cupboard against moths.</p>
+</div></div>
+<div class="col-span-12 lg:col-span-4"><div class="text-sm font-semibold">Keep reading</div>
+<div class="mt-2 text-sm"><a href="/care/cotton">Cotton care</a> <a href="/care/linen">Linen care</a>
+<a href="/care/wool">Wool care</a> <a href="/care/zari">Zari care</a></div></div></div>
+<div class="border-t bg-slate-50"><div class="text-xs">© Chicx Fashion. All rights reserved.
+<a href="/privacy">Privacy</a> <a href="/terms">Terms</a></div></div>
+</div></body></html>"""
+
+
+def test_a_layout_of_bare_divs_keeps_its_headings_and_list_items() -> None:
+    """Utility-CSS layouts (no article, no main): the article's structure survives."""
+    doc = extract(_UTILITY_LAYOUT.encode(), content_type="text/html; charset=utf-8")
+    lines = doc.text.splitlines()
+    assert [line for line in lines if line.startswith("#")] == [
+        "## Cleaning a silk saree",
+        "## Storing it between weddings",
+    ]
+    assert (
+        "- Test the colour on a hidden corner first.\n"
+        "- Rinse in cold water until the water runs clear.\n"
+        "- Dry flat in the shade, away from direct sunlight." in doc.text
+    )
+    assert "Keep neem leaves in the cupboard against moths." in doc.text
+    for absent in ["Care guides", "Keep reading", "Linen care", "All rights reserved"]:
+        assert absent not in doc.text
+
+
 def test_paragraphs_are_separated_by_blank_lines_with_single_spaces_inside() -> None:
     doc = page("blog_article.html")
     blocks = doc.text.split("\n\n")
