@@ -103,6 +103,7 @@ async def create(
     row = await repository.create_chatbot(conn, subject.workspace_id, values)
     if row["knowledge_base"]:
         await _index_knowledge_base(conn, row)
+        return await get(conn, subject.workspace_id, row["id"])  # with the summary redone
     return row
 
 
@@ -150,6 +151,7 @@ async def update(
         raise ChatbotNotFound()
     if "knowledge_base" in changes:
         await _index_knowledge_base(conn, row)
+        return await get(conn, subject.workspace_id, chatbot_id)  # with the summary redone
     return row
 
 

@@ -52,6 +52,53 @@ async def inline_source(conn: Connection, chatbot_id: UUID) -> dict[str, Any] | 
 INLINE_TITLE = "Knowledge base"
 
 
+async def knowledge_base(conn: Connection, chatbot_id: UUID) -> str | None:
+    cur = await conn.execute(
+        "select knowledge_base from public.chatbots where id = %s", (chatbot_id,)
+    )
+    row = await cur.fetchone()
+    return row["knowledge_base"] if row else None
+
+
+async def set_knowledge_base(conn: Connection, chatbot_id: UUID, text: str) -> None:
+    await conn.execute(
+        "update public.chatbots set knowledge_base = %s where id = %s", (text, chatbot_id)
+    )
+
+
+async def summarised_sources(conn: Connection, chatbot_id: UUID) -> list[dict[str, Any]]:
+    """The bot's sources but the one mirroring its own text, oldest first."""
+    cur = await conn.execute(
+        "select id, kind, title, url, status, pages, last_crawled_at"
+        " from public.knowledge_sources where chatbot_id = %s"
+        " and not (kind = 'text' and url is null and title = %s)"
+        " order by created_at, id",
+        (chatbot_id, INLINE_TITLE),
+    )
+    return await cur.fetchall()
+
+
+async def summarised_pages(
+    conn: Connection, chatbot_id: UUID, per_source: int
+) -> list[dict[str, Any]]:
+    """The first pages (by URL) of each of the bot's websites."""
+    cur = await conn.execute(
+        """
+        select source_id, url, title from (
+          select p.source_id, p.url, p.title,
+                 row_number() over (partition by p.source_id order by p.url) as n
+          from public.knowledge_pages p
+          join public.knowledge_sources s on s.id = p.source_id
+          where s.chatbot_id = %s and s.kind = 'website' and p.status in ('fetched', 'unchanged')
+        ) listed
+        where n <= %s
+        order by source_id, url
+        """,
+        (chatbot_id, per_source),
+    )
+    return await cur.fetchall()
+
+
 async def update_source(conn: Connection, source_id: UUID, **changes: Any) -> dict[str, Any] | None:
     query = sql.SQL("update public.knowledge_sources set {} where id = %(_id)s returning *").format(
         set_sql(changes)

@@ -155,6 +155,7 @@ async def _add_document(
             documents=[document],
             language=config["language"],
         )
+        await service.refresh_summary(conn, chatbot_id)
         await tasks.enqueue(conn, tasks.embed, source_id=str(source["id"]))
     return Source.model_validate(source)
 
@@ -248,3 +249,4 @@ async def delete_source(
     await _source(context, subject, chatbot_id, source_id)
     async with context.db.as_claims(subject.principal.claims) as conn:
         await repository.delete_source(conn, subject.workspace_id, source_id)
+        await service.refresh_summary(conn, chatbot_id)

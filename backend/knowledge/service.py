@@ -339,11 +339,12 @@ def _inline_sections(text: str) -> list[Document]:
 async def sync_inline_source(
     conn: Connection, *, workspace_id: UUID, chatbot_id: UUID, text: str, language: str | None
 ) -> None:
-    """Keep the source that mirrors the chatbot's `knowledge_base` text in step with it."""
+    """Keep the source that mirrors the admin's part of the chatbot's `knowledge_base` text in
+    step with it, and the generated part with the sources."""
     existing = await repository.inline_source(conn, chatbot_id)
     if existing is not None:
         await repository.delete_source(conn, workspace_id, existing["id"])
-    sections = _inline_sections(text)
+    sections = _inline_sections(own_text(text))
     if sections:
         await add_text_source(
             conn,
@@ -354,3 +355,57 @@ async def sync_inline_source(
             documents=sections,
             language=language,
         )
+    await refresh_summary(conn, chatbot_id)
+
+
+# -- the readable summary -----------------------------------------------------------------------
+
+# The chatbot's documented `knowledge_base` column is the admin's own text followed by this
+# generated section, so a client reading the column sees what the bot knows. A client writing the
+# column back (with the section, as it read it) changes only its own text.
+SUMMARY_START = "<!-- voxtro:sources (written by Voxtro from the knowledge sources) -->"
+SUMMARY_END = "<!-- /voxtro:sources -->"
+SUMMARY_PAGES = 10  # pages listed per source, the rest counted
+_SUMMARY = re.compile(
+    rf"\s*{re.escape(SUMMARY_START)}.*?(?:{re.escape(SUMMARY_END)}|\Z)\s*", re.DOTALL
+)
+_KINDS = {"website": "Website", "text": "Text", "file": "File"}
+
+
+def own_text(knowledge_base: str) -> str:
+    """The admin's part of a `knowledge_base` value: without the generated section."""
+    return _SUMMARY.sub("\n\n", knowledge_base).strip()
+
+
+def render_summary(sources: list[dict[str, Any]], pages: list[dict[str, Any]]) -> str:
+    if not sources:
+        return ""
+    lines = [SUMMARY_START, "## Knowledge sources"]
+    for source in sources:
+        label = source["url"] or source["title"] or "Untitled"
+        facts = [f"{source['pages']} page{'s' if source['pages'] != 1 else ''}"]
+        if source["last_crawled_at"] is not None:
+            facts.append(f"updated {source['last_crawled_at']:%Y-%m-%d}")
+        if source["status"] != "ready":
+            facts.append(source["status"])
+        lines.append(f"- {_KINDS[source['kind']]}: {label} ({', '.join(facts)})")
+        if source["kind"] == "website":
+            listed = [p for p in pages if p["source_id"] == source["id"]]
+            lines += [f"  - {p['title'] or p['url']}: {p['url']}" for p in listed]
+            if source["pages"] > len(listed):
+                lines.append(f"  - and {source['pages'] - len(listed)} more")
+    lines.append(SUMMARY_END)
+    return "\n".join(lines)
+
+
+async def refresh_summary(conn: Connection, chatbot_id: UUID) -> None:
+    """Rewrite the generated section of the bot's `knowledge_base` from its sources now."""
+    current = await repository.knowledge_base(conn, chatbot_id)
+    if current is None:
+        return
+    sources = await repository.summarised_sources(conn, chatbot_id)
+    pages = await repository.summarised_pages(conn, chatbot_id, SUMMARY_PAGES)
+    summary = render_summary(sources, pages)
+    text = "\n\n".join(part for part in (own_text(current), summary) if part)
+    if text != current:
+        await repository.set_knowledge_base(conn, chatbot_id, text)

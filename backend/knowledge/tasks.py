@@ -104,6 +104,7 @@ async def run_crawl(app: AppContext, crawl_id: UUID) -> dict[str, Any]:
             last_crawled_at=datetime.now(UTC),
         )
         await _progress(conn, crawl_id, crawler, extracted)
+        await service.refresh_summary(conn, found["chatbot_id"])
         finished = await repository.update_crawl(
             conn,
             crawl_id,

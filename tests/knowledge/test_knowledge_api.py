@@ -281,3 +281,47 @@ async def test_a_recrawl_of_a_site_that_went_down_keeps_what_the_bot_knew(
     assert after["chunks"] == source["chunks"]
     answer = (await chat(client, bot["id"], "How many days do I have to return a saree?")).json()
     assert "fourteen days" in answer["message"]
+
+
+async def test_the_knowledge_base_column_reads_as_a_summary_of_the_sources(client, admin, site):
+    """The documented column: the admin's own text, then what the bot learnt from its sources.
+    Writing back what was read changes only the admin's part."""
+    bot = await create_chatbot(
+        client, admin, knowledge_base="Our boutique is in Mylapore, Chennai."
+    )
+    await crawl(client, admin, bot, site.url)
+    await client.post(
+        f"/api/chatbots/{bot['id']}/knowledge/text",
+        headers=admin.headers,
+        json={"title": "Store hours", "text": "We open at ten."},
+    )
+    read = (await client.get(f"/api/chatbots/{bot['id']}", headers=admin.headers)).json()["data"]
+    summary = read["knowledge_base"]
+    assert summary.startswith("Our boutique is in Mylapore, Chennai.\n\n")
+    assert f"- Website: {site.url}/ (4 pages, updated " in summary
+    assert f"  - Returns: {site.url}/returns" in summary
+    assert "- Text: Store hours (1 page)" in summary
+
+    # A client saving the bot with the column as it read it, its own text edited.
+    edited = summary.replace("Mylapore, Chennai.", "Mylapore, Chennai. Parking is free.")
+    saved = await client.patch(
+        f"/api/chatbots/{bot['id']}", headers=admin.headers, json={"knowledge_base": edited}
+    )
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["data"]["knowledge_base"] == edited
+    sources = (
+        await client.get(f"/api/chatbots/{bot['id']}/knowledge", headers=admin.headers)
+    ).json()["data"]
+    inline = [s for s in sources if s["title"] == "Knowledge base"]
+    assert len(sources) == 3 and len(inline) == 1 and inline[0]["chunks"] == 1
+    answer = (await chat(client, bot["id"], "Is parking free at the boutique?")).json()
+    assert "Parking is free" in answer["message"]
+
+    # Deleting a source takes it out of the summary.
+    website = next(s for s in sources if s["kind"] == "website")
+    await client.delete(
+        f"/api/chatbots/{bot['id']}/knowledge/{website['id']}", headers=admin.headers
+    )
+    after = (await client.get(f"/api/chatbots/{bot['id']}", headers=admin.headers)).json()["data"]
+    assert site.url not in after["knowledge_base"]
+    assert "Store hours" in after["knowledge_base"]
