@@ -16,6 +16,8 @@ from backend.connections.router import router as connections_router
 from backend.health.router import router as health_router
 from backend.knowledge.router import router as knowledge_router
 from backend.knowledge.router import sources_router as knowledge_sources_router
+from backend.widget.router import router as widget_router
+from backend.widget.static import router as widget_static_router
 from backend.workspaces.router import router as workspaces_router
 
 
@@ -35,4 +37,6 @@ def build_router(*, local_auth: bool) -> APIRouter:
     router.include_router(cache_router)
     router.include_router(knowledge_router)
     router.include_router(knowledge_sources_router)
+    router.include_router(widget_router)
+    router.include_router(widget_static_router)
     return router

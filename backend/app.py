@@ -17,8 +17,13 @@ from backend.context import AppContext
 from backend.errors import install_error_handlers
 from backend.kit.schemas import ErrorBody
 from backend.logging import configure_logging
-from backend.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from backend.middleware import (
+    BodySizeLimitMiddleware,
+    PublicCORSMiddleware,
+    RequestContextMiddleware,
+)
 from backend.tasks import run_worker, task_app
+from backend.widget.router import PUBLIC_CORS_PATHS
 
 
 def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> FastAPI:
@@ -74,5 +79,6 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> F
         upload_suffix="/knowledge/files",
     )
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(PublicCORSMiddleware, path_prefixes=PUBLIC_CORS_PATHS)
     app.include_router(build_router(local_auth=settings.local_auth))
     return app

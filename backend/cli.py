@@ -90,6 +90,7 @@ def _print_banner(settings: Settings, demo: object, keys: tuple[str, str] | None
         "",
         f"         API URL: {url}",
         f"        API docs: {url}/docs",
+        f"Widget demo page: {url}/demo",
         f"        Auth URL: {url}/auth/v1"
         if settings.local_auth
         else f"        Auth URL: {settings.supabase_url}/auth/v1",

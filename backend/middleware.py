@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request ids, access logs, rate-limit headers, body size limits."""
+"""Pure ASGI middleware: request ids, access logs, rate-limit headers, body size limits, and
+open CORS for the public routes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import uuid
 import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.errors import error_response
@@ -107,3 +109,28 @@ class BodySizeLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+class PublicCORSMiddleware:
+    """Open CORS, without credentials, for the public routes a third-party page calls from the
+    browser (the widget API, form submissions); every other route stays same-origin only.
+    Outermost, so that error responses carry the headers too and the page can read them."""
+
+    def __init__(self, app: ASGIApp, *, path_prefixes: tuple[str, ...]) -> None:
+        self._app = app
+        self._prefixes = path_prefixes
+        self._cors = CORSMiddleware(
+            app,
+            allow_origins=["*"],
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Content-Type", "Accept"],
+            expose_headers=["Retry-After", "X-Request-Id", "X-RateLimit-Remaining"],
+            max_age=86400,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self._prefixes):
+            await self._cors(scope, receive, send)
+        else:
+            await self._app(scope, receive, send)

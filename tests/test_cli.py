@@ -84,6 +84,17 @@ def test_dev_starts_everything_and_a_second_start_reuses_the_data() -> None:
         )
         assert [w["name"] for w in workspaces.json()["data"]] == ["Demo Workspace"]
 
+        # The printed demo page embeds the demo chatbot, which answers before any key is added.
+        demo = httpx.get(banner["Widget demo page"])
+        assert demo.status_code == 200
+        [chatbot_id] = re.findall(r'src="/api/widget/([0-9a-f-]{36})/script.js"', demo.text)
+        answer = httpx.post(
+            f"{url}/api/widget/{chatbot_id}/message",
+            json={"visitor_id": "first-minute", "message": "Can I pay cash on delivery?"},
+        )
+        assert answer.status_code == 200, answer.text
+        assert "cash on delivery is available" in answer.json()["message"]
+
         # The service-role key administers users.
         users = httpx.get(
             f"{url}/auth/v1/admin/users",
@@ -111,6 +122,10 @@ def test_dev_starts_everything_and_a_second_start_reuses_the_data() -> None:
             f"{second['API URL']}/api/workspaces", headers={"Authorization": f"Bearer {token}"}
         )
         assert len(workspaces.json()["data"]) == 1  # seeded once, not twice
+        chatbots = httpx.get(
+            f"{second['API URL']}/api/chatbots", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert [b["name"] for b in chatbots.json()["data"]] == ["Chicx Assistant"]
     finally:
         assert _stop(process) == 0
 

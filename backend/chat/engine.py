@@ -86,6 +86,21 @@ class ChatInput:
     history: list[dict[str, str]] | None = None
     # False for work that only fills the cache: usage is metered, no conversation is kept.
     record_conversation: bool = True
+    # Who the visitor is, when the host page vouched for them (widget identity verification).
+    user: VerifiedUser | None = None
+
+    @property
+    def trusted(self) -> bool:
+        """Whether the person may ask about their orders: a widget visitor only once verified
+        (anyone can type an order id); the other channels authenticate their callers."""
+        return self.channel != "widget" or self.user is not None
+
+
+@dataclass(frozen=True)
+class VerifiedUser:
+    id: str
+    name: str | None = None
+    email: str | None = None
 
 
 @dataclass
@@ -145,6 +160,13 @@ class _Turn:
     @property
     def workspace_id(self) -> UUID:
         return UUID(str(self.bot["workspace_id"]))
+
+    @property
+    def shares_answers(self) -> bool:
+        """Whether the response cache serves this message and keeps its answer: a first
+        question of an anonymous visitor. Later turns depend on the conversation, and a
+        verified visitor's answers may be about them (their orders)."""
+        return self.first_turn and self.inp.user is None
 
 
 @dataclass
@@ -217,7 +239,7 @@ class ChatEngine:
             parts = await self._parts.get(conn, bot)
             hit = (
                 await cache.find_exact(conn, bot["id"], bot["cache_version"], turn.normalized)
-                if turn.first_turn
+                if turn.shares_answers
                 else None
             )
             matches = faq_matching.best_matches(inp.message, parts.faqs) if hit is None else []
@@ -334,7 +356,7 @@ class ChatEngine:
             *prompts.fit_history(turn.history),
             {"role": "user", "content": turn.inp.message},
         ]
-        toolbox = self._toolbox(bot, parts.actions)
+        toolbox = self._toolbox(bot, parts.actions, orders=turn.inp.trusted)
         tools = toolbox.definitions()
         max_cost = self._max_cost(
             bot, messages, tools, extra_prompt_tokens=2 * prompts.KNOWLEDGE_TOKEN_BUDGET
@@ -353,7 +375,7 @@ class ChatEngine:
         try:
             # The embedding serves the semantic cache (first questions) and vector search (bots
             # with embedded knowledge); otherwise it would be money and time for nothing.
-            wanted = turn.first_turn or prepared.knowledge.vectors
+            wanted = turn.shares_answers or prepared.knowledge.vectors
             embedding = await self._embed_question(turn, api_key) if wanted else None
             async with self.context.db.for_workspace(
                 turn.workspace_id, f"chat:{turn.inp.channel}"
@@ -366,7 +388,7 @@ class ChatEngine:
                         embedding,
                         self.context.settings.semantic_cache_similarity,
                     )
-                    if turn.first_turn and embedding is not None
+                    if turn.shares_answers and embedding is not None
                     else None
                 )
                 if hit is None and prepared.knowledge.chunks:
@@ -470,7 +492,7 @@ class ChatEngine:
             escalate=escalate,
             citations=prompts.cited(answer, passages),
             model=completion.model if completion else bot["model"],
-            cacheable=turn.first_turn and not performed,
+            cacheable=turn.shares_answers and not performed,
         )
 
     async def _abandoned(
@@ -505,7 +527,9 @@ class ChatEngine:
             await billing.settle(conn, turn.workspace_id, admission, spent)
         log.info("answer_abandoned", chatbot_id=str(turn.bot["id"]), cost=str(spent))
 
-    def _toolbox(self, bot: dict[str, Any], actions: list[dict[str, Any]]) -> Toolbox:
+    def _toolbox(
+        self, bot: dict[str, Any], actions: list[dict[str, Any]], *, orders: bool
+    ) -> Toolbox:
         commerce = None
         if bot["commerce_base_url"]:
             commerce = CommerceClient(
@@ -514,7 +538,11 @@ class ChatEngine:
                 api_key=self.context.secrets.decrypt(bot["commerce_key"]),
             )
         return Toolbox(
-            actions=actions, commerce=commerce, http=self.context.http, secrets=self.context.secrets
+            actions=actions,
+            commerce=commerce,
+            orders=orders,
+            http=self.context.http,
+            secrets=self.context.secrets,
         )
 
     def _max_cost(
@@ -724,7 +752,10 @@ class ChatEngine:
                 visitor_id=inp.visitor_id,
                 channel=inp.channel,
                 is_preview=inp.preview,
+                user=inp.user,
             )
+        elif inp.user is not None:
+            await repository.identify_conversation(conn, turn.conversation_id, inp.user)
         common = {"workspace_id": turn.workspace_id, "conversation_id": turn.conversation_id}
         await repository.add_message(conn, {**common, "role": "user", "content": inp.message})
         await repository.add_message(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from backend.db import Connection, insert_sql
+
+if TYPE_CHECKING:
+    from backend.chat.engine import VerifiedUser
 
 
 async def load_bot(conn: Connection, chatbot_id: UUID) -> dict[str, Any] | None:
@@ -76,11 +79,34 @@ async def create_conversation(
     visitor_id: str,
     channel: str,
     is_preview: bool,
+    user: VerifiedUser | None = None,
 ) -> None:
     await conn.execute(
-        "insert into public.conversations (id, workspace_id, chatbot_id, visitor_id, channel, is_preview)"
-        " values (%s, %s, %s, %s, %s, %s)",
-        (conversation_id, workspace_id, chatbot_id, visitor_id, channel, is_preview),
+        "insert into public.conversations (id, workspace_id, chatbot_id, visitor_id, channel,"
+        " is_preview, user_id, user_name, user_email) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            conversation_id,
+            workspace_id,
+            chatbot_id,
+            visitor_id,
+            channel,
+            is_preview,
+            user.id if user else None,
+            user.name if user else None,
+            user.email if user else None,
+        ),
+    )
+
+
+async def identify_conversation(
+    conn: Connection, conversation_id: UUID, user: VerifiedUser
+) -> None:
+    """A visitor who signed in on the host page mid-conversation: the conversation is theirs
+    from now on (a conversation never changes hands once identified)."""
+    await conn.execute(
+        "update public.conversations set user_id = %s, user_name = coalesce(%s, user_name),"
+        " user_email = coalesce(%s, user_email) where id = %s and (user_id is null or user_id = %s)",
+        (user.id, user.name, user.email, conversation_id, user.id),
     )
 
 

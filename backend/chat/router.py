@@ -17,6 +17,8 @@ from backend.chat.engine import ChatInput, ChatResult, Done, Token
 from backend.chat.schemas import ChatMessageIn, ChatMessageOut
 from backend.context import AppContext, Context
 from backend.errors import Forbidden, RateLimited, VoxtroError
+from backend.widget import identity
+from backend.widget import repository as widget_repository
 from backend.workspaces import repository as workspaces
 
 router = APIRouter(tags=["chat"])
@@ -110,6 +112,12 @@ async def chat_message(
     if data.preview_mode and not await preview_allowed(context, principal, data.chatbot_id):
         raise Forbidden("preview_mode needs the token of an admin of this chatbot's workspace")
     stream = data.stream or "text/event-stream" in accept
+    user = None
+    if data.user_id:
+        async with context.db.system() as conn:
+            bot = await widget_repository.bot_access(conn, data.chatbot_id)
+        if bot is not None:
+            user = await identity.verified_user(context, bot["workspace_id"], data)
     events = context.chat.events(
         ChatInput(
             chatbot_id=data.chatbot_id,
@@ -118,6 +126,7 @@ async def chat_message(
             conversation_id=data.conversation_id,
             channel="widget",
             preview=data.preview_mode,
+            user=user,
         )
     )
     return await respond(events, stream=stream)

@@ -8,7 +8,16 @@ from pydantic import BaseModel, Field
 MAX_MESSAGE_CHARS = 4000
 
 
-class ChatMessageIn(BaseModel):
+class VisitorIdentity(BaseModel):
+    """Who the host page says the visitor is; believed only with a valid `user_hash`."""
+
+    user_id: str | None = Field(default=None, min_length=1, max_length=200)
+    user_hash: str | None = Field(default=None, max_length=128)
+    user_name: str | None = Field(default=None, max_length=200)
+    user_email: str | None = Field(default=None, max_length=320)
+
+
+class ChatMessageIn(VisitorIdentity):
     chatbot_id: UUID
     conversation_id: UUID | None = None
     visitor_id: str = Field(min_length=1, max_length=200)

@@ -42,6 +42,8 @@ _HANDOFF = {
     "properties": {"reason": {"type": "string", "maxLength": 500}},
     "required": ["reason"],
 }
+# Order details are personal: offered only to people the channel vouches for.
+_ORDER_TOOLS = frozenset({"get_order", "get_orders_by_phone"})
 _COMMERCE_TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
     "search_products": (
         "Search the store's products.",
@@ -143,6 +145,7 @@ class Toolbox:
         commerce: CommerceClient | None,
         http: SafeHTTPClient,
         secrets: SecretBox,
+        orders: bool = True,
     ) -> None:
         self._http = http
         self._secrets = secrets
@@ -162,7 +165,11 @@ class Toolbox:
             ),
         ]
         if commerce is not None:
-            tools += [_Tool(name, desc, schema) for name, (desc, schema) in _COMMERCE_TOOLS.items()]
+            tools += [
+                _Tool(name, desc, schema)
+                for name, (desc, schema) in _COMMERCE_TOOLS.items()
+                if orders or name not in _ORDER_TOOLS
+            ]
         for row in actions:
             if row["name"] not in BUILTIN_TOOL_NAMES:
                 tools.append(

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from backend.widget.identity import sign
 from tests.fakes.openai import Reply, ToolCall
 from tests.fixtures.factories import add_faq, chat, connect_openai, create_chatbot
 from tests.fixtures.servers import LiveServer
@@ -251,11 +252,22 @@ async def test_the_merchant_api_answers_order_questions(client, admin, bot, fake
             json={"base_url": merchant.url, "api_key": "shop-key-123"},
         )
         assert connected.status_code == 200 and connected.json()["key_last4"] == "-123"
+        # An anonymous visitor may browse products but not look up orders: anyone can type an
+        # order id. A visitor the host page vouches for (identity verification) may.
+        anonymous = await chat(client, bot["id"], "Where is order ORD123456?", visitor_id="anon")
+        assert anonymous.status_code == 200, anonymous.text
+        anonymous_tools = {t["function"]["name"] for t in fake_openai.chat_requests[0]["tools"]}
+        assert {"search_products", "get_product"} <= anonymous_tools
+        assert not anonymous_tools & {"get_order", "get_orders_by_phone"}
+        fake_openai.reset()
+
+        secret = (await client.get("/api/widget/identity-secret", headers=admin.headers)).json()
+        user = {"user_id": "cust-7", "user_hash": sign(secret["data"]["secret"], "cust-7")}
         fake_openai.script(
             Reply(tool_calls=[ToolCall("get_order", {"order_id": "ORD123456"})]),
             Reply(content="Your order ORD123456 has shipped with Delhivery."),
         )
-        body = (await chat(client, bot["id"], "Where is order ORD123456?")).json()
+        body = (await chat(client, bot["id"], "Where is order ORD123456?", **user)).json()
     tools_offered = {t["function"]["name"] for t in fake_openai.chat_requests[0]["tools"]}
     assert {"search_products", "get_product", "get_order", "get_orders_by_phone"} <= tools_offered
     tool_result = next(m for m in fake_openai.chat_requests[1]["messages"] if m["role"] == "tool")

@@ -1,0 +1,114 @@
+"""A visitor's form submission: checked against the form's fields, stored, and made a lead."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+MAX_TEXT = 5000
+# Field names (or labels) whose value is a lead's name or company, whatever the field's type.
+_NAME_FIELDS = frozenset({"name", "full_name", "fullname", "your_name"})
+_COMPANY_FIELDS = frozenset({"company", "company_name", "organisation", "organization"})
+
+
+def check(fields: list[dict[str, Any]], data: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]:
+    """The submission with each value in its canonical form (trimmed text, lower-case e-mail,
+    E.164 phone, ISO date, number, boolean), and the errors, one per field at fault."""
+    errors: list[dict[str, str]] = []
+    clean: dict[str, Any] = {}
+    known = {field["name"] for field in fields}
+    for name in data:
+        if name not in known:
+            errors.append(
+                {"field": f"submitted_data.{name}", "message": "not a field of this form"}
+            )
+    for field in fields:
+        name, raw = field["name"], data.get(field["name"])
+        empty = raw is None or (isinstance(raw, str) and not raw.strip()) or raw is False
+        if empty:
+            if field.get("required"):
+                errors.append({"field": f"submitted_data.{name}", "message": "is required"})
+            continue
+        try:
+            clean[name] = _value(field, raw)
+        except ValueError as exc:
+            errors.append({"field": f"submitted_data.{name}", "message": str(exc)})
+    return clean, errors
+
+
+def _value(field: dict[str, Any], raw: Any) -> Any:
+    kind = field.get("type", "text")
+    if kind == "checkbox":
+        if not isinstance(raw, bool):
+            raise ValueError("must be true or false")
+        return raw
+    if kind == "number":
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise ValueError("must be a number")
+        try:
+            return float(raw) if not isinstance(raw, int) else raw
+        except ValueError:
+            raise ValueError("must be a number") from None
+    if not isinstance(raw, str):
+        raise ValueError("must be text")
+    text = raw.strip()
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"must be at most {MAX_TEXT} characters")
+    if kind == "email":
+        try:
+            return validate_email(text, check_deliverability=False).normalized.lower()
+        except EmailNotValidError:
+            raise ValueError("must be an e-mail address") from None
+    if kind == "phone":
+        return _phone(text)
+    if kind == "date":
+        try:
+            return dt.date.fromisoformat(text).isoformat()
+        except ValueError:
+            raise ValueError("must be a date (YYYY-MM-DD)") from None
+    if kind == "select" and text not in (field.get("options") or []):
+        raise ValueError("must be one of the options")
+    return text
+
+
+def _phone(text: str) -> str:
+    # A visitor may be anywhere: without a country code a number is ambiguous.
+    message = "must be a phone number with its country code (+…)"
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        raise ValueError(message) from None
+    if not phonenumbers.is_possible_number(number):
+        raise ValueError(message)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def lead_of(fields: list[dict[str, Any]], clean: dict[str, Any]) -> dict[str, Any] | None:
+    """Name, e-mail, phone and company from the submission (by field type, or by name), the
+    rest as notes; None when it says nothing about who to contact."""
+    lead: dict[str, Any] = {}
+    notes = []
+    for field in fields:
+        name = field["name"]
+        if name not in clean:
+            continue
+        value = clean[name]
+        key = name.lower()
+        if field.get("type") == "email" and "email" not in lead:
+            lead["email"] = value
+        elif field.get("type") == "phone" and "phone" not in lead:
+            lead["phone"] = value
+        elif key in _NAME_FIELDS and "name" not in lead:
+            lead["name"] = value
+        elif key in _COMPANY_FIELDS and "company" not in lead:
+            lead["company"] = value
+        else:
+            notes.append(f"{field.get('label') or name}: {value}")
+    if not lead.keys() & {"email", "phone"}:
+        return None
+    if notes:
+        lead["notes"] = "\n".join(notes)
+    return lead

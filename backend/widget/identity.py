@@ -1,0 +1,85 @@
+"""Identity verification: the host page vouches for its signed-in user.
+
+The workspace's servers compute `user_hash = HMAC-SHA256(secret, user_id)` (hex) with the
+workspace's widget identity secret and print it into the page next to the user id; the widget
+passes both along with each message. Only a matching hash makes the visitor that user: anyone can
+claim a user id, but nobody without the secret can sign one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from backend.chat.engine import VerifiedUser
+from backend.chat.schemas import VisitorIdentity
+from backend.context import AppContext
+from backend.db import Connection
+from backend.kit.crypto import SecretBox
+
+log = structlog.get_logger(__name__)
+
+SECRET_BYTES = 32
+
+
+def sign(secret: str, user_id: str) -> str:
+    return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def new_secret() -> str:
+    return f"vx_whs_{secrets.token_urlsafe(SECRET_BYTES)}"
+
+
+async def secret(conn: Connection, box: SecretBox, workspace_id: UUID) -> str | None:
+    cur = await conn.execute(
+        "select encrypted_identity_secret from public.widget_settings where workspace_id = %s",
+        (workspace_id,),
+    )
+    row = await cur.fetchone()
+    return box.decrypt(row["encrypted_identity_secret"]) if row else None
+
+
+async def store_secret(conn: Connection, box: SecretBox, workspace_id: UUID, value: str) -> None:
+    await conn.execute(
+        "insert into public.widget_settings (workspace_id, encrypted_identity_secret)"
+        " values (%s, %s) on conflict (workspace_id)"
+        " do update set encrypted_identity_secret = excluded.encrypted_identity_secret",
+        (workspace_id, box.encrypt(value)),
+    )
+
+
+async def verify(
+    conn: Connection,
+    box: SecretBox,
+    workspace_id: UUID,
+    claimed: dict[str, Any],
+) -> VerifiedUser | None:
+    """The user the host page vouched for, or None: a visitor whose user id comes without a
+    matching hash is anonymous (logged, so an integration mistake can be found)."""
+    user_id, user_hash = claimed.get("user_id"), claimed.get("user_hash")
+    if not user_id:
+        return None
+    key = await secret(conn, box, workspace_id) if user_hash else None
+    if key is None or not hmac.compare_digest(sign(key, user_id), str(user_hash).lower()):
+        log.warning(
+            "widget_identity_unverified", workspace_id=str(workspace_id), hash=bool(user_hash)
+        )
+        return None
+    return VerifiedUser(id=user_id, name=claimed.get("user_name"), email=claimed.get("user_email"))
+
+
+async def verified_user(
+    context: AppContext, workspace_id: UUID, claimed: VisitorIdentity
+) -> VerifiedUser | None:
+    """`verify` in a transaction of its own, skipped for visitors who claim nothing."""
+    if not claimed.user_id:
+        return None
+    async with context.db.system() as conn:
+        return await verify(
+            conn, context.secrets, workspace_id, claimed.model_dump(exclude_none=True)
+        )

@@ -1,0 +1,171 @@
+"""The public widget API (no auth, open CORS without credentials): a bot's config, visitor
+messages and their history, form submissions; and the admin's identity-verification secret."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Request, status
+
+from backend.auth.dependencies import AdminSubject, CurrentPrincipal, Session
+from backend.chat.engine import ChatInput
+from backend.chat.router import limit_visitor, respond
+from backend.chat.schemas import ChatMessageOut
+from backend.context import Context
+from backend.errors import NotFound, ValidationFailed
+from backend.kit.schemas import Envelope
+from backend.widget import forms, identity, repository, service
+from backend.widget.schemas import (
+    FormSubmitIn,
+    FormSubmitOut,
+    IdentitySecret,
+    VisitorHistory,
+    WidgetConfig,
+    WidgetMessageIn,
+)
+
+router = APIRouter(tags=["widget"])
+
+# Called from visitors' browsers on any site: open CORS (see PublicCORSMiddleware).
+PUBLIC_CORS_PATHS = ("/api/widget/", "/api/forms/submit")
+
+HISTORY_LIMIT = 100
+
+
+@router.get("/api/widget/{chatbot_id}/config")
+async def widget_config(
+    chatbot_id: UUID, request: Request, context: Context, _: CurrentPrincipal
+) -> WidgetConfig:
+    bot = await service.public_bot(context, request, chatbot_id, full=True)
+    return WidgetConfig(
+        chatbot_id=bot["id"],
+        name=bot["name"],
+        theme=bot["theme"],
+        first_message=bot["first_message"],
+        placeholder_text=bot["placeholder_text"],
+        forms=bot["forms"],
+        faqs=bot["faqs"],
+    )
+
+
+@router.post("/api/widget/{chatbot_id}/message", response_model=ChatMessageOut)
+async def widget_message(
+    chatbot_id: UUID,
+    data: WidgetMessageIn,
+    request: Request,
+    context: Context,
+    _: CurrentPrincipal,
+    accept: Annotated[str, Header()] = "",
+) -> Any:
+    """A visitor's message: the answer as JSON, or as server-sent events (`token`…, `done`)
+    with `stream: true` or `Accept: text/event-stream`."""
+    bot = await service.public_bot(context, request, chatbot_id)
+    user = await identity.verified_user(context, bot["workspace_id"], data)
+    await limit_visitor(context, request, chatbot_id, data.visitor_id)
+    events = context.chat.events(
+        ChatInput(
+            chatbot_id=chatbot_id,
+            message=data.message,
+            visitor_id=data.visitor_id,
+            conversation_id=data.conversation_id,
+            channel="widget",
+            user=user,
+        )
+    )
+    return await respond(events, stream=data.stream or "text/event-stream" in accept)
+
+
+@router.get("/api/widget/{chatbot_id}/conversations/{conversation_id}/messages")
+async def visitor_history(
+    chatbot_id: UUID,
+    conversation_id: UUID,
+    request: Request,
+    context: Context,
+    _: CurrentPrincipal,
+    visitor_id: Annotated[str, Query(min_length=1, max_length=200)],
+) -> VisitorHistory:
+    """A conversation's messages, for the visitor whose conversation it is and no one else."""
+    bot = await service.public_bot(context, request, chatbot_id)
+    async with context.db.for_workspace(bot["workspace_id"], "widget") as conn:
+        messages = await repository.visitor_messages(
+            conn, chatbot_id, conversation_id, visitor_id, HISTORY_LIMIT
+        )
+    if messages is None:
+        raise NotFound("Conversation not found")
+    return VisitorHistory.model_validate({"conversation_id": conversation_id, "messages": messages})
+
+
+@router.post("/api/forms/submit", status_code=status.HTTP_201_CREATED)
+async def submit_form(
+    data: FormSubmitIn, request: Request, context: Context, _: CurrentPrincipal
+) -> FormSubmitOut:
+    """A form filled in the widget: stored against the conversation, and a lead when it says
+    how to reach the visitor."""
+    async with context.db.system() as conn:
+        form = await repository.active_form(conn, data.form_id)
+    if form is None:
+        raise NotFound("Form not found")
+    service.check_origin(request, form["allowed_domains"])
+    await limit_visitor(context, request, form["chatbot_id"], data.visitor_id)
+    clean, errors = forms.check(form["fields"], data.submitted_data)
+    if errors:
+        raise ValidationFailed("Some fields need another look", errors=errors)
+    lead = forms.lead_of(form["fields"], clean)
+    async with context.db.for_workspace(form["workspace_id"], "widget") as conn:
+        if data.conversation_id is not None and not await repository.conversation_of(
+            conn, data.conversation_id, form["chatbot_id"], data.visitor_id
+        ):
+            raise NotFound("Conversation not found")
+        lead_id = None
+        if lead is not None:
+            lead_id = await repository.add_lead(
+                conn,
+                {
+                    **lead,
+                    "workspace_id": form["workspace_id"],
+                    "chatbot_id": form["chatbot_id"],
+                    "conversation_id": data.conversation_id,
+                    "source": "form",
+                },
+            )
+        submission_id = await repository.add_submission(
+            conn,
+            {
+                "workspace_id": form["workspace_id"],
+                "chatbot_id": form["chatbot_id"],
+                "form_id": form["id"],
+                "conversation_id": data.conversation_id,
+                "visitor_id": data.visitor_id,
+                "submitted_data": clean,
+                "lead_id": lead_id,
+            },
+        )
+    return FormSubmitOut(
+        submission_id=submission_id, lead_id=lead_id, message=form["submit_message"]
+    )
+
+
+@router.get("/api/widget/identity-secret")
+async def get_identity_secret(
+    subject: AdminSubject, session: Session, context: Context
+) -> Envelope[IdentitySecret]:
+    """The secret the workspace's servers sign user ids with (`user_hash` =
+    HMAC-SHA256(secret, user_id), hex); made on first request."""
+    subject.require_admin("see the widget identity secret")
+    value = await identity.secret(session, context.secrets, subject.workspace_id)
+    if value is None:
+        value = identity.new_secret()
+        await identity.store_secret(session, context.secrets, subject.workspace_id, value)
+    return Envelope(data=IdentitySecret(secret=value))
+
+
+@router.post("/api/widget/identity-secret/rotate")
+async def rotate_identity_secret(
+    subject: AdminSubject, session: Session, context: Context
+) -> Envelope[IdentitySecret]:
+    """A new secret; hashes made with the old one stop verifying at once."""
+    subject.require_admin("rotate the widget identity secret")
+    value = identity.new_secret()
+    await identity.store_secret(session, context.secrets, subject.workspace_id, value)
+    return Envelope(data=IdentitySecret(secret=value))

@@ -1,0 +1,312 @@
+"""The public widget API: config, messages, a visitor's history, forms, sites, identity."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from backend.widget.identity import sign
+from tests.fixtures.factories import add_faq, create_chatbot
+
+FORM = {
+    "name": "callback",
+    "title": "Ask for a call back",
+    "fields": [
+        {"name": "name", "label": "Your name", "type": "text", "required": True},
+        {"name": "email", "label": "E-mail", "type": "email", "required": True},
+        {"name": "phone", "label": "Phone", "type": "phone"},
+        {"name": "size", "label": "Size", "type": "select", "options": ["S", "M", "L"]},
+        {"name": "newsletter", "label": "Newsletter", "type": "checkbox"},
+    ],
+    "submit_message": "Thanks, we will call you.",
+}
+
+
+@pytest.fixture
+async def bot(client, admin):
+    bot = await create_chatbot(
+        client,
+        admin,
+        name="Chicx",
+        first_message="Namaste!",
+        placeholder_text="Ask away",
+        theme={"primary_color": "#aa3366", "avatar": "https://cdn.chicx.example/a.png"},
+    )
+    await add_faq(client, admin, bot["id"], "Do you ship abroad?", "Only within India.")
+    form = await client.post(f"/api/chatbots/{bot['id']}/forms", headers=admin.headers, json=FORM)
+    assert form.status_code == 201, form.text
+    bot["form"] = form.json()["data"]
+    return bot
+
+
+async def say(client, bot_id, message, visitor="v1", conversation_id=None, **extra):
+    return await client.post(
+        f"/api/widget/{bot_id}/message",
+        json={
+            "visitor_id": visitor,
+            "message": message,
+            "conversation_id": conversation_id,
+            **extra,
+        },
+        headers=extra.pop("headers", None) or {},
+    )
+
+
+async def test_config_has_the_documented_fields(client, bot):
+    response = await client.get(
+        f"/api/widget/{bot['id']}/config", headers={"Origin": "https://anywhere.example"}
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    body = response.json()
+    assert body["chatbot_id"] == bot["id"] and body["name"] == "Chicx"
+    assert body["theme"] == {
+        "primary_color": "#aa3366",
+        "secondary_color": "#ffffff",
+        "position": "bottom-right",
+        "avatar": "https://cdn.chicx.example/a.png",
+    }
+    assert (body["first_message"], body["placeholder_text"]) == ("Namaste!", "Ask away")
+    assert [f["name"] for f in body["forms"]] == ["callback"]
+    assert body["forms"][0]["fields"][1]["type"] == "email"
+    assert [q["question"] for q in body["faqs"]] == ["Do you ship abroad?"]
+
+
+async def test_a_browser_may_call_the_public_routes_from_any_site(client, bot):
+    preflight = await client.options(
+        f"/api/widget/{bot['id']}/message",
+        headers={
+            "Origin": "https://shop.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in preflight.headers
+    # Admin routes are not opened to other sites.
+    admin_preflight = await client.options(
+        "/api/chatbots",
+        headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert "access-control-allow-origin" not in admin_preflight.headers
+
+
+async def test_unknown_and_inactive_bots_are_not_found(client, admin, bot):
+    await client.patch(
+        f"/api/chatbots/{bot['id']}", headers=admin.headers, json={"is_active": False}
+    )
+    for response in (
+        await client.get(f"/api/widget/{bot['id']}/config"),
+        await say(client, bot["id"], "hi"),
+        await client.get(f"/api/widget/{bot['id']}/script.js"),
+        await client.get("/api/widget/00000000-0000-0000-0000-000000000000/config"),
+    ):
+        assert response.status_code == 404
+        assert response.json()["code"] == "NOT_FOUND"
+        assert response.headers.get("access-control-allow-origin") in ("*", None)
+
+
+async def test_a_visitor_chats_and_gets_their_history_back_and_no_one_else_does(client, bot):
+    first = await say(client, bot["id"], "Do you ship abroad?")
+    assert first.status_code == 200, first.text
+    conversation_id = first.json()["conversation_id"]
+    assert first.json()["message"] == "Only within India."
+    await say(client, bot["id"], "Thanks", conversation_id=conversation_id)
+
+    history = await client.get(
+        f"/api/widget/{bot['id']}/conversations/{conversation_id}/messages",
+        params={"visitor_id": "v1"},
+    )
+    assert history.status_code == 200
+    messages = history.json()["messages"]
+    assert [(m["role"], m["content"]) for m in messages[:2]] == [
+        ("user", "Do you ship abroad?"),
+        ("assistant", "Only within India."),
+    ]
+    assert len(messages) == 4
+
+    for visitor in ("someone-else", ""):
+        other = await client.get(
+            f"/api/widget/{bot['id']}/conversations/{conversation_id}/messages",
+            params={"visitor_id": visitor},
+        )
+        assert other.status_code in (404, 422)
+    # Nor can another visitor continue it.
+    hijack = await say(client, bot["id"], "hello", visitor="v2", conversation_id=conversation_id)
+    assert hijack.status_code == 404
+
+
+async def test_answers_stream_as_server_sent_events(client, bot):
+    async with client.stream(
+        "POST",
+        f"/api/widget/{bot['id']}/message",
+        json={"visitor_id": "v1", "message": "Do you ship abroad?", "stream": True},
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        text = "".join([chunk async for chunk in response.aiter_text()])
+    events = [block.split("\n", 1) for block in text.strip().split("\n\n")]
+    assert events[-1][0] == "event: done"
+    done = json.loads(events[-1][1].removeprefix("data: "))
+    assert done["message"] == "Only within India." and done["conversation_id"]
+
+
+async def test_a_bot_limited_to_some_sites_answers_only_them(client, admin, bot):
+    await client.patch(
+        f"/api/chatbots/{bot['id']}",
+        headers=admin.headers,
+        json={"allowed_domains": ["chicx.example"]},
+    )
+    url = f"/api/widget/{bot['id']}/config"
+    for allowed in (
+        {"Origin": "https://chicx.example"},
+        {"Origin": "https://www.chicx.example"},
+        {"Referer": "https://shop.chicx.example/sarees?id=1"},
+        {"Origin": "http://test"},  # our own messenger page
+    ):
+        assert (await client.get(url, headers=allowed)).status_code == 200, allowed
+    for refused in (
+        {"Origin": "https://evil.example"},
+        {"Origin": "https://chicx.example.evil.example"},
+        {"Origin": "https://notchicx.example"},
+        {},
+    ):
+        response = await client.get(url, headers=refused)
+        assert response.status_code == 403 and response.json()["code"] == "FORBIDDEN", refused
+    refused_message = await say(client, bot["id"], "hi", headers={"Origin": "https://evil.example"})
+    assert refused_message.status_code == 403
+
+
+async def test_a_form_submission_is_stored_and_becomes_a_lead(client, context, bot):
+    conversation_id = (await say(client, bot["id"], "hello")).json()["conversation_id"]
+    response = await client.post(
+        "/api/forms/submit",
+        json={
+            "form_id": bot["form"]["id"],
+            "conversation_id": conversation_id,
+            "visitor_id": "v1",
+            "submitted_data": {
+                "name": "  Priya Raman ",
+                "email": "Priya@Example.COM",
+                "phone": "+91 98765 43210",
+                "size": "M",
+                "newsletter": True,
+            },
+        },
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["success"] is True and body["message"] == "Thanks, we will call you."
+    async with context.db.system() as conn:
+        lead = await (
+            await conn.execute("select * from leads where id = %s", (body["lead_id"],))
+        ).fetchone()
+        stored = await (
+            await conn.execute(
+                "select * from form_submissions where id = %s", (body["submission_id"],)
+            )
+        ).fetchone()
+    assert (lead["name"], lead["email"], lead["phone"]) == (
+        "Priya Raman",
+        "priya@example.com",
+        "+919876543210",
+    )
+    assert lead["source"] == "form" and str(lead["conversation_id"]) == conversation_id
+    assert lead["notes"] == "Size: M\nNewsletter: True"
+    assert stored["submitted_data"]["phone"] == "+919876543210"
+
+
+async def test_a_bad_form_submission_says_what_is_wrong_and_stores_nothing(client, context, bot):
+    response = await client.post(
+        "/api/forms/submit",
+        json={
+            "form_id": bot["form"]["id"],
+            "visitor_id": "v1",
+            "submitted_data": {
+                "email": "not-an-email",
+                "phone": "98765",
+                "size": "XXL",
+                "shoe": "42",
+            },
+        },
+    )
+    assert response.status_code == 422
+    errors = {e["field"]: e["message"] for e in response.json()["errors"]}
+    assert set(errors) == {
+        "submitted_data.name",
+        "submitted_data.email",
+        "submitted_data.phone",
+        "submitted_data.size",
+        "submitted_data.shoe",
+    }
+    other = await client.post(
+        "/api/forms/submit",
+        json={
+            "form_id": bot["form"]["id"],
+            "visitor_id": "v9",
+            "conversation_id": (await say(client, bot["id"], "hi")).json()["conversation_id"],
+            "submitted_data": {"name": "A", "email": "a@example.com"},
+        },
+    )
+    assert other.status_code == 404  # someone else's conversation
+    missing = await client.post(
+        "/api/forms/submit",
+        json={
+            "form_id": "00000000-0000-0000-0000-000000000000",
+            "visitor_id": "v1",
+            "submitted_data": {},
+        },
+    )
+    assert missing.status_code == 404
+    async with context.db.system() as conn:
+        counts = await (
+            await conn.execute(
+                "select (select count(*) from form_submissions) as s,"
+                " (select count(*) from leads) as l"
+            )
+        ).fetchone()
+    assert (counts["s"], counts["l"]) == (0, 0)
+
+
+async def test_a_verified_visitor_is_known_and_a_forged_one_is_anonymous(
+    client, context, admin, other_admin, bot
+):
+    secret = (await client.get("/api/widget/identity-secret", headers=admin.headers)).json()[
+        "data"
+    ]["secret"]
+    assert (
+        secret
+        == (await client.get("/api/widget/identity-secret", headers=admin.headers)).json()["data"][
+            "secret"
+        ]
+    )  # made once
+    verified = await say(
+        client,
+        bot["id"],
+        "hi",
+        visitor="v-signed",
+        user_id="cust-42",
+        user_hash=sign(secret, "cust-42"),
+        user_email="priya@example.com",
+    )
+    forged = await say(
+        client, bot["id"], "hi", visitor="v-forged", user_id="cust-42", user_hash="0" * 64
+    )
+    unsigned = await say(client, bot["id"], "hi", visitor="v-unsigned", user_id="cust-42")
+    async with context.db.system() as conn:
+        rows = {
+            str(r["id"]): r
+            for r in await (
+                await conn.execute("select id, user_id, user_email from conversations")
+            ).fetchall()
+        }
+    assert rows[verified.json()["conversation_id"]]["user_id"] == "cust-42"
+    assert rows[verified.json()["conversation_id"]]["user_email"] == "priya@example.com"
+    assert rows[forged.json()["conversation_id"]]["user_id"] is None
+    assert rows[unsigned.json()["conversation_id"]]["user_id"] is None
+
+    rotated = await client.post("/api/widget/identity-secret/rotate", headers=admin.headers)
+    assert rotated.json()["data"]["secret"] != secret
+    stranger = await client.get("/api/widget/identity-secret", headers=other_admin.headers)
+    assert stranger.json()["data"]["secret"] not in (secret, rotated.json()["data"]["secret"])
