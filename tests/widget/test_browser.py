@@ -1,0 +1,324 @@
+"""The widget in a real browser (Playwright driving Debian's Chromium): a customer's page embeds
+the loader, a visitor opens the chat, talks, reloads, fills a form; the messenger renders only
+text and keeps to its Content-Security-Policy."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Frame, Page, async_playwright
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from backend.app import create_app
+from backend.widget.identity import sign
+from tests.conftest import make_settings
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.fixtures.factories import add_faq, create_admin, create_chatbot
+from tests.fixtures.servers import LiveServer, free_port
+
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture(scope="module")
+def product(database_url: str, fake_openai_server: Any) -> Iterator[LiveServer]:
+    """The product on a real port, with rate limits a test's many page loads stay under."""
+    port = free_port()
+    settings = make_settings(
+        database_url,
+        public_url=f"http://127.0.0.1:{port}",
+        openai_base_url=fake_openai_server.base_url,
+        rate_limit_anonymous="10000/minute",
+        rate_limit_chat_visitor="1000/minute",
+    )
+    with LiveServer(create_app(settings), port=port) as server:
+        yield server
+
+
+class HostSite:
+    """A customer's website on another origin, embedding the widget with one script tag."""
+
+    def __init__(self) -> None:
+        self.script = ""
+
+    def app(self) -> Starlette:
+        async def page(request: Request) -> HTMLResponse:
+            return HTMLResponse(
+                "<!doctype html><html><head><title>Chicx</title>"
+                "<style>body{font-family:serif} button{background:rgb(1, 2, 3)}</style></head>"
+                "<body><h1>Chicx Sarees</h1><button id='own'>Their button</button>"
+                f"{self.script}</body></html>"
+            )
+
+        return Starlette(routes=[Route("/{path:path}", page)])
+
+
+@pytest.fixture(scope="module")
+def host_site() -> Iterator[tuple[HostSite, LiveServer]]:
+    site = HostSite()
+    with LiveServer(site.app()) as server:
+        yield site, server
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = await context.new_page()
+    yield page
+    await context.close()
+
+
+@pytest.fixture
+async def api(product: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=product.url) as client:
+        yield client
+
+
+@pytest.fixture
+async def bot(api: httpx.AsyncClient, anon_key: str) -> dict[str, Any]:
+    admin = await create_admin(api, anon_key, "shopkeeper")
+    bot = await create_chatbot(
+        api,
+        admin,
+        name="Chicx Assistant",
+        first_message="Namaste! How can I help?",
+        theme={"primary_color": "#aa3366"},
+        knowledge_base="Source: https://chicx.example/care\n# Saree care\n"
+        "Dry clean silk sarees only. Store them wrapped in muslin cloth.",
+    )
+    await add_faq(api, admin, bot["id"], "Do you ship abroad?", "Only within India, in 3-5 days.")
+    await add_faq(
+        api,
+        admin,
+        bot["id"],
+        "Show me something odd",
+        'Here: <img src=x onerror="window.pwned=1"> and [a link](javascript:window.pwned=2) '
+        "and [our shop](https://chicx.example/shop) **in bold**.",
+    )
+    form = await api.post(
+        f"/api/chatbots/{bot['id']}/forms",
+        headers=admin.headers,
+        json={
+            "name": "callback",
+            "title": "Ask for a call back",
+            "fields": [
+                {"name": "name", "label": "Your name", "type": "text", "required": True},
+                {"name": "email", "label": "E-mail", "type": "email", "required": True},
+            ],
+            "submit_message": "Thanks, we will call you.",
+        },
+    )
+    assert form.status_code == 201, form.text
+    bot["admin"] = admin
+    return bot
+
+
+def embed(site: HostSite, product: LiveServer, bot_id: str, attributes: str = "") -> None:
+    site.script = (
+        f'<script src="{product.url}/api/widget/{bot_id}/script.js" async {attributes}></script>'
+    )
+
+
+async def messenger(page: Page) -> Frame:
+    for _ in range(100):
+        frame = next((f for f in page.frames if "/messenger/" in f.url), None)
+        if frame is not None:
+            await frame.wait_for_load_state()
+            return frame
+        await page.wait_for_timeout(100)
+    raise AssertionError("the messenger frame never appeared")
+
+
+async def open_chat(page: Page) -> Frame:
+    await page.evaluate("window.Voxtro.open()")
+    frame = await messenger(page)
+    await frame.get_by_test_id("input").wait_for()
+    return frame
+
+
+async def send(frame: Frame, text: str) -> None:
+    await frame.get_by_test_id("input").fill(text)
+    await frame.get_by_test_id("input").press("Enter")
+
+
+async def bot_messages(frame: Frame) -> list[str]:
+    return await frame.get_by_test_id("message-bot").all_inner_texts()
+
+
+async def test_the_loader_adds_a_launcher_and_opens_the_chat_only_on_click(
+    page, product, host_site, bot
+):
+    site, host = host_site
+    site.script = ""
+    await page.goto(host.url)
+    before = set(await _window_keys(page))  # the same page without the widget
+    embed(site, product, bot["id"])
+    await page.goto(host.url)
+    await page.wait_for_function("window.Voxtro !== undefined")
+    # Nothing heavy at page load: no frame until the visitor opens the chat.
+    assert [f for f in page.frames if "/messenger/" in f.url] == []
+    assert set(await _window_keys(page)) - before == {"Voxtro"}
+    # The host page's own styles and elements are untouched.
+    assert await page.eval_on_selector("#own", "e => getComputedStyle(e).backgroundColor") == (
+        "rgb(1, 2, 3)"
+    )
+
+    # The launcher sits in the bottom-right corner; a click opens the chat.
+    await page.mouse.click(1280 - 20 - 28, 800 - 20 - 28)
+    frame = await messenger(page)
+    assert frame.url.startswith(f"{product.url}/messenger/{bot['id']}?parent=")
+    await frame.get_by_test_id("header-name").wait_for()
+    assert await frame.get_by_test_id("header-name").inner_text() == "Chicx Assistant"
+    assert (await bot_messages(frame))[0] == "Namaste! How can I help?"
+    size = await (await frame.frame_element()).bounding_box()
+    assert size is not None and (round(size["width"]), round(size["height"])) == (400, 600)
+
+    await send(frame, "Do you ship abroad?")
+    await frame.get_by_test_id("message-user").filter(has_text="Do you ship abroad?").wait_for()
+    await frame.get_by_text("Only within India, in 3-5 days.").wait_for()
+
+    # Escape closes it (the frame stays, hidden, with the conversation).
+    await frame.get_by_test_id("input").press("Escape")
+    await (await frame.frame_element()).wait_for_element_state("hidden")
+    await page.evaluate("window.Voxtro.open()")
+    await (await frame.frame_element()).wait_for_element_state("visible")
+    assert "Only within India, in 3-5 days." in await bot_messages(frame)
+
+
+async def _window_keys(page: Page) -> list[str]:
+    return await page.evaluate("Object.keys(window)")
+
+
+async def test_a_reload_shows_the_conversation_so_far_and_continues_it(
+    page, product, host_site, bot, context
+):
+    site, host = host_site
+    embed(site, product, bot["id"])
+    await page.goto(host.url)
+    frame = await open_chat(page)
+    await send(frame, "Do you ship abroad?")
+    await frame.get_by_text("Only within India, in 3-5 days.").wait_for()
+
+    await page.reload()
+    frame = await open_chat(page)
+    await frame.get_by_text("Only within India, in 3-5 days.").wait_for()
+    assert await frame.get_by_test_id("message-user").all_inner_texts() == ["Do you ship abroad?"]
+    await send(frame, "How do I care for silk?")
+    await frame.get_by_test_id("citation").first.wait_for()
+    link = frame.get_by_test_id("citation").first
+    assert await link.get_attribute("href") == "https://chicx.example/care"
+    assert await link.get_attribute("rel") == "noopener noreferrer"
+    async with context.db.system() as conn:  # one conversation, continued
+        row = await (
+            await conn.execute("select count(*) as n, max(message_count) as m from conversations")
+        ).fetchone()
+    assert (row["n"], row["m"]) == (1, 4)
+
+
+async def test_visitor_and_bot_text_is_shown_as_text_never_as_html(page, product, bot):
+    await page.goto(f"{product.url}/messenger/{bot['id']}")
+    frame = page.main_frame
+    await frame.get_by_test_id("suggestion").filter(has_text="Show me something odd").click()
+    answer = frame.get_by_test_id("message-bot").filter(has_text="our shop")
+    await answer.wait_for()
+    await send(frame, '<img src=x onerror="window.pwned=3"><b>hi</b>')
+    user = frame.get_by_test_id("message-user").last
+    await user.wait_for()
+    await frame.get_by_test_id("message-bot").nth(2).wait_for()  # the answer to it
+    assert await user.inner_text() == '<img src=x onerror="window.pwned=3"><b>hi</b>'
+    assert await page.evaluate("window.pwned") is None
+    assert await frame.locator("[data-testid=messages] img").count() == 0
+    hrefs = await answer.locator("a").evaluate_all("links => links.map(a => a.href)")
+    assert hrefs == ["https://chicx.example/shop"]  # the javascript: link stays text
+    assert await answer.locator("strong").inner_text() == "in bold"
+    assert "[a link](javascript:window.pwned=2)" in await answer.inner_text()
+
+
+async def test_the_standalone_page_keeps_to_its_content_security_policy(page, product, bot):
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    await page.goto(f"{product.url}/messenger/{bot['id']}")
+    await page.get_by_test_id("header-name").wait_for()
+    await send(page.main_frame, "Do you ship abroad?")
+    await page.get_by_text("Only within India, in 3-5 days.").wait_for()
+    # Accessible: a labelled input, and new messages announced politely.
+    assert await page.get_by_role("log").get_attribute("aria-live") == "polite"
+    assert await page.get_by_test_id("input").evaluate("e => e.labels.length > 0 || !!e.ariaLabel")
+    assert violations == []
+
+
+async def test_a_form_in_the_chat_becomes_a_lead(page, product, bot, context):
+    await page.goto(f"{product.url}/messenger/{bot['id']}")
+    await page.get_by_test_id("form-button").click()
+    form = page.get_by_test_id("form")
+    await form.get_by_label("Your name").fill("Priya")
+    await form.get_by_label("E-mail").fill("not-an-email")
+    await page.get_by_test_id("form-submit").click()
+    await form.get_by_text("must be an e-mail address").wait_for()
+    await form.get_by_label("E-mail").fill("priya@example.com")
+    await page.get_by_test_id("form-submit").click()
+    await page.get_by_text("Thanks, we will call you.").wait_for()
+    async with context.db.system() as conn:
+        lead = await (await conn.execute("select name, email, source from leads")).fetchone()
+    assert (lead["name"], lead["email"], lead["source"]) == ("Priya", "priya@example.com", "form")
+
+
+async def test_identify_attaches_the_conversation_to_the_signed_in_user(
+    page, product, host_site, bot, api, context
+):
+    secret = (await api.get("/api/widget/identity-secret", headers=bot["admin"].headers)).json()[
+        "data"
+    ]["secret"]
+    site, host = host_site
+    embed(site, product, bot["id"])
+    await page.goto(host.url)
+    await page.wait_for_function("window.Voxtro !== undefined")
+    await page.evaluate(
+        "([id, hash]) => window.Voxtro.identify({user_id: id, user_hash: hash,"
+        " name: 'Priya', email: 'priya@example.com'})",
+        ["cust-42", sign(secret, "cust-42")],
+    )
+    frame = await open_chat(page)
+    await send(frame, "Do you ship abroad?")
+    await frame.get_by_text("Only within India, in 3-5 days.").wait_for()
+    async with context.db.system() as conn:
+        row = await (
+            await conn.execute("select user_id, user_name, user_email from conversations")
+        ).fetchone()
+    assert (row["user_id"], row["user_name"], row["user_email"]) == (
+        "cust-42",
+        "Priya",
+        "priya@example.com",
+    )
+
+
+async def test_on_a_phone_the_chat_fills_the_screen(browser, product, host_site, bot):
+    site, host = host_site
+    embed(site, product, bot["id"], 'data-position="bottom-left" data-open="true"')
+    context = await browser.new_context(viewport={"width": 375, "height": 667})
+    try:
+        page = await context.new_page()
+        await page.goto(host.url)
+        frame = await messenger(page)  # data-open: opened on load
+        await frame.get_by_test_id("input").wait_for()
+        size = await (await frame.frame_element()).bounding_box()
+        assert size is not None and (size["width"], size["height"]) == (375, 667)
+    finally:
+        await context.close()
