@@ -15,8 +15,7 @@ Then, for a large and a small bot, it runs the real `backend.knowledge.service.s
 `--seconds`, whichever ends first, at 1 and at 8 concurrent clients, each on a fresh pool of the
 app's kind, and prints p50/p95/p99 latency and queries/s next to baselines measured in the same
 run on the same questions: the full-text half alone (`embedding=None`), the vector half alone,
-exact (`search_vector(exact=True)`) and through HNSW (`exact=False`), and search() as the login
-role (no RLS). It shows the plan and time of each statement search() runs, checks whether the HNSW
+exact (`search_vector(exact=True)`) and through HNSW (`exact=False`). It shows the plan and time of each statement search() runs, checks whether the HNSW
 path survives Postgres' plan cache on a pooled connection that ran exact searches, and measures
 recall@10 of the HNSW vector candidates against exact search for a large, a middle-sized (the
 smallest above `EXACT_VECTOR_SEARCH_UP_TO`) and a small bot, with what larger `hnsw.ef_search`
@@ -67,7 +66,6 @@ WHAT_IF = {
 LANGUAGE = "en"
 HYBRID = "hybrid search()"
 BASELINE = "baseline: text only"
-NO_RLS = "hybrid search(), login role (no RLS)"
 
 Job = Callable[[Connection, Question], Awaitable[object]]
 
@@ -107,11 +105,9 @@ async def measure(
     questions: list[Question],
     clients: int,
     seconds: float,
-    *,
-    tenant: bool = True,
 ) -> Latency:
     """Each client runs the next question in its own transaction (under RLS for the bot's
-    workspace, unless `tenant` is false) until none are left or `seconds` have passed."""
+    workspace) until none are left or `seconds` have passed."""
     pending = iter(questions)
     elapsed: list[float] = []
     started = time.perf_counter()
@@ -120,8 +116,7 @@ async def measure(
     async def client() -> None:
         for question in pending:
             began = time.perf_counter()
-            transaction = db.for_workspace(bot.workspace_id, "bench") if tenant else db.system()
-            async with transaction as conn:
+            async with db.for_workspace(bot.workspace_id, "bench") as conn:
                 await job(conn, question)
             elapsed.append(time.perf_counter() - began)
             if time.perf_counter() > deadline:
@@ -419,16 +414,13 @@ async def run_latency(
         f"  {'workload':<34} {'clients':>7} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
         f" {'q/s':>7} {'p50/text':>8}"
     )
-    runs = [
-        (name, job, clients, True) for name, job in workloads(bot).items() for clients in CLIENTS
-    ]
-    runs.append((NO_RLS, workloads(bot)[HYBRID], 1, False))
-    for name, job, clients, tenant in runs:
+    runs = [(name, job, clients) for name, job in workloads(bot).items() for clients in CLIENTS]
+    for name, job, clients in runs:
         db = Database(url, min_size=clients, max_size=clients)
         await db.open()
         try:
-            await measure(db, bot, job, warm_up[: 2 * clients], clients, seconds, tenant=tenant)
-            found = await measure(db, bot, job, questions, clients, seconds, tenant=tenant)
+            await measure(db, bot, job, warm_up[: 2 * clients], clients, seconds)
+            found = await measure(db, bot, job, questions, clients, seconds)
         finally:
             await db.close()
         results[name, clients] = found

@@ -25,15 +25,18 @@ begin
   if ws is null or p_query is null or numnode(p_query) = 0 then
     return;
   end if;
+  -- Ranking reads only the tsvectors; the text of the few chunks kept is read last.
   return query execute $q$
-    select m.id, m.url, m.title, m.heading, m.content, ts_rank_cd(m.search, $2)
-    from (select c.id, c.url, c.title, c.heading, c.content, c.search
-          from public.knowledge_chunks c
-          where c.chatbot_id = $1 and c.workspace_id = $3 and c.search @@ $2
-            and not (c.id = any($6))
-          limit $4) m
-    order by 6 desc, m.id
-    limit $5
+    select c.id, c.url, c.title, c.heading, c.content, best.rank
+    from (select m.id, ts_rank_cd(m.search, $2) as rank
+          from (select c.id, c.search from public.knowledge_chunks c
+                where c.chatbot_id = $1 and c.workspace_id = $3 and c.search @@ $2
+                  and not (c.id = any($6))
+                limit $4) m
+          order by 2 desc, m.id
+          limit $5) best
+    join public.knowledge_chunks c on c.id = best.id
+    order by best.rank desc, c.id
   $q$ using p_chatbot, p_query, ws, p_ranked, p_limit, p_skip;
 end
 $$;

@@ -155,7 +155,12 @@ async def search(
 ) -> list[Passage]:
     """The chunks that best answer `question`, best first."""
     terms = query_terms(question)
-    text_rows = await _text_candidates(conn, chatbot_id, terms, ts_config(language))
+    queries = text_queries(terms)
+    if embedding is not None:
+        # With meaning to search by, words add the passages that hold all of them; the looser
+        # queries would read every posting list of every word in the index for little more.
+        queries = queries[:1]
+    text_rows = await _text_candidates(conn, chatbot_id, queries, ts_config(language))
     vector_rows: list[dict[str, Any]] = []
     if embedding is not None:
         exact = await repository.chunk_count(conn, chatbot_id) <= EXACT_VECTOR_SEARCH_UP_TO
@@ -199,10 +204,10 @@ def text_queries(terms: list[str]) -> list[str]:
 
 
 async def _text_candidates(
-    conn: Connection, chatbot_id: UUID, terms: list[str], config: str
+    conn: Connection, chatbot_id: UUID, queries: list[str], config: str
 ) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    for expression in text_queries(terms):
+    for expression in queries:
         found += await repository.search_text(
             conn,
             chatbot_id,
