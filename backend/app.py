@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.middleware.gzip import GZipMiddleware
 
 from backend.api import build_router
 from backend.auth.gotrue.router import auth_error_response
@@ -79,6 +80,9 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> F
         upload_suffix="/knowledge/files",
     )
     app.add_middleware(RequestContextMiddleware)
+    # The widget's files above all (the loader ships at under half its size); server-sent
+    # events are left alone, so streamed tokens are not held back.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(PublicCORSMiddleware, path_prefixes=PUBLIC_CORS_PATHS)
     app.include_router(build_router(local_auth=settings.local_auth))
     return app

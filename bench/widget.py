@@ -107,12 +107,12 @@ async def one_run(browser, host_url: str, origin: str) -> tuple[float, float, fl
     page = await context.new_page()
     fetched = 0
 
-    async def count(response) -> None:
+    def count(response) -> None:
         nonlocal fetched
         if response.url.startswith(origin):
-            fetched += len(await response.body())
+            fetched += int(response.headers.get("content-length", 0))
 
-    page.on("response", lambda r: asyncio.ensure_future(count(r)))
+    page.on("response", count)
     await page.goto(host_url, wait_until="commit")
     await page.wait_for_function(LAUNCHER_ON_SCREEN, polling="raf")
     launcher_ms = await page.evaluate("performance.now()")
@@ -174,7 +174,7 @@ async def main() -> None:
     print(f"  question -> FAQ answer visible         {summary(list(answer))}")
     print(
         f"  fetched from Voxtro before any click   {kb(int(statistics.median(fetched)))}"
-        " (decoded; the loader and the bot's config)"
+        " (Content-Length: the loader and the bot's config)"
     )
 
 

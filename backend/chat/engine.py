@@ -17,6 +17,7 @@ transaction, calls out, and writes in another. Answers are produced as a stream 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections import OrderedDict
@@ -312,7 +313,9 @@ class ChatEngine:
         if not passages:
             return await self._answer(turn, turn.bot["fallback_message"] or _NO_ANSWER, "fallback")
         best = passages[0]
-        text = best.text if len(best.text) <= 600 else best.text[:600].rsplit(" ", 1)[0] + "…"
+        # Lines wrapped inside a paragraph of the source read as one paragraph here.
+        unwrapped = _unwrap(best.text)
+        text = unwrapped if len(unwrapped) <= 600 else unwrapped[:600].rsplit(" ", 1)[0] + "…"
         citations = [
             {"title": p.title or None, "url": p.url} for p in passages[:3] if p.url or p.title
         ]
@@ -792,6 +795,23 @@ class ChatEngine:
                 },
             )
         await repository.touch_conversation(conn, turn.conversation_id, added=2, escalate=escalate)
+
+
+_STRUCTURE_LINE = re.compile(r"^\s*(?:[-*#>|]|\d+[.)])")
+
+
+def _unwrap(text: str) -> str:
+    """Paragraph lines joined (sources often wrap prose at a fixed width); headings, list items
+    and blank lines kept."""
+    lines: list[str] = []
+    for line in text.split("\n"):
+        prose = line.strip() and not _STRUCTURE_LINE.match(line)
+        previous = lines[-1] if lines else ""
+        if prose and previous.strip() and not _STRUCTURE_LINE.match(previous):
+            lines[-1] = f"{previous.rstrip()} {line.strip()}"
+        else:
+            lines.append(line)
+    return "\n".join(lines)
 
 
 _NO_ANSWER = "Sorry, I don't know the answer to that yet."

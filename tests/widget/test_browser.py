@@ -151,8 +151,22 @@ async def open_chat(page: Page) -> Frame:
 
 
 async def send(frame: Frame, text: str) -> None:
+    """Type and send a message once the previous answer is complete (the chat takes one
+    question at a time)."""
+    await frame.wait_for_function(
+        "() => document.querySelector('[role=log]').getAttribute('aria-busy') !== 'true'"
+    )
     await frame.get_by_test_id("input").fill(text)
     await frame.get_by_test_id("input").press("Enter")
+
+
+async def answered(frame: Frame, bot_messages: int) -> None:
+    """Wait until the chat shows this many bot messages and is ready for the next question."""
+    await frame.wait_for_function(
+        """count => document.querySelectorAll('[data-testid=message-bot]').length >= count
+                 && document.querySelector('[role=log]').getAttribute('aria-busy') !== 'true'""",
+        arg=bot_messages,
+    )
 
 
 async def bot_messages(frame: Frame) -> list[str]:
@@ -322,3 +336,149 @@ async def test_on_a_phone_the_chat_fills_the_screen(browser, product, host_site,
         assert size is not None and (size["width"], size["height"]) == (375, 667)
     finally:
         await context.close()
+
+
+async def test_the_answer_streams_in_as_the_model_writes_it(
+    page, product, host_site, bot, api, fake_openai
+):
+    from tests.fakes.openai import Reply
+    from tests.fixtures.factories import connect_openai
+
+    await connect_openai(api, bot["admin"], fake_openai.key)
+    answer = "Dry clean your silk sarees, and keep them wrapped in soft muslin cloth."
+    fake_openai.script(Reply(content=answer))
+    fake_openai.chunk_delay = 0.05
+    try:
+        site, host = host_site
+        embed(site, product, bot["id"])
+        await page.goto(host.url)
+        frame = await open_chat(page)
+        await send(frame, "How should I look after silk?")
+        # Part of the answer is on screen before the rest has been written.
+        partial = await frame.wait_for_function(
+            """final => {
+                const bubbles = document.querySelectorAll('[data-testid=message-bot]');
+                const text = bubbles[bubbles.length - 1].innerText.trim();
+                return bubbles.length > 1 && text.length > 0 && text !== final ? text : null;
+            }""",
+            arg=answer,
+        )
+        assert answer.startswith(await partial.json_value())
+        await frame.get_by_test_id("message-bot").filter(has_text=answer).wait_for()
+    finally:
+        fake_openai.chunk_delay = 0.0
+
+
+# Markup, script and outside requests a visitor, a model or a crawled page might slip in.
+XSS_PAYLOADS = [
+    "<script>window.pwned='script'</script>",
+    "<img src=x onerror=\"window.pwned='img'\">",
+    "<svg onload=\"window.pwned='svg'\"></svg>",
+    "<svg><script>window.pwned='svgscript'</script></svg>",
+    "<iframe src=\"javascript:parent.pwned='iframe'\"></iframe>",
+    "<body onload=\"window.pwned='body'\">",
+    "<a href=\"javascript:window.pwned='a'\">click</a>",
+    "[click me](javascript:window.pwned='md')",
+    "[click me](JaVaScRiPt:window.pwned='mdcase')",
+    "[click me](  javascript:window.pwned='mdspace')",
+    "[data](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "[vb](vbscript:msgbox(1))",
+    "![tracker](https://evil.example/pixel.png)",
+    "![tracker](http://127.0.0.2:9/pixel.png)",
+    '<img src="https://evil.example/x.png">',
+    '<link rel=stylesheet href="https://evil.example/x.css">',
+    "<style>@import 'https://evil.example/x.css';</style>",
+    '<div style="background:url(https://evil.example/bg.png)">bg</div>',
+    "\"><script>window.pwned='breakout'</script>",
+    "'><img src=x onerror=window.pwned='quote'>",
+    "</textarea><script>window.pwned='textarea'</script>",
+    "<math><mtext><table><mglyph><style><img src=x onerror=window.pwned='mxss'>",
+    "<noscript><p title=\"</noscript><img src=x onerror=window.pwned='noscript'>\">",
+    "<details open ontoggle=\"window.pwned='details'\">",
+    "<input autofocus onfocus=\"window.pwned='focus'\">",
+    "<object data=\"javascript:window.pwned='object'\"></object>",
+    '<embed src="https://evil.example/x.swf">',
+    '<meta http-equiv="refresh" content="0;url=https://evil.example">',
+    '<base href="https://evil.example/">',
+    '<form action="https://evil.example"><button>go</button></form>',
+    "[link](https://evil.example/\"onmouseover=\"window.pwned='attr')",
+    "**<img src=x onerror=window.pwned='bold'>**",
+    "`<img src=x onerror=window.pwned='code'>`",
+    '<a href="https://chicx.example" onclick="window.pwned=\'onclick\'">ok</a>',
+]
+
+
+async def test_no_payload_runs_script_or_fetches_from_outside(
+    browser, product, bot, api, anon_key, fake_openai
+):
+    """Each payload as a visitor message, in the model's answer (the fake echoes the visitor),
+    and as crawled text the bot answers from without a model."""
+    from tests.fixtures.factories import connect_openai
+
+    assert len(XSS_PAYLOADS) >= 30
+    crawled = "\n\n".join(
+        f"Source: https://chicx.example/page-{n}\n# Page {n} quokka{n}\n{payload}"
+        for n, payload in enumerate(XSS_PAYLOADS)
+    )
+    # Another workspace, without a model key: it answers with the passages themselves.
+    keyless_admin = await create_admin(api, anon_key, "keyless")
+    keyless = await create_chatbot(api, keyless_admin, name="Keyless", knowledge_base=crawled)
+    await connect_openai(api, bot["admin"], fake_openai.key)  # for `bot`: answers echo
+
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    outside: list[str] = []
+    context.on(
+        "request",
+        lambda r: outside.append(r.url) if not r.url.startswith((product.url, "data:")) else None,
+    )
+    try:
+        page = await context.new_page()
+        await page.goto(f"{product.url}/messenger/{bot['id']}")
+        for payload in XSS_PAYLOADS:
+            await send(page.main_frame, payload)
+            await (
+                page.get_by_test_id("message-bot")
+                .filter(has_text="Echo:")
+                .nth(XSS_PAYLOADS.index(payload))
+                .wait_for()
+            )
+        assert await page.get_by_test_id("message-user").all_inner_texts() == XSS_PAYLOADS
+
+        second = await context.new_page()
+        await second.goto(f"{product.url}/messenger/{keyless['id']}")
+        for n in range(len(XSS_PAYLOADS)):
+            await send(second.main_frame, f"quokka{n}")
+            await answered(second.main_frame, n + 2)
+        answers = await second.get_by_test_id("message-bot").all_inner_texts()
+        assert sum("Here is what I found" in a for a in answers) == len(XSS_PAYLOADS)
+
+        for tab in (page, second):
+            assert await tab.evaluate("window.pwned") is None
+            log = tab.get_by_test_id("messages")
+            for tag in ("script", "img", "svg", "iframe", "object", "embed", "style", "form"):
+                assert await log.locator(tag).count() == 0, tag
+            hrefs = await log.locator("a").evaluate_all("links => links.map(a => a.href)")
+            assert all(h.startswith(("https://", "http://")) for h in hrefs), hrefs
+        assert outside == []
+    finally:
+        await context.close()
+
+
+async def test_messages_from_other_origins_are_ignored(page, product, host_site, bot, context):
+    site, host = host_site
+    embed(site, product, bot["id"])
+    await page.goto(host.url)
+    frame = await open_chat(page)
+    # The host page's own window posting to itself is not the messenger: the chat stays open.
+    await page.evaluate("window.postMessage({type: 'voxtro:close'}, '*')")
+    # Nor is the messenger's own window its parent: no identity from there.
+    await frame.evaluate(
+        "window.postMessage({type: 'voxtro:identify', user_id: 'cust-1', user_hash: 'x'}, '*')"
+    )
+    await page.wait_for_timeout(200)
+    assert await (await frame.frame_element()).is_visible()
+    await send(frame, "Do you ship abroad?")
+    await frame.get_by_text("Only within India, in 3-5 days.").wait_for()
+    async with context.db.system() as conn:
+        row = await (await conn.execute("select user_id from conversations")).fetchone()
+    assert row["user_id"] is None

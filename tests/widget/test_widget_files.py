@@ -33,6 +33,7 @@ async def test_the_loader_is_small_and_revalidated_by_etag(client, bot):
     assert loader.headers["content-type"].startswith("text/javascript")
     assert loader.headers["cache-control"] == "public, max-age=3600"
     assert len(gzip.compress(loader.content)) <= 3 * 1024
+    assert loader.headers["content-encoding"] == "gzip"  # and it travels compressed
     again = await client.get(
         f"/api/widget/{bot['id']}/script.js", headers={"If-None-Match": loader.headers["etag"]}
     )
@@ -75,3 +76,13 @@ def test_the_committed_build_is_the_build_of_the_sources():
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_messenger_stays_small():
+    """The chat frame a visitor opens: page, script and style under 60 KB gzipped together."""
+    from pathlib import Path
+
+    dist = Path(__file__).resolve().parents[2] / "widget" / "dist"
+    files = [dist / "messenger.html", *sorted((dist / "assets").iterdir())]
+    assert {f.suffix for f in files} == {".html", ".js", ".css"}
+    assert sum(len(gzip.compress(f.read_bytes())) for f in files) <= 60 * 1024
