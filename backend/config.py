@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     crawl_delay_seconds: float = 0.5
     # The most pages one crawl may fetch (the plan limit).
     crawl_max_pages: int = 500
+    # A bot with more embedded chunks than this gets an HNSW index of its own (built in a job);
+    # smaller ones are searched exactly, which is as fast at that size and never misses.
+    vector_index_min_chunks: int = 5000
 
     # Local auth: where magic links may send the browser besides our own site (comma-separated).
     auth_redirect_urls: str = ""

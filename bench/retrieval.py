@@ -5,21 +5,21 @@
 
 Starts an embedded PostgreSQL, applies the migrations and loads `--chunks` generated chunks over
 `--bots` chatbots (Zipf-sized; text and clustered unit vectors from bench/retrieval_data.py) with
-COPY, building the GIN and HNSW indexes after the load (bench/retrieval_load.py); it prints the time
-of each phase. With `--dims` other than 1536 the `embedding` column of this private database is
-altered to that size, so the real code path still runs. `--data-dir` keeps the loaded database for
-another run of the same shape (the default is a temporary one, deleted at the end).
+COPY, building the full-text and btree indexes after the load, and then, with the product's own
+code, the vector index of every bot over the size limit (bench/retrieval_load.py); it prints the
+time of each phase. With `--dims` other than 1536 the `embedding` column of this private database
+is altered to that size, so the real code path still runs. `--data-dir` keeps the loaded database
+for another run of the same shape (the default is a temporary one, deleted at the end).
 
 Then, for a large and a small bot, it runs the real `backend.knowledge.service.search` through
 `Database.for_workspace` (under RLS, as the chat engine does) for `--queries` questions, or
 `--seconds`, whichever ends first, at 1 and at 8 concurrent clients, each on a fresh pool of the
 app's kind, and prints p50/p95/p99 latency and queries/s next to baselines measured in the same
-run on the same questions: the full-text half alone (`embedding=None`), the vector half alone,
-exact (`search_vector(exact=True)`) and through HNSW (`exact=False`). It shows the plan and time of each statement search() runs, checks whether the HNSW
-path survives Postgres' plan cache on a pooled connection that ran exact searches, and measures
-recall@10 of the HNSW vector candidates against exact search for a large, a middle-sized (the
-smallest above `EXACT_VECTOR_SEARCH_UP_TO`) and a small bot, with what larger `hnsw.ef_search`
-values, and the HNSW index forced on the planner (as a generic plan may do), would give. Timings are printed, never asserted.
+run on the same questions: the full-text half alone (`embedding=None`) and the vector half alone
+(`search_vector`). It shows the plan and time of each statement search() runs and of the vector
+statement inside its function, and measures recall@10 of the vector candidates against exact
+search for a large, a middle-sized (the smallest with its own index) and a small bot. Timings are
+printed, never asserted.
 
 Targets (issue 4): p95 <= 50 ms at 8 clients; recall@10 >= 0.95.
 """
@@ -49,20 +49,11 @@ from backend.embedded import start_postgres  # noqa: E402
 from backend.knowledge import repository, service  # noqa: E402
 from backend.migrate import migrate  # noqa: E402
 from bench.retrieval_data import Bot, Model, Question, Shape  # noqa: E402
-from bench.retrieval_load import load  # noqa: E402
+from bench.retrieval_load import VECTOR_INDEX_MIN_CHUNKS, load  # noqa: E402
 
 TARGET_P95_MS = 50.0
 TARGET_RECALL = 0.95
 CLIENTS = (1, 8)
-CURRENT = "search_vector(exact=False)"
-# What-ifs: (hnsw.ef_search, whether the HNSW index is forced on the planner); 1000 is
-# pgvector's maximum ef_search.
-WHAT_IF = {
-    "ef_search 400": (400, False),
-    "ef_search 1000": (1000, False),
-    "HNSW forced, ef_search 200": (200, True),
-    "HNSW forced, ef_search 1000": (1000, True),
-}
 LANGUAGE = "en"
 HYBRID = "hybrid search()"
 BASELINE = "baseline: text only"
@@ -143,22 +134,10 @@ def workloads(bot: Bot) -> dict[str, Job]:
     def text_only(conn: Connection, q: Question) -> Awaitable[object]:
         return service.search(conn, bot.chatbot_id, q.text, language=LANGUAGE, embedding=None, k=4)
 
-    def exact(conn: Connection, q: Question) -> Awaitable[object]:
-        return repository.search_vector(
-            conn, bot.chatbot_id, q.embedding, limit=service.CANDIDATES, exact=True
-        )
+    def vector_only(conn: Connection, q: Question) -> Awaitable[object]:
+        return repository.search_vector(conn, bot.chatbot_id, q.embedding, limit=service.CANDIDATES)
 
-    def hnsw(conn: Connection, q: Question) -> Awaitable[object]:
-        return repository.search_vector(
-            conn, bot.chatbot_id, q.embedding, limit=service.CANDIDATES, exact=False
-        )
-
-    return {
-        BASELINE: text_only,
-        "baseline: exact vector": exact,
-        "baseline: HNSW vector": hnsw,
-        HYBRID: hybrid,
-    }
+    return {BASELINE: text_only, "baseline: vector only": vector_only, HYBRID: hybrid}
 
 
 # -- plans --------------------------------------------------------------------------------------
@@ -233,18 +212,18 @@ async def show_plans(db: Database, bot: Bot, question: Question) -> None:
         say(f"  search() {label}, statement by statement (EXPLAIN ANALYZE):")
         for line in explaining.lines:
             say(line)
-    async with db.for_workspace(bot.workspace_id, "bench") as conn:
-        explaining = Explaining(conn)
-        await repository.search_vector(
-            cast(Connection, explaining),
-            bot.chatbot_id,
-            question.embedding,
-            limit=service.CANDIDATES,
-            exact=False,
+    async with db.system() as conn:
+        await conn.execute(
+            "select set_config('hnsw.ef_search', %s, true)", (str(repository.HNSW_EF_SEARCH),)
         )
-    say("  search_vector(exact=False), the HNSW path:")
-    for line in explaining.lines:
-        say(line)
+        cur = await conn.execute(
+            f"explain (analyze, buffers, format json) {_VECTOR_SQL}",
+            _vector_params(bot, question, service.CANDIDATES),
+        )
+        row = await cur.fetchone()
+        assert row is not None
+    say("  inside search_vector() (the statement its function runs):")
+    say(_plan_line("vector candidates", next(iter(row.values()))[0]))
 
 
 # -- recall -------------------------------------------------------------------------------------
@@ -258,61 +237,43 @@ class Recall:
     ms: float  # mean latency of the approximate search
 
 
-# Mirrors repository.search_vector(exact=False) with other settings: what-if only.
-WHAT_IF_SQL = """
+# What search_knowledge_vectors() runs (the bot as a literal); `+ 0` makes it exact.
+_VECTOR_SQL = """
 select id from public.knowledge_chunks
-where chatbot_id = %(bot)s and embedding is not null
+where chatbot_id = %(bot)s::uuid and embedding is not null
 order by embedding <=> %(v)s::vector limit %(limit)s
 """
+_EXACT_SQL = _VECTOR_SQL.replace(
+    "order by embedding <=> %(v)s::vector", "order by (embedding <=> %(v)s::vector) + 0"
+)
 
 
-async def _approximate(conn: Connection, bot: Bot, question: Question, variant: str) -> list[Any]:
-    if variant == CURRENT:
-        rows = await repository.search_vector(
-            conn, bot.chatbot_id, question.embedding, limit=service.CANDIDATES, exact=False
-        )
-        return [r["id"] for r in rows]
-    ef_search, force_index = WHAT_IF[variant]
-    await conn.execute("select set_config('hnsw.ef_search', %s, true)", (str(ef_search),))
-    if force_index:
-        # Without a sort, the only plan left is the HNSW index scan (filtering afterwards), as
-        # for a large bot or under a generic plan.
-        await conn.execute("set local enable_sort = off")
-    cur = await conn.execute(
-        WHAT_IF_SQL,
-        {
-            "bot": bot.chatbot_id,
-            "v": vector_literal(question.embedding),
-            "limit": service.CANDIDATES,
-        },
-    )
-    return [r["id"] for r in await cur.fetchall()]
+def _vector_params(bot: Bot, question: Question, limit: int) -> dict[str, Any]:
+    # Interpolated client-side, so the server sees the bot's id as the literal it is there.
+    return {"bot": str(bot.chatbot_id), "v": vector_literal(question.embedding), "limit": limit}
 
 
 async def exact_top10(db: Database, bot: Bot, questions: list[Question]) -> list[list[Any]]:
     found = []
     for question in questions:
-        async with db.for_workspace(bot.workspace_id, "bench") as conn:
-            rows = await repository.search_vector(
-                conn, bot.chatbot_id, question.embedding, limit=10, exact=True
-            )
-        found.append([r["id"] for r in rows])
+        async with db.system() as conn:
+            cur = await conn.execute(_EXACT_SQL, _vector_params(bot, question, 10))
+            found.append([r["id"] for r in await cur.fetchall()])
     return found
 
 
 async def recall(
-    db: Database,
-    bot: Bot,
-    questions: list[Question],
-    truth: list[list[Any]],
-    variant: str,
+    db: Database, bot: Bot, questions: list[Question], truth: list[list[Any]]
 ) -> Recall:
     recalls, rows, short, seconds = [], [], 0, 0.0
     for question, exact in zip(questions, truth, strict=True):
         started = time.perf_counter()
         async with db.for_workspace(bot.workspace_id, "bench") as conn:
-            approximate = await _approximate(conn, bot, question, variant)
+            found = await repository.search_vector(
+                conn, bot.chatbot_id, question.embedding, limit=service.CANDIDATES
+            )
         seconds += time.perf_counter() - started
+        approximate = [r["id"] for r in found]
         recalls.append(len(set(approximate[:10]) & set(exact)) / max(1, len(exact)))
         rows.append(len(approximate))
         short += len(approximate) < min(10, bot.size)
@@ -323,38 +284,10 @@ async def recall(
 # -- the run ------------------------------------------------------------------------------------
 
 
-async def plan_cache_check(url: str, bot: Bot, questions: list[Question]) -> tuple[float, float]:
-    """search_vector(exact=False) on one pooled connection of the app's kind, before and after
-    exact searches ran there: the exact path's `enable_indexscan = off` is baked into the generic
-    plan that Postgres caches for the shared statement (mean ms before, after)."""
-    db = Database(url, min_size=1, max_size=1)
-    await db.open()
-
-    async def timed(exact: bool, asked: list[Question]) -> float:
-        started = time.perf_counter()
-        for question in asked:
-            async with db.for_workspace(bot.workspace_id, "bench") as conn:
-                await repository.search_vector(
-                    conn, bot.chatbot_id, question.embedding, limit=service.CANDIDATES, exact=exact
-                )
-        return (time.perf_counter() - started) / len(asked) * 1000
-
-    try:
-        before = await timed(False, questions[:3])
-        await timed(True, questions[3:15])
-        after = await timed(False, questions[15:18])
-    finally:
-        await db.close()
-    return before, after
-
-
-# -- the run ------------------------------------------------------------------------------------
-
-
 def target_bots(model: Model) -> dict[str, Bot]:
-    """The largest bot, the smallest one above the exact-search threshold, and a median one."""
+    """The largest bot, the smallest one with its own vector index, and a median one."""
     sizes = model.sizes
-    above = [r for r, s in enumerate(sizes) if s > service.EXACT_VECTOR_SEARCH_UP_TO]
+    above = [r for r, s in enumerate(sizes) if s > VECTOR_INDEX_MIN_CHUNKS]
     chosen = {"large": 0}
     if above and above[-1] != 0:
         chosen["middle"] = above[-1]
@@ -363,13 +296,13 @@ def target_bots(model: Model) -> dict[str, Bot]:
 
 
 def uses_hnsw(bot: Bot) -> bool:
-    return bot.size > service.EXACT_VECTOR_SEARCH_UP_TO
+    return bot.size > VECTOR_INDEX_MIN_CHUNKS
 
 
 def describe(bot: Bot) -> str:
     return (
         f"bot #{bot.rank} ({bot.size:,} chunks, {len(bot.topics)} topics;"
-        f" search() takes {'HNSW' if uses_hnsw(bot) else 'exact'} vector candidates)"
+        f" {'its own HNSW index' if uses_hnsw(bot) else 'searched exactly'})"
     )
 
 
@@ -429,25 +362,21 @@ async def run_latency(
     return results
 
 
-async def run_recall(db: Database, bot: Bot, questions: list[Question]) -> dict[str, Recall]:
+async def run_recall(db: Database, bot: Bot, questions: list[Question]) -> Recall:
     truth = await exact_top10(db, bot, questions)
-    results: dict[str, Recall] = {}
-    say(f"  {'vector candidates':<36} {'recall@10':>9} {'rows':>6} {'<10 rows':>9} {'ms':>7}")
-    for variant in (CURRENT, *WHAT_IF):
-        found = results[variant] = await recall(db, bot, questions, truth, variant)
-        label = variant if variant == CURRENT else f"what-if: {variant}"
-        say(
-            f"  {label:<36} {found.recall:>9.3f} {found.rows:>6.1f}"
-            f" {found.short:>8.0%} {found.ms:>7.1f}"
-        )
-    return results
+    found = await recall(db, bot, questions, truth)
+    say(
+        f"  recall@10 {found.recall:.3f}, {found.rows:.1f} rows, {found.short:.0%} of questions"
+        f" under 10 rows, {found.ms:.1f} ms per search"
+    )
+    return found
 
 
 def print_summary(
     shape: Shape,
     phases: dict[str, float],
     latencies: dict[str, dict[tuple[str, int], Latency]],
-    recalls: dict[str, tuple[Bot, dict[str, Recall]]],
+    recalls: dict[str, tuple[Bot, Recall]],
     bots: dict[str, Bot],
 ) -> None:
     say(
@@ -472,26 +401,17 @@ def print_summary(
         verdict = "met" if hybrid.p95 <= TARGET_P95_MS else "NOT met"
         say(f"  {'':<22} -> hybrid p95 at {max(CLIENTS)} clients {hybrid.p95:.1f} ms: {verdict}")
     for label, (bot, found) in recalls.items():
-        current = found[CURRENT]
-        verdict = "met" if current.recall >= TARGET_RECALL else "NOT met"
+        verdict = "met" if found.recall >= TARGET_RECALL else "NOT met"
         say(
-            f"  recall@10 {label} #{bot.rank} ({bot.size:,}): {CURRENT} {current.recall:.3f}"
-            f" ({verdict}; {current.short:.0%} of questions < 10 rows);"
-            f" search() itself uses {'it' if uses_hnsw(bot) else 'exact search (1.000)'}"
-        )
-        say(
-            "    what-if: "
-            + ", ".join(
-                f"{name} {r.recall:.3f} ({r.short:.0%} < 10 rows)"
-                for name, r in found.items()
-                if name != CURRENT
-            )
+            f"  recall@10 {label} #{bot.rank} ({bot.size:,}): {found.recall:.3f} ({verdict};"
+            f" {found.short:.0%} of questions < 10 rows;"
+            f" {'own HNSW index' if uses_hnsw(bot) else 'exact search'})"
         )
 
 
 async def examine(
     url: str, args: argparse.Namespace, model: Model, label: str, bot: Bot
-) -> tuple[dict[tuple[str, int], Latency] | None, dict[str, Recall]]:
+) -> tuple[dict[tuple[str, int], Latency] | None, Recall]:
     questions = [model.question(bot, n) for n in range(args.queries)]
     warm_up = [model.question(bot, args.queries + n) for n in range(2 * max(CLIENTS))]
     say(f"\n{label.capitalize()} {describe(bot)}")
@@ -503,13 +423,7 @@ async def examine(
         latency = None
         if label != "middle":
             latency = await run_latency(url, bot, questions, warm_up, args.seconds)
-        if label == "large" and uses_hnsw(bot):
-            before, after = await plan_cache_check(url, bot, warm_up)
-            say(
-                f"  plan cache: search_vector(exact=False) {before:.1f} ms on a fresh pooled"
-                f" connection, {after:.1f} ms on the same connection after 12 exact=True calls"
-            )
-        say("  recall@10 of the HNSW vector candidates against exact search (unprepared):")
+        say("  vector candidates against exact search:")
         found = await run_recall(db, bot, questions[: args.recall_queries])
     finally:
         await db.close()

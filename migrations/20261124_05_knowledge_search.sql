@@ -41,11 +41,13 @@ begin
 end
 $$;
 
--- The nearest embedded chunks by cosine distance. `p_exact` scans the bot's own chunks: the
--- order is by an expression the HNSW index cannot serve. Otherwise the index serves it, filtering
--- by bot as it goes (the caller sets pgvector's iterative scan or a wider ef_search).
+-- The nearest embedded chunks by cosine distance. The bot's id is written into the statement as a
+-- literal, so the planner can take the bot's own HNSW index when it has one (large bots: see
+-- backend/knowledge/vector_index.py) and otherwise scans the bot's chunks exactly. There is no
+-- index over every bot's vectors: filtered by bot as it is walked, it would miss a large bot's
+-- nearest chunks and slow down for a small one.
 create function public.search_knowledge_vectors(
-  p_chatbot uuid, p_embedding vector, p_limit integer, p_exact boolean
+  p_chatbot uuid, p_embedding vector, p_limit integer
 ) returns table (id uuid, url text, title text, heading text, content text, distance double precision)
 language plpgsql stable security definer set search_path = '' as $$
 declare
@@ -55,15 +57,16 @@ begin
     return;
   end if;
   return query execute format($q$
-    select c.id, c.url, c.title, c.heading, c.content, c.embedding <=> $2
+    select c.id, c.url, c.title, c.heading, c.content, c.embedding <=> $1
     from public.knowledge_chunks c
-    where c.chatbot_id = $1 and c.workspace_id = $3 and c.embedding is not null
-    order by %s
-    limit $4
-  $q$, case when p_exact then '(c.embedding <=> $2) + 0' else 'c.embedding <=> $2' end)
-  using p_chatbot, p_embedding, ws, p_limit;
+    where c.chatbot_id = %L and c.workspace_id = %L and c.embedding is not null
+    order by c.embedding <=> $1
+    limit $2
+  $q$, p_chatbot, ws)
+  using p_embedding, p_limit;
 end
 $$;
+drop index public.knowledge_chunks_embedding_idx;
 
 revoke execute on function public.readable_chatbot_workspace(uuid) from public, anon;
 revoke execute on function public.search_knowledge_text(uuid, tsquery, integer, integer, uuid[])
@@ -78,7 +81,7 @@ do $$
 declare
   home text := (select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace
                 where e.extname = 'vector');
-  signature text := format('public.search_knowledge_vectors(uuid, %I.vector, integer, boolean)', home);
+  signature text := format('public.search_knowledge_vectors(uuid, %I.vector, integer)', home);
 begin
   execute format('alter function %s set search_path = pg_catalog, %I', signature, home);
   execute format('revoke execute on function %s from public, anon', signature);

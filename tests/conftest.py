@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -121,6 +122,22 @@ async def _clean_database(context: AppContext, _tables: str) -> None:
     async with context.db.system() as conn:
         await conn.execute(f"truncate {tables} restart identity cascade")
     context.rate_limiter = RateLimiter()  # a fresh window for every test
+
+
+@contextlib.asynccontextmanager
+async def app_with(
+    database_url: str, **overrides: object
+) -> AsyncIterator[tuple[httpx.AsyncClient, AppContext]]:
+    """A second app on the test database with other settings, and a client of it, for the
+    tests of one setting (its jobs run through the session's queue: same database)."""
+    application = create_app(make_settings(database_url, **overrides))
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://t"
+        ) as client,
+    ):
+        yield client, application.state.context
 
 
 @pytest.fixture

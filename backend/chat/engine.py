@@ -400,7 +400,8 @@ class ChatEngine:
                         bot["id"],
                         turn.inp.message,
                         language=bot["language"],
-                        embedding=embedding,
+                        # Only a bot with embedded knowledge is searched by meaning.
+                        embedding=embedding if prepared.knowledge.vectors else None,
                     )
             if hit is not None:
                 yield await self._finish(

@@ -272,35 +272,23 @@ async def search_text(
     return await cur.fetchall()
 
 
+# HNSW candidates looked at per search (pgvector's default, 40, is fewer than we keep).
+HNSW_EF_SEARCH = 100
+
+
 async def search_vector(
-    conn: Connection, chatbot_id: UUID, embedding: list[float], *, limit: int, exact: bool
+    conn: Connection, chatbot_id: UUID, embedding: list[float], *, limit: int
 ) -> list[dict[str, Any]]:
-    """Nearest chunks of one bot by cosine distance: `exact` scans the bot's own chunks,
-    otherwise the HNSW index serves the search, filtering by bot as it goes; on pgvector 0.8+
-    (Supabase) it also keeps scanning until `limit` rows pass."""
-    if not exact:
-        # A wider candidate list than pgvector's default (40) keeps recall@10 up on a large
-        # bot that shares the index with many others (bench/retrieval: 0.91-0.94 at 40-100).
-        await conn.execute(
-            "select set_config('hnsw.ef_search', %s, true)", (str(max(limit * 4, HNSW_EF_SEARCH)),)
-        )
-        if await _iterative_scans(conn):
-            await conn.execute("set local hnsw.iterative_scan = relaxed_order")
+    """Nearest chunks of one bot by cosine distance: through the bot's own HNSW index when it
+    has one (backend/knowledge/vector_index.py), exactly otherwise."""
+    await conn.execute(
+        "select set_config('hnsw.ef_search', %s, true)", (str(max(limit * 2, HNSW_EF_SEARCH)),)
+    )
     cur = await conn.execute(
-        "select * from public.search_knowledge_vectors(%s, %s::vector, %s, %s)",
-        (chatbot_id, vector_literal(embedding), limit, exact),
+        "select * from public.search_knowledge_vectors(%s, %s::vector, %s)",
+        (chatbot_id, vector_literal(embedding), limit),
     )
     return await cur.fetchall()
-
-
-async def chunk_count(conn: Connection, chatbot_id: UUID) -> int:
-    """How many chunks the bot has, from its sources' stored counts (no scan of the chunks)."""
-    cur = await conn.execute(
-        "select coalesce(sum(chunks), 0) as n from public.knowledge_sources where chatbot_id = %s",
-        (chatbot_id,),
-    )
-    row = await cur.fetchone()
-    return int(row["n"]) if row else 0
 
 
 async def extent(conn: Connection, chatbot_id: UUID) -> dict[str, bool]:
@@ -313,19 +301,3 @@ async def extent(conn: Connection, chatbot_id: UUID) -> dict[str, bool]:
     row = await cur.fetchone()
     assert row is not None
     return {"chunks": bool(row["chunks"]), "vectors": bool(row["vectors"])}
-
-
-HNSW_EF_SEARCH = 100
-_ITERATIVE_SCANS: bool | None = None
-
-
-async def _iterative_scans(conn: Connection) -> bool:
-    """Whether the installed pgvector has iterative index scans (0.8 and later); asked once."""
-    global _ITERATIVE_SCANS
-    if _ITERATIVE_SCANS is None:
-        row = await (
-            await conn.execute("select extversion from pg_extension where extname = 'vector'")
-        ).fetchone()
-        version = tuple(int(p) for p in str(row["extversion"]).split(".")[:2]) if row else (0, 0)
-        _ITERATIVE_SCANS = version >= (0, 8)
-    return _ITERATIVE_SCANS

@@ -28,9 +28,6 @@ PAIRED_TERMS = 8  # "any two of them" pairs up at most this many words (28 pairs
 RRF_K = 60
 # Without a model, a passage must hold at least this share of the question's words.
 MIN_COVERAGE = 0.35
-# Bots with at most this many embedded chunks are searched exactly (cheap, and never short of
-# results); larger ones through the HNSW index.
-EXACT_VECTOR_SEARCH_UP_TO = 20_000
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOPWORDS = frozenset(
@@ -163,10 +160,7 @@ async def search(
     text_rows = await _text_candidates(conn, chatbot_id, queries, ts_config(language))
     vector_rows: list[dict[str, Any]] = []
     if embedding is not None:
-        exact = await repository.chunk_count(conn, chatbot_id) <= EXACT_VECTOR_SEARCH_UP_TO
-        vector_rows = await repository.search_vector(
-            conn, chatbot_id, embedding, limit=CANDIDATES, exact=exact
-        )
+        vector_rows = await repository.search_vector(conn, chatbot_id, embedding, limit=CANDIDATES)
     else:
         # Without embeddings the words must carry the answer.
         text_rows = [r for r in text_rows if _coverage(terms, r) >= MIN_COVERAGE]

@@ -14,7 +14,7 @@ import structlog
 from backend.billing import prices
 from backend.billing import service as billing
 from backend.integrations.openai.client import OpenAIError
-from backend.knowledge import repository, service
+from backend.knowledge import repository, service, vector_index
 from backend.knowledge.crawler import Crawler, CrawlLimits, CrawlPage
 from backend.knowledge.extract import ExtractionError, extract
 from backend.tasks import PROVIDER_RETRY, app_context, enqueue, task_app
@@ -217,6 +217,8 @@ async def embed(context: procrastinate.JobContext, source_id: str) -> None:
                 conn, UUID(source_id), EMBEDDING_BATCH
             )
         if not chunks:
+            async with app.db.system() as conn:
+                await enqueue(conn, index_vectors, chatbot_id=str(row["chatbot_id"]))
             return
         texts = [" ".join(x for x in (c["title"], c["heading"], c["content"]) if x) for c in chunks]
         try:
@@ -238,6 +240,30 @@ async def embed(context: procrastinate.JobContext, source_id: str) -> None:
                 (row["workspace_id"], row["chatbot_id"], model, tokens, tokens, cost, version),
             )
             await billing.settle(conn, row["workspace_id"], billing.Admission(None), cost)
+
+
+@task_app.task(name="knowledge.index_vectors", pass_context=True)
+async def index_vectors(context: procrastinate.JobContext, chatbot_id: str) -> None:
+    """Give a bot that has grown large its own vector index (see vector_index.py)."""
+    app = app_context(context)
+    outcome = await vector_index.ensure(
+        app.db, UUID(chatbot_id), min_chunks=app.settings.vector_index_min_chunks
+    )
+    log.info("vector_index_checked", chatbot_id=chatbot_id, outcome=outcome)
+
+
+@task_app.periodic(cron="41 4 * * *")
+@task_app.task(
+    name="knowledge.drop_orphan_vector_indexes",
+    queueing_lock="knowledge.drop_orphan_vector_indexes",
+    pass_context=True,
+)
+async def drop_orphan_vector_indexes(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Deleted bots leave their vector indexes behind (an index cannot be dropped in the
+    deleting transaction without locking every bot's chunks): drop them nightly."""
+    dropped = await vector_index.drop_orphans(app_context(context).db)
+    if dropped:
+        log.info("vector_indexes_dropped", indexes=dropped)
 
 
 @task_app.periodic(cron="17 * * * *")

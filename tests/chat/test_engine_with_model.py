@@ -366,21 +366,12 @@ async def test_a_question_that_means_the_same_gets_the_cached_answer(
 ):
     """Semantic matching by embedding similarity, at a threshold the workspace's embeddings
     (here the fake's word vectors) reach for a reworded question."""
-    import httpx
-
-    from backend.app import create_app
-    from tests.conftest import make_settings
+    from tests.conftest import app_with
     from tests.fixtures.factories import create_admin
 
-    app = create_app(
-        make_settings(
-            database_url, openai_base_url=fake_openai.base_url, semantic_cache_similarity=0.9
-        )
-    )
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
-    ):
+    async with app_with(
+        database_url, openai_base_url=fake_openai.base_url, semantic_cache_similarity=0.9
+    ) as (c, _):
         admin = await create_admin(c, anon_key)
         await connect_openai(c, admin, fake_openai.key)
         bot = await create_chatbot(c, admin)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -325,3 +327,33 @@ async def test_the_knowledge_base_column_reads_as_a_summary_of_the_sources(clien
     after = (await client.get(f"/api/chatbots/{bot['id']}", headers=admin.headers)).json()["data"]
     assert site.url not in after["knowledge_base"]
     assert "Store hours" in after["knowledge_base"]
+
+
+async def test_a_bot_that_grows_large_gets_its_own_vector_index(
+    database_url, anon_key, site, fake_openai
+):
+    """Once embedded, a bot over the size limit (here 3 chunks) gets an HNSW index of its own."""
+    from backend.knowledge.vector_index import index_name
+    from tests.conftest import app_with
+    from tests.fixtures.factories import create_admin
+
+    async with app_with(
+        database_url,
+        openai_base_url=fake_openai.base_url,
+        fetch_allow_loopback=True,
+        vector_index_min_chunks=3,
+    ) as (c, context):
+        admin = await create_admin(c, anon_key)
+        await connect_openai(c, admin, fake_openai.key)
+        bot = await create_chatbot(c, admin)
+        await crawl(c, admin, bot, site.url)
+        await run_worker(context, concurrency=1, wait=False)  # embeddings, then the index
+        async with context.db.system() as conn:
+            index = await (
+                await conn.execute(
+                    "select indexdef from pg_indexes where indexname = %s",
+                    (index_name(UUID(bot["id"])),),
+                )
+            ).fetchone()
+    assert index is not None and "hnsw" in index["indexdef"]
+    assert bot["id"] in index["indexdef"]

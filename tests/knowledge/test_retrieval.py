@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import random
+from uuid import UUID
 
 from backend.cache.repository import vector_literal
-from backend.knowledge import repository, service
+from backend.knowledge import repository, service, vector_index
 from tests.fixtures.factories import create_chatbot
 
 
@@ -50,20 +51,56 @@ async def _chunks(context, admin, bot_id, texts):
             )
 
 
-async def test_vector_search_stays_inside_the_bot_and_agrees_with_exact_search(
-    client, context, admin
-):
+async def test_vector_search_stays_inside_the_bot_and_finds_the_nearest(client, context, admin):
     mine = await create_chatbot(client, admin)
     theirs = await create_chatbot(client, admin, name="Other")
     await _chunks(context, admin, mine["id"], [(f"mine {i}", i) for i in range(30)])
     await _chunks(context, admin, theirs["id"], [(f"theirs {i}", 1000 + i) for i in range(200)])
-    query = unit(7)  # the same vector as "mine 7"
     async with context.db.for_workspace(admin.workspace_id, "test") as conn:
-        indexed = await repository.search_vector(conn, mine["id"], query, limit=10, exact=False)
-        exact = await repository.search_vector(conn, mine["id"], query, limit=10, exact=True)
-    assert exact[0]["content"] == "mine 7"
-    assert all(r["content"].startswith("mine") for r in indexed + exact)
-    assert len({r["id"] for r in indexed} & {r["id"] for r in exact}) >= 9  # recall@10
+        found = await repository.search_vector(conn, mine["id"], unit(7), limit=10)
+    assert found[0]["content"] == "mine 7"  # the same vector as "mine 7"
+    assert len(found) == 10 and all(r["content"].startswith("mine") for r in found)
+
+
+async def test_a_large_bot_gets_its_own_vector_index_and_search_uses_it(client, context, admin):
+    large = await create_chatbot(client, admin)
+    small = await create_chatbot(client, admin, name="Small")
+    await _chunks(context, admin, large["id"], [(f"large {i}", i) for i in range(60)])
+    await _chunks(context, admin, small["id"], [(f"small {i}", 500 + i) for i in range(10)])
+    large_id, small_id = UUID(large["id"]), UUID(small["id"])
+
+    assert await vector_index.ensure(context.db, large_id, min_chunks=50) == "built"
+    assert await vector_index.ensure(context.db, large_id, min_chunks=50) == "present"
+    assert await vector_index.ensure(context.db, small_id, min_chunks=50) == "small"
+
+    # The bot named as a value, the planner can prove the partial index applies (at 60 rows it
+    # would rather sort them: told not to, as it would not want to at thousands).
+    async with context.db.system() as conn:
+        await conn.execute("set local enable_sort = off")
+        plan = await (
+            await conn.execute(
+                "explain select id from knowledge_chunks where chatbot_id = %s"
+                " and workspace_id = %s and embedding is not null"
+                " order by embedding <=> %s::vector limit 10",
+                (str(large_id), admin.workspace_id, vector_literal(unit(3))),
+            )
+        ).fetchall()
+    assert vector_index.index_name(large_id) in " ".join(str(r) for r in plan)
+    async with context.db.for_workspace(admin.workspace_id, "test") as conn:
+        found = await repository.search_vector(conn, large_id, unit(3), limit=10)
+    assert found[0]["content"] == "large 3" and len(found) == 10
+
+    # A deleted bot's index goes with the nightly tidy-up.
+    await client.delete(f"/api/chatbots/{large['id']}", headers=admin.headers)
+    assert vector_index.index_name(large_id) in await vector_index.drop_orphans(context.db)
+    async with context.db.system() as conn:
+        left = await (
+            await conn.execute(
+                "select relname from pg_class where starts_with(relname, %s)",
+                (vector_index.PREFIX,),
+            )
+        ).fetchall()
+    assert left == []  # no bot has one now: every other was an orphan too
 
 
 async def test_hybrid_search_fuses_words_and_meaning(client, context, admin):
@@ -95,7 +132,7 @@ async def test_searches_return_nothing_to_another_workspace(client, context, adm
     user_claims = {"sub": str(other_admin.user_id), "role": "authenticated"}
     async with context.db.as_claims(user_claims) as conn:
         assert await service.search(conn, bot["id"], "returns", language="en") == []
-        assert await repository.search_vector(conn, bot["id"], unit(1), limit=5, exact=True) == []
+        assert await repository.search_vector(conn, bot["id"], unit(1), limit=5) == []
     async with context.db.for_workspace(other_admin.workspace_id, "test") as conn:
         assert await service.search(conn, bot["id"], "returns", language="en") == []
     async with context.db.for_workspace(admin.workspace_id, "test") as conn:
