@@ -76,6 +76,9 @@ class Settings(BaseSettings):
 
     # Local auth: where magic links may send the browser besides our own site (comma-separated).
     auth_redirect_urls: str = ""
+    # Where a customer's sign-in link lands: the customer portal (a frontend page). Empty: the
+    # API's own URL.
+    portal_url: str = ""
 
     # E-mail (Resend). Without a key, e-mails are written to the log instead.
     resend_api_key: str = ""

@@ -57,6 +57,10 @@ class IdentityProvider(Protocol):
         """A Supabase session (access_token, refresh_token, expires_in, …, user)."""
         ...
 
+    async def send_magic_link(self, *, email: str, redirect_to: str) -> None:
+        """E-mail an existing user a sign-in link (never creates one); silent for strangers."""
+        ...
+
 
 def _from_auth_error(exc: AuthApiError) -> VoxtroError:
     if exc.code in {"email_exists", "user_already_exists"}:
@@ -102,6 +106,22 @@ class LocalIdentity:
         except AuthApiError as exc:
             raise _from_auth_error(exc) from exc
         return session_json(session)
+
+    async def send_magic_link(self, *, email: str, redirect_to: str) -> None:
+        from backend.auth.gotrue import repository
+        from backend.auth.gotrue.tasks import send_link_email
+        from backend.tasks import enqueue
+
+        async with self._db.system() as conn:
+            user = await repository.get_user_by_email(conn, email)
+            if user is not None:
+                await enqueue(
+                    conn,
+                    send_link_email,
+                    user_id=str(user["id"]),
+                    link_type="magiclink",
+                    redirect_to=redirect_to,
+                )
 
 
 class SupabaseIdentity:
@@ -151,3 +171,17 @@ class SupabaseIdentity:
             raise (WrongCredentials() if isinstance(error, BadRequest) else error) from exc
         assert response.session is not None
         return response.session.model_dump(mode="json")
+
+    async def send_magic_link(self, *, email: str, redirect_to: str) -> None:
+        try:
+            async with self._client(self._anon_key) as client:
+                await client.auth.sign_in_with_otp(
+                    {
+                        "email": email,
+                        "options": {"should_create_user": False, "email_redirect_to": redirect_to},
+                    }
+                )
+        except SupabaseAuthError as exc:
+            error = _from_supabase_error(exc)
+            if not isinstance(error, BadRequest):  # an unknown e-mail stays silent
+                raise error from exc

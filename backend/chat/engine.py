@@ -89,12 +89,14 @@ class ChatInput:
     record_conversation: bool = True
     # Who the visitor is, when the host page vouched for them (widget identity verification).
     user: VerifiedUser | None = None
+    # The workspace's customer this is (a verified visitor, a signed-in portal customer).
+    customer_id: UUID | None = None
 
     @property
     def trusted(self) -> bool:
         """Whether the person may ask about their orders: a widget visitor only once verified
         (anyone can type an order id); the other channels authenticate their callers."""
-        return self.channel != "widget" or self.user is not None
+        return self.channel != "widget" or self.user is not None or self.customer_id is not None
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ class _Turn:
         """Whether the response cache serves this message and keeps its answer: a first
         question of an anonymous visitor. Later turns depend on the conversation, and a
         verified visitor's answers may be about them (their orders)."""
-        return self.first_turn and self.inp.user is None
+        return self.first_turn and self.inp.user is None and self.inp.customer_id is None
 
 
 @dataclass
@@ -757,9 +759,14 @@ class ChatEngine:
                 channel=inp.channel,
                 is_preview=inp.preview,
                 user=inp.user,
+                customer_id=inp.customer_id,
             )
-        elif inp.user is not None:
-            await repository.identify_conversation(conn, turn.conversation_id, inp.user)
+        elif inp.user is not None or inp.customer_id is not None:
+            await repository.identify_conversation(
+                conn, turn.conversation_id, inp.user, inp.customer_id
+            )
+        if inp.customer_id is not None:
+            await repository.touch_customer(conn, inp.customer_id)
         common = {"workspace_id": turn.workspace_id, "conversation_id": turn.conversation_id}
         await repository.add_message(conn, {**common, "role": "user", "content": inp.message})
         await repository.add_message(

@@ -80,10 +80,12 @@ async def create_conversation(
     channel: str,
     is_preview: bool,
     user: VerifiedUser | None = None,
+    customer_id: UUID | None = None,
 ) -> None:
     await conn.execute(
         "insert into public.conversations (id, workspace_id, chatbot_id, visitor_id, channel,"
-        " is_preview, user_id, user_name, user_email) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " is_preview, user_id, user_name, user_email, customer_id)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             conversation_id,
             workspace_id,
@@ -94,19 +96,37 @@ async def create_conversation(
             user.id if user else None,
             user.name if user else None,
             user.email if user else None,
+            customer_id,
         ),
     )
 
 
 async def identify_conversation(
-    conn: Connection, conversation_id: UUID, user: VerifiedUser
+    conn: Connection, conversation_id: UUID, user: VerifiedUser | None, customer_id: UUID | None
 ) -> None:
     """A visitor who signed in on the host page mid-conversation: the conversation is theirs
     from now on (a conversation never changes hands once identified)."""
     await conn.execute(
-        "update public.conversations set user_id = %s, user_name = coalesce(%s, user_name),"
-        " user_email = coalesce(%s, user_email) where id = %s and (user_id is null or user_id = %s)",
-        (user.id, user.name, user.email, conversation_id, user.id),
+        "update public.conversations set user_id = coalesce(user_id, %s),"
+        " user_name = coalesce(%s, user_name), user_email = coalesce(%s, user_email),"
+        " customer_id = coalesce(customer_id, %s)"
+        " where id = %s and (user_id is null or user_id = %s)"
+        " and (customer_id is null or customer_id = %s)",
+        (
+            user.id if user else None,
+            user.name if user else None,
+            user.email if user else None,
+            customer_id,
+            conversation_id,
+            user.id if user else None,
+            customer_id,
+        ),
+    )
+
+
+async def touch_customer(conn: Connection, customer_id: UUID) -> None:
+    await conn.execute(
+        "update public.customers set last_interaction_at = now() where id = %s", (customer_id,)
     )
 
 

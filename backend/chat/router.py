@@ -16,6 +16,7 @@ from backend.auth.subjects import User
 from backend.chat.engine import ChatInput, ChatResult, Done, Token
 from backend.chat.schemas import ChatMessageIn, ChatMessageOut
 from backend.context import AppContext, Context
+from backend.customers import service as customers
 from backend.errors import Forbidden, RateLimited, VoxtroError
 from backend.widget import identity
 from backend.widget import repository as widget_repository
@@ -112,21 +113,30 @@ async def chat_message(
     if data.preview_mode and not await preview_allowed(context, principal, data.chatbot_id):
         raise Forbidden("preview_mode needs the token of an admin of this chatbot's workspace")
     stream = data.stream or "text/event-stream" in accept
-    user = None
-    if data.user_id:
+    user, customer_id, channel = None, None, "widget"
+    portal = (
+        await customers.of_portal_user(context, principal) if isinstance(principal, User) else None
+    )
+    if data.user_id or portal is not None:
         async with context.db.system() as conn:
             bot = await widget_repository.bot_access(conn, data.chatbot_id)
-        if bot is not None:
+        if bot is not None and data.user_id:
             user = await identity.verified_user(context, bot["workspace_id"], data)
+            if user is not None:
+                customer_id = await customers.for_verified_user(context, bot["workspace_id"], user)
+        if bot is not None and portal is not None and portal["workspace_id"] == bot["workspace_id"]:
+            # A customer signed in to the portal, chatting with one of their workspace's bots.
+            customer_id, channel = portal["id"], "portal"
     events = context.chat.events(
         ChatInput(
             chatbot_id=data.chatbot_id,
             message=data.message,
             visitor_id=data.visitor_id,
             conversation_id=data.conversation_id,
-            channel="widget",
+            channel=channel,
             preview=data.preview_mode,
             user=user,
+            customer_id=customer_id,
         )
     )
     return await respond(events, stream=stream)

@@ -29,6 +29,10 @@ class Envelope(BaseModel, Generic[T]):
 class PageEnvelope(Envelope[list[T]], Generic[T]):
     pagination: Pagination
 
+    @classmethod
+    def of(cls, data: list[T], *, page: int, limit: int, total: int) -> PageEnvelope[T]:
+        return cls(data=data, pagination=Pagination.of(page=page, limit=limit, total=total))
+
 
 class FieldError(BaseModel):
     field: str

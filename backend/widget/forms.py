@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+
+from backend.kit.phones import to_e164
 
 MAX_TEXT = 5000
 # Field names (or labels) whose value is a lead's name or company, whatever the field's type.
@@ -63,7 +64,7 @@ def _value(field: dict[str, Any], raw: Any) -> Any:
         except EmailNotValidError:
             raise ValueError("must be an e-mail address") from None
     if kind == "phone":
-        return _phone(text)
+        return to_e164(text)
     if kind == "date":
         try:
             return dt.date.fromisoformat(text).isoformat()
@@ -72,18 +73,6 @@ def _value(field: dict[str, Any], raw: Any) -> Any:
     if kind == "select" and text not in (field.get("options") or []):
         raise ValueError("must be one of the options")
     return text
-
-
-def _phone(text: str) -> str:
-    # A visitor may be anywhere: without a country code a number is ambiguous.
-    message = "must be a phone number with its country code (+…)"
-    try:
-        number = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException:
-        raise ValueError(message) from None
-    if not phonenumbers.is_possible_number(number):
-        raise ValueError(message)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def lead_of(fields: list[dict[str, Any]], clean: dict[str, Any]) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from backend.chat.engine import ChatInput
 from backend.chat.router import limit_visitor, respond
 from backend.chat.schemas import ChatMessageOut
 from backend.context import Context
+from backend.customers import service as customers
 from backend.errors import NotFound, ValidationFailed
 from backend.kit.schemas import Envelope
 from backend.widget import forms, identity, repository, service
@@ -62,6 +63,9 @@ async def widget_message(
     with `stream: true` or `Accept: text/event-stream`."""
     bot = await service.public_bot(context, request, chatbot_id)
     user = await identity.verified_user(context, bot["workspace_id"], data)
+    customer_id = (
+        await customers.for_verified_user(context, bot["workspace_id"], user) if user else None
+    )
     await limit_visitor(context, request, chatbot_id, data.visitor_id)
     events = context.chat.events(
         ChatInput(
@@ -71,6 +75,7 @@ async def widget_message(
             conversation_id=data.conversation_id,
             channel="widget",
             user=user,
+            customer_id=customer_id,
         )
     )
     return await respond(events, stream=data.stream or "text/event-stream" in accept)

@@ -113,7 +113,8 @@ def safe_redirect(context: AppContext, redirect_to: str | None) -> str:
     site = context.settings.base_url
     if not redirect_to:
         return site
-    allowed = [site, *filter(None, context.settings.auth_redirect_urls.split(","))]
+    extra = [context.settings.portal_url, *context.settings.auth_redirect_urls.split(",")]
+    allowed = [site, *filter(None, extra)]
     target = urlsplit(redirect_to)
     for url in allowed:
         origin = urlsplit(url.strip())

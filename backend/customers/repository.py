@@ -1,0 +1,242 @@
+"""SQL of customers and tickets. Admin queries run under the member's claims; portal queries
+under the customer's own, where the customer policies show them their rows only."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+
+from backend.db import Connection, insert_sql
+
+
+async def insert_customer(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
+    cur = await conn.execute(insert_sql("customers", values, returning="*"), values)
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def email_taken(conn: Connection, workspace_id: UUID, email: str) -> bool:
+    cur = await conn.execute(
+        "select 1 from public.customers where workspace_id = %s and email = %s",
+        (workspace_id, email.lower()),
+    )
+    return await cur.fetchone() is not None
+
+
+async def by_email(conn: Connection, workspace_id: UUID, email: str) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "select * from public.customers where workspace_id = %s and email = %s",
+        (workspace_id, email.lower()),
+    )
+    return await cur.fetchone()
+
+
+async def get(conn: Connection, workspace_id: UUID, customer_id: UUID) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "select * from public.customers where id = %s and workspace_id = %s",
+        (customer_id, workspace_id),
+    )
+    return await cur.fetchone()
+
+
+async def search(
+    conn: Connection,
+    workspace_id: UUID,
+    *,
+    text: str | None,
+    verified: bool | None,
+    tags: list[str],
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    conditions = [sql.SQL("workspace_id = %(ws)s")]
+    params: dict[str, Any] = {"ws": workspace_id, "limit": limit, "offset": offset}
+    if text:
+        # Name, e-mail or phone; the phone also by its digits, however it was typed.
+        conditions.append(
+            sql.SQL(
+                "(name ilike %(like)s or email ilike %(like)s or phone ilike %(like)s"
+                " or (%(digits)s <> '' and phone like %(digits_like)s))"
+            )
+        )
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        digits = "".join(c for c in text if c.isdigit())
+        params |= {"like": f"%{escaped}%", "digits": digits, "digits_like": f"%{digits}%"}
+    if verified is not None:
+        conditions.append(sql.SQL("is_verified = %(verified)s"))
+        params["verified"] = verified
+    if tags:
+        conditions.append(sql.SQL("tags @> %(tags)s"))
+        params["tags"] = tags
+    where = sql.SQL(" and ").join(conditions)
+    cur = await conn.execute(
+        sql.SQL(
+            "select *, count(*) over () as total from public.customers where {}"
+            " order by last_interaction_at desc nulls last, created_at desc, id"
+            " limit %(limit)s offset %(offset)s"
+        ).format(where),
+        params,
+    )
+    rows = await cur.fetchall()
+    if rows:
+        return rows, int(rows[0]["total"])
+    cur = await conn.execute(
+        sql.SQL("select count(*) as n from public.customers where {}").format(where), params
+    )
+    counted = await cur.fetchone()
+    return [], int(counted["n"]) if counted else 0
+
+
+async def conversations(
+    conn: Connection, customer_id: UUID, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    cur = await conn.execute(
+        "select *, count(*) over () as total from public.conversations"
+        " where customer_id = %s and not is_preview"
+        " order by last_message_at desc, id limit %s offset %s",
+        (customer_id, limit, offset),
+    )
+    rows = await cur.fetchall()
+    if rows or offset == 0:
+        return rows, int(rows[0]["total"]) if rows else 0
+    cur = await conn.execute(
+        "select count(*) as n from public.conversations where customer_id = %s and not is_preview",
+        (customer_id,),
+    )
+    counted = await cur.fetchone()
+    return [], int(counted["n"]) if counted else 0
+
+
+async def messages(conn: Connection, conversation_id: UUID) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "select id, role, content, created_at from public.messages"
+        " where conversation_id = %s order by created_at, id",
+        (conversation_id,),
+    )
+    return await cur.fetchall()
+
+
+# -- tickets ----------------------------------------------------------------------------------
+
+
+async def insert_ticket(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
+    cur = await conn.execute(insert_sql("tickets", values, returning="*"), values)
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def tickets(
+    conn: Connection,
+    *,
+    workspace_id: UUID | None = None,
+    customer_id: UUID | None = None,
+    status: str | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    conditions: list[sql.Composable] = []
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    for column, value in (
+        ("workspace_id", workspace_id),
+        ("customer_id", customer_id),
+        ("status", status),
+    ):
+        if value is not None:
+            conditions.append(
+                sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column))
+            )
+            params[column] = value
+    where = sql.SQL(" and ").join(conditions) if conditions else sql.SQL("true")
+    cur = await conn.execute(
+        sql.SQL(
+            "select *, count(*) over () as total from public.tickets where {}"
+            " order by created_at desc, id limit %(limit)s offset %(offset)s"
+        ).format(where),
+        params,
+    )
+    rows = await cur.fetchall()
+    return rows, int(rows[0]["total"]) if rows else 0
+
+
+async def update_ticket(
+    conn: Connection, workspace_id: UUID, ticket_id: UUID, changes: dict[str, Any]
+) -> dict[str, Any] | None:
+    if changes.get("status") == "resolved":
+        changes["resolved_at"] = sql.SQL("coalesce(resolved_at, now())")
+    if changes.get("status") == "closed":
+        changes["closed_at"] = sql.SQL("coalesce(closed_at, now())")
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(
+            sql.Identifier(name),
+            value if isinstance(value, sql.Composable) else sql.Placeholder(name),
+        )
+        for name, value in changes.items()
+    )
+    params = {k: v for k, v in changes.items() if not isinstance(v, sql.Composable)}
+    cur = await conn.execute(
+        sql.SQL(
+            "update public.tickets set {} where id = %(_id)s and workspace_id = %(_ws)s returning *"
+        ).format(assignments),
+        {**params, "_id": ticket_id, "_ws": workspace_id},
+    )
+    return await cur.fetchone()
+
+
+# -- the portal -------------------------------------------------------------------------------
+
+
+async def me(conn: Connection, user_id: UUID) -> dict[str, Any] | None:
+    cur = await conn.execute("select * from public.customers where user_id = %s", (user_id,))
+    return await cur.fetchone()
+
+
+async def portal_chatbots(conn: Connection, customer: dict[str, Any]) -> list[dict[str, Any]]:
+    """The customer's own bot, or every active bot of the workspace (read as the login role:
+    a customer is no member and cannot read the workspace's bots)."""
+    cur = await conn.execute(
+        "select id, name, theme ->> 'avatar' as avatar_url, first_message, is_active"
+        " from public.chatbots where workspace_id = %s and is_active"
+        " and (%s::uuid is null or id = %s) order by created_at, id",
+        (customer["workspace_id"], customer["chatbot_id"], customer["chatbot_id"]),
+    )
+    return await cur.fetchall()
+
+
+# -- visitors who became customers --------------------------------------------------------------
+
+
+async def upsert_identified(
+    conn: Connection, workspace_id: UUID, external_id: str, name: str | None, email: str | None
+) -> UUID:
+    """The customer a verified widget user is: found by their id in the workspace's system,
+    else by e-mail (a customer the admin added, now signed in on the host site), else new."""
+    email = email.lower() if email else None
+    cur = await conn.execute(
+        "update public.customers set name = coalesce(name, %s)"
+        " where workspace_id = %s and external_id = %s returning id",
+        (name, workspace_id, external_id),
+    )
+    row = await cur.fetchone()
+    if row is None and email:
+        cur = await conn.execute(
+            "update public.customers set external_id = %s, name = coalesce(name, %s)"
+            " where workspace_id = %s and email = %s and external_id is null returning id",
+            (external_id, name, workspace_id, email),
+        )
+        row = await cur.fetchone()
+    if row is None:
+        taken = email and await email_taken(conn, workspace_id, email)
+        cur = await conn.execute(
+            "insert into public.customers (workspace_id, external_id, name, email, is_verified)"
+            " values (%s, %s, %s, %s, true)"
+            " on conflict (workspace_id, external_id) where external_id is not null"
+            " do update set name = coalesce(public.customers.name, excluded.name) returning id",
+            (workspace_id, external_id, name, None if taken else email),
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    return UUID(str(row["id"]))

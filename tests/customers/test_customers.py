@@ -1,0 +1,280 @@
+"""Customers: admins add them with a portal login; customers see their own things only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from tests.fixtures.factories import PASSWORD, create_chatbot, unique_email
+
+
+@dataclass
+class Customer:
+    id: str
+    user_id: str
+    email: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def add_customer(client, admin, anon_key, **fields) -> Customer:
+    email = fields.pop("email", None) or unique_email("customer")
+    created = await client.post(
+        "/api/customers",
+        headers=admin.headers,
+        json={"email": email, "password": PASSWORD, **fields},
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    session = await client.post(
+        "/auth/v1/token?grant_type=password",
+        headers={"apikey": anon_key},
+        json={"email": email, "password": PASSWORD},
+    )
+    assert session.status_code == 200, session.text
+    assert session.json()["user"]["user_metadata"]["is_customer"] is True
+    return Customer(
+        body["customer_id"], body["user_id"], body["email"], session.json()["access_token"]
+    )
+
+
+@pytest.fixture
+async def customer(client, admin, anon_key) -> Customer:
+    return await add_customer(
+        client, admin, anon_key, full_name="Priya Raman", company_name="Raman Silks",
+        phone="+91 98765 43210", tags=["VIP", "wholesale"],
+    )  # fmt: skip
+
+
+async def test_an_admin_adds_a_customer_who_signs_in_to_the_portal(
+    client, admin, anon_key, customer
+):
+    assert customer.email.startswith("customer-")
+    me = await client.get("/api/customers/portal/me", headers=customer.headers)
+    assert me.status_code == 200, me.text
+    assert me.json() == {
+        "id": customer.id,
+        "user_id": customer.user_id,
+        "email": customer.email,
+        "full_name": "Priya Raman",
+        "company_name": "Raman Silks",
+        "chatbot_id": None,
+        "created_by_user_id": admin.user_id,
+    }
+    again = await client.post(
+        "/api/customers",
+        headers=admin.headers,
+        json={"email": customer.email.upper(), "password": PASSWORD},
+    )
+    assert again.status_code == 409 and again.json()["errors"][0]["field"] == "email"
+    bad = await client.post(
+        "/api/customers",
+        headers=admin.headers,
+        json={"email": "not-an-email", "phone": "12345"},
+    )
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.json()["errors"]} >= {"email", "phone"}
+
+
+async def test_customers_are_listed_searched_and_filtered(client, admin, anon_key, customer):
+    await add_customer(client, admin, anon_key, full_name="Arjun Mehta", tags=["new"])
+    everyone = (await client.get("/api/customers", headers=admin.headers)).json()
+    assert everyone["success"] is True
+    assert everyone["pagination"] == {"page": 1, "limit": 20, "total": 2, "totalPages": 1}
+    item = next(c for c in everyone["data"] if c["id"] == customer.id)
+    assert item["phone"] == "+919876543210" and item["tags"] == ["vip", "wholesale"]
+    assert item["isVerified"] is True and item["trustScore"] == 50
+    for query, expected in (
+        ({"search": "priya"}, ["Priya Raman"]),
+        ({"search": "98765"}, ["Priya Raman"]),  # digits of the phone
+        ({"search": "mehta"}, ["Arjun Mehta"]),
+        ({"tags": "vip,wholesale"}, ["Priya Raman"]),
+        ({"tags": "vip,new"}, []),
+        ({"verified": "false"}, []),
+        ({"limit": 1, "page": 2}, ["Priya Raman", "Arjun Mehta"]),
+    ):
+        body = (await client.get("/api/customers", headers=admin.headers, params=query)).json()
+        names = [c["name"] for c in body["data"]]
+        if "page" in query:
+            assert len(names) == 1 and names[0] in expected
+            assert body["pagination"]["totalPages"] == 2
+        else:
+            assert names == expected, query
+    too_many = await client.get("/api/customers", headers=admin.headers, params={"limit": 101})
+    assert too_many.status_code == 422 and too_many.json()["code"] == "VALIDATION_ERROR"
+
+
+async def test_tickets_between_admin_and_customer(client, admin, anon_key, customer):
+    opened = await client.post(
+        "/api/customers/tickets",
+        headers=admin.headers,
+        json={"customer_id": customer.id, "subject": "Order late", "priority": "high"},
+    )
+    assert opened.status_code == 201, opened.text
+    assert (opened.json()["status"], opened.json()["priority"]) == ("open", "high")
+    mine = await client.post(
+        "/api/customers/portal/tickets",
+        headers=customer.headers,
+        json={"subject": "Wrong colour", "description": "Ordered red, got maroon"},
+    )
+    assert mine.status_code == 201 and mine.json()["priority"] == "medium"
+    listed = (await client.get("/api/customers/portal/tickets", headers=customer.headers)).json()
+    assert [t["subject"] for t in listed["data"]] == ["Wrong colour", "Order late"]
+
+    resolved = await client.patch(
+        f"/api/customers/tickets/{mine.json()['id']}",
+        headers=admin.headers,
+        json={"status": "resolved"},
+    )
+    assert resolved.json()["status"] == "resolved" and resolved.json()["resolved_at"]
+    only_open = await client.get(
+        "/api/customers/tickets", headers=admin.headers, params={"status": "open"}
+    )
+    assert [t["subject"] for t in only_open.json()["data"]] == ["Order late"]
+    for bad in ({"status": "done"}, {"priority": "asap"}, {}):
+        response = await client.patch(
+            f"/api/customers/tickets/{mine.json()['id']}", headers=admin.headers, json=bad
+        )
+        assert response.status_code == 422, bad
+
+
+async def test_a_customer_sees_only_their_own(client, admin, other_admin, anon_key, customer):
+    other = await add_customer(client, admin, anon_key)
+    theirs = await client.post(
+        "/api/customers/portal/tickets", headers=other.headers, json={"subject": "Mine"}
+    )
+    assert theirs.status_code == 201
+    assert (await client.get("/api/customers/portal/tickets", headers=customer.headers)).json()[
+        "data"
+    ] == []
+    # Admin routes are not for customers, the portal is not for admins.
+    assert (await client.get("/api/customers", headers=customer.headers)).status_code == 403
+    assert (await client.get("/api/customers/portal/me", headers=admin.headers)).status_code == 403
+    assert (await client.get("/api/customers/portal/me")).status_code == 401
+    # Another workspace's admin cannot reach this workspace's customers.
+    stranger = await client.post(
+        "/api/customers/tickets",
+        headers=other_admin.headers,
+        json={"customer_id": customer.id, "subject": "x"},
+    )
+    assert stranger.status_code == 404
+    assert (await client.get("/api/customers", headers=other_admin.headers)).json()["data"] == []
+
+
+async def test_the_portal_offers_the_customers_bots(client, admin, anon_key):
+    support = await create_chatbot(
+        client, admin, name="Support", theme={"avatar": "https://x.example/a.png"}
+    )
+    await create_chatbot(client, admin, name="Sales")
+    everything = await add_customer(client, admin, anon_key)
+    one = await add_customer(client, admin, anon_key, chatbot_id=support["id"])
+    offered = (await client.get("/api/customers/portal/agents", headers=everything.headers)).json()
+    assert sorted(b["name"] for b in offered["chatbots"]) == ["Sales", "Support"]
+    assert offered["voice_assistants"] == [] and offered["whatsapp_agents"] == []
+    only = (await client.get("/api/customers/portal/agents", headers=one.headers)).json()
+    assert only["chatbots"] == [
+        {
+            "id": support["id"],
+            "name": "Support",
+            "avatar_url": "https://x.example/a.png",
+            "first_message": support["first_message"],
+            "is_active": True,
+        }
+    ]
+
+
+async def test_a_login_link_answers_the_same_for_anyone(client, context, admin, customer):
+    known = await client.post(
+        "/api/customers/send-login-link", headers=admin.headers, params={"email": customer.email}
+    )
+    unknown = await client.post(
+        "/api/customers/send-login-link",
+        headers=admin.headers,
+        params={"email": "nobody@example.com"},
+    )
+    assert known.status_code == unknown.status_code == 200
+    assert known.json() == unknown.json()
+    async with context.db.system() as conn:
+        jobs = await (
+            await conn.execute(
+                "select args from procrastinate_jobs where task_name = 'auth.send_link_email'"
+            )
+        ).fetchall()
+    assert [j["args"]["user_id"] for j in jobs] == [customer.user_id]
+
+
+async def test_a_portal_customers_chats_are_theirs_to_read(client, admin, anon_key, customer):
+    bot = await create_chatbot(client, admin)
+    answer = await client.post(
+        "/api/chat/message",
+        headers=customer.headers,
+        json={"chatbot_id": bot["id"], "visitor_id": "portal-tab", "message": "Hello there"},
+    )
+    assert answer.status_code == 200, answer.text
+    conversation_id = answer.json()["conversation_id"]
+    listed = (
+        await client.get("/api/customers/portal/conversations", headers=customer.headers)
+    ).json()
+    assert [(c["id"], c["channel"], c["messageCount"]) for c in listed["data"]] == [
+        (conversation_id, "PORTAL", 2)
+    ]
+    messages = await client.get(
+        f"/api/customers/portal/conversations/{conversation_id}/messages", headers=customer.headers
+    )
+    assert [m["role"] for m in messages.json()["data"]] == ["user", "assistant"]
+    # The admin sees it under the customer; another customer and an anonymous visitor's chat
+    # do not show up.
+    other = await add_customer(client, admin, anon_key)
+    assert (
+        await client.get(
+            f"/api/customers/portal/conversations/{conversation_id}/messages",
+            headers=other.headers,
+        )
+    ).status_code == 404
+    await client.post(
+        "/api/chat/message",
+        json={"chatbot_id": bot["id"], "visitor_id": "anonymous", "message": "Hi"},
+    )
+    seen = await client.get(f"/api/customers/{customer.id}/conversations", headers=admin.headers)
+    assert [c["id"] for c in seen.json()["data"]] == [conversation_id]
+    assert seen.json()["pagination"]["limit"] == 10
+    customers = (await client.get("/api/customers", headers=admin.headers)).json()["data"]
+    assert next(c for c in customers if c["id"] == customer.id)["lastInteraction"] is not None
+
+
+async def test_a_verified_widget_visitor_becomes_a_customer(client, context, admin, anon_key):
+    from backend.widget.identity import sign
+
+    bot = await create_chatbot(client, admin)
+    known = await add_customer(client, admin, anon_key, email="meera@example.com")
+    secret = (await client.get("/api/widget/identity-secret", headers=admin.headers)).json()[
+        "data"
+    ]["secret"]
+
+    async def visit(user_id: str, email: str | None, visitor: str) -> str:
+        body = {"visitor_id": visitor, "message": "hi", "user_id": user_id}
+        body |= {"user_hash": sign(secret, user_id)}
+        if email:
+            body["user_email"] = email
+        response = await client.post(f"/api/widget/{bot['id']}/message", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()["conversation_id"]
+
+    await visit("shop-user-1", "ravi@example.com", "tab-1")
+    await visit("shop-user-1", None, "tab-2")  # the same person on another device
+    await visit("shop-user-2", "Meera@Example.com", "tab-3")  # an existing customer signs in
+    listed = (await client.get("/api/customers", headers=admin.headers)).json()["data"]
+    by_email = {c["email"]: c for c in listed}
+    assert set(by_email) == {"ravi@example.com", "meera@example.com"}
+    ravi = by_email["ravi@example.com"]
+    assert ravi["isVerified"] is True
+    conversations = await client.get(
+        f"/api/customers/{ravi['id']}/conversations", headers=admin.headers
+    )
+    assert conversations.json()["pagination"]["total"] == 2
+    meera = await client.get(f"/api/customers/{known.id}/conversations", headers=admin.headers)
+    assert meera.json()["pagination"]["total"] == 1
