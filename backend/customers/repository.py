@@ -240,3 +240,57 @@ async def upsert_identified(
         row = await cur.fetchone()
     assert row is not None
     return UUID(str(row["id"]))
+
+
+async def upsert_contact(
+    conn: Connection,
+    workspace_id: UUID,
+    *,
+    name: str | None,
+    email: str | None,
+    phone: str | None,
+    company: str | None,
+) -> UUID:
+    """The customer a lead is (by e-mail, else phone), created unverified when new; blank
+    fields filled, known ones kept."""
+    cur = await conn.execute(
+        "select id from public.customers where workspace_id = %s"
+        " and ((%s::text is not null and email = %s) or (%s::text is not null and phone = %s))"
+        " order by (email = %s) desc nulls last, created_at limit 1",
+        (workspace_id, email, email, phone, phone, email),
+    )
+    row = await cur.fetchone()
+    if row is not None:
+        await conn.execute(
+            "update public.customers set name = coalesce(name, %s), company = coalesce(company, %s),"
+            " email = coalesce(email, %s), phone = coalesce(phone, %s),"
+            " last_interaction_at = greatest(last_interaction_at, now()) where id = %s",
+            (
+                name,
+                company,
+                None if email and await email_taken(conn, workspace_id, email) else email,
+                None if phone and await _phone_taken(conn, workspace_id, phone) else phone,
+                row["id"],
+            ),
+        )
+        return UUID(str(row["id"]))
+    inserted = await insert_customer(
+        conn,
+        {
+            "workspace_id": workspace_id,
+            "name": name,
+            "email": email,
+            "phone": phone,
+            "company": company,
+            "last_interaction_at": None,
+        },
+    )
+    return UUID(str(inserted["id"]))
+
+
+async def _phone_taken(conn: Connection, workspace_id: UUID, phone: str) -> bool:
+    cur = await conn.execute(
+        "select 1 from public.customers where workspace_id = %s and phone = %s",
+        (workspace_id, phone),
+    )
+    return await cur.fetchone() is not None

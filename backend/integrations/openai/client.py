@@ -172,6 +172,13 @@ class OpenAIGateway:
             )
         )
 
+    async def complete(self, api_key: str, **request: Any) -> Completion:
+        """The whole completion of a request (streamed underneath, like every chat call)."""
+        async for event in self.stream(api_key, **request):
+            if event.completion is not None:
+                return event.completion
+        raise OpenAIError("the model answered nothing")
+
     async def embed(
         self, api_key: str, texts: list[str], *, model: str
     ) -> tuple[list[list[float]], int]:

@@ -1,0 +1,110 @@
+"""SQL of lead extraction (under the caller's workspace claims)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+
+from backend.db import Connection, insert_sql
+
+LEAD_COLUMNS = "id, conversation_id, chatbot_id, name, email, phone, company, notes, created_at"
+
+
+async def conversation(
+    conn: Connection, workspace_id: UUID, conversation_id: UUID
+) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "select id, chatbot_id, workspace_id from public.conversations"
+        " where id = %s and workspace_id = %s",
+        (conversation_id, workspace_id),
+    )
+    return await cur.fetchone()
+
+
+async def messages(
+    conn: Connection, conversation_id: UUID, limit: int = 200
+) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "select role, content from (select role, content, created_at, id from public.messages"
+        " where conversation_id = %s order by created_at desc, id desc limit %s) m"
+        " order by created_at, id",
+        (conversation_id, limit),
+    )
+    return await cur.fetchall()
+
+
+async def unread_conversations(
+    conn: Connection, workspace_id: UUID, chatbot_id: UUID, limit: int
+) -> list[UUID]:
+    cur = await conn.execute(
+        "select id from public.conversations where workspace_id = %s and chatbot_id = %s"
+        " and leads_extracted_at is null and not is_preview and message_count > 0"
+        " order by last_message_at, id limit %s",
+        (workspace_id, chatbot_id, limit),
+    )
+    return [r["id"] for r in await cur.fetchall()]
+
+
+async def mark_read(conn: Connection, conversation_id: UUID) -> None:
+    await conn.execute(
+        "update public.conversations set leads_extracted_at = now() where id = %s",
+        (conversation_id,),
+    )
+
+
+async def workspace_phone(conn: Connection, workspace_id: UUID) -> str | None:
+    cur = await conn.execute("select phone from public.workspaces where id = %s", (workspace_id,))
+    row = await cur.fetchone()
+    return row["phone"] if row else None
+
+
+async def same_person(
+    conn: Connection, workspace_id: UUID, email: str | None, phone: str | None
+) -> dict[str, Any] | None:
+    """The workspace's lead with this e-mail or phone, if any (the oldest)."""
+    if not email and not phone:
+        return None
+    cur = await conn.execute(
+        f"select {LEAD_COLUMNS} from public.leads where workspace_id = %s"
+        " and ((%s::text is not null and lower(email) = %s) or (%s::text is not null and phone = %s))"
+        " order by created_at, id limit 1",
+        (workspace_id, email, email, phone, phone),
+    )
+    return await cur.fetchone()
+
+
+async def insert(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
+    cur = await conn.execute(insert_sql("leads", values, returning=LEAD_COLUMNS), values)
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def fill(conn: Connection, lead_id: UUID, values: dict[str, Any]) -> dict[str, Any]:
+    """Fill the lead's empty fields from `values` (what was known stays)."""
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{0} = coalesce({0}, {1})").format(sql.Identifier(k), sql.Placeholder(k))
+        for k in values
+    )
+    cur = await conn.execute(
+        sql.SQL("update public.leads set {} where id = %(_id)s returning " + LEAD_COLUMNS).format(
+            assignments
+        ),
+        {**values, "_id": lead_id},
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def list_leads(
+    conn: Connection, workspace_id: UUID, chatbot_id: UUID | None, limit: int
+) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        f"select {LEAD_COLUMNS} from public.leads where workspace_id = %s"
+        " and (%s::uuid is null or chatbot_id = %s) order by created_at desc, id limit %s",
+        (workspace_id, chatbot_id, chatbot_id, limit),
+    )
+    return await cur.fetchall()

@@ -1,0 +1,155 @@
+"""Lead extraction: read a conversation, keep the visitor's contact details as a lead (one per
+person and workspace) and as a customer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import phonenumbers
+import structlog
+
+from backend.billing import prices
+from backend.billing import service as billing
+from backend.context import AppContext
+from backend.customers import repository as customers
+from backend.errors import NotFound
+from backend.integrations.openai.client import OpenAIError
+from backend.leads import extract, repository
+
+log = structlog.get_logger(__name__)
+
+MODEL = "gpt-4o-mini"
+
+
+@dataclass
+class Extraction:
+    conversation_id: UUID
+    lead: dict[str, Any] | None
+
+
+def region_of(phone: str | None) -> str | None:
+    """The country a workspace is in, from its own phone number (to read local numbers)."""
+    if not phone:
+        return None
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(phone, None))
+    except phonenumbers.NumberParseException:
+        return None
+
+
+async def extract_conversation(
+    context: AppContext, workspace_id: UUID, conversation_id: UUID, principal: str
+) -> Extraction:
+    async with context.db.for_workspace(workspace_id, principal) as conn:
+        conversation = await repository.conversation(conn, workspace_id, conversation_id)
+        if conversation is None:
+            raise NotFound("Conversation not found")
+        messages = await repository.messages(conn, conversation_id)
+        region = region_of(await repository.workspace_phone(conn, workspace_id))
+        key = await _model_key(context, conn, workspace_id)
+    parsed = extract.deterministic(messages, region)
+    read = parsed
+    if key is not None and extract.visitor_text(messages):
+        read = extract.merge(await _ask_model(context, workspace_id, key, messages, region), parsed)
+    async with context.db.for_workspace(workspace_id, principal) as conn:
+        lead = await _keep(conn, workspace_id, conversation, read)
+        await repository.mark_read(conn, conversation_id)
+    return Extraction(conversation_id, lead)
+
+
+async def _model_key(context: AppContext, conn: Any, workspace_id: UUID) -> str | None:
+    cur = await conn.execute(
+        "select encrypted_api_key, status from public.openai_connections where workspace_id = %s",
+        (workspace_id,),
+    )
+    row = await cur.fetchone()
+    if row is None or row["status"] != "valid":
+        return None
+    return context.secrets.decrypt(row["encrypted_api_key"])
+
+
+async def _ask_model(
+    context: AppContext,
+    workspace_id: UUID,
+    key: str,
+    messages: list[dict[str, Any]],
+    region: str | None,
+) -> extract.Found:
+    try:
+        completion = await context.openai.complete(key, **extract.model_request(messages, MODEL))
+    except OpenAIError as exc:
+        # The parsers' reading stands; the model is a refinement, not a requirement.
+        log.warning("lead_model_failed", workspace_id=str(workspace_id), error=str(exc))
+        return extract.Found()
+    cost, version = prices.cost(
+        MODEL,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+    )
+    async with context.db.for_workspace(workspace_id, "leads") as conn:
+        await conn.execute(
+            "insert into public.token_usage (workspace_id, service, channel, model,"
+            " prompt_tokens, completion_tokens, total_tokens, cost, price_version)"
+            " values (%s, 'OPENAI_GPT', 'LEADS', %s, %s, %s, %s, %s, %s)",
+            (
+                workspace_id,
+                MODEL,
+                completion.prompt_tokens,
+                completion.completion_tokens,
+                completion.prompt_tokens + completion.completion_tokens,
+                cost,
+                version,
+            ),
+        )
+        await billing.settle(conn, workspace_id, billing.Admission(None), cost)
+    return extract.from_model(completion.content, messages, region)
+
+
+async def _keep(
+    conn: Any, workspace_id: UUID, conversation: dict[str, Any], read: extract.Found
+) -> dict[str, Any] | None:
+    """Store what was read as the workspace's lead for this person (merged with one found before
+    by e-mail or phone) and as a customer; None when it says nothing about who to contact."""
+    if not read.any_contact():
+        return None
+    values = {
+        "name": read.name,
+        "email": read.email,
+        "phone": read.phone,
+        "company": read.company,
+        "notes": read.notes,
+    }
+    customer_id = await customers.upsert_contact(
+        conn, workspace_id, name=read.name, email=read.email, phone=read.phone, company=read.company
+    )
+    existing = await repository.same_person(conn, workspace_id, read.email, read.phone)
+    if existing is not None:
+        return await repository.fill(conn, existing["id"], {**values, "customer_id": customer_id})
+    return await repository.insert(
+        conn,
+        {
+            **values,
+            "workspace_id": workspace_id,
+            "chatbot_id": conversation["chatbot_id"],
+            "conversation_id": conversation["id"],
+            "customer_id": customer_id,
+            "source": "extraction",
+        },
+    )
+
+
+async def extract_batch(
+    context: AppContext, workspace_id: UUID, chatbot_id: UUID, limit: int, principal: str
+) -> tuple[int, list[dict[str, Any]]]:
+    """Read the bot's conversations not read yet (oldest first); how many were read, and the
+    leads found."""
+    async with context.db.for_workspace(workspace_id, principal) as conn:
+        unread = await repository.unread_conversations(conn, workspace_id, chatbot_id, limit)
+    leads = []
+    for conversation_id in unread:
+        found = await extract_conversation(context, workspace_id, conversation_id, principal)
+        if found.lead is not None:
+            leads.append(found.lead)
+    return len(unread), leads
