@@ -22,12 +22,17 @@ from email_validator import EmailNotValidError, validate_email
 FIELDS = ("name", "email", "phone", "company")
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-_SPELLED_AT = re.compile(r"\s*(?:\[at\]|\(at\)|\{at\}|\s+at\s+)\s*", re.IGNORECASE)
-_SPELLED_DOT = re.compile(r"\s*(?:\[dot\]|\(dot\)|\{dot\}|\s+dot\s+)\s*", re.IGNORECASE)
+# "at" and "dot" as people spell them out, in the languages of the labelled set.
+_AT_WORDS = r"at|arroba|chez|ät"
+_DOT_WORDS = r"dot|punto|punkt|point|ponto"
+_AT = rf"(?:\[(?:{_AT_WORDS})\]|\((?:{_AT_WORDS})\)|\{{(?:{_AT_WORDS})\}}|\s+(?:{_AT_WORDS})\s+)"
+_DOT = (
+    rf"(?:\[(?:{_DOT_WORDS})\]|\((?:{_DOT_WORDS})\)|\{{(?:{_DOT_WORDS})\}}|\s+(?:{_DOT_WORDS})\s+)"
+)
+_SPELLED_AT = re.compile(rf"\s*{_AT}\s*", re.IGNORECASE)
+_SPELLED_DOT = re.compile(rf"\s*{_DOT}\s*", re.IGNORECASE)
 _SPELLED = re.compile(
-    r"[\w.+-]+(?:\s*(?:\[dot\]|\(dot\)|\s+dot\s+)\s*[\w+-]+)*"
-    r"\s*(?:\[at\]|\(at\)|\{at\}|\s+at\s+)\s*"
-    r"[\w-]+(?:\s*(?:\[dot\]|\(dot\)|\{dot\}|\s+dot\s+|\.)\s*[\w-]+)+",
+    rf"[\w.+-]+(?:\s*{_DOT}\s*[\w+-]+)*\s*{_AT}\s*[\w-]+(?:\s*(?:{_DOT}|\.)\s*[a-z]{{2,}})+",
     re.IGNORECASE | re.UNICODE,
 )
 # Words before a detail that make it someone else's.
@@ -41,7 +46,8 @@ _THIRD_PARTY = re.compile(
     r"[^.!?\n]{0,40}$",
     re.IGNORECASE | re.UNICODE,
 )
-_NAME_WORD = r"[^\W\d_][\w'.-]*"
+# A word of a name: letters with their combining marks (Indic vowel signs are not \\w), initials.
+_NAME_WORD = r"[^\W\d_][^\s\d,;:!?()\"،]*"
 _NAME = rf"({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,3}})"
 _NAME_PHRASES = [
     re.compile(p, re.IGNORECASE | re.UNICODE)
@@ -67,19 +73,28 @@ _NAME_PHRASES = [
         rf"\bmeu nome e\s+{_NAME}",
         rf"\bsou (?:o|a)\s+{_NAME}",
         rf"\bmera naam\s+{_NAME}\s+(?:hai|h)\b",
+        rf"\bnaam\s+{_NAME}",
+        rf"\bname:\s*{_NAME}",
         rf"मेरा नाम\s+{_NAME}",
         rf"اسمي\s+{_NAME}",
         rf"என் பெயர்\s+{_NAME}",
         rf"என் பேர்\s+{_NAME}",
+        rf"நான்\s+{_NAME}",
+        rf"मैं\s+{_NAME}",
+        rf"أنا\s+{_NAME}",
     )
 ]
 _COMPANY_PHRASES = [
     re.compile(p, re.UNICODE)
     for p in (
         r"\b(?:[Ii] work (?:at|for)|[Ww]orking (?:at|for)|[Ff]rom|[Aa]t|[Oo]n behalf of|"
-        r"[Oo]ur company(?: is|,)?|[Mm]y company(?: is|,)?|[Cc]ompany name is|"
+        r"[Oo]ur company(?: is|,)?|[Mm]y company(?: is|,)?|[Cc]ompany name is|[Ii] run|"
+        r"[Ww]e're|[Ww]e are|[Vv]on|de la société|de l'entreprise|de la empresa|da empresa|"
         r"[Tt]rabajo en|[Tt]ravaille (?:chez|pour)|[Aa]rbeite (?:bei|für)|[Tt]rabalho (?:na|no|em))"
         r"\s+((?:[A-Z][\w&.'-]*)(?:\s+(?:[A-Z][\w&.'-]*|&|and|of))*)",
+        # Hinglish "Main <company> se <name> bol raha hoon", Arabic "من شركة <company>"
+        r"\b[Mm]ain\s+((?:[A-Z][\w&.'-]*)(?:\s+[A-Z][\w&.'-]*)*)\s+se\b",
+        r"من شركة\s+([^\s،,.]+(?:\s+[^\s،,.]+){0,3})",
     )
 ]
 # Words that start a capitalised phrase without naming anyone.
@@ -126,6 +141,9 @@ _NOT_NAMES = frozenset(
         "waiting",
     ]
 )
+# Words after a name in scripts without case ("… शर्मा है": "is").
+_NOT_NAMES_SCRIPTS = frozenset(["है", "हूँ", "हूं", "हैं", "से", "बोल", "ஆகும்", "هو", "من"])
+_INITIAL = re.compile(r"[^\W\d_]{1,2}\.", re.UNICODE)
 _COMPANY_SUFFIX_NOISE = re.compile(r"\s+(?:and|of|&)$", re.IGNORECASE)
 
 
@@ -152,17 +170,70 @@ def visitor_text(messages: list[dict[str, Any]]) -> list[str]:
 def deterministic(messages: list[dict[str, Any]], region: str | None) -> Found:
     found = Found()
     for text in visitor_text(messages):
-        for value in _emails(text):
+        emails, phones = _emails(text), _phones(text, region)
+        for value in emails:
             found.email, found.sources["email"] = value, "parser"
-        for value in _phones(text, region):
+        for value in phones:
             found.phone, found.sources["phone"] = value, "parser"
-        name = _name(text)
+        signed = _signature(text) if emails or phones or len(text) < 60 else (None, None)
+        name = _name(text) or signed[0]
         if name:
             found.name, found.sources["name"] = name, "parser"
-        company = _company(text)
+        company = _company(text) or signed[1]
         if company:
             found.company, found.sources["company"] = company, "parser"
     return found
+
+
+_SEGMENT = re.compile(r"\s*(?:[,;\n]|\.(?:\s|$)|\s[-\u2013\u2014]\s)\s*")  # hyphen, en dash, em dash
+_GREETINGS = frozenset(
+    ["hi", "hello", "hey", "thanks", "thank", "dear", "bonjour", "hola", "oi", "olá", "ola",
+     "guten", "hallo", "namaste", "yes", "no", "ok", "okay", "sure", "please", "sorry", "also"]
+)  # fmt: skip
+_ORG_WORDS = re.compile(
+    r"\b(?:ltd|llc|inc|gmbh|ag|sa|sarl|pvt|co|corp|labs|studio|traders|architects|tutors|"
+    r"analytics|cafe|café|stores?|enterprises|solutions)\b\.?$",
+    re.IGNORECASE,
+)
+
+
+def _signature(text: str) -> tuple[str | None, str | None]:
+    """A sign-off such as "Meera Nair, meera@x.example, Lumen Labs": a first part of two to
+    four capitalised words (or words of a script without case) is a name; a later capitalised
+    part that is not contact data is the company."""
+    parts = [p for p in _SEGMENT.split(text) if p]
+    name = company = None
+    for index, part in enumerate(parts):
+        words = part.split()
+        if any(c.isdigit() for c in part) or "@" in part:
+            continue
+        looks = [w for w in words if w[:1].isupper() or not w[:1].isascii()]
+        if (
+            name is None
+            and 2 <= len(words) <= 4
+            and len(looks) == len(words)
+            and words[0].lower().strip("!") not in _GREETINGS
+        ):
+            name = part.strip()
+            continue
+        if (
+            name is not None
+            and index > 0
+            and 1 <= len(words) <= 5
+            and words[0][:1].isupper()
+            and (len(looks) >= len(words) - 1 or _ORG_WORDS.search(part))
+        ):
+            company = part.strip()
+            break
+    if name is not None:
+        # "Priya Raman btw": the name ends where ordinary words start.
+        kept = []
+        for word in name.split():
+            if word[:1].isascii() and word[:1].islower():
+                break
+            kept.append(word)
+        name = " ".join(kept) if len(kept) >= 1 else None
+    return name, company
 
 
 def _someone_elses(text: str, start: int) -> bool:
@@ -219,8 +290,15 @@ def _name(text: str) -> str | None:
             # case), stopping at the first ordinary word.
             kept: list[str] = []
             for word in words:
-                bare = word.strip(".,;:!?")
-                if bare.lower() in _NOT_NAMES or (bare[:1].islower() and bare[:1].isascii()):
+                if _INITIAL.fullmatch(word):  # "R. Krishnan"
+                    kept.append(word)
+                    continue
+                bare = word.strip(".,;:!?।")
+                if (
+                    bare.lower() in _NOT_NAMES
+                    or bare in _NOT_NAMES_SCRIPTS
+                    or (bare[:1].islower() and bare[:1].isascii())
+                ):
                     break
                 kept.append(bare)
                 if bare != word:  # punctuation ends the name
