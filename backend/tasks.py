@@ -24,6 +24,7 @@ TASK_MODULES = [
     "backend.auth.gotrue.tasks",
     "backend.cache.tasks",
     "backend.knowledge.tasks",
+    "backend.notifications.tasks",
 ]
 
 task_app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)

@@ -185,7 +185,8 @@ def deterministic(messages: list[dict[str, Any]], region: str | None) -> Found:
     return found
 
 
-_SEGMENT = re.compile(r"\s*(?:[,;\n]|\.(?:\s|$)|\s[-\u2013\u2014]\s)\s*")  # hyphen, en dash, em dash
+# The parts of a sign-off: commas, sentence ends, a hyphen, en dash or em dash between spaces.
+_SEGMENT = re.compile(r"\s*(?:[,;\n]|\.(?:\s|$)|\s[-\u2013\u2014]\s)\s*")
 _GREETINGS = frozenset(
     ["hi", "hello", "hey", "thanks", "thank", "dear", "bonjour", "hola", "oi", "olá", "ola",
      "guten", "hallo", "namaste", "yes", "no", "ok", "okay", "sure", "please", "sorry", "also"]

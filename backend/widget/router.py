@@ -29,7 +29,7 @@ from backend.widget.schemas import (
 router = APIRouter(tags=["widget"])
 
 # Called from visitors' browsers on any site: open CORS (see PublicCORSMiddleware).
-PUBLIC_CORS_PATHS = ("/api/widget/", "/api/forms/submit")
+PUBLIC_CORS_PATHS = ("/api/widget/", "/api/forms/submit", "/api/notifications/contact")
 
 HISTORY_LIMIT = 100
 

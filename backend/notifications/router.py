@@ -1,0 +1,108 @@
+"""E-mail notifications: a workspace's e-mails sent through the platform (admins, or API keys
+with the `notifications:send` scope), its website's contact form (public), and the record of
+every e-mail, which is also the outbox when no e-mail provider is configured."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+
+from backend.auth.dependencies import AdminSubject, CurrentPrincipal, Session, api_subject
+from backend.auth.subjects import ApiKey, AuthSubject, User
+from backend.chat.router import limit_visitor
+from backend.context import Context
+from backend.kit.schemas import Envelope, PageEnvelope
+from backend.notifications import repository, service
+from backend.notifications.schemas import (
+    ContactIn,
+    EmailAccepted,
+    EmailDetail,
+    EmailKind,
+    EmailSend,
+    EmailStatus,
+    EmailSummary,
+)
+from backend.widget.service import page_origin, public_bot
+
+router = APIRouter(prefix="/api/notifications", tags=["notifications"])
+
+SenderSubject = Annotated[AuthSubject[User | ApiKey], Depends(api_subject("notifications:send"))]
+
+
+@router.post("/email", status_code=status.HTTP_202_ACCEPTED)
+async def send_email(
+    data: EmailSend,
+    subject: SenderSubject,
+    context: Context,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=255,
+            description="The same key again answers the first e-mail and sends nothing",
+        ),
+    ] = None,
+) -> EmailAccepted:
+    """An e-mail from the platform's address (under `from_name`), its HTML sent as given;
+    delivered in the background, with retries. Owners and admins, or an API key with the
+    `notifications:send` scope."""
+    if isinstance(subject.principal, User):
+        subject.require_admin("send e-mails")
+    row, replayed = await service.send(context, subject, data, idempotency_key=idempotency_key)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return EmailAccepted(id=row["id"], status=row["status"])
+
+
+@router.post("/contact", status_code=status.HTTP_202_ACCEPTED)
+async def contact(
+    data: ContactIn, request: Request, context: Context, _: CurrentPrincipal
+) -> EmailAccepted:
+    """A website's contact form (public: the chatbot id names the workspace, and the bot's
+    allowed domains the sites that may post). The message goes to the workspace's business
+    e-mail, or its owner's, with every word of the visitor's escaped."""
+    bot = await public_bot(context, request, data.chatbot_id)
+    await limit_visitor(
+        context, request, data.chatbot_id, data.visitor_id or f"email:{data.email}".lower()
+    )
+    row = await service.contact(context, bot, data, page=page_origin(request))
+    return EmailAccepted(id=row["id"], status=row["status"])
+
+
+@router.get("/emails")
+async def list_emails(
+    subject: AdminSubject,
+    session: Session,
+    page: Annotated[int, Query(ge=1)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    status_filter: Annotated[EmailStatus | None, Query(alias="status")] = None,
+    kind: EmailKind | None = None,
+) -> PageEnvelope[EmailSummary]:
+    """The workspace's e-mails, newest first (owners and admins)."""
+    subject.require_admin("read the workspace's e-mails")
+    rows, total = await repository.page(
+        session,
+        subject.workspace_id,
+        status=status_filter,
+        kind=kind,
+        limit=limit,
+        offset=(page - 1) * limit,
+    )
+    return PageEnvelope.of(
+        [EmailSummary.model_validate(r) for r in rows], page=page, limit=limit, total=total
+    )
+
+
+@router.get("/emails/{email_id}")
+async def get_email(
+    email_id: UUID, subject: AdminSubject, session: Session
+) -> Envelope[EmailDetail]:
+    """One e-mail with its HTML and text: what was sent, or what waits in the outbox."""
+    subject.require_admin("read the workspace's e-mails")
+    row = await repository.get(session, subject.workspace_id, email_id)
+    if row is None:
+        raise service.EmailNotFound()
+    return Envelope(data=EmailDetail.model_validate(row))
