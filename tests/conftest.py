@@ -21,6 +21,7 @@ from backend.kit.rate_limit import RateLimiter
 from backend.migrate import migrate
 from backend.tasks import task_app
 from tests.fakes.openai import FakeOpenAI
+from tests.fakes.resend import FakeResend
 from tests.fixtures.factories import Admin, create_admin
 from tests.fixtures.servers import LiveServer, free_port
 
@@ -69,6 +70,22 @@ def fake_openai(fake_openai_server: FakeOpenAI) -> FakeOpenAI:
     """The OpenAI fake every workspace's calls go to, with no script and nothing recorded."""
     fake_openai_server.reset()
     return fake_openai_server
+
+
+RESEND_KEY = "re_test_0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def resend_server() -> Iterator[FakeResend]:
+    """The Resend fake (e-mail), for the tests whose app has RESEND_API_KEY set."""
+    with FakeResend(api_key=RESEND_KEY) as fake:
+        yield fake
+
+
+@pytest.fixture
+def resend(resend_server: FakeResend) -> FakeResend:
+    resend_server.reset()
+    return resend_server
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,26 +18,13 @@ import pytest
 from backend.auth.gotrue.tasks import send_link_email
 from backend.context import AppContext
 from backend.tasks import PROVIDER_RETRY, enqueue, retry_stalled_jobs, run_worker, task_app
-from tests.conftest import make_settings
+from tests.conftest import RESEND_KEY, make_settings
 from tests.fakes.resend import FakeResend
 
-RESEND_KEY = "re_test_0123456789abcdef"
 TASK = "auth.send_link_email"
 
 
 # -- fixtures and helpers ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def resend_server() -> Iterator[FakeResend]:
-    with FakeResend(api_key=RESEND_KEY) as fake:
-        yield fake
-
-
-@pytest.fixture
-def resend(resend_server: FakeResend) -> FakeResend:
-    resend_server.reset()
-    return resend_server
 
 
 @pytest.fixture

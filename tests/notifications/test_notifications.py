@@ -6,7 +6,7 @@ in an outbox the admin can read; and no workspace sees another's mail."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
@@ -19,7 +19,7 @@ from backend.db import set_claims
 from backend.integrations.resend.client import ResendError
 from backend.notifications.tasks import deliver
 from backend.tasks import TASK_MODULES, run_worker
-from tests.conftest import app_with
+from tests.conftest import RESEND_KEY, app_with
 from tests.fakes.resend import FakeResend
 from tests.fixtures.factories import (
     create_admin,
@@ -29,7 +29,6 @@ from tests.fixtures.factories import (
     unique_email,
 )
 
-RESEND_KEY = "re_test_notifications_0123456789"
 TASK = "notifications.send_email"
 EMAIL = {
     "to_email": "shopper@example.com",
@@ -40,18 +39,6 @@ EMAIL = {
 
 
 # -- fixtures and helpers ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def resend_server() -> Iterator[FakeResend]:
-    with FakeResend(api_key=RESEND_KEY) as fake:
-        yield fake
-
-
-@pytest.fixture
-def resend(resend_server: FakeResend) -> FakeResend:
-    resend_server.reset()
-    return resend_server
 
 
 @pytest.fixture
