@@ -1,11 +1,12 @@
--- E-mail a workspace sends through the platform (`POST /api/notifications/email`) or receives
--- from its website's contact form, one row per e-mail with what became of it. The row is the
+-- E-mail a workspace sends through the platform (`POST /api/notifications/email`), receives
+-- from its website's contact form, or its customers are sent (portal sign-in links), one row per
+-- e-mail with what became of it. The row is the
 -- record of what the platform sent in the workspace's name: only the backend writes it.
 
 create table public.emails (
   id uuid primary key default gen_random_uuid(),
   workspace_id uuid not null references public.workspaces (id) on delete cascade,
-  kind text not null check (kind in ('notification', 'contact')),
+  kind text not null check (kind in ('notification', 'contact', 'sign_in_link')),
   to_email text not null check (length(to_email) between 3 and 320),
   from_name text check (length(from_name) between 1 and 100 and from_name !~ '[<>"\\[:cntrl:]]'),
   -- No line breaks: the subject becomes a header.

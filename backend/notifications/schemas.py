@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, fie
 
 from backend.kit.phones import to_e164
 
-EmailKind = Literal["notification", "contact"]
+EmailKind = Literal["notification", "contact", "sign_in_link"]
 EmailStatus = Literal["queued", "sent", "failed", "outbox"]
 
 MAX_HTML_BYTES = 200 * 1024

@@ -206,6 +206,21 @@ async def test_a_login_link_answers_the_same_for_anyone(client, context, admin, 
         ).fetchall()
     assert [j["args"]["user_id"] for j in jobs] == [customer.user_id]
 
+    # Without an e-mail provider (the embedded mode) the link waits in the workspace's outbox.
+    from backend.tasks import run_worker
+
+    await run_worker(context, concurrency=1, wait=False)
+    outbox = (
+        await client.get(
+            "/api/notifications/emails", headers=admin.headers, params={"status": "outbox"}
+        )
+    ).json()["data"]
+    assert [(e["kind"], e["to_email"]) for e in outbox] == [("sign_in_link", customer.email)]
+    link = (
+        await client.get(f"/api/notifications/emails/{outbox[0]['id']}", headers=admin.headers)
+    ).json()["data"]
+    assert "/auth/v1/verify?token=" in link["html"]
+
 
 async def test_a_portal_customers_chats_are_theirs_to_read(client, admin, anon_key, customer):
     bot = await create_chatbot(client, admin)
