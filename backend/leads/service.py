@@ -110,21 +110,41 @@ async def _ask_model(
 async def _keep(
     conn: Any, workspace_id: UUID, conversation: dict[str, Any], read: extract.Found
 ) -> dict[str, Any] | None:
-    """Store what was read as the workspace's lead for this person (merged with one found before
-    by e-mail or phone) and as a customer; None when it says nothing about who to contact."""
+    """What was read, kept as a lead; None when it says nothing about who to contact."""
     if not read.any_contact():
         return None
-    values = {
-        "name": read.name,
-        "email": read.email,
-        "phone": read.phone,
-        "company": read.company,
-        "notes": read.notes,
-    }
-    customer_id = await customers.upsert_contact(
-        conn, workspace_id, name=read.name, email=read.email, phone=read.phone, company=read.company
+    return await keep_lead(
+        conn,
+        workspace_id,
+        chatbot_id=conversation["chatbot_id"],
+        conversation_id=conversation["id"],
+        values={f: getattr(read, f) for f in (*extract.FIELDS, "notes")},
+        source="extraction",
     )
-    existing = await repository.same_person(conn, workspace_id, read.email, read.phone)
+
+
+async def keep_lead(
+    conn: Any,
+    workspace_id: UUID,
+    *,
+    chatbot_id: UUID | None,
+    conversation_id: UUID | None,
+    values: dict[str, Any],
+    source: str,
+) -> dict[str, Any]:
+    """The workspace's lead for this person (one by e-mail or phone: a lead found before is
+    completed, not repeated), and the customer they are."""
+    customer_id = await customers.upsert_contact(
+        conn,
+        workspace_id,
+        name=values.get("name"),
+        email=values.get("email"),
+        phone=values.get("phone"),
+        company=values.get("company"),
+    )
+    existing = await repository.same_person(
+        conn, workspace_id, values.get("email"), values.get("phone")
+    )
     if existing is not None:
         return await repository.fill(conn, existing["id"], {**values, "customer_id": customer_id})
     return await repository.insert(
@@ -132,10 +152,10 @@ async def _keep(
         {
             **values,
             "workspace_id": workspace_id,
-            "chatbot_id": conversation["chatbot_id"],
-            "conversation_id": conversation["id"],
+            "chatbot_id": chatbot_id,
+            "conversation_id": conversation_id,
             "customer_id": customer_id,
-            "source": "extraction",
+            "source": source,
         },
     )
 

@@ -90,13 +90,6 @@ async def conversation_of(
     return await cur.fetchone() is not None
 
 
-async def add_lead(conn: Connection, values: dict[str, Any]) -> UUID:
-    cur = await conn.execute(insert_sql("leads", values, returning="id"), values)
-    row = await cur.fetchone()
-    assert row is not None
-    return UUID(str(row["id"]))
-
-
 async def add_submission(conn: Connection, values: dict[str, Any]) -> UUID:
     values = {**values, "submitted_data": json.dumps(values["submitted_data"])}
     cur = await conn.execute(insert_sql("form_submissions", values, returning="id"), values)

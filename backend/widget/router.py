@@ -16,6 +16,7 @@ from backend.context import Context
 from backend.customers import service as customers
 from backend.errors import NotFound, ValidationFailed
 from backend.kit.schemas import Envelope
+from backend.leads import service as leads
 from backend.widget import forms, identity, repository, service
 from backend.widget.schemas import (
     FormSubmitIn,
@@ -124,16 +125,15 @@ async def submit_form(
             raise NotFound("Conversation not found")
         lead_id = None
         if lead is not None:
-            lead_id = await repository.add_lead(
+            kept = await leads.keep_lead(
                 conn,
-                {
-                    **lead,
-                    "workspace_id": form["workspace_id"],
-                    "chatbot_id": form["chatbot_id"],
-                    "conversation_id": data.conversation_id,
-                    "source": "form",
-                },
+                form["workspace_id"],
+                chatbot_id=form["chatbot_id"],
+                conversation_id=data.conversation_id,
+                values=lead,
+                source="form",
             )
+            lead_id = kept["id"]
         submission_id = await repository.add_submission(
             conn,
             {

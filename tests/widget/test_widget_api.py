@@ -216,6 +216,27 @@ async def test_a_form_submission_is_stored_and_becomes_a_lead(client, context, b
     assert lead["notes"] == "Size: M\nNewsletter: True"
     assert stored["submitted_data"]["phone"] == "+919876543210"
 
+    # The same person again: one lead, completed; and a customer of the workspace.
+    again = await client.post(
+        "/api/forms/submit",
+        json={
+            "form_id": bot["form"]["id"],
+            "visitor_id": "v2",
+            "submitted_data": {"name": "Priya R", "email": "priya@example.com"},
+        },
+    )
+    assert again.status_code == 201 and again.json()["lead_id"] == body["lead_id"]
+    async with context.db.system() as conn:
+        counts = await (
+            await conn.execute(
+                "select (select count(*) from leads) as leads,"
+                " (select count(*) from form_submissions) as submissions,"
+                " (select string_agg(email || ' ' || phone, ',') from customers) as customers"
+            )
+        ).fetchone()
+    assert (counts["leads"], counts["submissions"]) == (1, 2)
+    assert counts["customers"] == "priya@example.com +919876543210"
+
 
 async def test_a_bad_form_submission_says_what_is_wrong_and_stores_nothing(client, context, bot):
     response = await client.post(
