@@ -133,7 +133,17 @@ def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts)
 
 
-def _validation_response(exc: RequestValidationError) -> JSONResponse:
+# The CHICX integration guide (the stats API, the notification webhooks) documents 400 for
+# invalid input and `RATE_LIMITED`; the other documents 422 and `RATE_LIMIT_EXCEEDED`. Each
+# client gets what its document says.
+_CHICX_PATHS = ("/api/stats", "/webhooks/")
+
+
+def _chicx(request: Request) -> bool:
+    return request.url.path.startswith(_CHICX_PATHS)
+
+
+def _validation_response(exc: RequestValidationError, status: int = 422) -> JSONResponse:
     problems = exc.errors()
     if any(p.get("type") == "json_invalid" for p in problems):
         return error_response(400, "BAD_REQUEST", "Request body is not valid JSON")
@@ -141,17 +151,22 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
         {"field": _field_name(p.get("loc", ())), "message": str(p.get("msg", "Invalid value"))}
         for p in problems
     ]
-    return error_response(422, "VALIDATION_ERROR", "Invalid request data", errors)
+    return error_response(status, "VALIDATION_ERROR", "Invalid request data", errors)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(VoxtroError)
-    async def _voxtro(_: Request, exc: VoxtroError) -> JSONResponse:
-        return error_response(exc.status_code, exc.code, exc.message, exc.errors, exc.headers)
+    async def _voxtro(request: Request, exc: VoxtroError) -> JSONResponse:
+        status, code = exc.status_code, exc.code
+        if _chicx(request) and code == "VALIDATION_ERROR":
+            status = 400
+        if _chicx(request) and code == "RATE_LIMIT_EXCEEDED":
+            code = "RATE_LIMITED"
+        return error_response(status, code, exc.message, exc.errors, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _validation_response(exc)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_response(exc, 400 if _chicx(request) else 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -45,7 +45,7 @@ async def save_ai_config(
 
 async def profile(conn: Connection, workspace_id: UUID) -> dict[str, Any] | None:
     cur = await conn.execute(
-        "select w.id, w.name, w.email, w.phone, w.industry, w.created_at,"
+        "select w.id, w.name, w.email, w.phone, w.industry, w.time_zone, w.created_at,"
         " not coalesce(b.is_paused, false) as active"
         " from public.workspaces w left join public.billing_accounts b on b.workspace_id = w.id"
         " where w.id = %s",

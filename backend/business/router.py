@@ -47,6 +47,7 @@ async def get_profile(subject: ApiSubject, session: Session) -> Envelope[Busines
             email=row["email"],
             phone=row["phone"],
             industry=row["industry"],
+            timeZone=row["time_zone"],
             active=row["active"],
             createdAt=row["created_at"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
         )
@@ -59,6 +60,8 @@ async def update_profile(
 ) -> Envelope[BusinessProfile]:
     subject.require_admin("change the business settings")
     changes = data.model_dump(exclude_unset=True)
+    if "timeZone" in changes:
+        changes["time_zone"] = changes.pop("timeZone")
     if changes:
         await workspaces.update(session, subject.workspace_id, **changes)
     return await get_profile(subject, session)  # type: ignore[arg-type]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import available_timezones
+
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 
@@ -11,6 +13,7 @@ class BusinessProfile(BaseModel):
     email: str | None
     phone: str | None
     industry: str | None
+    timeZone: str  # the days of the dashboards (an IANA name; not in the omnichannel document)
     active: bool
     createdAt: str
 
@@ -22,6 +25,14 @@ class BusinessProfileUpdate(BaseModel):
     email: EmailStr | None = Field(default=None, max_length=320)  # null clears it
     phone: str | None = Field(default=None, max_length=32)
     industry: str | None = Field(default=None, max_length=100)
+    timeZone: str | None = Field(default=None, max_length=64)
+
+    @field_validator("timeZone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str:
+        if value is None or value not in available_timezones():
+            raise ValueError("must be an IANA time zone such as Asia/Kolkata")
+        return value
 
     @field_validator("name")
     @classmethod

@@ -37,7 +37,7 @@ from backend.cache import repository as cache
 from backend.chat import faq as faq_matching
 from backend.chat import prompt as prompts
 from backend.chat import repository
-from backend.chat.tools import MAX_RESULT_CHARS, Toolbox
+from backend.chat.tools import MAX_RESULT_CHARS, ORDER_TOOLS, Toolbox
 from backend.chatbots.service import ChatbotNotFound
 from backend.db import Connection, set_claims, workspace_claims
 from backend.errors import NotFound, VoxtroError
@@ -802,7 +802,14 @@ class ChatEngine:
                     "source": "chat",
                 },
             )
-        await repository.touch_conversation(conn, turn.conversation_id, added=2, escalate=escalate)
+        await repository.touch_conversation(
+            conn,
+            turn.conversation_id,
+            added=2,
+            escalate=escalate,
+            # The dashboard's "orders tracked": each order look-up the bot made for someone.
+            order_lookups=sum(a.get("name") in ORDER_TOOLS for a in result.actions),
+        )
 
 
 _STRUCTURE_LINE = re.compile(r"^\s*(?:[-*#>|]|\d+[.)])")

@@ -140,14 +140,19 @@ async def add_message(conn: Connection, message: dict[str, Any]) -> None:
 
 
 async def touch_conversation(
-    conn: Connection, conversation_id: UUID, *, added: int, escalate: bool
+    conn: Connection,
+    conversation_id: UUID,
+    *,
+    added: int,
+    escalate: bool,
+    order_lookups: int = 0,
 ) -> None:
     await conn.execute(
         "update public.conversations set message_count = message_count + %s,"
-        " last_message_at = now(),"
+        " last_message_at = now(), order_lookups = order_lookups + %s,"
         " status = case when %s then 'escalated' else status end"
         " where id = %s",
-        (added, escalate, conversation_id),
+        (added, order_lookups, escalate, conversation_id),
     )
 
 

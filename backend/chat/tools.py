@@ -43,7 +43,7 @@ _HANDOFF = {
     "required": ["reason"],
 }
 # Order details are personal: offered only to people the channel vouches for.
-_ORDER_TOOLS = frozenset({"get_order", "get_orders_by_phone"})
+ORDER_TOOLS = frozenset({"get_order", "get_orders_by_phone"})
 _COMMERCE_TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
     "search_products": (
         "Search the store's products.",
@@ -168,7 +168,7 @@ class Toolbox:
             tools += [
                 _Tool(name, desc, schema)
                 for name, (desc, schema) in _COMMERCE_TOOLS.items()
-                if orders or name not in _ORDER_TOOLS
+                if orders or name not in ORDER_TOOLS
             ]
         for row in actions:
             if row["name"] not in BUILTIN_TOOL_NAMES:

@@ -56,7 +56,7 @@ async def create(conn: Connection, *, name: str, slug: str) -> UUID:
 
 async def update(conn: Connection, workspace_id: UUID, **changes: Any) -> None:
     """Change a workspace's name, slug or business profile (e-mail, phone, industry)."""
-    assert set(changes) <= {"name", "slug", "email", "phone", "industry"}, changes
+    assert set(changes) <= {"name", "slug", "email", "phone", "industry", "time_zone"}, changes
     await conn.execute(
         sql.SQL("update public.workspaces set {} where id = %(_id)s").format(set_sql(changes)),
         {**changes, "_id": workspace_id},

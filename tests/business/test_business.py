@@ -12,7 +12,8 @@ from backend.auth.subjects import AuthSubject, User
 from backend.business import router as business_router
 from tests.fixtures.factories import create_admin, create_api_key
 
-PROFILE_FIELDS = {"id", "name", "email", "phone", "industry", "active", "createdAt"}
+# The documented fields, and the time zone the stats count days in (an addition).
+PROFILE_FIELDS = {"id", "name", "email", "phone", "industry", "active", "createdAt", "timeZone"}
 CREDIT_FIELDS = {
     "totalCredits",
     "usedCredits",

@@ -224,7 +224,7 @@ async def test_lead_capture_and_handoff(client, context, bot, fake_openai):
     assert status["status"] == "escalated"
 
 
-async def test_the_merchant_api_answers_order_questions(client, admin, bot, fake_openai):
+async def test_the_merchant_api_answers_order_questions(client, context, admin, bot, fake_openai):
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route
@@ -273,6 +273,13 @@ async def test_the_merchant_api_answers_order_questions(client, admin, bot, fake
     tool_result = next(m for m in fake_openai.chat_requests[1]["messages"] if m["role"] == "tool")
     assert "Delhivery" in tool_result["content"]
     assert body["message"] == "Your order ORD123456 has shipped with Delhivery."
+    async with context.db.system() as conn:  # counted for the dashboard's "orders tracked"
+        row = await (
+            await conn.execute(
+                "select order_lookups from conversations where id = %s", (body["conversation_id"],)
+            )
+        ).fetchone()
+    assert row["order_lookups"] == 1
 
 
 async def test_a_refused_key_is_marked_invalid_and_the_bot_falls_back(

@@ -1,0 +1,135 @@
+"""The stats API for dashboards (the CHICX integration guide, section 1), for integrations with a
+workspace API key carrying `stats:read` in `X-API-Key`. Every channel counts: widget, portal,
+WhatsApp and voice."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+
+from backend.auth.dependencies import api_key_subject
+from backend.auth.subjects import ApiKey, AuthSubject
+from backend.context import Context
+from backend.errors import NotFound
+from backend.stats import repository
+
+router = APIRouter(prefix="/api/stats", tags=["stats"])
+
+StatsKey = Annotated[AuthSubject[ApiKey], Depends(api_key_subject("stats:read"))]
+Page = Annotated[int, Query(ge=1)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+def _principal(subject: AuthSubject[ApiKey]) -> str:
+    return f"api_key:{subject.principal.id}"
+
+
+def _call_item(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "phone": row["phone"],
+        "status": row["status"],
+        "duration_seconds": row["duration_seconds"],
+        "language": row["language"],
+        "started_at": row["started_at"],
+        "has_recording": row["recording_url"] is not None,
+    }
+
+
+@router.get("/overview")
+async def overview(subject: StatsKey, context: Context) -> dict[str, int]:
+    async with context.db.for_workspace(subject.workspace_id, _principal(subject)) as conn:
+        tz = await repository.time_zone(conn, subject.workspace_id)
+        row = await repository.overview(conn, subject.workspace_id, tz)
+    return {key: int(value) for key, value in row.items()}
+
+
+@router.get("/messages-per-day")
+async def messages_per_day(
+    subject: StatsKey, context: Context, days: Annotated[int, Query(ge=1, le=90)] = 30
+) -> dict[str, list[dict[str, Any]]]:
+    """A row for every day, zeros included, in the workspace's time zone."""
+    async with context.db.for_workspace(subject.workspace_id, _principal(subject)) as conn:
+        tz = await repository.time_zone(conn, subject.workspace_id)
+        rows = await repository.messages_per_day(conn, subject.workspace_id, tz, days)
+    return {"data": [{"date": r["date"].isoformat(), "count": int(r["count"])} for r in rows]}
+
+
+@router.get("/conversations")
+async def conversations(
+    subject: StatsKey,
+    context: Context,
+    status: Literal["active", "closed", "escalated"] | None = None,
+    search: Annotated[str | None, Query(max_length=20, description="by phone number")] = None,
+    page: Page = 1,
+    limit: Limit = 20,
+) -> dict[str, Any]:
+    digits = "".join(c for c in search if c.isdigit()) if search else None
+    async with context.db.for_workspace(subject.workspace_id, _principal(subject)) as conn:
+        rows, total = await repository.conversations(
+            conn,
+            subject.workspace_id,
+            status=status,
+            phone=digits or None,
+            limit=limit,
+            offset=(page - 1) * limit,
+        )
+    return {
+        "items": [
+            {
+                "id": str(r["id"]),
+                "phone": r["phone"],
+                "status": r["status"],
+                "channel": r["channel"],
+                "message_count": r["message_count"],
+                "started_at": r["started_at"],
+            }
+            for r in rows
+        ],
+        "total": total,
+        "page": page,
+        "limit": limit,
+    }
+
+
+@router.get("/calls")
+async def calls(
+    subject: StatsKey,
+    context: Context,
+    status: Literal["resolved", "escalated", "missed", "failed"] | None = None,
+    page: Page = 1,
+    limit: Limit = 20,
+) -> dict[str, Any]:
+    async with context.db.for_workspace(subject.workspace_id, _principal(subject)) as conn:
+        rows, total = await repository.calls(
+            conn, subject.workspace_id, status=status, limit=limit, offset=(page - 1) * limit
+        )
+    return {"items": [_call_item(r) for r in rows], "total": total, "page": page, "limit": limit}
+
+
+async def _call(subject: AuthSubject[ApiKey], context: Any, call_id: UUID) -> dict[str, Any]:
+    async with context.db.for_workspace(subject.workspace_id, _principal(subject)) as conn:
+        row = await repository.call(conn, subject.workspace_id, call_id)
+    if row is None:
+        raise NotFound("Call not found")
+    return row
+
+
+@router.get("/calls/{call_id}")
+async def call(call_id: UUID, subject: StatsKey, context: Context) -> dict[str, Any]:
+    row = await _call(subject, context, call_id)
+    return {**_call_item(row), "ended_at": row["ended_at"], "transcript": row["transcript"]}
+
+
+@router.get("/calls/{call_id}/audio")
+async def call_audio(call_id: UUID, subject: StatsKey, context: Context) -> dict[str, Any]:
+    row = await _call(subject, context, call_id)
+    if row["recording_url"] is None:
+        raise NotFound("This call has no recording")
+    return {
+        "call_id": str(row["id"]),
+        "audio_url": row["recording_url"],
+        "duration_seconds": row["duration_seconds"],
+    }

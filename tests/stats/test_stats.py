@@ -1,0 +1,180 @@
+"""The dashboard stats API: an API key with `stats:read`, the documented shapes, every channel,
+days in the workspace's time zone, and the documented errors (400 for bad parameters)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fixtures.factories import create_api_key, create_chatbot
+
+
+async def say(client, bot_id, text, visitor):
+    response = await client.post(
+        f"/api/widget/{bot_id}/message", json={"visitor_id": visitor, "message": text}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["conversation_id"]
+
+
+@pytest.fixture
+async def stats(client, admin):
+    key = await create_api_key(client, admin, scopes=["stats:read"])
+    return {"X-API-Key": key["key"]}
+
+
+async def add_call(context, workspace_id, **values):
+    defaults = {
+        "provider": "vapi",
+        "provider_call_id": values.pop("call_id"),
+        "direction": "inbound",
+        "status": "resolved",
+        "phone": "919876543210",
+        "duration_seconds": 145,
+        "language": "ta",
+        "transcript": "Customer: Hi, I want to track my order",
+        "recording_url": "https://storage.example/rec.mp3",
+    }
+    row = {**defaults, **values}
+    async with context.db.system() as conn:
+        cur = await conn.execute(
+            "insert into calls (workspace_id, provider, provider_call_id, direction, status, phone,"
+            " duration_seconds, language, transcript, recording_url, started_at, ended_at)"
+            " values (%(ws)s, %(provider)s, %(provider_call_id)s, %(direction)s, %(status)s,"
+            " %(phone)s, %(duration_seconds)s, %(language)s, %(transcript)s, %(recording_url)s,"
+            " now() - interval '10 minutes', now() - interval '8 minutes') returning id",
+            {**row, "ws": workspace_id},
+        )
+        return str((await cur.fetchone())["id"])
+
+
+async def test_only_a_key_with_stats_read_gets_in(client, admin):
+    plain = await create_api_key(client, admin, scopes=["api"])
+    assert (await client.get("/api/stats/overview")).status_code == 401
+    refused = await client.get("/api/stats/overview", headers={"X-API-Key": plain["key"]})
+    assert refused.status_code == 403
+    assert (await client.get("/api/stats/overview", headers=admin.headers)).status_code == 403
+
+
+async def test_overview_counts_every_channel(client, context, admin, stats):
+    bot = await create_chatbot(client, admin)
+    first = await say(client, bot["id"], "hello", "a")
+    await say(client, bot["id"], "hi again", "b")
+    await add_call(context, admin.workspace_id, call_id="c1")
+    await add_call(context, admin.workspace_id, call_id="c2", direction="outbound")
+    async with context.db.system() as conn:
+        await conn.execute("update conversations set order_lookups = 2 where id = %s", (first,))
+    body = (await client.get("/api/stats/overview", headers=stats)).json()
+    assert body == {
+        "total_conversations": 2,
+        "orders_tracked": 2,
+        "inbound_calls": 1,
+        "messages_today": 4,
+    }
+
+
+async def test_messages_per_day_has_every_day_in_the_workspaces_time_zone(
+    client, context, admin, stats
+):
+    bot = await create_chatbot(client, admin)
+    conversation = await say(client, bot["id"], "hello", "a")
+    # One more message at 00:01 today in Kolkata: yesterday evening in UTC.
+    async with context.db.system() as conn:
+        await conn.execute(
+            "insert into messages (workspace_id, conversation_id, role, content, created_at)"
+            " values (%s, %s, 'user', 'early bird',"
+            " (date_trunc('day', now() at time zone 'Asia/Kolkata') + interval '1 minute')"
+            "   at time zone 'Asia/Kolkata')",
+            (admin.workspace_id, conversation),
+        )
+    utc = (await client.get("/api/stats/messages-per-day?days=7", headers=stats)).json()["data"]
+    assert len(utc) == 7 and all(set(r) == {"date", "count"} for r in utc)
+    assert [r["date"] for r in utc] == sorted(r["date"] for r in utc)
+    assert sum(r["count"] for r in utc) == 3
+    patched = await client.patch(
+        "/api/business/me", headers=admin.headers, json={"timeZone": "Asia/Kolkata"}
+    )
+    assert patched.status_code == 200 and patched.json()["data"]["timeZone"] == "Asia/Kolkata"
+    kolkata = (await client.get("/api/stats/messages-per-day?days=7", headers=stats)).json()["data"]
+    # All three are today's in Kolkata; in UTC the early bird is the evening before (or
+    # today, once the UTC clock has passed 18:31).
+    assert kolkata[-1]["count"] == 3
+    assert utc[-1]["count"] >= 2 and utc[-1]["count"] + utc[-2]["count"] == 3
+    async with context.db.system() as conn:
+        today_utc = await (
+            await conn.execute("select (now() at time zone 'UTC')::date as d")
+        ).fetchone()
+        today_kolkata = await (
+            await conn.execute("select (now() at time zone 'Asia/Kolkata')::date as d")
+        ).fetchone()
+    assert utc[-1]["date"] == today_utc["d"].isoformat()
+    assert kolkata[-1]["date"] == today_kolkata["d"].isoformat()
+    bad_zone = await client.patch(
+        "/api/business/me", headers=admin.headers, json={"timeZone": "Mars/Olympus"}
+    )
+    assert bad_zone.status_code == 422
+    for days in (0, 91, "x"):
+        response = await client.get(f"/api/stats/messages-per-day?days={days}", headers=stats)
+        assert response.status_code == 400, days
+        assert response.json()["code"] == "VALIDATION_ERROR"
+
+
+async def test_conversations_filter_search_and_page(client, context, admin, stats):
+    bot = await create_chatbot(client, admin)
+    ids = [await say(client, bot["id"], "hi", f"v{n}") for n in range(3)]
+    async with context.db.system() as conn:
+        await conn.execute(
+            "update conversations set phone = '919876543210', status = 'escalated' where id = %s",
+            (ids[0],),
+        )
+    body = (await client.get("/api/stats/conversations?limit=2", headers=stats)).json()
+    assert (body["total"], body["page"], body["limit"], len(body["items"])) == (3, 1, 2, 2)
+    assert set(body["items"][0]) == {
+        "id",
+        "phone",
+        "status",
+        "channel",
+        "message_count",
+        "started_at",
+    }
+    escalated = (
+        await client.get("/api/stats/conversations?status=escalated", headers=stats)
+    ).json()
+    assert [c["id"] for c in escalated["items"]] == [ids[0]]
+    found = (
+        await client.get("/api/stats/conversations?search=%2B91%2098765", headers=stats)
+    ).json()
+    assert [c["phone"] for c in found["items"]] == ["919876543210"]
+    for bad in ("status=open", "limit=101", "page=0"):
+        response = await client.get(f"/api/stats/conversations?{bad}", headers=stats)
+        assert response.status_code == 400 and response.json()["code"] == "VALIDATION_ERROR"
+
+
+async def test_calls_their_details_and_recordings(client, context, admin, other_admin, stats):
+    resolved = await add_call(context, admin.workspace_id, call_id="r1")
+    missed = await add_call(
+        context, admin.workspace_id, call_id="m1", status="missed", recording_url=None
+    )
+    listed = (await client.get("/api/stats/calls", headers=stats)).json()
+    assert listed["total"] == 2 and {c["id"] for c in listed["items"]} == {resolved, missed}
+    only_missed = (await client.get("/api/stats/calls?status=missed", headers=stats)).json()
+    assert [(c["id"], c["has_recording"]) for c in only_missed["items"]] == [(missed, False)]
+    detail = (await client.get(f"/api/stats/calls/{resolved}", headers=stats)).json()
+    assert detail["transcript"].startswith("Customer:") and detail["ended_at"]
+    assert (detail["duration_seconds"], detail["language"], detail["phone"]) == (
+        145,
+        "ta",
+        "919876543210",
+    )
+    audio = (await client.get(f"/api/stats/calls/{resolved}/audio", headers=stats)).json()
+    assert audio == {
+        "call_id": resolved,
+        "audio_url": "https://storage.example/rec.mp3",
+        "duration_seconds": 145,
+    }
+    assert (await client.get(f"/api/stats/calls/{missed}/audio", headers=stats)).status_code == 404
+    theirs = await create_api_key(client, other_admin, scopes=["stats:read"])
+    stranger = {"X-API-Key": theirs["key"]}
+    assert (await client.get(f"/api/stats/calls/{resolved}", headers=stranger)).status_code == 404
+    assert (await client.get("/api/stats/calls", headers=stranger)).json()["total"] == 0
+    bad = await client.get("/api/stats/calls?status=done", headers=stats)
+    assert bad.status_code == 400
