@@ -20,6 +20,7 @@ from backend.knowledge.router import sources_router as knowledge_sources_router
 from backend.leads.router import router as leads_router
 from backend.notifications.router import router as notifications_router
 from backend.stats.router import router as stats_router
+from backend.voice.router import router as voice_router
 from backend.widget.router import router as widget_router
 from backend.widget.static import router as widget_static_router
 from backend.workspaces.router import router as workspaces_router
@@ -47,4 +48,5 @@ def build_router(*, local_auth: bool) -> APIRouter:
     router.include_router(stats_router)
     router.include_router(widget_router)
     router.include_router(widget_static_router)
+    router.include_router(voice_router)
     return router

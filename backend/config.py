@@ -55,6 +55,7 @@ class Settings(BaseSettings):
 
     # Every workspace's OpenAI calls go here (any OpenAI-compatible server: a proxy, Ollama).
     openai_base_url: str = "https://api.openai.com/v1"
+    vapi_base_url: str = "https://api.vapi.ai"
     # A first question this close (cosine) to a cached one gets the cached answer.
     semantic_cache_similarity: float = 0.92
 

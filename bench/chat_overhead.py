@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import os
 import random
+import secrets
 import statistics
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,8 +41,9 @@ from backend.migrate import migrate  # noqa: E402
 from tests.fakes.openai import FakeOpenAI  # noqa: E402
 from tests.fixtures.servers import free_port  # noqa: E402
 
-SECRET = "bench-jwt-secret-that-is-long-enough-for-hs256"
-FERNET_KEY = "wPZcJmf0W7x2Ew5OZkW0s8cH7bO8qZQ9aJr3QvYzD1k="
+# Made for each run: no key lives in the repository, not even a benchmark's.
+SECRET = secrets.token_urlsafe(48)
+FERNET_KEY = Fernet.generate_key().decode()
 
 Body = Callable[[int, int, str | None], dict[str, object]]
 

@@ -1,0 +1,1 @@
+"""VAPI (api.vapi.ai): voice assistants, phone numbers and calls."""

@@ -1,0 +1,109 @@
+"""Voice assistants (integration guide §4) and VAPI's server URL (§11, `/api/webhooks/vapi`).
+
+Routes that call VAPI take no `Session`: they hold no database connection while VAPI answers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+
+from backend.auth.dependencies import AdminSubject
+from backend.context import Context
+from backend.errors import BadRequest
+from backend.voice import service
+from backend.voice.schemas import (
+    PublicKeyValidate,
+    PublicKeyValidation,
+    VoiceAssistant,
+    VoiceAssistantUpdate,
+    VoiceConnect,
+    VoiceConnection,
+    VoiceSync,
+    VoiceToken,
+    WebhookAck,
+)
+
+router = APIRouter(tags=["voice"])
+
+
+def _assistant(row: dict[str, Any]) -> VoiceAssistant:
+    return VoiceAssistant(
+        id=row["vapi_id"],
+        name=row["name"],
+        first_message=row["first_message"],
+        voice=row["voice"],
+        model=row["model"],
+        phone_number=row["phone_number"],
+        synced_at=row["synced_at"],
+    )
+
+
+@router.post("/api/voice/connect")
+async def connect(data: VoiceConnect, subject: AdminSubject, context: Context) -> VoiceConnection:
+    """Check both keys with VAPI (422 names the wrong one), store them encrypted, and answer
+    the webhook URL and, when the connection is new, its secret (shown once)."""
+    row = await service.connect(context, subject, data.private_key, data.public_key)
+    return VoiceConnection.model_validate(row)
+
+
+@router.get("/api/voice/connect")
+async def connection_status(subject: AdminSubject, context: Context) -> VoiceConnection:
+    return VoiceConnection.model_validate(await service.status(context, subject))
+
+
+@router.post("/api/voice/validate")
+async def validate_public_key(
+    data: PublicKeyValidate, _: AdminSubject, context: Context
+) -> PublicKeyValidation:
+    return PublicKeyValidation.model_validate(
+        await service.validate_public_key(context, data.public_key)
+    )
+
+
+@router.post("/api/voice/sync")
+async def sync(subject: AdminSubject, context: Context) -> VoiceSync:
+    rows = await service.sync(context, subject)
+    return VoiceSync(count=len(rows), assistants=[_assistant(r) for r in rows])
+
+
+@router.get("/api/voice/assistants")
+async def list_assistants(subject: AdminSubject, context: Context) -> list[VoiceAssistant]:
+    return [_assistant(r) for r in await service.list_assistants(context, subject)]
+
+
+@router.get("/api/voice/token")
+async def token(subject: AdminSubject, context: Context) -> VoiceToken:
+    """The workspace's VAPI public key, for the browser Web SDK (`new Vapi(token)`)."""
+    return VoiceToken(token=await service.token(context, subject))
+
+
+@router.patch("/api/voice/{assistant_id}")
+async def update_assistant(
+    assistant_id: str, data: VoiceAssistantUpdate, subject: AdminSubject, context: Context
+) -> VoiceAssistant:
+    """`assistant_id` is VAPI's id (as `sync` returns it). VAPI first, then the local copy;
+    VAPI's validation errors come back as a 422."""
+    return _assistant(await service.update(context, subject, assistant_id, data))
+
+
+@router.post("/api/webhooks/vapi", tags=["webhooks"])
+async def vapi_webhook(
+    request: Request,
+    context: Context,
+    x_vapi_secret: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> WebhookAck:
+    """VAPI's server messages. The workspace is the one whose secret comes in `X-Vapi-Secret`
+    or `Authorization: Bearer`; end-of-call reports are stored once per call id."""
+    workspace_id = await service.webhook_workspace(
+        context, service.presented_secret(x_vapi_secret, authorization)
+    )
+    try:
+        payload = json.loads(await request.body())
+    except ValueError as exc:
+        raise BadRequest("Request body is not valid JSON") from exc
+    await service.receive(context, workspace_id, payload)
+    return WebhookAck()

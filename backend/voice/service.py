@@ -1,0 +1,404 @@
+"""Voice assistants on VAPI: the workspace's keys, the assistants synced from its account, and
+the end-of-call reports VAPI posts to us.
+
+The private key reaches VAPI's server API; the public key goes to browsers (Web SDK). Both are
+checked before they are saved, encrypted at rest, and never returned except the public key by
+`GET /api/voice/token` (it is meant for browsers). No transaction is open while VAPI answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from backend.auth.subjects import AuthSubject, User
+from backend.context import AppContext
+from backend.errors import NotFound, Unauthorized, ValidationFailed, VoxtroError
+from backend.integrations.vapi.client import (
+    InvalidKey,
+    VapiClient,
+    VapiError,
+    VapiNotFound,
+    VapiValidationError,
+    looks_like_key,
+)
+from backend.voice import repository
+from backend.voice.schemas import VoiceAssistantUpdate
+
+
+class VapiUnreachable(VoxtroError):
+    status_code = 502
+    code = "PROVIDER_UNAVAILABLE"
+
+
+class NoVoiceConnection(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No VAPI account is connected to this workspace")
+
+
+class NoSuchAssistant(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No such voice assistant in this workspace (sync first?)")
+
+
+class VapiRefused(ValidationFailed):
+    """VAPI's own validation errors, passed on."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__(
+            "VAPI refused the update: " + "; ".join(messages),
+            errors=[{"field": _field_of(m), "message": m} for m in messages],
+        )
+
+
+def _field_of(message: str) -> str:
+    # NestJS/class-validator messages start with the property path ("name must be …").
+    first = message.split(" ", 1)[0]
+    return first if re.fullmatch(r"[A-Za-z_][\w.\[\]]*", first) else "body"
+
+
+def webhook_url(context: AppContext) -> str:
+    return f"{context.settings.base_url}/api/webhooks/vapi"
+
+
+def _secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _vapi(context: AppContext, private_key: str) -> VapiClient:
+    return VapiClient(private_key, base_url=context.settings.vapi_base_url)
+
+
+def _stored_key_refused() -> ValidationFailed:
+    return ValidationFailed(
+        "VAPI refused the stored private key: connect the account again",
+        errors=[{"field": "private_key", "message": "invalid key"}],
+    )
+
+
+def _unreachable(exc: VapiError) -> VapiUnreachable:
+    return VapiUnreachable(f"Could not reach VAPI: {exc}")
+
+
+async def _public_key_problem(context: AppContext, public_key: str) -> str | None:
+    """Why this is not a usable public key, or None.
+
+    VAPI has no verified server-side endpoint that accepts a public key without starting a
+    (billed) web call, so the check is: it has the key format, and it is *not* a private key,
+    which VAPI's server API would accept (a private key in the browser leaks the account)."""
+    if not looks_like_key(public_key):
+        return "not a VAPI public key (expected a UUID like 1a2b3c4d-…)"
+    try:
+        async with _vapi(context, public_key) as vapi:
+            await vapi.check_key()
+    except InvalidKey:
+        return None
+    except VapiError as exc:
+        raise _unreachable(exc) from exc
+    return "this is a private key: it must not be given to browsers"
+
+
+async def validate_public_key(context: AppContext, public_key: str) -> dict[str, Any]:
+    problem = await _public_key_problem(context, public_key.strip())
+    return {"valid": problem is None, "message": problem}
+
+
+async def connect(
+    context: AppContext, subject: AuthSubject[User], private_key: str, public_key: str
+) -> dict[str, Any]:
+    subject.require_admin("manage provider keys")
+    private_key, public_key = private_key.strip(), public_key.strip()
+    errors: list[dict[str, str]] = []
+    try:
+        async with _vapi(context, private_key) as vapi:
+            await vapi.check_key()
+    except InvalidKey:
+        errors.append(
+            {"field": "private_key", "message": "VAPI refused this key as a private (server) key"}
+        )
+    except VapiError as exc:
+        raise _unreachable(exc) from exc
+    if public_key == private_key:
+        errors.append({"field": "public_key", "message": "the public key is the private key"})
+    elif problem := await _public_key_problem(context, public_key):
+        errors.append({"field": "public_key", "message": problem})
+    if errors:
+        raise ValidationFailed(
+            "Invalid VAPI " + " and ".join(e["field"].replace("_", " ") for e in errors),
+            errors=errors,
+        )
+
+    secret = secrets.token_urlsafe(32)
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        row = await repository.save_connection(
+            conn,
+            subject.workspace_id,
+            encrypted_private_key=context.secrets.encrypt(private_key),
+            encrypted_public_key=context.secrets.encrypt(public_key),
+            private_key_last4=private_key[-4:],
+            public_key_last4=public_key[-4:],
+            encrypted_webhook_secret=context.secrets.encrypt(secret),
+            webhook_secret_hash=_secret_hash(secret),
+        )
+    return {
+        **row,
+        "connected": True,
+        "webhook_url": webhook_url(context),
+        "webhook_secret": secret if row["created"] else None,
+    }
+
+
+async def status(context: AppContext, subject: AuthSubject[User]) -> dict[str, Any]:
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        row = await repository.get_connection(conn, subject.workspace_id)
+    if row is None:
+        return {"connected": False}
+    return {**row, "connected": True, "webhook_url": webhook_url(context)}
+
+
+async def _connection(context: AppContext, subject: AuthSubject[User]) -> dict[str, Any]:
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        row = await repository.get_connection(conn, subject.workspace_id)
+    if row is None:
+        raise NoVoiceConnection()
+    return row
+
+
+async def token(context: AppContext, subject: AuthSubject[User]) -> str:
+    row = await _connection(context, subject)
+    return context.secrets.decrypt(row["encrypted_public_key"])
+
+
+def _local_fields(assistant: dict[str, Any], phone_number: str | None) -> dict[str, Any]:
+    def obj(value: Any) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}
+
+    first = assistant.get("firstMessage")
+    return {
+        "vapi_id": str(assistant["id"]),
+        "name": str(assistant.get("name") or ""),
+        "first_message": first if isinstance(first, str) else None,
+        "voice": obj(assistant.get("voice")),
+        "model": obj(assistant.get("model")),
+        "phone_number": phone_number,
+        "raw": assistant,
+    }
+
+
+async def sync(context: AppContext, subject: AuthSubject[User]) -> list[dict[str, Any]]:
+    """Upsert every assistant of the VAPI account; delete the local ones gone upstream."""
+    subject.require_admin("sync voice assistants")
+    connection = await _connection(context, subject)
+    try:
+        async with _vapi(
+            context, context.secrets.decrypt(connection["encrypted_private_key"])
+        ) as v:
+            assistants = await v.list_assistants()
+            numbers = await v.list_phone_numbers()
+    except InvalidKey as exc:
+        raise _stored_key_refused() from exc
+    except VapiError as exc:
+        raise _unreachable(exc) from exc
+    number_of: dict[str, str] = {}
+    for number in numbers:
+        if number.get("assistantId") and number.get("number"):
+            number_of.setdefault(str(number["assistantId"]), str(number["number"]))
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        rows = [
+            await repository.upsert_assistant(
+                conn, subject.workspace_id, _local_fields(a, number_of.get(str(a["id"])))
+            )
+            for a in assistants
+        ]
+        await repository.delete_assistants_except(
+            conn, subject.workspace_id, [r["vapi_id"] for r in rows]
+        )
+    return rows
+
+
+async def list_assistants(context: AppContext, subject: AuthSubject[User]) -> list[dict[str, Any]]:
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        return await repository.list_assistants(conn, subject.workspace_id)
+
+
+async def update(
+    context: AppContext, subject: AuthSubject[User], vapi_id: str, data: VoiceAssistantUpdate
+) -> dict[str, Any]:
+    """VAPI first; the local copy follows what VAPI answered, and only if it accepted."""
+    subject.require_admin("edit voice assistants")
+    connection = await _connection(context, subject)
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        local = await repository.get_assistant(conn, subject.workspace_id, vapi_id)
+    if local is None:
+        raise NoSuchAssistant()
+    changes = data.model_dump(by_alias=True, exclude_unset=True)
+    if not changes:
+        raise ValidationFailed("Nothing to update", errors=[{"field": "body", "message": "empty"}])
+    try:
+        async with _vapi(
+            context, context.secrets.decrypt(connection["encrypted_private_key"])
+        ) as v:
+            updated = await v.update_assistant(vapi_id, changes)
+    except VapiValidationError as exc:
+        raise VapiRefused(exc.messages) from exc
+    except VapiNotFound as exc:
+        raise NotFound("VAPI no longer has this assistant (sync again)") from exc
+    except InvalidKey as exc:
+        raise _stored_key_refused() from exc
+    except VapiError as exc:
+        raise _unreachable(exc) from exc
+    if not updated.get("id"):
+        updated = {**updated, "id": vapi_id}
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        return await repository.upsert_assistant(
+            conn, subject.workspace_id, _local_fields(updated, local["phone_number"])
+        )
+
+
+# -- the server URL (webhook) -------------------------------------------------------------------
+
+
+def presented_secret(x_vapi_secret: str | None, authorization: str | None) -> str | None:
+    """`X-Vapi-Secret: <secret>` (legacy secret, or a Bearer credential named so), else
+    `Authorization: Bearer <secret>` (a Bearer credential with the default header)."""
+    if x_vapi_secret and x_vapi_secret.strip():
+        return x_vapi_secret.strip()
+    if authorization:
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+        if not value and scheme:  # a Bearer credential configured without the prefix
+            return scheme
+    return None
+
+
+async def webhook_workspace(context: AppContext, secret: str | None) -> UUID:
+    if not secret:
+        raise Unauthorized("Missing VAPI webhook secret")
+    async with context.db.system() as conn:
+        row = await repository.connection_by_secret_hash(conn, _secret_hash(secret))
+    if row is None or not hmac.compare_digest(
+        context.secrets.decrypt(row["encrypted_webhook_secret"]).encode(), secret.encode()
+    ):
+        raise Unauthorized("Invalid VAPI webhook secret")
+    workspace_id: UUID = row["workspace_id"]
+    return workspace_id
+
+
+def _ended_status(reason: str, started: bool) -> str:
+    reason = reason.lower()
+    if any(word in reason for word in ("error", "failed", "fault")) or reason.startswith(
+        "pipeline-"
+    ):
+        return "failed"
+    if "forward" in reason or "transfer" in reason:
+        return "escalated"
+    if reason in {"customer-did-not-answer", "customer-busy", "voicemail"} or (
+        "did-not-answer" in reason or "busy" in reason or "canceled" in reason
+    ):
+        return "missed"
+    if reason:
+        return "resolved"  # customer / assistant ended it, silence, max duration …
+    return "resolved" if started else "missed"
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _text(value: Any, limit: int | None = None) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value[:limit] if limit else value
+
+
+def _digits(number: Any) -> str | None:
+    digits = re.sub(r"\D", "", number) if isinstance(number, str) else ""
+    return digits if 6 <= len(digits) <= 15 else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+_DIRECTIONS = {"inboundPhoneCall": "inbound", "outboundPhoneCall": "outbound", "webCall": "web"}
+
+
+def call_from_report(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The `calls` row of an end-of-call report, or None without a call id. Reads the current
+    schema (`artifact.*`, `analysis.*`) first, then the legacy top-level fields."""
+    call = _dict(message.get("call"))
+    call_id = _text(call.get("id"), 200)
+    if call_id is None:
+        return None
+    artifact, analysis = _dict(message.get("artifact")), _dict(message.get("analysis"))
+    customer = _dict(call.get("customer")) or _dict(message.get("customer"))
+    started = _when(message.get("startedAt")) or _when(call.get("startedAt"))
+    ended = _when(message.get("endedAt")) or _when(call.get("endedAt"))
+    duration = message.get("durationSeconds")
+    if not isinstance(duration, int | float) or isinstance(duration, bool):
+        duration = (ended - started).total_seconds() if started and ended else None
+    recording = (
+        _text(artifact.get("recordingUrl"))
+        or _text(_dict(_dict(artifact.get("recording")).get("mono")).get("combinedUrl"))
+        or _text(message.get("recordingUrl"))
+    )
+    cost = message.get("cost", call.get("cost"))
+    structured = _dict(analysis.get("structuredData"))
+    language = (
+        _text(message.get("language"))
+        or _text(structured.get("language"))
+        or _text(_dict(_dict(message.get("assistant")).get("transcriber")).get("language"))
+    )
+    reason = str(message.get("endedReason") or call.get("endedReason") or "")
+    return {
+        "provider_call_id": call_id,
+        "agent_id": _text(call.get("assistantId"), 200)
+        or _text(_dict(message.get("assistant")).get("id"), 200),
+        "direction": _DIRECTIONS.get(str(call.get("type")), "inbound"),
+        "status": _ended_status(reason, started is not None),
+        "phone": _digits(customer.get("number")),
+        "language": language[:20] if language else None,
+        "started_at": started,
+        "ended_at": ended,
+        "duration_seconds": max(0, round(duration)) if duration is not None else None,
+        "transcript": _text(artifact.get("transcript")) or _text(message.get("transcript")),
+        "summary": _text(analysis.get("summary")) or _text(message.get("summary")),
+        "recording_url": recording if recording and re.match(r"^https?://", recording) else None,
+        "cost": cost if isinstance(cost, int | float) and not isinstance(cost, bool) else 0,
+        "analysis": analysis,
+        "metadata": {
+            k: v
+            for k, v in {
+                "endedReason": reason or None,
+                "phoneNumberId": call.get("phoneNumberId"),
+                "orgId": call.get("orgId"),
+            }.items()
+            if v
+        },
+    }
+
+
+async def receive(context: AppContext, workspace_id: UUID, payload: Any) -> bool:
+    """Handle one server message; True when it stored a new call."""
+    message = _dict(_dict(payload).get("message"))
+    if message.get("type") != "end-of-call-report":
+        return False  # acknowledged; we act on end-of-call reports only
+    values = call_from_report(message)
+    if values is None:
+        raise ValidationFailed(
+            "end-of-call-report without a call id",
+            errors=[{"field": "message.call.id", "message": "required"}],
+        )
+    async with context.db.for_workspace(workspace_id, "vapi-webhook") as conn:
+        return await repository.insert_call(conn, workspace_id, values)

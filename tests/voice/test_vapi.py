@@ -1,0 +1,415 @@
+"""Voice assistants on VAPI (integration guide §4) and VAPI's end-of-call webhook (§11)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from backend.context import AppContext
+from tests.conftest import app_with
+from tests.fakes.vapi import PRIVATE_KEY, PUBLIC_KEY, FakeVapi
+from tests.fixtures.factories import Admin
+
+WRONG_KEY = "11111111-2222-4333-8444-555555555555"
+
+
+@pytest.fixture(scope="module")
+def vapi_server() -> Iterator[FakeVapi]:
+    with FakeVapi() as fake:
+        yield fake
+
+
+@pytest.fixture
+def vapi(vapi_server: FakeVapi) -> FakeVapi:
+    vapi_server.reset()
+    return vapi_server
+
+
+@pytest.fixture
+async def voice(
+    database_url: str, vapi: FakeVapi
+) -> AsyncIterator[tuple[httpx.AsyncClient, AppContext]]:
+    """The app, with VAPI pointing at the fake."""
+    async with app_with(database_url, vapi_base_url=vapi.url) as (client, context):
+        yield client, context
+
+
+async def connect(client: httpx.AsyncClient, admin: Admin, **keys: str) -> httpx.Response:
+    return await client.post(
+        "/api/voice/connect",
+        headers=admin.headers,
+        json={"private_key": PRIVATE_KEY, "public_key": PUBLIC_KEY, **keys},
+    )
+
+
+async def connected(client: httpx.AsyncClient, admin: Admin) -> dict[str, Any]:
+    response = await connect(client, admin)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def stored(context: AppContext, table: str) -> list[dict[str, Any]]:
+    async with context.db.system() as conn:
+        return await (await conn.execute(f"select * from public.{table}")).fetchall()
+
+
+# -- connection -------------------------------------------------------------------------------
+
+
+async def test_connect_with_a_wrong_private_key_names_it_and_stores_nothing(voice, admin):
+    client, context = voice
+    response = await connect(client, admin, private_key=WRONG_KEY)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["code"] == "VALIDATION_ERROR"
+    assert [e["field"] for e in body["errors"]] == ["private_key"]
+    assert await stored(context, "voice_connections") == []
+
+
+async def test_connect_with_keys_swapped_names_both(voice, admin):
+    client, context = voice
+    response = await connect(client, admin, private_key=PUBLIC_KEY, public_key=PRIVATE_KEY)
+    assert response.status_code == 422, response.text
+    fields = {e["field"]: e["message"] for e in response.json()["errors"]}
+    assert set(fields) == {"private_key", "public_key"}
+    assert "private key" in fields["public_key"]
+    assert await stored(context, "voice_connections") == []
+
+
+async def test_connect_with_a_malformed_public_key(voice, admin):
+    client, _ = voice
+    response = await connect(client, admin, public_key="not-a-vapi-key")
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["public_key"]
+
+
+async def test_connect_stores_both_keys_encrypted_and_shows_the_secret_once(voice, admin, vapi):
+    client, context = voice
+    body = await connected(client, admin)
+    assert body["connected"] is True and body["status"] == "valid"
+    assert body["private_key_last4"] == PRIVATE_KEY[-4:]
+    assert body["public_key_last4"] == PUBLIC_KEY[-4:]
+    assert body["webhook_url"] == "http://test/api/webhooks/vapi"
+    secret = body["webhook_secret"]
+    assert secret and len(secret) >= 32
+
+    [row] = await stored(context, "voice_connections")
+    text = " ".join(str(v) for v in row.values())
+    for raw in (PRIVATE_KEY, PUBLIC_KEY, secret):
+        assert raw not in text
+    assert context.secrets.decrypt(row["encrypted_private_key"]) == PRIVATE_KEY
+    assert context.secrets.decrypt(row["encrypted_public_key"]) == PUBLIC_KEY
+    # The private key was checked on VAPI's server API with the private key.
+    assert ("GET", "/assistant", None) in vapi.requests
+
+    again = await connected(client, admin)
+    assert again["webhook_secret"] is None  # kept, and not shown again
+    [row_again] = await stored(context, "voice_connections")
+    assert row_again["webhook_secret_hash"] == row["webhook_secret_hash"]
+
+    token = await client.get("/api/voice/token", headers=admin.headers)
+    assert token.status_code == 200, token.text
+    assert token.json() == {"token": PUBLIC_KEY}
+
+
+async def test_token_without_a_connection_is_404(voice, admin):
+    client, _ = voice
+    response = await client.get("/api/voice/token", headers=admin.headers)
+    assert response.status_code == 404
+
+
+async def test_validate_public_key(voice, admin):
+    client, _ = voice
+
+    async def valid(key: str) -> dict[str, Any]:
+        response = await client.post(
+            "/api/voice/validate", headers=admin.headers, json={"public_key": key}
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    assert (await valid(PUBLIC_KEY))["valid"] is True
+    assert (await valid("nope"))["valid"] is False
+    private = await valid(PRIVATE_KEY)
+    assert private["valid"] is False and "private key" in private["message"]
+
+
+# -- assistants -------------------------------------------------------------------------------
+
+
+async def test_sync_imports_assistants_and_removes_the_ones_gone_upstream(voice, admin, vapi):
+    client, context = voice
+    await connected(client, admin)
+    sales = vapi.add_assistant("Sales Assistant")
+    support = vapi.add_assistant("Support", firstMessage="Hi there!")
+    vapi.add_phone_number("+14155550100", sales["id"])
+
+    response = await client.post("/api/voice/sync", headers=admin.headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["count"] == 2
+    by_id = {a["id"]: a for a in body["assistants"]}
+    assert set(by_id) == {sales["id"], support["id"]}
+    assert by_id[sales["id"]]["name"] == "Sales Assistant"
+    assert by_id[sales["id"]]["firstMessage"] == "Hello, this is Sales Assistant."
+    assert by_id[sales["id"]]["voice"] == sales["voice"]
+    assert by_id[sales["id"]]["model"] == sales["model"]
+    assert by_id[sales["id"]]["phoneNumber"] == "+14155550100"
+    assert by_id[support["id"]]["firstMessage"] == "Hi there!"
+
+    rows = await stored(context, "voice_assistants")
+    assert {r["vapi_id"] for r in rows} == {sales["id"], support["id"]}
+    assert all(str(r["workspace_id"]) == admin.workspace_id for r in rows)
+
+    vapi.delete_assistant(support["id"])
+    response = await client.post("/api/voice/sync", headers=admin.headers)
+    assert response.status_code == 200, response.text
+    assert [a["id"] for a in response.json()["assistants"]] == [sales["id"]]
+    assert [r["vapi_id"] for r in await stored(context, "voice_assistants")] == [sales["id"]]
+
+    listed = await client.get("/api/voice/assistants", headers=admin.headers)
+    assert [a["id"] for a in listed.json()] == [sales["id"]]
+
+
+async def test_sync_without_a_connection_is_404(voice, admin):
+    client, _ = voice
+    response = await client.post("/api/voice/sync", headers=admin.headers)
+    assert response.status_code == 404
+
+
+async def test_sync_when_vapi_is_down_is_502_and_keeps_the_local_copy(voice, admin, vapi):
+    client, context = voice
+    await connected(client, admin)
+    vapi.add_assistant("Sales Assistant")
+    assert (await client.post("/api/voice/sync", headers=admin.headers)).status_code == 200
+    vapi.fail_next(1, 500)
+    response = await client.post("/api/voice/sync", headers=admin.headers)
+    assert response.status_code == 502, response.text
+    assert len(await stored(context, "voice_assistants")) == 1
+
+
+async def test_patch_updates_vapi_first_then_the_local_copy(voice, admin, vapi):
+    client, context = voice
+    await connected(client, admin)
+    sales = vapi.add_assistant("Sales Assistant")
+    await client.post("/api/voice/sync", headers=admin.headers)
+
+    voice_config = {"provider": "11labs", "voiceId": "sarah"}
+    response = await client.patch(
+        f"/api/voice/{sales['id']}",
+        headers=admin.headers,
+        json={"name": "Sales", "firstMessage": "Welcome!", "voice": voice_config},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["id"], body["name"], body["firstMessage"]) == (sales["id"], "Sales", "Welcome!")
+    assert body["voice"] == voice_config
+    # Upstream got exactly the changes, in VAPI's field names.
+    assert vapi.requests[-1] == (
+        "PATCH",
+        f"/assistant/{sales['id']}",
+        {"name": "Sales", "firstMessage": "Welcome!", "voice": voice_config},
+    )
+    assert vapi.assistants[sales["id"]]["name"] == "Sales"
+    [row] = await stored(context, "voice_assistants")
+    assert (row["name"], row["first_message"], row["voice"]) == ("Sales", "Welcome!", voice_config)
+
+
+async def test_patch_refused_by_vapi_reports_its_message_and_changes_nothing(voice, admin, vapi):
+    client, context = voice
+    await connected(client, admin)
+    sales = vapi.add_assistant("Sales Assistant")
+    await client.post("/api/voice/sync", headers=admin.headers)
+
+    response = await client.patch(
+        f"/api/voice/{sales['id']}",
+        headers=admin.headers,
+        json={"name": "x" * 60, "firstMessage": "Changed"},
+    )
+    assert 400 <= response.status_code < 500, response.text
+    body = response.json()
+    assert "name must be shorter than or equal to 40 characters" in body["message"]
+    assert body["errors"] == [
+        {"field": "name", "message": "name must be shorter than or equal to 40 characters"}
+    ]
+    assert vapi.assistants[sales["id"]]["name"] == "Sales Assistant"
+    [row] = await stored(context, "voice_assistants")
+    assert (row["name"], row["first_message"]) == (
+        "Sales Assistant",
+        "Hello, this is Sales Assistant.",
+    )
+
+
+async def test_patch_an_assistant_of_another_workspace_is_404(voice, admin, other_admin, vapi):
+    client, _ = voice
+    await connected(client, admin)
+    sales = vapi.add_assistant("Sales Assistant")
+    await client.post("/api/voice/sync", headers=admin.headers)
+    await connected(client, other_admin)
+    response = await client.patch(
+        f"/api/voice/{sales['id']}", headers=other_admin.headers, json={"name": "Mine now"}
+    )
+    assert response.status_code == 404, response.text
+    assert vapi.assistants[sales["id"]]["name"] == "Sales Assistant"
+
+
+# -- webhook ----------------------------------------------------------------------------------
+
+CALL_ID = "c0ffee00-1234-4abc-8def-000000000001"
+
+
+def end_of_call_report(**overrides: Any) -> dict[str, Any]:
+    message = {
+        "type": "end-of-call-report",
+        "timestamp": 1732106128338,
+        "endedReason": "customer-ended-call",
+        "cost": 0.1931,
+        "startedAt": "2025-11-20T12:33:20.740Z",
+        "endedAt": "2025-11-20T12:35:28.338Z",
+        "call": {
+            "id": CALL_ID,
+            "orgId": "org-1",
+            "assistantId": "asst-1",
+            "phoneNumberId": "pn-1",
+            "customer": {"number": "+34655720245"},
+            "type": "inboundPhoneCall",
+        },
+        "customer": {"number": "+34655720245"},
+        "artifact": {
+            "transcript": "AI: Hello!\nUser: Where is my order?",
+            "messages": [{"role": "assistant", "message": "Hello!"}],
+            "recordingUrl": "https://storage.vapi.ai/rec-1.wav",
+        },
+        "analysis": {"summary": "The customer asked about an order.", "successEvaluation": "true"},
+        **overrides,
+    }
+    return {"message": message}
+
+
+async def test_webhook_rejects_a_missing_or_wrong_secret(voice, admin):
+    client, context = voice
+    await connected(client, admin)
+    for headers in ({}, {"X-Vapi-Secret": "wrong"}, {"Authorization": "Bearer wrong"}):
+        response = await client.post(
+            "/api/webhooks/vapi", headers=headers, json=end_of_call_report()
+        )
+        assert response.status_code == 401, (headers, response.text)
+    assert await stored(context, "calls") == []
+
+
+async def test_end_of_call_report_is_stored_once_and_linked_to_the_customer(
+    voice, admin, other_admin
+):
+    client, context = voice
+    secret = (await connected(client, admin))["webhook_secret"]
+    created = await client.post(
+        "/api/customers",
+        headers=admin.headers,
+        json={"email": "caller@example.com", "phone": "+34655720245"},
+    )
+    assert created.status_code == 201, created.text
+    customer_id = created.json()["customer_id"]
+
+    first = await client.post(
+        "/api/webhooks/vapi", headers={"X-Vapi-Secret": secret}, json=end_of_call_report()
+    )
+    assert first.status_code == 200, first.text
+    again = await client.post(
+        "/api/webhooks/vapi",
+        headers={"Authorization": f"Bearer {secret}"},
+        json=end_of_call_report(),
+    )
+    assert again.status_code == 200, again.text
+
+    [call] = await stored(context, "calls")
+    assert str(call["workspace_id"]) == admin.workspace_id
+    assert (call["provider"], call["provider_call_id"], call["agent_id"]) == (
+        "vapi",
+        CALL_ID,
+        "asst-1",
+    )
+    assert call["status"] == "resolved"
+    assert call["direction"] == "inbound"
+    assert call["duration_seconds"] == 128  # 127.598 s
+    assert call["transcript"] == "AI: Hello!\nUser: Where is my order?"
+    assert call["summary"] == "The customer asked about an order."
+    assert call["recording_url"] == "https://storage.vapi.ai/rec-1.wav"
+    assert call["cost"] == Decimal("0.1931")
+    assert call["phone"] == "34655720245"
+    assert str(call["customer_id"]) == customer_id
+    assert call["metadata"]["endedReason"] == "customer-ended-call"
+
+    # RLS: the other workspace's admin cannot see it; its own admin can.
+    async with context.db.as_claims(
+        {"sub": other_admin.user_id, "role": "authenticated", "email": other_admin.email}
+    ) as conn:
+        assert await (await conn.execute("select * from public.calls")).fetchall() == []
+    async with context.db.as_claims(
+        {"sub": admin.user_id, "role": "authenticated", "email": admin.email}
+    ) as conn:
+        assert len(await (await conn.execute("select * from public.calls")).fetchall()) == 1
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("assistant-ended-call", "resolved"),
+        ("assistant-forwarded-call", "escalated"),
+        ("customer-did-not-answer", "missed"),
+        ("customer-busy", "missed"),
+        ("voicemail", "missed"),
+        ("pipeline-error-openai-llm-failed", "failed"),
+        ("call.in-progress.error-transfer-failed", "failed"),
+    ],
+)
+async def test_ended_reason_maps_to_a_status(voice, admin, reason, expected):
+    client, context = voice
+    secret = (await connected(client, admin))["webhook_secret"]
+    response = await client.post(
+        "/api/webhooks/vapi",
+        headers={"X-Vapi-Secret": secret},
+        json=end_of_call_report(endedReason=reason),
+    )
+    assert response.status_code == 200, response.text
+    [call] = await stored(context, "calls")
+    assert call["status"] == expected
+
+
+async def test_legacy_top_level_fields_and_other_messages(voice, admin):
+    client, context = voice
+    secret = (await connected(client, admin))["webhook_secret"]
+    headers = {"X-Vapi-Secret": secret}
+    ack = await client.post(
+        "/api/webhooks/vapi",
+        headers=headers,
+        json={"message": {"type": "status-update", "status": "in-progress", "call": {"id": "x"}}},
+    )
+    assert ack.status_code == 200, ack.text
+    assert await stored(context, "calls") == []
+
+    legacy = end_of_call_report(
+        artifact={},
+        analysis={},
+        startedAt=None,
+        endedAt=None,
+        transcript="AI: Hi",
+        summary="Short call.",
+        recordingUrl="https://storage.vapi.ai/legacy.wav",
+        durationSeconds=42.4,
+    )
+    response = await client.post("/api/webhooks/vapi", headers=headers, json=legacy)
+    assert response.status_code == 200, response.text
+    [call] = await stored(context, "calls")
+    assert (call["transcript"], call["summary"], call["duration_seconds"]) == (
+        "AI: Hi",
+        "Short call.",
+        42,
+    )
+    assert call["recording_url"] == "https://storage.vapi.ai/legacy.wav"
+    assert call["customer_id"] is None
