@@ -48,4 +48,7 @@ create index conversations_workspace_started_idx on public.conversations (worksp
 create index conversations_phone_idx on public.conversations (workspace_id, phone text_pattern_ops)
   where phone is not null;
 
-create index messages_workspace_created_idx on public.messages (workspace_id, created_at);
+-- Counting a workspace's messages by day reads only this index: the row policies need
+-- `conversation_id` too (a customer's own messages), so it is carried along.
+create index messages_workspace_created_idx on public.messages (workspace_id, created_at)
+  include (conversation_id);

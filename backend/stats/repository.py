@@ -4,6 +4,7 @@ many other workspaces share the tables."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -44,23 +45,34 @@ async def messages_per_day(
     conn: Connection, workspace_id: UUID, tz: str, days: int
 ) -> list[dict[str, Any]]:
     """A row for each of the last `days` days of the workspace's calendar, today included."""
+    # The first instant counted, as a value: the messages index serves the range directly.
+    cur = await conn.execute(
+        "select today, (today - (%(days)s - 1))::timestamp at time zone %(tz)s as since"
+        " from (select (now() at time zone %(tz)s)::date as today) t",
+        {"tz": tz, "days": days},
+    )
+    bounds = await cur.fetchone()
+    assert bounds is not None
     cur = await conn.execute(
         """
-        with bounds as (
-          select (now() at time zone %(tz)s)::date as today
-        ), counted as (
-          select (m.created_at at time zone %(tz)s)::date as day, count(*) as n
-          from public.messages m, bounds
-          where m.workspace_id = %(ws)s
-            and m.created_at >= ((bounds.today - (%(days)s - 1))::timestamp at time zone %(tz)s)
+        with counted as (
+          select (created_at at time zone %(tz)s)::date as day, count(*) as n
+          from public.messages
+          where workspace_id = %(ws)s and created_at >= %(since)s
           group by 1
         )
         select d::date as date, coalesce(counted.n, 0) as count
-        from bounds, generate_series(bounds.today - (%(days)s - 1), bounds.today, interval '1 day') d
+        from generate_series(%(first)s::date, %(today)s::date, interval '1 day') d
         left join counted on counted.day = d::date
         order by d
         """,
-        {"ws": workspace_id, "tz": tz, "days": days},
+        {
+            "ws": workspace_id,
+            "tz": tz,
+            "since": bounds["since"],
+            "first": bounds["today"] - timedelta(days=days - 1),
+            "today": bounds["today"],
+        },
     )
     return await cur.fetchall()
 
