@@ -285,8 +285,13 @@ class ChatEngine:
         conversation_id, is_new, history = inp.conversation_id, True, inp.history or []
         if inp.conversation_id is not None:
             conversation = await repository.conversation(conn, inp.conversation_id, inp.chatbot_id)
-            # Someone else's conversation is as unknown as one that does not exist.
+            # Someone else's conversation is as unknown as one that does not exist; so is a
+            # signed-in user's for whoever uses the browser after them (same visitor id).
             if conversation is None or conversation["visitor_id"] != inp.visitor_id:
+                raise ConversationNotFound()
+            if conversation["user_id"] is not None and (
+                inp.user is None or inp.user.id != conversation["user_id"]
+            ):
                 raise ConversationNotFound()
             if inp.history is None:
                 history = await repository.history(
@@ -808,7 +813,9 @@ class ChatEngine:
             added=2,
             escalate=escalate,
             # The dashboard's "orders tracked": each order look-up the bot made for someone.
-            order_lookups=sum(a.get("name") in ORDER_TOOLS for a in result.actions),
+            order_lookups=sum(
+                a.get("name") in ORDER_TOOLS and a.get("status") == "ok" for a in result.actions
+            ),
         )
 
 

@@ -213,7 +213,7 @@ async def upsert_identified(
     conn: Connection, workspace_id: UUID, external_id: str, name: str | None, email: str | None
 ) -> UUID:
     """The customer a verified widget user is: found by their id in the workspace's system,
-    else by e-mail (a customer the admin added, now signed in on the host site), else new."""
+    else new (with the e-mail they gave when no customer has it yet)."""
     email = email.lower() if email else None
     cur = await conn.execute(
         "update public.customers set name = coalesce(name, %s)"
@@ -221,13 +221,8 @@ async def upsert_identified(
         (name, workspace_id, external_id),
     )
     row = await cur.fetchone()
-    if row is None and email:
-        cur = await conn.execute(
-            "update public.customers set external_id = %s, name = coalesce(name, %s)"
-            " where workspace_id = %s and email = %s and external_id is null returning id",
-            (external_id, name, workspace_id, email),
-        )
-        row = await cur.fetchone()
+    # Never found by e-mail: the host page signs the user id only, so an e-mail that comes with
+    # it proves nothing and must not claim a customer someone else already is.
     if row is None:
         taken = email and await email_taken(conn, workspace_id, email)
         cur = await conn.execute(

@@ -47,16 +47,24 @@ async def bot_access(conn: Connection, chatbot_id: UUID) -> dict[str, Any] | Non
 
 
 async def visitor_messages(
-    conn: Connection, chatbot_id: UUID, conversation_id: UUID, visitor_id: str, limit: int
+    conn: Connection,
+    chatbot_id: UUID,
+    conversation_id: UUID,
+    visitor_id: str,
+    limit: int,
+    user_id: str | None = None,
 ) -> list[dict[str, Any]] | None:
     """The latest messages of a visitor's own conversation, oldest first; None when the
     conversation is not this visitor's (or not this bot's)."""
     cur = await conn.execute(
-        "select 1 from public.conversations"
+        "select user_id from public.conversations"
         " where id = %s and chatbot_id = %s and visitor_id = %s and not is_preview",
         (conversation_id, chatbot_id, visitor_id),
     )
-    if await cur.fetchone() is None:
+    found = await cur.fetchone()
+    # A signed-in user's conversation is theirs, not the browser's: whoever uses it next (same
+    # visitor id, signed out or someone else) does not get it back.
+    if found is None or (found["user_id"] is not None and found["user_id"] != user_id):
         return None
     cur = await conn.execute(
         """

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query, Request, status
 from backend.auth.dependencies import AdminSubject, CurrentPrincipal, Session
 from backend.chat.engine import ChatInput
 from backend.chat.router import limit_visitor, respond
-from backend.chat.schemas import ChatMessageOut
+from backend.chat.schemas import ChatMessageOut, VisitorIdentity
 from backend.context import Context
 from backend.customers import service as customers
 from backend.errors import NotFound, ValidationFailed
@@ -90,12 +90,23 @@ async def visitor_history(
     context: Context,
     _: CurrentPrincipal,
     visitor_id: Annotated[str, Query(min_length=1, max_length=200)],
+    user_id: Annotated[str | None, Query(max_length=200)] = None,
+    user_hash: Annotated[str | None, Query(max_length=128)] = None,
 ) -> VisitorHistory:
-    """A conversation's messages, for the visitor whose conversation it is and no one else."""
+    """A conversation's messages, for the visitor whose conversation it is and no one else (a
+    signed-in user's: with their verified identity)."""
     bot = await service.public_bot(context, request, chatbot_id)
+    user = await identity.verified_user(
+        context, bot["workspace_id"], VisitorIdentity(user_id=user_id, user_hash=user_hash)
+    )
     async with context.db.for_workspace(bot["workspace_id"], "widget") as conn:
         messages = await repository.visitor_messages(
-            conn, chatbot_id, conversation_id, visitor_id, HISTORY_LIMIT
+            conn,
+            chatbot_id,
+            conversation_id,
+            visitor_id,
+            HISTORY_LIMIT,
+            user_id=user.id if user else None,
         )
     if messages is None:
         raise NotFound("Conversation not found")

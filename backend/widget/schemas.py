@@ -9,19 +9,13 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.chat.schemas import MAX_MESSAGE_CHARS, VisitorIdentity
-
-
-class WidgetTheme(BaseModel):
-    primary_color: str
-    secondary_color: str
-    position: str
-    avatar: str | None
+from backend.chatbots.schemas import Theme
 
 
 class WidgetConfig(BaseModel):
     chatbot_id: UUID
     name: str
-    theme: WidgetTheme
+    theme: Theme  # defaults fill a theme written partly (by a console writing the row itself)
     first_message: str
     placeholder_text: str
     forms: list[dict[str, Any]]

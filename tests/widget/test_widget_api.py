@@ -331,3 +331,29 @@ async def test_a_verified_visitor_is_known_and_a_forged_one_is_anonymous(
     assert rotated.json()["data"]["secret"] != secret
     stranger = await client.get("/api/widget/identity-secret", headers=other_admin.headers)
     assert stranger.json()["data"]["secret"] not in (secret, rotated.json()["data"]["secret"])
+
+
+async def test_a_signed_in_users_conversation_stays_theirs_on_a_shared_browser(client, admin, bot):
+    """The visitor id lives in the browser; a conversation of a verified user is not handed to
+    whoever uses that browser next, signed out or as someone else."""
+    secret = (await client.get("/api/widget/identity-secret", headers=admin.headers)).json()[
+        "data"
+    ]["secret"]
+    mine = {"user_id": "cust-1", "user_hash": sign(secret, "cust-1")}
+    first = await say(client, bot["id"], "Where is my order?", visitor="shared", **mine)
+    conversation_id = first.json()["conversation_id"]
+    assert (
+        await say(
+            client, bot["id"], "hi", visitor="shared", conversation_id=conversation_id, **mine
+        )
+    ).status_code == 200
+    other = {"user_id": "cust-2", "user_hash": sign(secret, "cust-2")}
+    for identity in ({}, other):
+        response = await say(
+            client, bot["id"], "hi", visitor="shared", conversation_id=conversation_id, **identity
+        )
+        assert response.status_code == 404, identity
+    url = f"/api/widget/{bot['id']}/conversations/{conversation_id}/messages"
+    assert (await client.get(url, params={"visitor_id": "shared"})).status_code == 404
+    own = await client.get(url, params={"visitor_id": "shared", **mine})
+    assert own.status_code == 200 and len(own.json()["messages"]) == 4

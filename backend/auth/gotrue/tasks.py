@@ -78,12 +78,20 @@ async def _record_for_workspace(
     text: str,
     provider_id: str | None,
 ) -> None:
-    """A workspace's customer's link is kept in the workspace's e-mail record: without an e-mail
-    provider (the embedded mode) its admin reads it there and hands it over."""
-    workspace = (user.get("raw_user_meta_data") or {}).get("workspace_id")
-    if not workspace:
+    """A workspace customer's link is kept in the workspace's e-mail record. Without an e-mail
+    provider (the embedded mode) the link itself waits there for an admin to hand over; once
+    sent, only the fact is kept (a live link in an admin's view would let them sign in as the
+    customer). The workspace is the customer record's, never what the user's metadata says."""
+    async with app.db.system() as conn:
+        cur = await conn.execute(
+            "select workspace_id from public.customers where user_id = %s", (user["id"],)
+        )
+        row = await cur.fetchone()
+    if row is None:
         return
-    async with app.db.for_workspace(UUID(workspace), "auth") as conn:
+    if provider_id is not None:
+        html, text = "<p>A sign-in link was sent.</p>", "A sign-in link was sent."
+    async with app.db.for_workspace(row["workspace_id"], "auth") as conn:
         await conn.execute(
             "insert into public.emails (workspace_id, kind, to_email, subject, html, text, status,"
             " provider_id, idempotency_key, sent_at)"
@@ -91,7 +99,7 @@ async def _record_for_workspace(
             "         case when %s::text is null then null else now() end)"
             " on conflict (workspace_id, idempotency_key) do nothing",
             (
-                UUID(workspace),
+                row["workspace_id"],
                 user["email"],
                 subject,
                 html,
