@@ -46,6 +46,7 @@ from backend.integrations.openai.client import Completion, InvalidKey, OpenAIErr
 from backend.kit.text import estimate_tokens, max_tokens_of
 from backend.kit.timing import provider_wait
 from backend.knowledge import service as knowledge
+from backend.leads import repository as lead_keeping
 
 if TYPE_CHECKING:
     from backend.context import AppContext
@@ -797,15 +798,14 @@ class ChatEngine:
             conn, [{**row, "message_id": result.message_id} for row in turn.usage_rows]
         )
         for lead in leads or []:
-            await repository.add_lead(
+            # One lead per person, and a customer, as for forms and extraction.
+            await lead_keeping.keep(
                 conn,
-                {
-                    **lead,
-                    "workspace_id": turn.workspace_id,
-                    "chatbot_id": bot["id"],
-                    "conversation_id": turn.conversation_id,
-                    "source": "chat",
-                },
+                turn.workspace_id,
+                chatbot_id=bot["id"],
+                conversation_id=turn.conversation_id,
+                values=lead,
+                source="chat",
             )
         await repository.touch_conversation(
             conn,

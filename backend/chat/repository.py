@@ -163,13 +163,6 @@ async def add_usage(conn: Connection, rows: list[dict[str, Any]]) -> None:
         await cur.executemany(insert_sql("token_usage", rows[0]), rows)
 
 
-async def add_lead(conn: Connection, lead: dict[str, Any]) -> UUID:
-    cur = await conn.execute(insert_sql("leads", lead, returning="id"), lead)
-    row = await cur.fetchone()
-    assert row is not None
-    return UUID(str(row["id"]))
-
-
 async def mark_openai_key_invalid(conn: Connection, workspace_id: UUID, error: str) -> None:
     await conn.execute(
         "update public.openai_connections set status = 'invalid', last_error = %s,"

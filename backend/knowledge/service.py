@@ -382,9 +382,9 @@ def render_summary(sources: list[dict[str, Any]], pages: list[dict[str, Any]]) -
     lines = [SUMMARY_START, "## Knowledge sources"]
     for source in sources:
         label = source["url"] or source["title"] or "Untitled"
+        # No crawl date: a scheduled re-crawl that changed nothing must leave the column (and
+        # so the bot's cached answers) as they are.
         facts = [f"{source['pages']} page{'s' if source['pages'] != 1 else ''}"]
-        if source["last_crawled_at"] is not None:
-            facts.append(f"updated {source['last_crawled_at']:%Y-%m-%d}")
         if source["status"] != "ready":
             facts.append(source["status"])
         lines.append(f"- {_KINDS[source['kind']]}: {label} ({', '.join(facts)})")

@@ -7,7 +7,9 @@ from uuid import UUID
 
 from psycopg import sql
 
+from backend.customers import repository as customers
 from backend.db import Connection, insert_sql
+from backend.kit.phones import to_e164
 
 LEAD_COLUMNS = "id, conversation_id, chatbot_id, name, email, phone, company, notes, created_at"
 
@@ -108,3 +110,55 @@ async def list_leads(
         (workspace_id, chatbot_id, chatbot_id, limit),
     )
     return await cur.fetchall()
+
+
+async def keep(
+    conn: Connection,
+    workspace_id: UUID,
+    *,
+    chatbot_id: UUID | None,
+    conversation_id: UUID | None,
+    values: dict[str, Any],
+    source: str,
+) -> dict[str, Any]:
+    """The workspace's lead for this person (one by e-mail or phone: a lead found before is
+    completed, not repeated), and the customer they are."""
+    values = _normalized(values)
+    customer_id = None
+    if values.get("email") or values.get("phone"):
+        customer_id = await customers.upsert_contact(
+            conn,
+            workspace_id,
+            name=values.get("name"),
+            email=values.get("email"),
+            phone=values.get("phone"),
+            company=values.get("company"),
+        )
+    existing = await same_person(conn, workspace_id, values.get("email"), values.get("phone"))
+    if existing is not None:
+        return await fill(conn, existing["id"], {**values, "customer_id": customer_id})
+    return await insert(
+        conn,
+        {
+            **values,
+            "workspace_id": workspace_id,
+            "chatbot_id": chatbot_id,
+            "conversation_id": conversation_id,
+            "customer_id": customer_id,
+            "source": source,
+        },
+    )
+
+
+def _normalized(values: dict[str, Any]) -> dict[str, Any]:
+    """E-mail lower-cased and phone in E.164, as customers and de-duplication need them; a
+    phone that is not one is kept out."""
+    values = dict(values)
+    if values.get("email"):
+        values["email"] = str(values["email"]).strip().lower()
+    if values.get("phone"):
+        try:
+            values["phone"] = to_e164(str(values["phone"]))
+        except ValueError:
+            values["phone"] = None
+    return values

@@ -13,7 +13,6 @@ import structlog
 from backend.billing import prices
 from backend.billing import service as billing
 from backend.context import AppContext
-from backend.customers import repository as customers
 from backend.errors import NotFound
 from backend.integrations.openai.client import OpenAIError
 from backend.leads import extract, repository
@@ -113,50 +112,13 @@ async def _keep(
     """What was read, kept as a lead; None when it says nothing about who to contact."""
     if not read.any_contact():
         return None
-    return await keep_lead(
+    return await repository.keep(
         conn,
         workspace_id,
         chatbot_id=conversation["chatbot_id"],
         conversation_id=conversation["id"],
         values={f: getattr(read, f) for f in (*extract.FIELDS, "notes")},
         source="extraction",
-    )
-
-
-async def keep_lead(
-    conn: Any,
-    workspace_id: UUID,
-    *,
-    chatbot_id: UUID | None,
-    conversation_id: UUID | None,
-    values: dict[str, Any],
-    source: str,
-) -> dict[str, Any]:
-    """The workspace's lead for this person (one by e-mail or phone: a lead found before is
-    completed, not repeated), and the customer they are."""
-    customer_id = await customers.upsert_contact(
-        conn,
-        workspace_id,
-        name=values.get("name"),
-        email=values.get("email"),
-        phone=values.get("phone"),
-        company=values.get("company"),
-    )
-    existing = await repository.same_person(
-        conn, workspace_id, values.get("email"), values.get("phone")
-    )
-    if existing is not None:
-        return await repository.fill(conn, existing["id"], {**values, "customer_id": customer_id})
-    return await repository.insert(
-        conn,
-        {
-            **values,
-            "workspace_id": workspace_id,
-            "chatbot_id": chatbot_id,
-            "conversation_id": conversation_id,
-            "customer_id": customer_id,
-            "source": source,
-        },
     )
 
 

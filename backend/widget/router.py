@@ -16,7 +16,7 @@ from backend.context import Context
 from backend.customers import service as customers
 from backend.errors import NotFound, ValidationFailed
 from backend.kit.schemas import Envelope
-from backend.leads import service as leads
+from backend.leads import repository as leads
 from backend.widget import forms, identity, repository, service
 from backend.widget.schemas import (
     FormSubmitIn,
@@ -136,7 +136,7 @@ async def submit_form(
             raise NotFound("Conversation not found")
         lead_id = None
         if lead is not None:
-            kept = await leads.keep_lead(
+            kept = await leads.keep(
                 conn,
                 form["workspace_id"],
                 chatbot_id=form["chatbot_id"],

@@ -216,7 +216,12 @@ async def test_lead_capture_and_handoff(client, context, bot, fake_openai):
                 "select status from conversations where id = %s", (body["conversation_id"],)
             )
         ).fetchone()
-    assert (lead["name"], lead["email"]) == ("Priya", "Priya@example.com")
+    # Kept the way customers are: e-mail lower-cased, phone in E.164.
+    assert (lead["name"], lead["email"], lead["phone"]) == (
+        "Priya",
+        "priya@example.com",
+        "+919876543210",
+    )
     assert (
         str(lead["conversation_id"]) == body["conversation_id"]
         and str(lead["chatbot_id"]) == bot["id"]

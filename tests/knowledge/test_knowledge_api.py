@@ -300,7 +300,7 @@ async def test_the_knowledge_base_column_reads_as_a_summary_of_the_sources(clien
     read = (await client.get(f"/api/chatbots/{bot['id']}", headers=admin.headers)).json()["data"]
     summary = read["knowledge_base"]
     assert summary.startswith("Our boutique is in Mylapore, Chennai.\n\n")
-    assert f"- Website: {site.url}/ (4 pages, updated " in summary
+    assert f"- Website: {site.url}/ (4 pages)" in summary
     assert f"  - Returns: {site.url}/returns" in summary
     assert "- Text: Store hours (1 page)" in summary
 
