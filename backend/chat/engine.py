@@ -43,6 +43,7 @@ from backend.db import Connection, set_claims, workspace_claims
 from backend.errors import NotFound, VoxtroError
 from backend.integrations.commerce.client import CommerceClient
 from backend.integrations.openai.client import Completion, InvalidKey, OpenAIError
+from backend.kit.phones import national_digits
 from backend.kit.text import estimate_tokens, max_tokens_of
 from backend.kit.timing import provider_wait
 from backend.knowledge import service as knowledge
@@ -93,11 +94,9 @@ class ChatInput:
     # The workspace's customer this is (a verified visitor, a signed-in portal customer).
     customer_id: UUID | None = None
 
-    @property
-    def trusted(self) -> bool:
-        """Whether the person may ask about their orders: a widget visitor only once verified
-        (anyone can type an order id); the other channels authenticate their callers."""
-        return self.channel != "widget" or self.user is not None or self.customer_id is not None
+
+ANY_ORDER = "*"
+OrderOwner = str | None
 
 
 @dataclass(frozen=True)
@@ -160,6 +159,9 @@ class _Turn:
     usage_rows: list[dict[str, Any]] = field(default_factory=list)
     embedding: list[float] | None = None
     finished: bool = False  # the answer is stored and its cost settled
+    # Whose orders the bot may look up: ANY_ORDER (an integration), the national digits of a
+    # customer's phone, or None.
+    order_owner: OrderOwner = None
 
     @property
     def workspace_id(self) -> UUID:
@@ -240,6 +242,12 @@ class ChatEngine:
                 raise ChatbotNotFound()
             await set_claims(conn, workspace_claims(bot["workspace_id"], principal))
             turn = await self._begin(conn, bot, inp, started)
+            if inp.channel == "api":
+                turn.order_owner = ANY_ORDER
+            elif inp.customer_id is not None:
+                turn.order_owner = national_digits(
+                    await repository.customer_phone(conn, inp.customer_id)
+                )
             parts = await self._parts.get(conn, bot)
             hit = (
                 await cache.find_exact(conn, bot["id"], bot["cache_version"], turn.normalized)
@@ -367,7 +375,7 @@ class ChatEngine:
             *prompts.fit_history(turn.history),
             {"role": "user", "content": turn.inp.message},
         ]
-        toolbox = self._toolbox(bot, parts.actions, orders=turn.inp.trusted)
+        toolbox = self._toolbox(bot, parts.actions, order_owner=turn.order_owner)
         tools = toolbox.definitions()
         max_cost = self._max_cost(
             bot, messages, tools, extra_prompt_tokens=2 * prompts.KNOWLEDGE_TOKEN_BUDGET
@@ -540,7 +548,7 @@ class ChatEngine:
         log.info("answer_abandoned", chatbot_id=str(turn.bot["id"]), cost=str(spent))
 
     def _toolbox(
-        self, bot: dict[str, Any], actions: list[dict[str, Any]], *, orders: bool
+        self, bot: dict[str, Any], actions: list[dict[str, Any]], *, order_owner: OrderOwner
     ) -> Toolbox:
         commerce = None
         if bot["commerce_base_url"]:
@@ -552,7 +560,10 @@ class ChatEngine:
         return Toolbox(
             actions=actions,
             commerce=commerce,
-            orders=orders,
+            # Orders are personal: an integration's server may look any up, a customer only
+            # those placed with their own phone, an anonymous visitor none.
+            orders=order_owner is not None,
+            order_owner=None if order_owner == ANY_ORDER else order_owner,
             http=self.context.http,
             secrets=self.context.secrets,
         )

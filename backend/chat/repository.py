@@ -124,6 +124,12 @@ async def identify_conversation(
     )
 
 
+async def customer_phone(conn: Connection, customer_id: UUID) -> str | None:
+    cur = await conn.execute("select phone from public.customers where id = %s", (customer_id,))
+    row = await cur.fetchone()
+    return row["phone"] if row else None
+
+
 async def touch_customer(conn: Connection, customer_id: UUID) -> None:
     await conn.execute(
         "update public.customers set last_interaction_at = now() where id = %s", (customer_id,)

@@ -146,10 +146,14 @@ class Toolbox:
         http: SafeHTTPClient,
         secrets: SecretBox,
         orders: bool = True,
+        order_owner: str | None = None,
     ) -> None:
         self._http = http
         self._secrets = secrets
         self._commerce = commerce
+        # The national digits of the phone whose orders may be looked up; None: any (an
+        # integration's own server asks).
+        self._order_owner = order_owner
         tools = [
             _Tool(
                 "capture_lead",
@@ -252,13 +256,26 @@ class Toolbox:
                 result = await self._commerce.product(arguments["product_id"])
             elif name == "get_order":
                 result = await self._commerce.order(arguments["order_id"])
+                if not self._owns(result):
+                    return ToolOutcome(
+                        "error: this order was placed with another phone number; say you can"
+                        " only look up orders placed with the customer's own number",
+                        {**record, "status": "error"},
+                    )
             else:
-                result = await self._commerce.orders_by_phone(
-                    arguments["phone"], arguments.get("limit", 5)
-                )
+                # Someone's own orders only, whatever number the model passed.
+                phone = self._order_owner or arguments["phone"]
+                result = await self._commerce.orders_by_phone(phone, arguments.get("limit", 5))
         except CommerceError as exc:
             return ToolOutcome(f"error: {exc}", {**record, "status": "error"})
         return ToolOutcome(_trim(result), {**record, "status": "ok"})
+
+    def _owns(self, result: dict[str, Any]) -> bool:
+        if self._order_owner is None:
+            return True
+        order = result.get("order") if isinstance(result, dict) else None
+        phone = "".join(c for c in str((order or {}).get("phone") or "") if c.isdigit())
+        return bool(phone) and phone.endswith(self._order_owner)
 
     async def _http_action(
         self, action: dict[str, Any], arguments: dict[str, Any], record: dict[str, Any]

@@ -16,3 +16,14 @@ def to_e164(text: str) -> str:
     if not phonenumbers.is_possible_number(number):
         raise ValueError(message)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def national_digits(e164: str | None) -> str | None:
+    """The number without its country code (`+919876543210` -> `9876543210`), as shops'
+    order systems often store it; None for no number."""
+    if not e164:
+        return None
+    try:
+        return str(phonenumbers.parse(e164, None).national_number)
+    except phonenumbers.NumberParseException:
+        return None

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from backend.widget.identity import sign
 from tests.fakes.openai import Reply, ToolCall
 from tests.fixtures.factories import add_faq, chat, connect_openai, create_chatbot
 from tests.fixtures.servers import LiveServer
@@ -229,18 +228,30 @@ async def test_lead_capture_and_handoff(client, context, bot, fake_openai):
     assert status["status"] == "escalated"
 
 
-async def test_the_merchant_api_answers_order_questions(client, context, admin, bot, fake_openai):
+async def test_the_merchant_api_answers_order_questions(
+    client, context, admin, anon_key, bot, fake_openai
+):
+    """Products for anyone; orders only for a customer signed in (here through the portal),
+    and only those placed with their own phone number."""
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
+    from tests.customers.test_customers import add_customer
+
     async def get_order(request):
         assert request.headers["authorization"] == "Bearer shop-key-123"
+        if "phone" in request.query_params:
+            return JSONResponse(
+                {"status": True, "orders": [], "phone": request.query_params["phone"]}
+            )
+        order_id = request.query_params["order_id"]
         return JSONResponse(
             {
                 "status": True,
                 "order": {
-                    "order_id": request.query_params["order_id"],
+                    "order_id": order_id,
+                    "phone": "919876543210" if order_id == "ORD123456" else "919000000000",
                     "order_status": "Shipped",
                     "shipping": {
                         "courier": "Delhivery",
@@ -257,8 +268,7 @@ async def test_the_merchant_api_answers_order_questions(client, context, admin, 
             json={"base_url": merchant.url, "api_key": "shop-key-123"},
         )
         assert connected.status_code == 200 and connected.json()["key_last4"] == "-123"
-        # An anonymous visitor may browse products but not look up orders: anyone can type an
-        # order id. A visitor the host page vouches for (identity verification) may.
+        # An anonymous visitor may browse products but not look up orders.
         anonymous = await chat(client, bot["id"], "Where is order ORD123456?", visitor_id="anon")
         assert anonymous.status_code == 200, anonymous.text
         anonymous_tools = {t["function"]["name"] for t in fake_openai.chat_requests[0]["tools"]}
@@ -266,17 +276,36 @@ async def test_the_merchant_api_answers_order_questions(client, context, admin, 
         assert not anonymous_tools & {"get_order", "get_orders_by_phone"}
         fake_openai.reset()
 
-        secret = (await client.get("/api/widget/identity-secret", headers=admin.headers)).json()
-        user = {"user_id": "cust-7", "user_hash": sign(secret["data"]["secret"], "cust-7")}
+        customer = await add_customer(client, admin, anon_key, phone="+91 98765 43210")
         fake_openai.script(
-            Reply(tool_calls=[ToolCall("get_order", {"order_id": "ORD123456"})]),
+            Reply(
+                tool_calls=[
+                    ToolCall("get_order", {"order_id": "ORD123456"}),
+                    ToolCall("get_order", {"order_id": "ORD999999"}),  # someone else's
+                    ToolCall("get_orders_by_phone", {"phone": "9000000000"}),
+                ]
+            ),
             Reply(content="Your order ORD123456 has shipped with Delhivery."),
         )
-        body = (await chat(client, bot["id"], "Where is order ORD123456?", **user)).json()
+        body = (
+            await client.post(
+                "/api/chat/message",
+                headers=customer.headers,
+                json={
+                    "chatbot_id": bot["id"],
+                    "visitor_id": "portal",
+                    "message": "Where are my orders?",
+                },
+            )
+        ).json()
     tools_offered = {t["function"]["name"] for t in fake_openai.chat_requests[0]["tools"]}
     assert {"search_products", "get_product", "get_order", "get_orders_by_phone"} <= tools_offered
-    tool_result = next(m for m in fake_openai.chat_requests[1]["messages"] if m["role"] == "tool")
-    assert "Delhivery" in tool_result["content"]
+    results = [
+        m["content"] for m in fake_openai.chat_requests[1]["messages"] if m["role"] == "tool"
+    ]
+    assert "Delhivery" in results[0]
+    assert results[1].startswith("error: this order was placed with another phone number")
+    assert '"phone": "9876543210"' in results[2]  # their own number, whatever the model asked
     assert body["message"] == "Your order ORD123456 has shipped with Delhivery."
     async with context.db.system() as conn:  # counted for the dashboard's "orders tracked"
         row = await (
@@ -284,7 +313,7 @@ async def test_the_merchant_api_answers_order_questions(client, context, admin, 
                 "select order_lookups from conversations where id = %s", (body["conversation_id"],)
             )
         ).fetchone()
-    assert row["order_lookups"] == 1
+    assert row["order_lookups"] == 2  # the refused look-up does not count
 
 
 async def test_a_refused_key_is_marked_invalid_and_the_bot_falls_back(
