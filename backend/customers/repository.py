@@ -206,6 +206,16 @@ async def portal_chatbots(conn: Connection, customer: dict[str, Any]) -> list[di
     return await cur.fetchall()
 
 
+async def portal_voice_assistants(conn: Connection, workspace_id: UUID) -> list[dict[str, Any]]:
+    """The workspace's voice assistants a customer can call (those with a phone number)."""
+    cur = await conn.execute(
+        "select vapi_id as id, name, phone_number from public.voice_assistants"
+        " where workspace_id = %s and phone_number is not null order by name, vapi_id",
+        (workspace_id,),
+    )
+    return await cur.fetchall()
+
+
 # -- visitors who became customers --------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from backend.customers.schemas import (
     PortalMessage,
     PortalProfile,
     PortalTicketCreate,
+    PortalVoiceAssistant,
     Ticket,
     TicketCreate,
     TicketUpdate,
@@ -247,9 +248,10 @@ async def portal_agents(user: PortalUser, context: Context) -> PortalAgents:
         customer = await _customer(conn, user)
     async with context.db.system() as conn:
         bots = await repository.portal_chatbots(conn, customer)
+        voice = await repository.portal_voice_assistants(conn, customer["workspace_id"])
     return PortalAgents(
         chatbots=[PortalChatbot.model_validate(b) for b in bots],
-        voice_assistants=[],
+        voice_assistants=[PortalVoiceAssistant.model_validate(v) for v in voice],
         whatsapp_agents=[],
     )
 

@@ -159,11 +159,16 @@ class PortalChatbot(BaseModel):
     is_active: bool
 
 
+class PortalVoiceAssistant(BaseModel):
+    id: str  # VAPI's id, as the voice API names assistants
+    name: str
+    phone_number: str
+
+
 class PortalAgents(BaseModel):
     chatbots: list[PortalChatbot]
-    # Filled once voice assistants and WhatsApp agents exist (issue 7); the documented keys
-    # are always present.
-    voice_assistants: list[dict[str, Any]]
+    voice_assistants: list[PortalVoiceAssistant]
+    # Filled once WhatsApp agents exist (issue 7); the documented key is always present.
     whatsapp_agents: list[dict[str, Any]]
 
 

@@ -37,16 +37,27 @@ async def messages(
     return await cur.fetchall()
 
 
-async def unread_conversations(
+async def claim_unread(
     conn: Connection, workspace_id: UUID, chatbot_id: UUID, limit: int
 ) -> list[UUID]:
+    """Mark up to `limit` of the bot's unread conversations read, oldest first, skipping those
+    another batch holds; their ids."""
     cur = await conn.execute(
-        "select id from public.conversations where workspace_id = %s and chatbot_id = %s"
-        " and leads_extracted_at is null and not is_preview and message_count > 0"
-        " order by last_message_at, id limit %s",
+        """
+        update public.conversations set leads_extracted_at = now()
+        where id in (
+          select id from public.conversations
+          where workspace_id = %s and chatbot_id = %s and leads_extracted_at is null
+            and not is_preview and message_count > 0
+          order by last_message_at, id limit %s
+          for update skip locked
+        )
+        returning id, last_message_at
+        """,
         (workspace_id, chatbot_id, limit),
     )
-    return [r["id"] for r in await cur.fetchall()]
+    rows = sorted(await cur.fetchall(), key=lambda r: (r["last_message_at"], r["id"]))
+    return [r["id"] for r in rows]
 
 
 async def mark_read(conn: Connection, conversation_id: UUID) -> None:

@@ -4,6 +4,7 @@ person and workspace) and as a customer."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +16,7 @@ from backend.billing import service as billing
 from backend.context import AppContext
 from backend.errors import NotFound
 from backend.integrations.openai.client import OpenAIError
+from backend.kit.text import estimate_tokens
 from backend.leads import extract, repository
 
 log = structlog.get_logger(__name__)
@@ -76,34 +78,54 @@ async def _ask_model(
     messages: list[dict[str, Any]],
     region: str | None,
 ) -> extract.Found:
+    request = extract.model_request(messages, MODEL)
+    prompt_tokens = sum(estimate_tokens(m["content"]) for m in request["messages"])
+    most, _ = prices.cost(
+        MODEL, prompt_tokens=prompt_tokens, completion_tokens=request["max_tokens"]
+    )
     try:
-        completion = await context.openai.complete(key, **extract.model_request(messages, MODEL))
+        # Like every model call, within the workspace's budget: a paused one gets the parsers'
+        # reading only.
+        async with context.db.for_workspace(workspace_id, "leads") as conn:
+            admission = await billing.admit(conn, workspace_id, most)
+    except billing.WorkspacePaused:
+        log.info("lead_model_skipped_budget", workspace_id=str(workspace_id))
+        return extract.Found()
+    completion = None
+    try:
+        completion = await context.openai.complete(key, **request)
     except OpenAIError as exc:
         # The parsers' reading stands; the model is a refinement, not a requirement.
         log.warning("lead_model_failed", workspace_id=str(workspace_id), error=str(exc))
-        return extract.Found()
-    cost, version = prices.cost(
-        MODEL,
-        prompt_tokens=completion.prompt_tokens,
-        completion_tokens=completion.completion_tokens,
+    cost, version = (
+        prices.cost(
+            MODEL,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+        )
+        if completion
+        else (Decimal(0), None)
     )
     async with context.db.for_workspace(workspace_id, "leads") as conn:
-        await conn.execute(
-            "insert into public.token_usage (workspace_id, service, channel, model,"
-            " prompt_tokens, completion_tokens, total_tokens, cost, price_version)"
-            " values (%s, 'OPENAI_GPT', 'LEADS', %s, %s, %s, %s, %s, %s)",
-            (
-                workspace_id,
-                MODEL,
-                completion.prompt_tokens,
-                completion.completion_tokens,
-                completion.prompt_tokens + completion.completion_tokens,
-                cost,
-                version,
-            ),
-        )
-        await billing.settle(conn, workspace_id, billing.Admission(None), cost)
-    return extract.from_model(completion.content, messages, region)
+        if completion is not None:
+            await conn.execute(
+                "insert into public.token_usage (workspace_id, service, channel, model,"
+                " prompt_tokens, completion_tokens, total_tokens, cost, price_version)"
+                " values (%s, 'OPENAI_GPT', 'LEADS', %s, %s, %s, %s, %s, %s)",
+                (
+                    workspace_id,
+                    MODEL,
+                    completion.prompt_tokens,
+                    completion.completion_tokens,
+                    completion.prompt_tokens + completion.completion_tokens,
+                    cost,
+                    version,
+                ),
+            )
+        await billing.settle(conn, workspace_id, admission, cost)
+    return (
+        extract.from_model(completion.content, messages, region) if completion else extract.Found()
+    )
 
 
 async def _keep(
@@ -126,12 +148,12 @@ async def extract_batch(
     context: AppContext, workspace_id: UUID, chatbot_id: UUID, limit: int, principal: str
 ) -> tuple[int, list[dict[str, Any]]]:
     """Read the bot's conversations not read yet (oldest first); how many were read, and the
-    leads found."""
+    leads found. They are claimed first, so two batches at once never read one twice."""
     async with context.db.for_workspace(workspace_id, principal) as conn:
-        unread = await repository.unread_conversations(conn, workspace_id, chatbot_id, limit)
+        claimed = await repository.claim_unread(conn, workspace_id, chatbot_id, limit)
     leads = []
-    for conversation_id in unread:
+    for conversation_id in claimed:
         found = await extract_conversation(context, workspace_id, conversation_id, principal)
         if found.lead is not None:
             leads.append(found.lead)
-    return len(unread), leads
+    return len(claimed), leads

@@ -165,16 +165,25 @@ async def test_a_customer_sees_only_their_own(client, admin, other_admin, anon_k
     assert (await client.get("/api/customers", headers=other_admin.headers)).json()["data"] == []
 
 
-async def test_the_portal_offers_the_customers_bots(client, admin, anon_key):
+async def test_the_portal_offers_the_customers_bots(client, context, admin, anon_key):
     support = await create_chatbot(
         client, admin, name="Support", theme={"avatar": "https://x.example/a.png"}
     )
     await create_chatbot(client, admin, name="Sales")
     everything = await add_customer(client, admin, anon_key)
     one = await add_customer(client, admin, anon_key, chatbot_id=support["id"])
+    async with context.db.system() as conn:  # as a VAPI sync stores them (tests/voice)
+        await conn.execute(
+            "insert into voice_assistants (workspace_id, vapi_id, name, phone_number) values"
+            " (%s, 'asst_1', 'Phone Support', '+14155552671'), (%s, 'asst_2', 'Draft', null)",
+            (admin.workspace_id, admin.workspace_id),
+        )
     offered = (await client.get("/api/customers/portal/agents", headers=everything.headers)).json()
     assert sorted(b["name"] for b in offered["chatbots"]) == ["Sales", "Support"]
-    assert offered["voice_assistants"] == [] and offered["whatsapp_agents"] == []
+    assert offered["voice_assistants"] == [
+        {"id": "asst_1", "name": "Phone Support", "phone_number": "+14155552671"}
+    ]
+    assert offered["whatsapp_agents"] == []
     only = (await client.get("/api/customers/portal/agents", headers=one.headers)).json()
     assert only["chatbots"] == [
         {

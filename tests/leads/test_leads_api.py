@@ -145,3 +145,45 @@ async def test_leads_are_the_workspaces_own(client, admin, other_admin):
     key = await create_api_key(client, admin)
     by_key = await client.get("/api/leads", headers={"X-API-Key": key["key"]})
     assert [lead["email"] for lead in by_key.json()["leads"]] == ["ravi@example.com"]
+
+
+async def test_two_batches_at_once_read_each_conversation_once(client, admin):
+    import asyncio
+
+    bot = await create_chatbot(client, admin)
+    for n in range(6):
+        await conversation(
+            client, bot["id"], f"I'm Guest{n}, guest{n}@example.com", visitor=f"v{n}"
+        )
+
+    async def batch():
+        return await client.post(
+            "/api/leads/extract-batch",
+            headers=admin.headers,
+            params={"chatbot_id": bot["id"], "limit": 6},
+        )
+
+    first, second = await asyncio.gather(batch(), batch())
+    processed = first.json()["conversations_processed"] + second.json()["conversations_processed"]
+    assert processed == 6
+    leads = (await client.get("/api/leads", headers=admin.headers)).json()["leads"]
+    assert sorted(lead["email"] for lead in leads) == [f"guest{n}@example.com" for n in range(6)]
+
+
+async def test_a_workspace_out_of_budget_gets_the_parsers_reading_only(
+    client, context, admin, fake_openai
+):
+    await connect_openai(client, admin, fake_openai.key)
+    bot = await create_chatbot(client, admin)
+    conversation_id = await conversation(client, bot["id"], "Ravi here, ravi@example.com")
+    await client.put("/api/business/credits", headers=admin.headers, json={"monthlyBudget": 0})
+    fake_openai.reset()
+    body = (
+        await client.post(
+            "/api/leads/extract",
+            headers=admin.headers,
+            params={"conversation_id": conversation_id},
+        )
+    ).json()
+    assert body["lead_info"]["email"] == "ravi@example.com"
+    assert fake_openai.chat_requests == []  # the model was not asked
