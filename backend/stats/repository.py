@@ -89,7 +89,8 @@ async def conversations(
     where = (
         "workspace_id = %(ws)s and not is_preview"
         " and (%(status)s::text is null or status = %(status)s)"
-        " and (%(phone)s::text is null or phone like %(phone)s || '%%')"
+        # Anywhere in the number: a national number finds its international form.
+        " and (%(phone)s::text is null or strpos(phone, %(phone)s) > 0)"
     )
     params = {
         "ws": workspace_id,
