@@ -63,11 +63,12 @@ async def widget_message(
     """A visitor's message: the answer as JSON, or as server-sent events (`token`…, `done`)
     with `stream: true` or `Accept: text/event-stream`."""
     bot = await service.public_bot(context, request, chatbot_id)
+    # Limited before anything is verified or written for the visitor.
+    await limit_visitor(context, request, chatbot_id, data.visitor_id)
     user = await identity.verified_user(context, bot["workspace_id"], data)
     customer_id = (
         await customers.for_verified_user(context, bot["workspace_id"], user) if user else None
     )
-    await limit_visitor(context, request, chatbot_id, data.visitor_id)
     events = context.chat.events(
         ChatInput(
             chatbot_id=chatbot_id,

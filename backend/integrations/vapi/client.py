@@ -108,12 +108,6 @@ class VapiClient:
             raise VapiUnavailable("VAPI answered an unexpected shape for GET /assistant")
         return [a for a in body if isinstance(a, dict) and a.get("id")]
 
-    async def get_assistant(self, assistant_id: str) -> dict[str, Any]:
-        body = await self._request("GET", f"/assistant/{assistant_id}")
-        if not isinstance(body, dict):
-            raise VapiUnavailable("VAPI answered an unexpected shape for GET /assistant/{id}")
-        return body
-
     async def update_assistant(self, assistant_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """PATCH: whether VAPI merges nested objects is unverified, so callers send whole
         `voice` / `model` objects."""
