@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     # Every workspace's OpenAI calls go here (any OpenAI-compatible server: a proxy, Ollama).
     openai_base_url: str = "https://api.openai.com/v1"
     vapi_base_url: str = "https://api.vapi.ai"
+    elevenlabs_base_url: str = "https://api.elevenlabs.io"
+    bolna_base_url: str = "https://api.bolna.ai"
     # A first question this close (cosine) to a cached one gets the cached answer.
     semantic_cache_similarity: float = 0.92
 
@@ -85,6 +87,19 @@ class Settings(BaseSettings):
     resend_api_key: str = ""
     resend_api_url: str = "https://api.resend.com"
     email_from: str = "Voxtro <no-reply@voxtro.io>"
+
+    # Billing (Stripe). Without a secret key billing is off: `voxtro credits grant` gives credits.
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = "https://api.stripe.com"  # tests point stripe-python at a fake
+    # The Billing Meter that metered overage is reported to (its `event_name`).
+    stripe_meter_event_name: str = "voxtro_usage"
+    # Credits a new workspace starts with when billing is configured (US dollars).
+    free_credits: float = 5.0
+
+    @property
+    def billing_enabled(self) -> bool:
+        return bool(self.stripe_secret_key)
 
     @property
     def embedded_database(self) -> bool:

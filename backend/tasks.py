@@ -25,6 +25,8 @@ TASK_MODULES = [
     "backend.cache.tasks",
     "backend.knowledge.tasks",
     "backend.notifications.tasks",
+    "backend.stats.tasks",
+    "backend.voice.tasks",
 ]
 
 task_app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)

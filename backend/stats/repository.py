@@ -4,24 +4,45 @@ many other workspaces share the tables."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from backend.db import Connection
 
 
-async def time_zone(conn: Connection, workspace_id: UUID) -> str:
-    cur = await conn.execute(
-        "select time_zone from public.workspaces where id = %s", (workspace_id,)
-    )
-    row = await cur.fetchone()
-    return row["time_zone"] if row else "UTC"
-
-
-async def overview(conn: Connection, workspace_id: UUID, tz: str) -> dict[str, Any]:
+async def calendar(conn: Connection, workspace_id: UUID) -> dict[str, Any]:
+    """The workspace's time zone, its today, and the last of its days already rolled up in
+    that time zone (None: nothing is, or it was rolled up in another time zone)."""
     cur = await conn.execute(
         """
+        select w.time_zone, (now() at time zone w.time_zone)::date as today, r.rolled_through
+        from public.workspaces w
+        left join public.stats_rollups r on r.workspace_id = w.id and r.time_zone = w.time_zone
+        where w.id = %s
+        """,
+        (workspace_id,),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return {"time_zone": "UTC", "today": datetime.now(UTC).date(), "rolled_through": None}
+    return row
+
+
+# Messages of the workspace's days from `recent_from` on, counted from the messages themselves:
+# the days not rolled up yet (normally today, and yesterday for a few minutes after midnight).
+_RECENT_MESSAGES = """
+  select (m.created_at at time zone %(tz)s)::date as day, count(*) as n
+  from public.messages m join public.conversations c on c.id = m.conversation_id
+  where m.workspace_id = %(ws)s and m.created_at >= %(recent_from)s::timestamp at time zone %(tz)s
+    and not c.is_preview
+  group by 1
+"""
+
+
+async def overview(conn: Connection, workspace_id: UUID, days: dict[str, Any]) -> dict[str, Any]:
+    cur = await conn.execute(
+        f"""
         select
           (select count(*) from public.conversations
             where workspace_id = %(ws)s and not is_preview) as total_conversations,
@@ -29,12 +50,9 @@ async def overview(conn: Connection, workspace_id: UUID, tz: str) -> dict[str, A
             where workspace_id = %(ws)s and order_lookups > 0) as orders_tracked,
           (select count(*) from public.calls
             where workspace_id = %(ws)s and direction = 'inbound') as inbound_calls,
-          (select count(*) from public.messages
-            where workspace_id = %(ws)s
-              and created_at >= (date_trunc('day', now() at time zone %(tz)s) at time zone %(tz)s)
-          ) as messages_today
+          (select coalesce(sum(n), 0) from ({_RECENT_MESSAGES}) today) as messages_today
         """,
-        {"ws": workspace_id, "tz": tz},
+        {"ws": workspace_id, "tz": days["time_zone"], "recent_from": days["today"]},
     )
     row = await cur.fetchone()
     assert row is not None
@@ -42,39 +60,93 @@ async def overview(conn: Connection, workspace_id: UUID, tz: str) -> dict[str, A
 
 
 async def messages_per_day(
-    conn: Connection, workspace_id: UUID, tz: str, days: int
+    conn: Connection, workspace_id: UUID, days: dict[str, Any], count: int
 ) -> list[dict[str, Any]]:
-    """A row for each of the last `days` days of the workspace's calendar, today included."""
-    # The first instant counted, as a value: the messages index serves the range directly.
+    """A row for each of the last `count` days of the workspace's calendar, today included:
+    rolled-up days from `message_day_counts`, the others counted from the messages."""
+    today: date = days["today"]
+    first = today - timedelta(days=count - 1)
+    rolled: date | None = days["rolled_through"]
+    recent_from = max(first, rolled + timedelta(days=1)) if rolled else first
     cur = await conn.execute(
-        "select today, (today - (%(days)s - 1))::timestamp at time zone %(tz)s as since"
-        " from (select (now() at time zone %(tz)s)::date as today) t",
-        {"tz": tz, "days": days},
-    )
-    bounds = await cur.fetchone()
-    assert bounds is not None
-    cur = await conn.execute(
-        """
+        f"""
         with counted as (
-          select (created_at at time zone %(tz)s)::date as day, count(*) as n
-          from public.messages
-          where workspace_id = %(ws)s and created_at >= %(since)s
-          group by 1
+          select day, messages as n from public.message_day_counts
+          where workspace_id = %(ws)s and day >= %(first_day)s and day < %(recent_from)s
+          union all
+          {_RECENT_MESSAGES}
         )
-        select d::date as date, coalesce(counted.n, 0) as count
-        from generate_series(%(first)s::date, %(today)s::date, interval '1 day') d
+        select d::date as date, coalesce(sum(counted.n), 0) as count
+        from generate_series(%(first_day)s::date, %(today)s::date, interval '1 day') d
         left join counted on counted.day = d::date
+        group by d
         order by d
         """,
         {
             "ws": workspace_id,
-            "tz": tz,
-            "since": bounds["since"],
-            "first": bounds["today"] - timedelta(days=days - 1),
-            "today": bounds["today"],
+            "tz": days["time_zone"],
+            "first_day": first,
+            "recent_from": recent_from,
+            "today": today,
         },
     )
     return await cur.fetchall()
+
+
+async def workspaces_to_roll_up(conn: Connection, *, settle: timedelta) -> list[dict[str, Any]]:
+    """Workspaces with a finished day not rolled up yet. A day is finished `settle` after its
+    midnight, so that no message of it is still being written; a workspace whose time zone
+    changed starts over (`rolled_through` None)."""
+    cur = await conn.execute(
+        """
+        select * from (
+          select w.id as workspace_id, w.time_zone,
+                 ((now() - %(settle)s) at time zone w.time_zone)::date - 1 as through,
+                 case when r.time_zone = w.time_zone then r.rolled_through end as rolled_through
+          from public.workspaces w left join public.stats_rollups r on r.workspace_id = w.id
+        ) due
+        where rolled_through is null or rolled_through < through
+        """,
+        {"settle": settle},
+    )
+    return await cur.fetchall()
+
+
+async def roll_up(conn: Connection, due: dict[str, Any]) -> None:
+    """Count one workspace's finished days after `rolled_through` (all of them when None)."""
+    params = {
+        "ws": due["workspace_id"],
+        "tz": due["time_zone"],
+        "after": due["rolled_through"],
+        "through": due["through"],
+    }
+    if due["rolled_through"] is None:
+        await conn.execute(
+            "delete from public.message_day_counts where workspace_id = %(ws)s", params
+        )
+    await conn.execute(
+        """
+        insert into public.message_day_counts (workspace_id, day, messages)
+        select %(ws)s, (m.created_at at time zone %(tz)s)::date, count(*)
+        from public.messages m join public.conversations c on c.id = m.conversation_id
+        where m.workspace_id = %(ws)s and not c.is_preview
+          and (%(after)s::date is null
+               or m.created_at >= (%(after)s::date + 1)::timestamp at time zone %(tz)s)
+          and m.created_at < (%(through)s::date + 1)::timestamp at time zone %(tz)s
+        group by 2
+        on conflict (workspace_id, day) do update set messages = excluded.messages
+        """,
+        params,
+    )
+    await conn.execute(
+        """
+        insert into public.stats_rollups (workspace_id, time_zone, rolled_through)
+        values (%(ws)s, %(tz)s, %(through)s)
+        on conflict (workspace_id) do update set time_zone = excluded.time_zone,
+          rolled_through = excluded.rolled_through, updated_at = now()
+        """,
+        params,
+    )
 
 
 async def conversations(

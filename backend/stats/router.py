@@ -41,8 +41,8 @@ def _call_item(row: dict[str, Any]) -> dict[str, Any]:
 @router.get("/overview")
 async def overview(subject: StatsKey, context: Context) -> dict[str, int]:
     async with context.db.for_workspace(subject.workspace_id, _principal(subject)) as conn:
-        tz = await repository.time_zone(conn, subject.workspace_id)
-        row = await repository.overview(conn, subject.workspace_id, tz)
+        days = await repository.calendar(conn, subject.workspace_id)
+        row = await repository.overview(conn, subject.workspace_id, days)
     return {key: int(value) for key, value in row.items()}
 
 
@@ -52,8 +52,8 @@ async def messages_per_day(
 ) -> dict[str, list[dict[str, Any]]]:
     """A row for every day, zeros included, in the workspace's time zone."""
     async with context.db.for_workspace(subject.workspace_id, _principal(subject)) as conn:
-        tz = await repository.time_zone(conn, subject.workspace_id)
-        rows = await repository.messages_per_day(conn, subject.workspace_id, tz, days)
+        calendar = await repository.calendar(conn, subject.workspace_id)
+        rows = await repository.messages_per_day(conn, subject.workspace_id, calendar, days)
     return {"data": [{"date": r["date"].isoformat(), "count": int(r["count"])} for r in rows]}
 
 

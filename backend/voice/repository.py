@@ -68,6 +68,15 @@ async def connection_by_secret_hash(conn: Connection, secret_hash: str) -> dict[
     return await cur.fetchone()
 
 
+async def valid_connection_workspaces(conn: Connection) -> list[UUID]:
+    """Every workspace with a working VAPI connection (system transaction)."""
+    cur = await conn.execute(
+        "select workspace_id from public.voice_connections where status = 'valid'"
+        " order by workspace_id"
+    )
+    return [row["workspace_id"] for row in await cur.fetchall()]
+
+
 async def list_assistants(conn: Connection, workspace_id: UUID) -> list[dict[str, Any]]:
     cur = await conn.execute(
         "select * from public.voice_assistants where workspace_id = %s order by name, vapi_id",

@@ -6,6 +6,7 @@ Routes that call VAPI take no `Session`: they hold no database connection while 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
@@ -15,6 +16,8 @@ from backend.context import Context
 from backend.errors import BadRequest
 from backend.voice import service
 from backend.voice.schemas import (
+    CallImport,
+    CallImportResult,
     PublicKeyValidate,
     PublicKeyValidation,
     VoiceAssistant,
@@ -87,6 +90,18 @@ async def update_assistant(
     """`assistant_id` is VAPI's id (as `sync` returns it). VAPI first, then the local copy;
     VAPI's validation errors come back as a 422."""
     return _assistant(await service.update(context, subject, assistant_id, data))
+
+
+@router.post("/api/voice/calls/import")
+async def import_calls(
+    subject: AdminSubject, context: Context, data: CallImport | None = None
+) -> CallImportResult:
+    """Fetch the ended calls of the last `days` days from VAPI and store those the webhook did
+    not deliver (a job does this hourly for the last two days)."""
+    subject.require_admin("import calls")
+    since = datetime.now(UTC) - timedelta(days=(data or CallImport()).days)
+    counts = await service.import_calls(context, subject.workspace_id, since)
+    return CallImportResult.model_validate(counts)
 
 
 @router.post("/api/webhooks/vapi", tags=["webhooks"])

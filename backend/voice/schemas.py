@@ -68,5 +68,14 @@ class VoiceToken(BaseModel):
     token: str  # the workspace's VAPI public key, for `new Vapi(token)` in the browser
 
 
+class CallImport(BaseModel):
+    days: int = Field(default=2, ge=1, le=30)
+
+
+class CallImportResult(BaseModel):
+    found: int  # ended calls VAPI has in the window
+    imported: int  # of which we did not have yet
+
+
 class WebhookAck(BaseModel):
     received: bool = True

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -402,3 +402,43 @@ async def receive(context: AppContext, workspace_id: UUID, payload: Any) -> bool
         )
     async with context.db.for_workspace(workspace_id, "vapi-webhook") as conn:
         return await repository.insert_call(conn, workspace_id, values)
+
+
+# -- calls missed by the webhook ----------------------------------------------------------------
+
+# How far back the hourly job looks for calls the webhook did not deliver (VAPI retries a
+# failing server URL only briefly; two days covers an outage of ours over a weekend night).
+IMPORT_WINDOW = timedelta(days=2)
+
+
+async def import_calls(context: AppContext, workspace_id: UUID, since: datetime) -> dict[str, int]:
+    """Store the ended calls created since `since` that we do not have: each call once,
+    whether its end-of-call report arrived or not."""
+    async with context.db.for_workspace(workspace_id, "vapi-import") as conn:
+        connection = await repository.get_connection(conn, workspace_id)
+    if connection is None:
+        raise NoVoiceConnection()
+    try:
+        async with _vapi(
+            context, context.secrets.decrypt(connection["encrypted_private_key"])
+        ) as vapi:
+            calls = await vapi.list_calls(since)
+    except InvalidKey as exc:
+        raise _stored_key_refused() from exc
+    except VapiError as exc:
+        raise _unreachable(exc) from exc
+    # A Call carries what an end-of-call report carries, at its top level.
+    ended = [
+        values
+        for call in calls
+        if call.get("status") == "ended"
+        and (values := call_from_report({**call, "call": call})) is not None
+    ]
+    async with context.db.for_workspace(workspace_id, "vapi-import") as conn:
+        imported = sum([await repository.insert_call(conn, workspace_id, v) for v in ended])
+    return {"found": len(ended), "imported": imported}
+
+
+async def connected_workspaces(context: AppContext) -> list[UUID]:
+    async with context.db.system() as conn:
+        return await repository.valid_connection_workspaces(conn)

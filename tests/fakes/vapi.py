@@ -1,7 +1,7 @@
 """A small fake of VAPI's server API, in its wire format (providers.md §2).
 
 `GET /assistant` (bare array, `limit`), `GET|PATCH /assistant/{id}`, `GET /phone-number`
-(bare array), with `Authorization: Bearer <private key>`. Any other key is 401 with VAPI's
+(bare array), `GET /call` (bare array, newest first, `limit`, `createdAtGt`, `createdAtLe`), with `Authorization: Bearer <private key>`. Any other key is 401 with VAPI's
 NestJS body `{"message": "Invalid Key. Hot tip, …", "error": "Unauthorized", "statusCode":
 401}` (the public key included: it is for the Web SDK only). A PATCH with bad fields is 400
 `{"message": [..], "error": "Bad Request", "statusCode": 400}`; the rules checked here are a
@@ -83,6 +83,7 @@ class FakeVapi:
         self.public_key = public_key
         self.assistants: dict[str, dict[str, Any]] = {}
         self.phone_numbers: list[dict[str, Any]] = []
+        self.calls: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str, Any]] = []  # (method, path, json body)
         self._failures: list[int] = []
         self._lock = threading.Lock()
@@ -92,6 +93,7 @@ class FakeVapi:
                 Route("/assistant", self._list_assistants, methods=["GET"]),
                 Route("/assistant/{id}", self._assistant, methods=["GET", "PATCH"]),
                 Route("/phone-number", self._list_phone_numbers, methods=["GET"]),
+                Route("/call", self._list_calls, methods=["GET"]),
             ]
         )
 
@@ -115,6 +117,7 @@ class FakeVapi:
         with self._lock:
             self.assistants.clear()
             self.phone_numbers.clear()
+            self.calls.clear()
             self.requests.clear()
             self._failures.clear()
 
@@ -159,6 +162,29 @@ class FakeVapi:
         with self._lock:
             self.phone_numbers.append(phone)
         return phone
+
+    def add_call(self, created_at: datetime, **fields: Any) -> dict[str, Any]:
+        """A Call object as `GET /call` returns it; by default an ended inbound phone call."""
+        stamp = created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        call = {
+            "id": str(uuid.uuid4()),
+            "orgId": ORG_ID,
+            "type": "inboundPhoneCall",
+            "status": "ended",
+            "endedReason": "customer-ended-call",
+            "createdAt": stamp,
+            "updatedAt": stamp,
+            "startedAt": stamp,
+            "endedAt": stamp,
+            "cost": 0.05,
+            "customer": {"number": "+919876543210"},
+            "artifact": {"transcript": "AI: Hello\nUser: Where is my order?"},
+            "analysis": {"summary": "Asked about an order."},
+            **fields,
+        }
+        with self._lock:
+            self.calls.append(call)
+        return copy.deepcopy(call)
 
     def delete_assistant(self, assistant_id: str) -> None:
         with self._lock:
@@ -218,3 +244,19 @@ class FakeVapi:
             return denied
         with self._lock:
             return JSONResponse(copy.deepcopy(self.phone_numbers))
+
+    async def _list_calls(self, request: Request) -> JSONResponse:
+        denied, _ = await self._begin(request)
+        if denied is not None:
+            return denied
+        query = request.query_params
+        limit = int(query.get("limit", "100"))
+        with self._lock:
+            found = [
+                c
+                for c in self.calls
+                if c["createdAt"] > query.get("createdAtGt", "")
+                and ("createdAtLe" not in query or c["createdAt"] <= query["createdAtLe"])
+            ]
+            found.sort(key=lambda c: c["createdAt"], reverse=True)
+            return JSONResponse(copy.deepcopy(found[:limit]))

@@ -179,3 +179,74 @@ async def test_calls_their_details_and_recordings(client, context, admin, other_
     assert (await client.get("/api/stats/calls", headers=stranger)).json()["total"] == 0
     bad = await client.get("/api/stats/calls?status=done", headers=stats)
     assert bad.status_code == 400
+
+
+async def _add_messages(context, workspace_id, conversation_id, days_ago, n):
+    async with context.db.system() as conn:
+        await conn.execute(
+            "insert into messages (workspace_id, conversation_id, role, content, created_at)"
+            " select %s, %s, 'user', 'then', now() - make_interval(days => %s)"
+            " from generate_series(1, %s)",
+            (workspace_id, conversation_id, days_ago, n),
+        )
+
+
+async def test_finished_days_are_rolled_up_to_the_same_figures_and_previews_never_count(
+    client, context, admin, stats
+):
+    from backend.stats.tasks import roll_up_finished_days
+
+    bot = await create_chatbot(client, admin)
+    conversation = await say(client, bot["id"], "hello", "a")  # 2 messages today
+    await _add_messages(context, admin.workspace_id, conversation, 3, 5)
+    await _add_messages(context, admin.workspace_id, conversation, 1, 2)
+    async with context.db.system() as conn:
+        preview = await (
+            await conn.execute(
+                "insert into conversations (workspace_id, chatbot_id, visitor_id, is_preview)"
+                " values (%s, %s, 'console', true) returning id",
+                (admin.workspace_id, bot["id"]),
+            )
+        ).fetchone()
+    for days_ago in (0, 1, 3):  # an admin trying the bot in the console, now and then
+        await _add_messages(context, admin.workspace_id, preview["id"], days_ago, 4)
+
+    async def chart() -> list[int]:
+        response = await client.get("/api/stats/messages-per-day?days=7", headers=stats)
+        assert response.status_code == 200, response.text
+        return [row["count"] for row in response.json()["data"]]
+
+    async def today() -> int:
+        body = (await client.get("/api/stats/overview", headers=stats)).json()
+        return body["messages_today"]
+
+    expected = [0, 0, 0, 5, 0, 2, 2]
+    assert await chart() == expected and await today() == 2
+
+    assert await roll_up_finished_days(context.db) >= 1
+    async with context.db.system() as conn:
+        rolled = await (
+            await conn.execute(
+                "select day, messages from message_day_counts where workspace_id = %s order by day",
+                (admin.workspace_id,),
+            )
+        ).fetchall()
+    assert [r["messages"] for r in rolled] == [5, 2]  # finished days only, no previews
+    assert await chart() == expected and await today() == 2
+    assert await roll_up_finished_days(context.db) == 0  # nothing new to roll up
+    async with context.db.system() as conn:  # the chart reads finished days from the rollup
+        await conn.execute(
+            "delete from messages where conversation_id = %s and created_at < now() - interval"
+            " '2 days'",
+            (conversation,),
+        )
+    assert await chart() == expected
+
+    # Moving to another time zone ignores the old days until they are rolled up again in it.
+    await client.patch(
+        "/api/business/me", headers=admin.headers, json={"timeZone": "Pacific/Kiritimati"}
+    )
+    in_kiritimati = await chart()
+    assert sum(in_kiritimati) == 4  # counted afresh: the deleted five are gone
+    assert await roll_up_finished_days(context.db) >= 1
+    assert await chart() == in_kiritimati

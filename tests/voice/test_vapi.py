@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -413,3 +414,54 @@ async def test_legacy_top_level_fields_and_other_messages(voice, admin):
     )
     assert call["recording_url"] == "https://storage.vapi.ai/legacy.wav"
     assert call["customer_id"] is None
+
+
+# -- calls the webhook missed -------------------------------------------------------------------
+
+
+async def test_import_stores_the_ended_calls_the_webhook_missed_once(voice, admin, vapi):
+    client, context = voice
+    secret = (await connected(client, admin))["webhook_secret"]
+    now = datetime.now(UTC)
+    # 130 ended calls over the last day (more than one page of VAPI's list), one still going,
+    # one too old for the window.
+    ended = [vapi.add_call(now - timedelta(minutes=10 * i)) for i in range(130)]
+    vapi.add_call(now, status="in-progress", endedReason=None, endedAt=None)
+    vapi.add_call(now - timedelta(days=5))
+    delivered = ended[0]  # its end-of-call report did arrive
+    report = end_of_call_report(call={**delivered, "customer": {"number": "+919876543210"}})
+    response = await client.post(
+        "/api/webhooks/vapi", headers={"X-Vapi-Secret": secret}, json=report
+    )
+    assert response.status_code == 200, response.text
+
+    first = await client.post("/api/voice/calls/import", headers=admin.headers, json={"days": 2})
+    assert first.status_code == 200, first.text
+    assert first.json() == {"found": 130, "imported": 129}
+    again = await client.post("/api/voice/calls/import", headers=admin.headers)
+    assert again.json() == {"found": 130, "imported": 0}
+
+    calls = await stored(context, "calls")
+    assert len(calls) == 130
+    assert {c["provider_call_id"] for c in calls} == {c["id"] for c in ended}
+    imported = next(c for c in calls if c["provider_call_id"] == ended[5]["id"])
+    assert imported["status"] == "resolved"
+    assert imported["phone"] == "919876543210"
+    assert imported["transcript"] == "AI: Hello\nUser: Where is my order?"
+    assert imported["summary"] == "Asked about an order."
+    assert imported["cost"] == Decimal("0.05")
+
+
+async def test_import_needs_a_connection_and_an_admin(voice, admin, vapi):
+    client, _ = voice
+    response = await client.post("/api/voice/calls/import", headers=admin.headers)
+    assert response.status_code == 404
+    await connected(client, admin)
+    for days in (0, 31):
+        response = await client.post(
+            "/api/voice/calls/import", headers=admin.headers, json={"days": days}
+        )
+        assert response.status_code == 422, days
+    vapi.fail_next(1, 503)
+    response = await client.post("/api/voice/calls/import", headers=admin.headers)
+    assert response.status_code == 502

@@ -1,6 +1,6 @@
 """A thin client for VAPI's server API (providers.md §2), with a workspace's private key.
 
-`Authorization: Bearer <private key>`; list, get and update assistants, list phone numbers.
+`Authorization: Bearer <private key>`; list and update assistants, list phone numbers and calls.
 List endpoints answer bare JSON arrays. Errors are NestJS-shaped
 `{"message": str | [str], "error": "Bad Request", "statusCode": 400}` and come out as the
 exceptions below. VAPI's base URL is a platform setting, not a tenant's: plain httpx.
@@ -9,6 +9,7 @@ exceptions below. VAPI's base URL is a platform setting, not a tenant's: plain h
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -18,8 +19,10 @@ _KEY_FORMAT = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
 
-# `GET /assistant` returns at most `limit` (default 100); the maximum is not documented.
+# `GET /assistant` and `GET /call` return at most `limit` (default 100); the maximum is not
+# documented.
 ASSISTANT_PAGE_LIMIT = 1000
+CALL_PAGE_LIMIT = 100
 
 
 class VapiError(Exception):
@@ -44,6 +47,10 @@ class VapiValidationError(VapiError):
 
 class VapiUnavailable(VapiError):
     """VAPI could not be reached, or answered 429/5xx or something that is not JSON."""
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def looks_like_key(key: str) -> bool:
@@ -121,3 +128,20 @@ class VapiClient:
         if not isinstance(body, list):
             raise VapiUnavailable("VAPI answered an unexpected shape for GET /phone-number")
         return [n for n in body if isinstance(n, dict)]
+
+    async def list_calls(self, created_after: datetime) -> list[dict[str, Any]]:
+        """Every call created after `created_after`, newest first. `GET /call` has no cursor,
+        so pages walk back in time with `createdAtLe` at the oldest call seen so far (`Le`, not
+        `Lt`: calls created in that same millisecond are not skipped; repeats are dropped)."""
+        calls: dict[str, dict[str, Any]] = {}
+        params = {"limit": CALL_PAGE_LIMIT, "createdAtGt": _stamp(created_after)}
+        while True:
+            body = await self._request("GET", "/call", params=params)
+            if not isinstance(body, list):
+                raise VapiUnavailable("VAPI answered an unexpected shape for GET /call")
+            page = [c for c in body if isinstance(c, dict) and c.get("id") and c.get("createdAt")]
+            new = [c for c in page if str(c["id"]) not in calls]
+            calls.update((str(c["id"]), c) for c in new)
+            if len(body) < CALL_PAGE_LIMIT or not new:
+                return list(calls.values())
+            params = {**params, "createdAtLe": min(str(c["createdAt"]) for c in page)}
