@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from backend.analytics.router import router as analytics_router
 from backend.api_keys.router import router as api_keys_router
 from backend.auth.gotrue.router import router as gotrue_router
 from backend.auth.router import router as auth_router
@@ -12,6 +13,7 @@ from backend.cache.router import router as cache_router
 from backend.chat.openai_compat import router as openai_compat_router
 from backend.chat.router import router as chat_router
 from backend.chatbots.router import router as chatbots_router
+from backend.confirmations.router import router as confirmations_router
 from backend.connections.router import router as connections_router
 from backend.customers.router import router as customers_router
 from backend.health.router import router as health_router
@@ -21,6 +23,7 @@ from backend.leads.router import router as leads_router
 from backend.notifications.router import router as notifications_router
 from backend.stats.router import router as stats_router
 from backend.voice.router import router as voice_router
+from backend.whatsapp_agents.router import router as whatsapp_agents_router
 from backend.widget.router import router as widget_router
 from backend.widget.static import router as widget_static_router
 from backend.workspaces.router import router as workspaces_router
@@ -35,6 +38,7 @@ def build_router(*, local_auth: bool) -> APIRouter:
     router.include_router(workspaces_router)
     router.include_router(api_keys_router)
     router.include_router(business_router)
+    router.include_router(analytics_router)
     router.include_router(connections_router)
     router.include_router(chatbots_router)
     router.include_router(chat_router)
@@ -49,4 +53,6 @@ def build_router(*, local_auth: bool) -> APIRouter:
     router.include_router(widget_router)
     router.include_router(widget_static_router)
     router.include_router(voice_router)
+    router.include_router(confirmations_router)
+    router.include_router(whatsapp_agents_router)
     return router

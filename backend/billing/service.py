@@ -1,23 +1,41 @@
-"""Budgets: admission before a model call, settlement after it.
+"""Budgets and credits: admission before a model call, settlement after it.
 
 A call first *reserves* what it may cost at most (its prompt and `max_tokens` at the model's
-price). Reservations are admitted only while the month's spend plus what is already held stays
-under the budget, one at a time under a row lock, so however many messages arrive together the
-recorded spend can pass the budget by at most one message's worth. Settling replaces the
-reservation with the real cost, and pauses the workspace when the budget is reached.
+price). Reservations are admitted only while what is left (of the month's budget, and of the
+credits of a prepaid workspace) is more than what calls in flight already hold, one at a time
+under a row lock, so however many messages arrive together the recorded spend can pass the
+limit by at most one message's worth. Settling replaces the reservation with the real cost,
+charges it to the credits of a prepaid workspace, pauses the workspace when a limit is reached
+and records the budget alerts reached.
+
+Billing modes (`billing_accounts.billing_mode`):
+- `unmetered` and `subscription`: the spend is recorded and only the monthly budget limits it;
+  credits are neither charged nor enforced, so `used_credits` counts prepaid usage only and a
+  workspace that later turns prepaid starts with the credits it was given, not a debt.
+- `prepaid`: every call is also charged to `used_credits`; a workspace whose credits are used
+  up is paused (reason `credits`) exactly like one whose budget is spent (reason `budget`).
+
+Whether a workspace may spend is decided from its state, not only its stored pause flag: a
+budget pause ends with its month or a higher budget, a credits pause with new credits or another
+billing mode, and the first admission after that lifts the flag.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 from uuid import UUID
 
-from backend.billing import repository
+from backend.billing import alerts, repository
 from backend.db import Connection, Database, as_login_role
 from backend.errors import InsufficientBudget
+
+# Pauses that the account's own figures explain, and that end when the figures change.
+_LIMIT_REASONS = ("budget", "credits")
 
 
 class WorkspacePaused(InsufficientBudget):
@@ -25,15 +43,17 @@ class WorkspacePaused(InsufficientBudget):
         message = {
             "budget": "This workspace has spent its monthly budget",
             "credits": "This workspace has no credits left",
+            "payment": "This workspace is paused until its payment goes through",
         }.get(reason or "", "This workspace is paused")
         super().__init__(message)
+        self.reason = reason
 
 
 class BudgetHeld(WorkspacePaused):
-    """The budget is not spent, but calls in flight hold the rest of it: try again shortly."""
+    """The limit is not reached, but calls in flight hold the rest of it: try again shortly."""
 
-    def __init__(self) -> None:
-        super().__init__("budget")
+    def __init__(self, reason: str = "budget") -> None:
+        super().__init__(reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,27 +61,86 @@ class Admission:
     reservation_id: UUID | None  # None: the workspace has no limit to hold against
 
 
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """A workspace's credits, budget and month's spend, and why it is paused (if it is)."""
+
+    total_credits: Decimal
+    used_credits: Decimal
+    monthly_budget: Decimal | None
+    month_spend: Decimal
+    paused_reason: str | None
+
+    @property
+    def available_credits(self) -> Decimal:
+        # Negative when the last call overdrew the credits (by at most one message's worth):
+        # the next grant pays that back first.
+        return self.total_credits - self.used_credits
+
+    @property
+    def percent_used(self) -> int:
+        """The month's spend as a percentage of the monthly budget (0 without a budget)."""
+        if self.monthly_budget is None:
+            return 0
+        if self.monthly_budget == 0:
+            return 100
+        percent = self.month_spend * 100 / self.monthly_budget
+        return int(percent.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_reason is not None
+
+
+def _refusal(account: Mapping[str, Any]) -> str | None:
+    """Why this account may not spend now (`budget`, `credits`, `payment`, …), or None."""
+    if account["is_paused"] and account["paused_reason"] not in _LIMIT_REASONS:
+        return str(account["paused_reason"] or "paused")
+    if account["billing_mode"] == "prepaid" and account["used_credits"] >= account["total_credits"]:
+        return "credits"
+    budget = account["monthly_budget"]
+    if budget is not None and account["current_spend"] >= budget:
+        return "budget"
+    return None
+
+
+def _rooms(account: Mapping[str, Any]) -> list[tuple[str, Decimal]]:
+    """What is left under each limit the account has."""
+    rooms = []
+    if account["billing_mode"] == "prepaid":
+        rooms.append(("credits", account["total_credits"] - account["used_credits"]))
+    if account["monthly_budget"] is not None:
+        rooms.append(("budget", account["monthly_budget"] - account["current_spend"]))
+    return rooms
+
+
 async def admit(conn: Connection, workspace_id: UUID, max_cost: Decimal) -> Admission:
     """Reserve `max_cost` for a call, or raise `WorkspacePaused` before anything is spent."""
+    # The common case (no budget, not prepaid, not paused) is this one primary-key read, under
+    # the caller's own read policy: no role switch, no lock, no contention.
+    limits = await repository.get_limits(conn, workspace_id)
+    if limits is None or not (
+        limits["monthly_budget"] is not None
+        or limits["is_paused"]
+        or limits["billing_mode"] == "prepaid"
+    ):
+        return Admission(None)
     async with as_login_role(conn):
-        limits = await repository.get_limits(conn, workspace_id)
-        if limits is None or (limits["monthly_budget"] is None and not limits["is_paused"]):
-            return Admission(None)  # nothing to hold against: no lock, no contention
         account = await repository.lock_account(conn, workspace_id)
         if account is None:
             return Admission(None)
-        budget, spend = account["monthly_budget"], account["current_spend"]
-        if account["is_paused"] and account["paused_reason"] != "budget":
-            raise WorkspacePaused(account["paused_reason"])
-        if budget is not None and spend >= budget:
-            # (Settling the call that reached the budget already marked the workspace paused.)
-            raise WorkspacePaused("budget")
-        if account["is_paused"]:  # a budget pause whose month has ended, or budget raised
+        reason = _refusal(account)
+        if reason is not None:
+            # (Settling the call that reached the limit already marked the workspace paused.)
+            raise WorkspacePaused(reason)
+        if account["is_paused"]:  # its month has ended, or budget or credits were added
             await repository.set_paused(conn, workspace_id, False, None)
-        if budget is None:
+        rooms = _rooms(account)
+        if not rooms:
             return Admission(None)
-        if spend + account["held"] >= budget:
-            raise BudgetHeld()
+        for limit, room in rooms:
+            if account["held"] >= room:
+                raise BudgetHeld(limit)
         return Admission(await repository.add_reservation(conn, workspace_id, max_cost))
 
 
@@ -69,7 +148,7 @@ async def wait_for_room(
     db: Database, workspace_id: UUID, max_cost: Decimal, principal: str, *, patience: float = 5.0
 ) -> Admission:
     """After `BudgetHeld`: try again for a little while, since calls in flight may cost less
-    than they hold. A budget that is really spent is refused at once."""
+    than they hold. A limit that is really reached is refused at once."""
     deadline = time.monotonic() + patience
     delay = 0.02
     while True:
@@ -77,19 +156,21 @@ async def wait_for_room(
         try:
             async with db.for_workspace(workspace_id, principal) as conn:
                 return await admit(conn, workspace_id, max_cost)
-        except BudgetHeld:
+        except BudgetHeld as held:
             delay = min(delay * 2, 0.5)
             if time.monotonic() + delay > deadline:
-                raise WorkspacePaused("budget") from None
+                raise WorkspacePaused(held.reason) from None
 
 
 async def settle(conn: Connection, workspace_id: UUID, admission: Admission, cost: Decimal) -> None:
     """Record what the call really cost, in the same transaction as its usage row."""
+    recorded: list[dict[str, Any]] = []
     async with as_login_role(conn):
         if admission.reservation_id is not None:
             await repository.release_reservation(conn, admission.reservation_id)
         if cost > 0:
-            await repository.record_spend(conn, workspace_id, cost)
+            recorded = await repository.record_spend(conn, workspace_id, cost)
+    alerts.announce(workspace_id, recorded)
 
 
 async def release(conn: Connection, admission: Admission) -> None:
@@ -99,31 +180,22 @@ async def release(conn: Connection, admission: Admission) -> None:
             await repository.release_reservation(conn, admission.reservation_id)
 
 
-async def credits(conn: Connection, workspace_id: UUID) -> dict[str, object]:
+async def balance(conn: Connection, workspace_id: UUID) -> Balance:
     account = await repository.get_account(conn, workspace_id)
-    if account is None:
-        total = used = spend = Decimal(0)
-        budget = None
-        paused = False
-    else:
-        total, used = account["total_credits"], account["used_credits"]
-        budget, spend, paused = (
-            account["monthly_budget"],
-            account["current_spend"],
-            account["is_paused"],
-        )
-    percent = round(float(spend / budget * 100)) if budget else 0
-    return {
-        "totalCredits": float(total),
-        "usedCredits": float(used),
-        "availableCredits": float(total - used),
-        "monthlyBudget": float(budget) if budget is not None else None,
-        "currentMonthSpend": float(spend),
-        "percentUsed": percent,
-        "isPaused": paused,
-    }
+    if account is None:  # nothing spent, granted or set yet
+        return Balance(Decimal(0), Decimal(0), None, Decimal(0), None)
+    return Balance(
+        total_credits=account["total_credits"],
+        used_credits=account["used_credits"],
+        monthly_budget=account["monthly_budget"],
+        month_spend=account["current_spend"],
+        paused_reason=_refusal(account),
+    )
 
 
 async def set_budget(conn: Connection, workspace_id: UUID, budget: Decimal | None) -> None:
+    """Set (or clear, with None) the monthly budget. A budget the month's spend has already
+    reached pauses the workspace and records its alerts; one with room lifts a budget pause."""
     async with as_login_role(conn):
-        await repository.set_budget(conn, workspace_id, budget)
+        recorded = await repository.set_budget(conn, workspace_id, budget)
+    alerts.announce(workspace_id, recorded)

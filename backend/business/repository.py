@@ -45,10 +45,8 @@ async def save_ai_config(
 
 async def profile(conn: Connection, workspace_id: UUID) -> dict[str, Any] | None:
     cur = await conn.execute(
-        "select w.id, w.name, w.email, w.phone, w.industry, w.time_zone, w.created_at,"
-        " not coalesce(b.is_paused, false) as active"
-        " from public.workspaces w left join public.billing_accounts b on b.workspace_id = w.id"
-        " where w.id = %s",
+        "select id, name, email, phone, industry, time_zone, created_at from public.workspaces"
+        " where id = %s",
         (workspace_id,),
     )
     return await cur.fetchone()

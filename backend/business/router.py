@@ -1,28 +1,40 @@
-"""The omnichannel document's Business API: profile, AI configuration, credits and budget."""
+"""The omnichannel document's Business API: profile, AI configuration, credits and budget, and
+the budget alerts (an addition: the document sends them as webhooks, which do not exist yet)."""
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
+from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from backend.auth.dependencies import AdminSubject, ApiSubject, Session
+from backend.billing import alerts as billing_alerts
 from backend.billing import service as billing
 from backend.business import repository
 from backend.business.schemas import (
     AIConfig,
+    BudgetAlert,
     BudgetUpdate,
     BusinessProfile,
     BusinessProfileUpdate,
     Credits,
 )
+from backend.db import Connection
 from backend.errors import NotFound
-from backend.kit.schemas import Envelope
+from backend.kit.schemas import Envelope, PageEnvelope
 from backend.workspaces import repository as workspaces
 
 router = APIRouter(prefix="/api/business", tags=["business"])
+
+Page = Annotated[int, Query(ge=1)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _ai_config_out(row: dict[str, Any]) -> AIConfig:
@@ -40,6 +52,7 @@ async def get_profile(subject: ApiSubject, session: Session) -> Envelope[Busines
     row = await repository.profile(session, subject.workspace_id)
     if row is None:
         raise NotFound("Workspace not found")
+    balance = await billing.balance(session, subject.workspace_id)
     return Envelope(
         data=BusinessProfile(
             id=str(row["id"]),
@@ -48,8 +61,8 @@ async def get_profile(subject: ApiSubject, session: Session) -> Envelope[Busines
             phone=row["phone"],
             industry=row["industry"],
             timeZone=row["time_zone"],
-            active=row["active"],
-            createdAt=row["created_at"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            active=not balance.is_paused,
+            createdAt=_utc(row["created_at"]),
         )
     )
 
@@ -94,11 +107,22 @@ async def put_ai_config(
     return Envelope(data=_ai_config_out(row))
 
 
+async def _credits(session: Connection, workspace_id: UUID) -> Credits:
+    balance = await billing.balance(session, workspace_id)
+    return Credits(
+        totalCredits=float(balance.total_credits),
+        usedCredits=float(balance.used_credits),
+        availableCredits=float(balance.available_credits),
+        monthlyBudget=None if balance.monthly_budget is None else float(balance.monthly_budget),
+        currentMonthSpend=float(balance.month_spend),
+        percentUsed=balance.percent_used,
+        isPaused=balance.is_paused,
+    )
+
+
 @router.get("/credits")
 async def get_credits(subject: ApiSubject, session: Session) -> Envelope[Credits]:
-    return Envelope(
-        data=Credits.model_validate(await billing.credits(session, subject.workspace_id))
-    )
+    return Envelope(data=await _credits(session, subject.workspace_id))
 
 
 @router.put("/credits")
@@ -109,6 +133,29 @@ async def put_credits(
     subject.require_admin("change the business settings")
     budget = Decimal(str(data.monthlyBudget)) if data.monthlyBudget is not None else None
     await billing.set_budget(session, subject.workspace_id, budget)
-    return Envelope(
-        data=Credits.model_validate(await billing.credits(session, subject.workspace_id))
+    return Envelope(data=await _credits(session, subject.workspace_id))
+
+
+@router.get("/alerts")
+async def get_budget_alerts(
+    subject: ApiSubject, session: Session, page: Page = 1, limit: Limit = 20
+) -> PageEnvelope[BudgetAlert]:
+    """The times the month's spend reached 80 % and 100 % of the monthly budget, newest first."""
+    rows, total = await billing_alerts.recent(
+        session, subject.workspace_id, limit=limit, offset=(page - 1) * limit
+    )
+    return PageEnvelope.of(
+        [
+            BudgetAlert(
+                threshold=r["threshold"],
+                month=r["month"].strftime("%Y-%m"),
+                spend=float(r["spend"]),
+                budget=float(r["budget"]),
+                createdAt=_utc(r["created_at"]),
+            )
+            for r in rows
+        ],
+        page=page,
+        limit=limit,
+        total=total,
     )

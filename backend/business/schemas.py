@@ -14,7 +14,7 @@ class BusinessProfile(BaseModel):
     phone: str | None
     industry: str | None
     timeZone: str  # the days of the dashboards (an IANA name; not in the omnichannel document)
-    active: bool
+    active: bool  # false while paused: budget spent, credits used up, payment failed
     createdAt: str
 
 
@@ -59,12 +59,20 @@ class AIConfig(BaseModel):
 
 class Credits(BaseModel):
     totalCredits: float
-    usedCredits: float
-    availableCredits: float
-    monthlyBudget: float | None
-    currentMonthSpend: float
-    percentUsed: int
-    isPaused: bool
+    usedCredits: float  # charged in prepaid mode only (see backend/billing/service.py)
+    availableCredits: float  # total - used: below zero when the last call overdrew them
+    monthlyBudget: float | None  # null: no budget
+    currentMonthSpend: float  # every mode's spend this month (UTC), previews included
+    percentUsed: int  # of the monthly budget (0 without one)
+    isPaused: bool  # model calls are refused: budget spent, credits used up, payment failed
+
+
+class BudgetAlert(BaseModel):
+    threshold: int  # percent of the monthly budget: 80 or 100
+    month: str  # YYYY-MM
+    spend: float  # the month's spend when it was recorded
+    budget: float
+    createdAt: str
 
 
 class BudgetUpdate(BaseModel):

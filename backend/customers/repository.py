@@ -216,6 +216,16 @@ async def portal_voice_assistants(conn: Connection, workspace_id: UUID) -> list[
     return await cur.fetchall()
 
 
+async def portal_whatsapp_agents(conn: Connection, workspace_id: UUID) -> list[dict[str, Any]]:
+    """The workspace's WhatsApp agents that are not archived."""
+    cur = await conn.execute(
+        "select agent_id as id, name, status from public.whatsapp_agents"
+        " where workspace_id = %s and status = 'active' order by name, agent_id",
+        (workspace_id,),
+    )
+    return await cur.fetchall()
+
+
 # -- visitors who became customers --------------------------------------------------------------
 
 

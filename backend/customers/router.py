@@ -28,6 +28,7 @@ from backend.customers.schemas import (
     PortalProfile,
     PortalTicketCreate,
     PortalVoiceAssistant,
+    PortalWhatsAppAgent,
     Ticket,
     TicketCreate,
     TicketUpdate,
@@ -249,10 +250,11 @@ async def portal_agents(user: PortalUser, context: Context) -> PortalAgents:
     async with context.db.system() as conn:
         bots = await repository.portal_chatbots(conn, customer)
         voice = await repository.portal_voice_assistants(conn, customer["workspace_id"])
+        whatsapp = await repository.portal_whatsapp_agents(conn, customer["workspace_id"])
     return PortalAgents(
         chatbots=[PortalChatbot.model_validate(b) for b in bots],
         voice_assistants=[PortalVoiceAssistant.model_validate(v) for v in voice],
-        whatsapp_agents=[],
+        whatsapp_agents=[PortalWhatsAppAgent.model_validate(w) for w in whatsapp],
     )
 
 

@@ -165,11 +165,16 @@ class PortalVoiceAssistant(BaseModel):
     phone_number: str
 
 
+class PortalWhatsAppAgent(BaseModel):
+    id: str  # ElevenLabs' agent id, as the WhatsApp agents API names agents
+    name: str
+    status: str
+
+
 class PortalAgents(BaseModel):
     chatbots: list[PortalChatbot]
     voice_assistants: list[PortalVoiceAssistant]
-    # Filled once WhatsApp agents exist (issue 7); the documented key is always present.
-    whatsapp_agents: list[dict[str, Any]]
+    whatsapp_agents: list[PortalWhatsAppAgent]
 
 
 class PortalMessage(BaseModel):

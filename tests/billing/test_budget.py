@@ -124,3 +124,22 @@ async def test_concurrent_messages_never_overrun_the_budget(
     assert usage["orphans"] == 0  # every usage row belongs to a stored answer
     assert usage["model_calls"] == answered == statuses.count(200) + 1  # none lost, none doubled
     assert account["month_spend"] == usage["spend"]  # the counter agrees with the ledger
+
+
+async def test_a_budget_pause_ends_with_its_month(client, context, admin, bot, fake_openai):
+    await client.put("/api/business/credits", headers=admin.headers, json={"monthlyBudget": 0.001})
+    assert (await chat(client, bot["id"], "Hello", visitor_id="a")).status_code == 200
+    assert (await chat(client, bot["id"], "Anyone?", visitor_id="b")).status_code == 403
+    async with context.db.system() as conn:  # what was spent was last month's
+        await conn.execute(
+            "update billing_accounts set spend_month = (date_trunc('month', now())"
+            " - interval '1 month')::date where workspace_id = %s",
+            (admin.workspace_id,),
+        )
+    # Reported as it is (the stored flag is lifted by the next admission) …
+    credits = (await client.get("/api/business/credits", headers=admin.headers)).json()["data"]
+    assert credits["isPaused"] is False and credits["currentMonthSpend"] == 0
+    # … and the next message goes through.
+    assert (await chat(client, bot["id"], "Still there?", visitor_id="c")).json()["source"] == (
+        "model"
+    )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from uuid import UUID
 
 import pytest
 
 from backend.auth.subjects import AuthSubject, User
+from backend.billing import credits
+from backend.billing import service as billing
 from backend.business import router as business_router
 from tests.fixtures.factories import create_admin, create_api_key
 
@@ -283,6 +286,51 @@ async def test_budget_validation(client, admin, body):
     assert field_names(response) == ["monthlyBudget"]
     credits = (await client.get("/api/business/credits", headers=admin.headers)).json()["data"]
     assert credits["monthlyBudget"] == 50
+
+
+async def test_the_documents_example_balance(client, context, admin):
+    """$1,000 of prepaid credits, $150.50 spent this month against a $500 budget: the figures
+    of the document's example."""
+    ws = UUID(admin.workspace_id)
+    async with context.db.system() as conn:
+        await conn.execute(
+            "insert into billing_accounts (workspace_id, billing_mode) values (%s, 'prepaid')",
+            (ws,),
+        )
+        await credits.grant(conn, ws, Decimal("1000.00"), "adjustment", "example")
+    await client.put("/api/business/credits", headers=admin.headers, json={"monthlyBudget": 500})
+    async with context.db.for_workspace(ws, "test") as conn:
+        await billing.settle(conn, ws, billing.Admission(None), Decimal("150.50"))
+    response = await client.get("/api/business/credits", headers=admin.headers)
+    assert response.json() == {
+        "success": True,
+        "data": {
+            "totalCredits": 1000.00,
+            "usedCredits": 150.50,
+            "availableCredits": 849.50,
+            "monthlyBudget": 500.00,
+            "currentMonthSpend": 150.50,
+            "percentUsed": 30,
+            "isPaused": False,
+        },
+    }
+    me = (await client.get("/api/business/me", headers=admin.headers)).json()["data"]
+    assert me["active"] is True
+
+
+async def test_percent_used_rounds_half_up(client, context, admin):
+    ws = UUID(admin.workspace_id)
+    await client.put("/api/business/credits", headers=admin.headers, json={"monthlyBudget": 8})
+    async with context.db.for_workspace(ws, "test") as conn:
+        await billing.settle(conn, ws, billing.Admission(None), Decimal("0.02"))  # 0.25 %
+    data = (await client.get("/api/business/credits", headers=admin.headers)).json()["data"]
+    assert data["percentUsed"] == 0
+    async with context.db.for_workspace(ws, "test") as conn:
+        await billing.settle(conn, ws, billing.Admission(None), Decimal("0.02"))  # 0.5 %
+    data = (await client.get("/api/business/credits", headers=admin.headers)).json()["data"]
+    assert data["percentUsed"] == 1 and data["currentMonthSpend"] == 0.04
+    # Spend is recorded in every mode, credits are charged in prepaid mode only.
+    assert data["usedCredits"] == 0
 
 
 async def test_budgets_are_per_workspace(client, admin, other_admin):

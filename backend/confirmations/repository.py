@@ -1,0 +1,229 @@
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from backend.db import Connection
+
+# A claim on an order with no call recorded after this long belongs to a request that died
+# between Bolna and the database; another request may take the order over. Far longer than
+# Bolna's client timeout, so a live request never loses its claim.
+CLAIM_TTL = "2 minutes"
+
+
+# -- the connection -----------------------------------------------------------------------------
+
+
+async def get_connection(conn: Connection, workspace_id: UUID) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "select * from public.bolna_connections where workspace_id = %s", (workspace_id,)
+    )
+    return await cur.fetchone()
+
+
+async def workspace_phone(conn: Connection, workspace_id: UUID) -> str | None:
+    cur = await conn.execute("select phone from public.workspaces where id = %s", (workspace_id,))
+    row = await cur.fetchone()
+    return row["phone"] if row else None
+
+
+async def workspace_slug(conn: Connection, workspace_id: UUID) -> str | None:
+    cur = await conn.execute("select slug from public.workspaces where id = %s", (workspace_id,))
+    row = await cur.fetchone()
+    return row["slug"] if row else None
+
+
+async def save_connection(
+    conn: Connection,
+    workspace_id: UUID,
+    values: dict[str, Any],
+    *,
+    rotate_webhook_token: bool,
+) -> dict[str, Any]:
+    """Insert or replace the connection. `values`: encrypted_api_key, api_key_last4, agent_id,
+    agent_name, from_phone_number, default_country, webhook_token_hash, encrypted_webhook_token.
+    A reconnect keeps the webhook token Bolna already has unless told to rotate it; the caller
+    sees which by comparing `webhook_token_hash`."""
+    cur = await conn.execute(
+        """
+        insert into public.bolna_connections
+          (workspace_id, encrypted_api_key, api_key_last4, agent_id, agent_name,
+           from_phone_number, default_country, webhook_token_hash, encrypted_webhook_token,
+           status, validated_at, last_error)
+        values (%(ws)s, %(encrypted_api_key)s, %(api_key_last4)s, %(agent_id)s, %(agent_name)s,
+                %(from_phone_number)s, %(default_country)s, %(webhook_token_hash)s,
+                %(encrypted_webhook_token)s, 'valid', now(), null)
+        on conflict (workspace_id) do update set
+          encrypted_api_key = excluded.encrypted_api_key,
+          api_key_last4 = excluded.api_key_last4,
+          agent_id = excluded.agent_id,
+          agent_name = excluded.agent_name,
+          from_phone_number = excluded.from_phone_number,
+          default_country = excluded.default_country,
+          webhook_token_hash = case when %(rotate)s then excluded.webhook_token_hash
+                                    else bolna_connections.webhook_token_hash end,
+          encrypted_webhook_token = case when %(rotate)s then excluded.encrypted_webhook_token
+                                         else bolna_connections.encrypted_webhook_token end,
+          status = 'valid', validated_at = now(), last_error = null
+        returning *
+        """,
+        {**values, "ws": workspace_id, "rotate": rotate_webhook_token},
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def mark_invalid(conn: Connection, workspace_id: UUID, error: str) -> None:
+    await conn.execute(
+        "update public.bolna_connections set status = 'invalid', last_error = %s"
+        " where workspace_id = %s",
+        (error[:1000], workspace_id),
+    )
+
+
+async def connection_by_token_hash(conn: Connection, token_hash: str) -> dict[str, Any] | None:
+    """Runs before the workspace is known (system transaction)."""
+    cur = await conn.execute(
+        "select workspace_id, encrypted_webhook_token from public.bolna_connections"
+        " where webhook_token_hash = %s",
+        (token_hash,),
+    )
+    return await cur.fetchone()
+
+
+# -- one confirmation call per order ------------------------------------------------------------
+
+
+async def claim_order(conn: Connection, workspace_id: UUID, order_id: str, claim_id: UUID) -> bool:
+    """Claim the order for a new call: True when this request may place it. An order is free
+    when it has no row yet, when its claim went stale without a call, or when its last call
+    was missed or failed (a confirmation may be tried again)."""
+    cur = await conn.execute(
+        f"""
+        insert into public.order_confirmation_calls as o (workspace_id, order_id, claim_id)
+        values (%(ws)s, %(order_id)s, %(claim_id)s)
+        on conflict (workspace_id, order_id) do update
+          set claim_id = excluded.claim_id, claimed_at = now(), call_id = null
+          where (o.call_id is null and o.claimed_at < now() - interval '{CLAIM_TTL}')
+             or exists (select 1 from public.calls c
+                        where c.id = o.call_id and c.status in ('missed', 'failed'))
+        returning o.claim_id
+        """,
+        {"ws": workspace_id, "order_id": order_id, "claim_id": claim_id},
+    )
+    row = await cur.fetchone()
+    return row is not None and row["claim_id"] == claim_id
+
+
+async def order_call(conn: Connection, workspace_id: UUID, order_id: str) -> dict[str, Any] | None:
+    """The call that confirms this order (`id`, `provider_call_id`), None while one is being
+    placed."""
+    cur = await conn.execute(
+        """
+        select c.id, c.provider_call_id from public.order_confirmation_calls o
+        join public.calls c on c.id = o.call_id
+        where o.workspace_id = %s and o.order_id = %s
+        """,
+        (workspace_id, order_id),
+    )
+    return await cur.fetchone()
+
+
+async def release_order(
+    conn: Connection, workspace_id: UUID, order_id: str, claim_id: UUID
+) -> None:
+    """Give the claim up (no call was placed), unless another request took it over since."""
+    await conn.execute(
+        "delete from public.order_confirmation_calls"
+        " where workspace_id = %s and order_id = %s and claim_id = %s and call_id is null",
+        (workspace_id, order_id, claim_id),
+    )
+
+
+async def settle_order(
+    conn: Connection, workspace_id: UUID, order_id: str, claim_id: UUID, call_id: UUID
+) -> None:
+    await conn.execute(
+        "update public.order_confirmation_calls set call_id = %s"
+        " where workspace_id = %s and order_id = %s and claim_id = %s",
+        (call_id, workspace_id, order_id, claim_id),
+    )
+
+
+# -- calls --------------------------------------------------------------------------------------
+
+# The workspace's customer with this phone (customers keep E.164 with '+', calls digits).
+_CUSTOMER = (
+    "(select id from public.customers"
+    " where workspace_id = %(ws)s and phone = '+' || %(phone)s::text)"
+)
+
+
+async def record_placed_call(conn: Connection, workspace_id: UUID, values: dict[str, Any]) -> UUID:
+    """The outbound call just placed (`values`: provider_call_id, agent_id, phone, metadata);
+    its id. Bolna's first webhook may have stored the call already (it can arrive before this
+    transaction): then the order is added to that row."""
+    cur = await conn.execute(
+        f"""
+        insert into public.calls as c
+          (workspace_id, provider, provider_call_id, agent_id, direction, status, phone,
+           customer_id, started_at, metadata)
+        values (%(ws)s, 'bolna', %(provider_call_id)s, %(agent_id)s, 'outbound', 'queued',
+                %(phone)s::text, {_CUSTOMER}, now(), %(metadata)s)
+        on conflict (provider, provider_call_id) do update
+          set metadata = c.metadata || excluded.metadata
+          where c.workspace_id = excluded.workspace_id
+        returning c.id
+        """,
+        {**values, "ws": workspace_id, "metadata": Jsonb(values["metadata"])},
+    )
+    row = await cur.fetchone()
+    assert row is not None, "an execution id Bolna just issued belongs to another workspace"
+    call_id: UUID = row["id"]
+    return call_id
+
+
+async def apply_execution(conn: Connection, workspace_id: UUID, values: dict[str, Any]) -> bool:
+    """Apply one Bolna execution state to its call, or store the call when it is new; True
+    when something changed. `values["rank"]` orders Bolna's statuses: a state no later than
+    the one applied last (a repeated or late delivery) changes nothing. Fields Bolna leaves
+    empty keep what an earlier state gave. One statement, so concurrent deliveries of one call
+    serialise on its row."""
+    cur = await conn.execute(
+        f"""
+        insert into public.calls as c
+          (workspace_id, provider, provider_call_id, agent_id, direction, status, phone,
+           customer_id, started_at, ended_at, duration_seconds, transcript, recording_url,
+           cost, analysis, metadata)
+        values (%(ws)s, 'bolna', %(provider_call_id)s, %(agent_id)s, %(direction)s,
+                %(status)s, %(phone)s::text, {_CUSTOMER}, %(started_at)s, %(ended_at)s,
+                %(duration_seconds)s, %(transcript)s, %(recording_url)s,
+                coalesce(%(cost)s, 0), %(analysis)s, %(metadata)s)
+        on conflict (provider, provider_call_id) do update set
+          status = excluded.status,
+          agent_id = coalesce(c.agent_id, excluded.agent_id),
+          phone = coalesce(excluded.phone, c.phone),
+          customer_id = coalesce(c.customer_id, excluded.customer_id),
+          started_at = coalesce(c.started_at, excluded.started_at),
+          ended_at = coalesce(excluded.ended_at, c.ended_at),
+          duration_seconds = coalesce(excluded.duration_seconds, c.duration_seconds),
+          transcript = coalesce(excluded.transcript, c.transcript),
+          recording_url = coalesce(excluded.recording_url, c.recording_url),
+          cost = coalesce(%(cost)s, c.cost),
+          analysis = c.analysis || excluded.analysis,
+          metadata = c.metadata || excluded.metadata
+        -- Another workspace's execution id is left alone (checked before RLS would refuse).
+        where c.workspace_id = excluded.workspace_id
+          and coalesce((c.metadata -> 'bolna' ->> 'rank')::int, -1) < %(rank)s
+        """,
+        {
+            **values,
+            "ws": workspace_id,
+            "analysis": Jsonb(values["analysis"]),
+            "metadata": Jsonb(values["metadata"]),
+        },
+    )
+    return cur.rowcount > 0

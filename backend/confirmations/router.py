@@ -1,0 +1,79 @@
+"""Order confirmation calls: the Bolna connection (admins), the commerce notification route
+that places a call (CHICX integration guide §2.5), and Bolna's execution webhook.
+
+Routes that call Bolna take no `Session`: they hold no database connection while Bolna answers.
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request, Response
+
+from backend.auth.dependencies import AdminSubject
+from backend.confirmations import service
+from backend.confirmations.dependencies import NotificationSender
+from backend.confirmations.schemas import (
+    BolnaConnect,
+    BolnaConnection,
+    ConfirmationCall,
+    ConfirmOrder,
+)
+from backend.context import Context
+from backend.errors import BadRequest
+from backend.voice.schemas import WebhookAck
+
+router = APIRouter()
+
+
+@router.put("/api/bolna/connection", tags=["voice"])
+async def connect(data: BolnaConnect, subject: AdminSubject, context: Context) -> BolnaConnection:
+    """Check the key (`GET /user/me`) and the agent with Bolna (422 names the wrong one; 502
+    when Bolna cannot be reached), and store them, the key encrypted. The answer carries the
+    webhook URL to give the agent when it is new (first connection, or `rotate_webhook_url`):
+    it holds the webhook's credential and is not shown again."""
+    return BolnaConnection.model_validate(await service.connect(context, subject, data))
+
+
+@router.get("/api/bolna/connection", tags=["voice"])
+async def connection_status(subject: AdminSubject, context: Context) -> BolnaConnection:
+    return BolnaConnection.model_validate(await service.status(context, subject))
+
+
+@router.post("/webhooks/{slug}/confirm-order", tags=["notifications"])
+async def confirm_order(
+    data: ConfirmOrder,
+    subject: NotificationSender,
+    context: Context,
+    response: Response,
+) -> ConfirmationCall:
+    """Call the customer through the workspace's Bolna agent to confirm an order, with the
+    order in the agent's variables. One call per order: asked again while that call is queued,
+    under way or done, this answers the same call (`Idempotent-Replayed: true`) and calls
+    nobody; once it was missed or failed, it calls again. 409 while another request for the
+    order is placing its call, 502 when Bolna refused or could not be reached (nothing was
+    placed: retry)."""
+    call, replayed = await service.confirm_order(context, subject, data)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return ConfirmationCall(
+        message=f"Confirmation call initiated for order {data.order_id}",
+        order_id=data.order_id,
+        call_id=call["id"],
+        phone=data.phone,
+        execution_id=call["provider_call_id"],
+    )
+
+
+@router.post("/api/webhooks/bolna/{token}", tags=["webhooks"])
+async def bolna_webhook(token: str, request: Request, context: Context) -> WebhookAck:
+    """Bolna's execution object, posted on every status change of a call. The token in the
+    URL names the workspace (Bolna signs nothing). Repeated and late deliveries change
+    nothing; a call placed from Bolna's side is stored as a new call."""
+    workspace_id = await service.webhook_workspace(context, token)
+    try:
+        payload = json.loads(await request.body())
+    except ValueError as exc:
+        raise BadRequest("Request body is not valid JSON") from exc
+    await service.receive(context, workspace_id, payload)
+    return WebhookAck()

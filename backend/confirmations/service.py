@@ -1,0 +1,449 @@
+"""Order confirmation calls through Bolna.
+
+A shop's backend asks for a call with `POST /webhooks/{slug}/confirm-order`; Bolna's agent
+calls the customer with the order in its prompt variables, and Bolna's execution webhook
+reports the call as it goes (queued, ringing, in progress, completed) until it is over.
+
+Rules:
+- One call per order: a repeated request answers the call already placed, unless that call
+  was missed or failed. Requests claim the order before calling Bolna, so concurrent ones do
+  not both call.
+- No transaction is open while Bolna answers; when Bolna refuses or cannot be reached, nothing
+  is recorded and the claim is given back, so the shop can simply retry. (An answer lost after
+  the request went out cannot be told from no call: that retry may call twice, and the
+  webhook then records the first call too, without its order.)
+- Bolna signs no webhook: each workspace's webhook URL carries a random token, stored hashed
+  (to find it) and encrypted (to compare it in constant time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import phonenumbers
+import structlog
+
+from backend.auth.subjects import ApiKey, AuthSubject, User
+from backend.confirmations import repository
+from backend.confirmations.schemas import BolnaConnect, ConfirmOrder, OrderItem
+from backend.context import AppContext
+from backend.errors import Conflict, Unauthorized, ValidationFailed, VoxtroError
+from backend.integrations.bolna.client import (
+    BolnaClient,
+    BolnaError,
+    BolnaNotFound,
+    BolnaUnavailable,
+    BolnaValidationError,
+    InvalidKey,
+)
+from backend.leads.service import region_of
+
+log = structlog.get_logger(__name__)
+
+FALLBACK_COUNTRY = "IN"
+
+
+class BolnaUnreachable(VoxtroError):
+    status_code = 502
+    code = "PROVIDER_UNAVAILABLE"
+
+
+class BolnaRefused(VoxtroError):
+    """Bolna answered, and refused: the workspace's connection needs fixing."""
+
+    status_code = 502
+    code = "PROVIDER_ERROR"
+
+
+class ConnectionRefused(BolnaRefused):
+    """Bolna refused the stored key or no longer has the agent: the connection is marked
+    invalid until an admin connects again."""
+
+
+class BolnaNotConnected(Conflict):
+    code = "NOT_CONFIGURED"
+
+    def __init__(self) -> None:
+        super().__init__("Bolna is not connected to this workspace: PUT /api/bolna/connection")
+
+
+class CallBeingPlaced(Conflict):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(
+            f"A confirmation call for order {order_id} is being placed right now; retry shortly",
+            headers={"Retry-After": "5"},
+        )
+
+
+def _bolna(context: AppContext, api_key: str) -> BolnaClient:
+    return BolnaClient(api_key, base_url=context.settings.bolna_base_url)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def webhook_url(context: AppContext, token: str) -> str:
+    return f"{context.settings.base_url}/api/webhooks/bolna/{token}"
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    """What an admin may see of a connection (never the key nor the token)."""
+    return {
+        "connected": True,
+        **{
+            k: row[k]
+            for k in (
+                "status",
+                "api_key_last4",
+                "agent_id",
+                "agent_name",
+                "from_phone_number",
+                "default_country",
+                "validated_at",
+                "last_error",
+            )
+        },
+    }
+
+
+# -- the connection -----------------------------------------------------------------------------
+
+
+async def _check_with_bolna(bolna: BolnaClient, agent_id: str) -> dict[str, Any]:
+    """The agent, once Bolna accepted the key and knows the agent; 422 naming the field."""
+    try:
+        await bolna.me()
+    except InvalidKey as exc:
+        raise ValidationFailed(
+            "Bolna refused this API key",
+            errors=[{"field": "api_key", "message": f"refused by Bolna: {exc}"}],
+        ) from exc
+    try:
+        return await bolna.get_agent(agent_id)
+    except (BolnaNotFound, BolnaValidationError, InvalidKey) as exc:
+        # 403 here: the key is good (`/user/me` passed) but the agent is another account's.
+        raise ValidationFailed(
+            "Bolna has no such agent on this account",
+            errors=[{"field": "agent_id", "message": f"not an agent of this account: {exc}"}],
+        ) from exc
+
+
+async def connect(
+    context: AppContext, subject: AuthSubject[User], data: BolnaConnect
+) -> dict[str, Any]:
+    subject.require_admin("manage provider keys")
+    try:
+        async with _bolna(context, data.api_key) as bolna:
+            agent = await _check_with_bolna(bolna, data.agent_id)
+    except BolnaError as exc:  # what is left: Bolna down, or answering nonsense
+        raise BolnaUnreachable(f"{exc}; try again later") from exc
+
+    token = secrets.token_urlsafe(32)
+    agent_name = agent.get("agent_name")
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        country = data.default_country or region_of(
+            await repository.workspace_phone(conn, subject.workspace_id)
+        )
+        row = await repository.save_connection(
+            conn,
+            subject.workspace_id,
+            {
+                "encrypted_api_key": context.secrets.encrypt(data.api_key),
+                "api_key_last4": data.api_key[-4:],
+                "agent_id": data.agent_id,
+                "agent_name": agent_name[:200] if isinstance(agent_name, str) else None,
+                "from_phone_number": data.from_phone_number,
+                "default_country": country or FALLBACK_COUNTRY,
+                "webhook_token_hash": _token_hash(token),
+                "encrypted_webhook_token": context.secrets.encrypt(token),
+            },
+            rotate_webhook_token=data.rotate_webhook_url,
+        )
+    issued = row["webhook_token_hash"] == _token_hash(token)
+    return {**_public(row), "webhook_url": webhook_url(context, token) if issued else None}
+
+
+async def status(context: AppContext, subject: AuthSubject[User]) -> dict[str, Any]:
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        row = await repository.get_connection(conn, subject.workspace_id)
+    return {"connected": False} if row is None else _public(row)
+
+
+# -- confirm-order ------------------------------------------------------------------------------
+
+
+def _principal(subject: AuthSubject[ApiKey]) -> str:
+    return f"api_key:{subject.principal.id}"
+
+
+def _e164(phone: str, country: str) -> str:
+    """The customer's number in E.164; national numbers are read in the workspace's country."""
+    try:
+        number = phonenumbers.parse(phone, country)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValidationFailed(
+            "Invalid phone number",
+            errors=[
+                {
+                    "field": "phone",
+                    "message": f"not a valid phone number (national numbers are read as {country})",
+                }
+            ],
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _amount(value: float) -> str:
+    return f"{value:.2f}".removesuffix(".00")
+
+
+def _item_line(item: OrderItem) -> str:
+    line = f"{item.qty} x {item.name}"
+    return line if item.price is None else f"{line} at {_amount(item.price)} each"
+
+
+def user_data(order: ConfirmOrder) -> dict[str, Any]:
+    """The agent prompt's variables. Bolna substitutes `{name}` with each value as text, so
+    the items come as one readable line (`items`) and as data (`item_list`), and absent text
+    is empty rather than 'None'."""
+    return {
+        "customer_name": order.customer_name or "",
+        "order_id": order.order_id,
+        "items": "; ".join(_item_line(item) for item in order.items),
+        "item_list": [item.model_dump() for item in order.items],
+        "total_amount": order.total_amount,
+        "cod": order.cod,
+        "delivery_address": order.delivery_address or "",
+    }
+
+
+async def _place(
+    connection: dict[str, Any], context: AppContext, phone: str, order: ConfirmOrder
+) -> str:
+    """Bolna's execution id for a new call, or the error to answer."""
+    try:
+        async with _bolna(context, context.secrets.decrypt(connection["encrypted_api_key"])) as b:
+            return await b.make_call(
+                agent_id=connection["agent_id"],
+                recipient_phone_number=phone,
+                from_phone_number=connection["from_phone_number"],
+                user_data=user_data(order),
+            )
+    except BolnaUnavailable as exc:
+        raise BolnaUnreachable(f"{exc}; no call was recorded, try again later") from exc
+    except InvalidKey as exc:
+        raise ConnectionRefused(
+            f"Bolna refused this workspace's API key ({exc}): connect Bolna again"
+        ) from exc
+    except BolnaNotFound as exc:
+        raise ConnectionRefused(
+            f"Bolna has no agent {connection['agent_id']} any more ({exc}): connect Bolna again"
+        ) from exc
+    except BolnaValidationError as exc:
+        raise BolnaRefused(f"Bolna refused the call: {exc}") from exc
+
+
+async def confirm_order(
+    context: AppContext, subject: AuthSubject[ApiKey], order: ConfirmOrder
+) -> tuple[dict[str, Any], bool]:
+    """Place the order's confirmation call, or find the one already placed; the call
+    (`id`, `provider_call_id`) and whether it was already there."""
+    workspace_id, principal = subject.workspace_id, _principal(subject)
+    claim_id = uuid.uuid4()
+    async with context.db.for_workspace(workspace_id, principal) as conn:
+        connection = await repository.get_connection(conn, workspace_id)
+        if connection is None:
+            raise BolnaNotConnected()
+        phone = _e164(order.phone, connection["default_country"])
+        if not await repository.claim_order(conn, workspace_id, order.order_id, claim_id):
+            existing = await repository.order_call(conn, workspace_id, order.order_id)
+            if existing is None:
+                raise CallBeingPlaced(order.order_id)
+            return existing, True
+
+    try:
+        execution_id = await _place(connection, context, phone, order)
+    except VoxtroError as exc:
+        async with context.db.for_workspace(workspace_id, principal) as conn:
+            await repository.release_order(conn, workspace_id, order.order_id, claim_id)
+            if isinstance(exc, ConnectionRefused):
+                await repository.mark_invalid(conn, workspace_id, exc.message)
+        raise
+
+    async with context.db.for_workspace(workspace_id, principal) as conn:
+        call_id = await repository.record_placed_call(
+            conn,
+            workspace_id,
+            {
+                "provider_call_id": execution_id,
+                "agent_id": connection["agent_id"],
+                "phone": phone.removeprefix("+"),
+                "metadata": {"order": order.model_dump()},
+            },
+        )
+        await repository.settle_order(conn, workspace_id, order.order_id, claim_id, call_id)
+    log.info("bolna_call_placed", order_id=order.order_id, execution_id=execution_id)
+    return {"id": call_id, "provider_call_id": execution_id}, False
+
+
+# -- Bolna's execution webhook ------------------------------------------------------------------
+
+
+async def webhook_workspace(context: AppContext, token: str) -> UUID:
+    async with context.db.system() as conn:
+        row = await repository.connection_by_token_hash(conn, _token_hash(token))
+    if row is None or not hmac.compare_digest(
+        context.secrets.decrypt(row["encrypted_webhook_token"]).encode(), token.encode()
+    ):
+        raise Unauthorized("Unknown Bolna webhook URL")
+    workspace_id: UUID = row["workspace_id"]
+    return workspace_id
+
+
+# Bolna's statuses in lifecycle order (rank), and ours. A call's state only moves forward: a
+# delivery whose rank is not above the last applied one is a repeat or arrived late. Every end
+# shares the last rank, so the first end reported is the one kept.
+_END = 6
+_LIFECYCLE: dict[str, tuple[int, str]] = {
+    "scheduled": (0, "queued"),
+    "queued": (1, "queued"),
+    "rescheduled": (1, "queued"),
+    "initiated": (2, "queued"),
+    "ringing": (3, "queued"),
+    "in-progress": (4, "in_progress"),
+    "call-disconnected": (5, "in_progress"),  # `completed` follows with the recording etc.
+    "completed": (_END, "resolved"),  # or missed: see `_ended_status`
+    "busy": (_END, "missed"),
+    "no-answer": (_END, "missed"),
+    "canceled": (_END, "missed"),
+    "stopped": (_END, "missed"),
+    "failed": (_END, "failed"),
+    "error": (_END, "failed"),
+    "balance-low": (_END, "failed"),
+}
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _text(value: Any, limit: int | None = None) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value[:limit] if limit else value
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else None  # a time without its zone would be a guess
+
+
+def _digits(number: Any) -> str | None:
+    digits = re.sub(r"\D", "", number) if isinstance(number, str) else ""
+    return digits if 6 <= len(digits) <= 15 else None
+
+
+def _ended_status(execution: dict[str, Any], duration: float | None) -> str:
+    """`completed` only says the line was closed: nobody spoke unless the conversation lasted,
+    and an answering machine is no confirmation."""
+    if not duration or execution.get("answered_by_voice_mail") is True:
+        return "missed"
+    return "resolved"
+
+
+def call_from_execution(execution: dict[str, Any]) -> dict[str, Any] | None:
+    """The `calls` columns one execution state sets (and its `rank`), or None for a status
+    this code does not know (acknowledged, not applied). Duration, cost, recording and
+    transcript are read at the end only: before it Bolna sends zeros and nulls."""
+    bolna_status = str(execution.get("status") or "")
+    if bolna_status not in _LIFECYCLE:
+        return None
+    rank, status = _LIFECYCLE[bolna_status]
+    ended = rank == _END
+    telephony = _dict(execution.get("telephony_data"))
+    inbound = telephony.get("call_type") == "inbound"
+    duration = _number(execution.get("conversation_duration", execution.get("conversation_time")))
+    if bolna_status == "completed":
+        status = _ended_status(execution, duration)
+    updated_at = _when(execution.get("updated_at"))
+    cost = _number(execution.get("total_cost"))  # cents
+    recording = _text(telephony.get("recording_url"))
+    extracted = _dict(execution.get("extracted_data"))
+    return {
+        "provider_call_id": str(execution["id"])[:200],
+        "rank": rank,
+        "agent_id": _text(execution.get("agent_id"), 200),
+        "direction": "inbound" if inbound else "outbound",
+        "status": status,
+        "phone": _digits(telephony.get("from_number" if inbound else "to_number")),
+        # When the call was placed: Bolna's `created_at`.
+        "started_at": _when(execution.get("created_at")),
+        "ended_at": (updated_at or datetime.now(UTC)) if ended else None,
+        "duration_seconds": max(0, round(duration)) if ended and duration is not None else None,
+        "transcript": _text(execution.get("transcript")) if ended else None,
+        "recording_url": recording
+        if ended and recording and re.match(r"^https?://", recording)
+        else None,
+        "cost": Decimal(str(cost)) / 100 if ended and cost is not None else None,
+        "analysis": {"extracted_data": extracted} if extracted else {},
+        "metadata": {
+            "bolna": {
+                "status": bolna_status,
+                "rank": rank,
+                **{
+                    k: v
+                    for k, v in {
+                        "hangup_reason": telephony.get("hangup_reason"),
+                        "hangup_by": telephony.get("hangup_by"),
+                        "error_message": execution.get("error_message"),
+                        "answered_by_voice_mail": execution.get("answered_by_voice_mail"),
+                        "batch_id": execution.get("batch_id"),
+                    }.items()
+                    if v is not None
+                },
+            }
+        },
+    }
+
+
+async def receive(context: AppContext, workspace_id: UUID, payload: Any) -> bool:
+    """Apply one execution delivery; True when it changed or added a call."""
+    execution = _dict(payload)
+    problems = [
+        {"field": name, "message": "required"}
+        for name in ("id", "status")
+        if execution.get(name) in (None, "")
+    ]
+    if problems:
+        raise ValidationFailed("Not a Bolna execution", errors=problems)
+    values = call_from_execution(execution)
+    if values is None:
+        log.warning("bolna_unknown_status", status=execution.get("status"))
+        return False
+    async with context.db.for_workspace(workspace_id, "bolna-webhook") as conn:
+        return await repository.apply_execution(conn, workspace_id, values)

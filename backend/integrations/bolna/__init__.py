@@ -1,0 +1,1 @@
+"""Bolna (api.bolna.ai): voice agents and the outbound calls they make."""

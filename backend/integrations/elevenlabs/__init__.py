@@ -1,0 +1,1 @@
+"""ElevenLabs (api.elevenlabs.io): the account, its conversational agents and their calls."""

@@ -1,0 +1,1 @@
+"""WhatsApp agents: ElevenLabs conversational agents synced into a workspace, and their calls."""

@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from backend.db import Connection
+
+
+async def get_connection(conn: Connection, workspace_id: UUID) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "select * from public.elevenlabs_connections where workspace_id = %s", (workspace_id,)
+    )
+    return await cur.fetchone()
+
+
+async def save_connection(
+    conn: Connection,
+    workspace_id: UUID,
+    *,
+    encrypted_api_key: str,
+    api_key_last4: str,
+    subscription: dict[str, Any] | None,
+    webhook_token: str,
+) -> dict[str, Any]:
+    """Insert or replace the key; a new key keeps the webhook URL and secret that ElevenLabs'
+    dashboard already has (`webhook_token` is used only for a new connection)."""
+    tier = subscription.get("tier") if subscription else None
+    cur = await conn.execute(
+        """
+        insert into public.elevenlabs_connections
+          (workspace_id, encrypted_api_key, api_key_last4, subscription, subscription_tier,
+           webhook_token, status, validated_at, last_error)
+        values (%s, %s, %s, %s, %s, %s, 'valid', now(), null)
+        on conflict (workspace_id) do update set
+          encrypted_api_key = excluded.encrypted_api_key,
+          api_key_last4 = excluded.api_key_last4,
+          subscription = excluded.subscription,
+          subscription_tier = excluded.subscription_tier,
+          status = 'valid', validated_at = now(), last_error = null
+        returning *
+        """,
+        (
+            workspace_id,
+            encrypted_api_key,
+            api_key_last4,
+            Jsonb(subscription) if subscription is not None else None,
+            str(tier)[:100] if tier else None,
+            webhook_token,
+        ),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def save_webhook_secret(
+    conn: Connection, workspace_id: UUID, encrypted_secret: str
+) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "update public.elevenlabs_connections set encrypted_webhook_secret = %s"
+        " where workspace_id = %s returning *",
+        (encrypted_secret, workspace_id),
+    )
+    return await cur.fetchone()
+
+
+async def mark_invalid(conn: Connection, workspace_id: UUID, error: str) -> None:
+    await conn.execute(
+        "update public.elevenlabs_connections set status = 'invalid', last_error = %s"
+        " where workspace_id = %s",
+        (error[:500], workspace_id),
+    )
+
+
+async def connection_by_token(conn: Connection, token: str) -> dict[str, Any] | None:
+    """Runs before the workspace is known (system transaction)."""
+    cur = await conn.execute(
+        "select workspace_id, encrypted_webhook_secret from public.elevenlabs_connections"
+        " where webhook_token = %s",
+        (token,),
+    )
+    return await cur.fetchone()
+
+
+async def list_agents(conn: Connection, workspace_id: UUID) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "select * from public.whatsapp_agents where workspace_id = %s order by name, agent_id",
+        (workspace_id,),
+    )
+    return await cur.fetchall()
+
+
+async def get_agent(conn: Connection, workspace_id: UUID, agent_id: str) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "select * from public.whatsapp_agents where workspace_id = %s and agent_id = %s",
+        (workspace_id, agent_id),
+    )
+    return await cur.fetchone()
+
+
+async def upsert_agent(
+    conn: Connection, workspace_id: UUID, values: dict[str, Any], *, archived: bool
+) -> dict[str, Any]:
+    """`values`: agent_id, name, first_message, system_prompt, language, llm, phone_numbers
+    (None: keep the stored ones), raw. The status is ours: an agent archived on ElevenLabs
+    (`archived`) becomes archived here, but un-archiving it there does not put it back in
+    the portal; the admin does."""
+    phone_numbers = values["phone_numbers"]
+    cur = await conn.execute(
+        """
+        insert into public.whatsapp_agents
+          (workspace_id, agent_id, name, status, first_message, system_prompt, language, llm,
+           phone_numbers, raw, synced_at)
+        values (%(ws)s, %(agent_id)s, %(name)s,
+                case when %(archived)s then 'archived' else 'active' end,
+                %(first_message)s, %(system_prompt)s, %(language)s, %(llm)s,
+                coalesce(%(phone_numbers)s, '[]'::jsonb), %(raw)s, now())
+        on conflict (workspace_id, agent_id) do update set
+          name = excluded.name,
+          status = case when %(archived)s then 'archived' else whatsapp_agents.status end,
+          first_message = excluded.first_message, system_prompt = excluded.system_prompt,
+          language = excluded.language, llm = excluded.llm,
+          phone_numbers = coalesce(%(phone_numbers)s, whatsapp_agents.phone_numbers),
+          raw = excluded.raw, synced_at = now()
+        returning *
+        """,
+        {
+            **values,
+            "ws": workspace_id,
+            "archived": archived,
+            "phone_numbers": Jsonb(phone_numbers) if phone_numbers is not None else None,
+            "raw": Jsonb(values["raw"]),
+        },
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def set_status(
+    conn: Connection, workspace_id: UUID, agent_id: str, status: str
+) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "update public.whatsapp_agents set status = %s"
+        " where workspace_id = %s and agent_id = %s returning *",
+        (status, workspace_id, agent_id),
+    )
+    return await cur.fetchone()
+
+
+async def delete_agents_except(
+    conn: Connection, workspace_id: UUID, keep_agent_ids: list[str]
+) -> int:
+    cur = await conn.execute(
+        "delete from public.whatsapp_agents where workspace_id = %s and agent_id <> all(%s)",
+        (workspace_id, keep_agent_ids),
+    )
+    return cur.rowcount
+
+
+async def insert_call(conn: Connection, workspace_id: UUID, values: dict[str, Any]) -> bool:
+    """Store one ElevenLabs conversation, once: a redelivered webhook is a no-op. The customer
+    is the workspace's customer with this phone (customers keep E.164 with '+', calls digits)."""
+    cur = await conn.execute(
+        """
+        insert into public.calls
+          (workspace_id, provider, provider_call_id, agent_id, direction, status, phone,
+           customer_id, language, started_at, ended_at, duration_seconds, transcript, summary,
+           analysis, metadata)
+        values (
+          %(ws)s, 'elevenlabs', %(provider_call_id)s, %(agent_id)s, %(direction)s, %(status)s,
+          %(phone)s::text,
+          (select id from public.customers
+            where workspace_id = %(ws)s and phone = '+' || %(phone)s::text),
+          %(language)s, %(started_at)s, %(ended_at)s, %(duration_seconds)s, %(transcript)s,
+          %(summary)s, %(analysis)s, %(metadata)s)
+        on conflict (provider, provider_call_id) do nothing
+        """,
+        {
+            **values,
+            "ws": workspace_id,
+            "analysis": Jsonb(values["analysis"]),
+            "metadata": Jsonb(values["metadata"]),
+        },
+    )
+    return cur.rowcount > 0

@@ -1,0 +1,578 @@
+"""WhatsApp agents on ElevenLabs: the workspace's API key, the agents synced from its account,
+and the post-call webhooks ElevenLabs signs with a secret the admin copies from its dashboard.
+
+The key is checked before it is saved, encrypted at rest, and never returned. No transaction
+is open while ElevenLabs answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from backend.auth.subjects import AuthSubject, User
+from backend.context import AppContext
+from backend.errors import NotFound, Unauthorized, ValidationFailed, VoxtroError
+from backend.integrations.elevenlabs.client import (
+    ElevenLabsClient,
+    ElevenLabsError,
+    ElevenLabsNotFound,
+    ElevenLabsValidationError,
+    InvalidKey,
+    MissingPermissions,
+)
+from backend.whatsapp_agents import repository
+from backend.whatsapp_agents.schemas import WhatsAppAgentUpdate
+
+# What an HTTP header can carry; anything else is no ElevenLabs key (`sk_…`), and not sent.
+_KEY_FORMAT = re.compile(r"[\x21-\x7e]{8,200}")
+SYNC_CONCURRENCY = 4  # agent detail requests in flight during a sync
+# ElevenLabs' own SDK refuses signatures older than 30 minutes. It has no bound on the future:
+# we allow 5 minutes of clock skew, so a timestamp far ahead (a clock gone wrong, or a signature
+# minted to outlive the window) cannot keep a delivery replayable for longer than intended.
+SIGNATURE_MAX_AGE = 30 * 60
+SIGNATURE_MAX_AHEAD = 5 * 60
+
+
+class ElevenLabsUnreachable(VoxtroError):
+    status_code = 502
+    code = "PROVIDER_UNAVAILABLE"
+
+
+class NoElevenLabsConnection(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No ElevenLabs account is connected to this workspace")
+
+
+class NoSuchAgent(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No such WhatsApp agent in this workspace (sync first?)")
+
+
+# Our field -> where ElevenLabs keeps it, in an agent and in a PATCH body alike.
+_UPSTREAM_PATHS: dict[str, tuple[str, ...]] = {
+    "name": ("name",),
+    "first_message": ("conversation_config", "agent", "first_message"),
+    "language": ("conversation_config", "agent", "language"),
+    "system_prompt": ("conversation_config", "agent", "prompt", "prompt"),
+    "llm": ("conversation_config", "agent", "prompt", "llm"),
+}
+_OUR_FIELDS = {".".join(path): field for field, path in _UPSTREAM_PATHS.items()}
+
+
+class ElevenLabsRefused(ValidationFailed):
+    """ElevenLabs' own validation errors, passed on under our field names."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        errors = [{"field": _OUR_FIELDS.get(path, path), "message": m} for path, m in problems]
+        super().__init__(
+            "ElevenLabs refused the update: "
+            + "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+            errors=errors,
+        )
+
+
+def webhook_url(context: AppContext, token: str) -> str:
+    return f"{context.settings.base_url}/api/webhooks/elevenlabs/{token}"
+
+
+def _client(context: AppContext, api_key: str) -> ElevenLabsClient:
+    return ElevenLabsClient(api_key, base_url=context.settings.elevenlabs_base_url)
+
+
+def _unreachable(exc: ElevenLabsError) -> ElevenLabsUnreachable:
+    return ElevenLabsUnreachable(f"Could not reach ElevenLabs: {exc}")
+
+
+def _connection_view(context: AppContext, row: dict[str, Any] | None) -> dict[str, Any]:
+    if row is None:
+        return {"connected": False}
+    return {
+        **row,
+        "connected": True,
+        "webhook_url": webhook_url(context, row["webhook_token"]),
+        "webhook_secret_set": row["encrypted_webhook_secret"] is not None,
+    }
+
+
+# -- the connection -----------------------------------------------------------------------------
+
+
+async def _account(client: ElevenLabsClient) -> tuple[dict[str, Any] | None, str | None]:
+    """(the account, None), or (None, why not) for a key scoped without `user_read`."""
+    try:
+        user = await client.get_user()
+        if not isinstance(user.get("subscription"), dict):
+            user = {**user, "subscription": await client.get_subscription()}
+    except MissingPermissions as exc:
+        return None, str(exc)
+    return user, None
+
+
+async def validate_key(
+    context: AppContext, subject: AuthSubject[User], api_key: str
+) -> dict[str, Any]:
+    """Check the key with ElevenLabs and, when it is valid, save it (encrypted) at once, so the
+    next call (sync) works. A key ElevenLabs refuses is an answer (`valid: false`), not an
+    error, and changes nothing."""
+    subject.require_admin("connect provider accounts")
+    api_key = api_key.strip()
+    if not _KEY_FORMAT.fullmatch(api_key):
+        return {"valid": False, "message": "This is not an ElevenLabs API key"}
+    try:
+        async with _client(context, api_key) as client:
+            user, scope_problem = await _account(client)
+    except InvalidKey as exc:
+        return {"valid": False, "message": f"ElevenLabs refused this API key: {exc}"}
+    except ElevenLabsError as exc:
+        raise _unreachable(exc) from exc
+    subscription = user["subscription"] if user else None
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        row = await repository.save_connection(
+            conn,
+            subject.workspace_id,
+            encrypted_api_key=context.secrets.encrypt(api_key),
+            api_key_last4=api_key[-4:],
+            subscription=subscription,
+            webhook_token=secrets.token_urlsafe(24),
+        )
+    return {
+        "valid": True,
+        "message": (
+            f"Valid key with limited permissions ({scope_problem}): the subscription is not shown"
+            if scope_problem
+            else None
+        ),
+        "user": {
+            "user_id": user.get("user_id") if user else None,
+            "first_name": user.get("first_name") if user else None,
+            "subscription": subscription,
+        },
+        "connection": _connection_view(context, row),
+    }
+
+
+async def status(context: AppContext, subject: AuthSubject[User]) -> dict[str, Any]:
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        row = await repository.get_connection(conn, subject.workspace_id)
+    return _connection_view(context, row)
+
+
+async def set_webhook_secret(
+    context: AppContext, subject: AuthSubject[User], secret: str
+) -> dict[str, Any]:
+    subject.require_admin("manage provider webhooks")
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        row = await repository.save_webhook_secret(
+            conn, subject.workspace_id, context.secrets.encrypt(secret.strip())
+        )
+    if row is None:
+        raise NoElevenLabsConnection()
+    return _connection_view(context, row)
+
+
+async def _connection(context: AppContext, subject: AuthSubject[User]) -> dict[str, Any]:
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        row = await repository.get_connection(conn, subject.workspace_id)
+    if row is None:
+        raise NoElevenLabsConnection()
+    return row
+
+
+async def _failure(
+    context: AppContext, subject: AuthSubject[User], exc: ElevenLabsError
+) -> VoxtroError:
+    """What the admin is told when ElevenLabs refuses the stored key or cannot answer."""
+    if isinstance(exc, InvalidKey):
+        async with context.db.as_claims(subject.principal.claims) as conn:
+            await repository.mark_invalid(conn, subject.workspace_id, str(exc))
+        return ValidationFailed(
+            "ElevenLabs refused the stored API key: connect the account again",
+            errors=[{"field": "api_key", "message": str(exc)}],
+        )
+    if isinstance(exc, MissingPermissions):
+        return ValidationFailed(
+            "The stored ElevenLabs API key lacks a permission this needs",
+            errors=[{"field": "api_key", "message": str(exc)}],
+        )
+    return _unreachable(exc)
+
+
+# -- agents -------------------------------------------------------------------------------------
+
+
+def _at(obj: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    return obj
+
+
+def _phone_numbers(agent: dict[str, Any]) -> list[dict[str, Any]] | None:
+    numbers = agent.get("phone_numbers")
+    if not isinstance(numbers, list):
+        return None
+    keys = ("phone_number", "label", "provider", "phone_number_id")
+    return [
+        {k: n.get(k) for k in keys}
+        for n in numbers
+        if isinstance(n, dict) and isinstance(n.get("phone_number"), str)
+    ]
+
+
+def _local_fields(agent: dict[str, Any]) -> dict[str, Any]:
+    def text(field: str, limit: int | None = None) -> str | None:
+        return _text(_at(agent, _UPSTREAM_PATHS[field]), limit)
+
+    return {
+        "agent_id": str(agent["agent_id"]),
+        "name": str(agent.get("name") or ""),
+        "first_message": text("first_message"),
+        "system_prompt": text("system_prompt"),
+        "language": text("language", 20),
+        "llm": text("llm", 100),
+        "phone_numbers": _phone_numbers(agent),
+        "raw": agent,
+    }
+
+
+async def _agent_details(client: ElevenLabsClient, agent_ids: list[str]) -> list[dict[str, Any]]:
+    """Each agent in full (the list has no prompt or first message), a few at a time; one
+    deleted since the list was read is left out."""
+    semaphore = asyncio.Semaphore(SYNC_CONCURRENCY)
+
+    async def one(agent_id: str) -> dict[str, Any] | None:
+        async with semaphore:
+            try:
+                agent = await client.get_agent(agent_id)
+            except ElevenLabsNotFound:
+                return None
+        return {**agent, "agent_id": agent.get("agent_id") or agent_id}
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(agent_id)) for agent_id in agent_ids]
+    except ExceptionGroup as failures:
+        raise failures.exceptions[0] from None  # the others were cancelled with it
+    return [agent for task in tasks if (agent := task.result()) is not None]
+
+
+async def sync(context: AppContext, subject: AuthSubject[User]) -> list[dict[str, Any]]:
+    """Upsert every agent of the ElevenLabs account; delete the local ones gone upstream.
+    Nothing changes locally unless every agent was read."""
+    subject.require_admin("sync WhatsApp agents")
+    connection = await _connection(context, subject)
+    try:
+        async with _client(context, context.secrets.decrypt(connection["encrypted_api_key"])) as c:
+            summaries = await c.list_agents()
+            agents = await _agent_details(c, [str(s["agent_id"]) for s in summaries])
+    except ElevenLabsError as exc:
+        raise await _failure(context, subject, exc) from exc
+    archived = {str(s["agent_id"]) for s in summaries if s.get("archived")}
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        rows = [
+            await repository.upsert_agent(
+                conn,
+                subject.workspace_id,
+                _local_fields(agent),
+                archived=agent["agent_id"] in archived,
+            )
+            for agent in agents
+        ]
+        await repository.delete_agents_except(
+            conn, subject.workspace_id, [r["agent_id"] for r in rows]
+        )
+    return rows
+
+
+async def list_agents(context: AppContext, subject: AuthSubject[User]) -> list[dict[str, Any]]:
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        return await repository.list_agents(conn, subject.workspace_id)
+
+
+async def get_agent(
+    context: AppContext, subject: AuthSubject[User], agent_id: str
+) -> dict[str, Any]:
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        row = await repository.get_agent(conn, subject.workspace_id, agent_id)
+    if row is None:
+        raise NoSuchAgent()
+    return row
+
+
+def _upstream_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for field, value in changes.items():
+        if field not in _UPSTREAM_PATHS:
+            continue
+        *parents, leaf = _UPSTREAM_PATHS[field]
+        node = body
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return body
+
+
+async def update(
+    context: AppContext, subject: AuthSubject[User], agent_id: str, data: WhatsAppAgentUpdate
+) -> dict[str, Any]:
+    """ElevenLabs first; the local copy follows what ElevenLabs answered, and only if it
+    accepted. `status` alone never reaches ElevenLabs."""
+    subject.require_admin("edit WhatsApp agents")
+    local = await get_agent(context, subject, agent_id)
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if not changes:
+        raise ValidationFailed("Nothing to update", errors=[{"field": "body", "message": "empty"}])
+    upstream = _upstream_changes(changes)
+    updated: dict[str, Any] | None = None
+    if upstream:
+        connection = await _connection(context, subject)
+        key = context.secrets.decrypt(connection["encrypted_api_key"])
+        try:
+            async with _client(context, key) as client:
+                updated = await client.update_agent(agent_id, upstream)
+        except ElevenLabsValidationError as exc:
+            raise ElevenLabsRefused(exc.problems) from exc
+        except ElevenLabsNotFound as exc:
+            raise NotFound("ElevenLabs no longer has this agent (sync again)") from exc
+        except ElevenLabsError as exc:
+            raise await _failure(context, subject, exc) from exc
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        row: dict[str, Any] | None = local
+        if updated is not None:
+            row = await repository.upsert_agent(
+                conn,
+                subject.workspace_id,
+                _local_fields({**updated, "agent_id": updated.get("agent_id") or agent_id}),
+                archived=False,
+            )
+        if "status" in changes:
+            row = await repository.set_status(
+                conn, subject.workspace_id, agent_id, changes["status"]
+            )
+    if row is None:  # deleted by a sync meanwhile
+        raise NoSuchAgent()
+    return row
+
+
+# -- post-call webhooks -------------------------------------------------------------------------
+
+
+def _signature(header: str | None, now: float) -> tuple[str, list[str]]:
+    """The timestamp and the `v0` signatures of `ElevenLabs-Signature: t=<unix>,v0=<hex>`,
+    refused (401) when missing, malformed, or outside the time window."""
+    if not header or not header.strip():
+        raise Unauthorized("Missing ElevenLabs-Signature header")
+    timestamp, signatures = None, []
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t" and timestamp is None:
+            timestamp = value
+        elif name == "v0" and value:
+            signatures.append(value.lower())
+    if not timestamp or not re.fullmatch(r"[0-9]{1,12}", timestamp) or not signatures:
+        raise Unauthorized("Malformed ElevenLabs-Signature header (expected t=…,v0=…)")
+    age = now - int(timestamp)
+    if age > SIGNATURE_MAX_AGE:
+        raise Unauthorized("ElevenLabs signature timestamp is more than 30 minutes old")
+    if -age > SIGNATURE_MAX_AHEAD:
+        raise Unauthorized("ElevenLabs signature timestamp is in the future")
+    return timestamp, signatures
+
+
+async def verified_workspace(
+    context: AppContext, token: str, header: str | None, raw_body: bytes
+) -> UUID:
+    """The workspace whose webhook URL this is, once the body's signature is checked with its
+    secret: HMAC-SHA256 of `{t}.{raw body}`, hex."""
+    timestamp, signatures = _signature(header, time.time())
+    async with context.db.system() as conn:
+        row = await repository.connection_by_token(conn, token)
+    if row is None:
+        raise Unauthorized("Invalid ElevenLabs webhook URL or signature")
+    if row["encrypted_webhook_secret"] is None:
+        raise Unauthorized(
+            "No webhook secret is set for this ElevenLabs connection"
+            " (PUT /api/whatsapp/webhook-secret)"
+        )
+    secret = context.secrets.decrypt(row["encrypted_webhook_secret"])
+    expected = hmac.new(
+        secret.encode(), timestamp.encode() + b"." + raw_body, hashlib.sha256
+    ).hexdigest()
+    if not any(hmac.compare_digest(expected.encode(), s.encode()) for s in signatures):
+        raise Unauthorized("ElevenLabs signature does not match the request body")
+    workspace_id: UUID = row["workspace_id"]
+    return workspace_id
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any, limit: int | None = None) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value[:limit] if limit else value
+
+
+def _number(value: Any) -> float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _digits(number: Any) -> str | None:
+    digits = re.sub(r"\D", "", number) if isinstance(number, str) else ""
+    return digits if 6 <= len(digits) <= 15 else None
+
+
+def _from_unix(value: Any) -> datetime | None:
+    seconds = _number(value)
+    if seconds is None or seconds <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _direction(phone_call: dict[str, Any], default: str) -> str:
+    direction = phone_call.get("direction")
+    return direction if direction in ("inbound", "outbound") else default
+
+
+def _transcript(turns: list[dict[str, Any]]) -> str | None:
+    lines = [
+        f"{turn.get('role')}: {message.strip()}"
+        for turn in turns
+        if isinstance(message := turn.get("message"), str) and message.strip()
+    ]
+    return "\n".join(lines) or None
+
+
+def _outcome(
+    data: dict[str, Any], metadata: dict[str, Any], analysis: dict[str, Any], turns: list[Any]
+) -> str:
+    """failed: ElevenLabs says so or logged an error; escalated: handed on (a transfer), or the
+    conversation missed its goal (ElevenLabs' success evaluation) and needs a person; missed:
+    the caller never said anything; resolved otherwise."""
+    if data.get("status") == "failed" or metadata.get("error"):
+        return "failed"
+    if "transfer" in str(metadata.get("termination_reason") or "").lower():
+        return "escalated"
+    if not any(t.get("role") == "user" and _text(t.get("message")) for t in turns):
+        return "missed"
+    if analysis.get("call_successful") == "failure":
+        return "escalated"
+    return "resolved"
+
+
+def _compact(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None and v != ""}
+
+
+def call_from_transcription(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The `calls` row of a `post_call_transcription`, or None without a conversation id.
+
+    `metadata.cost` is in ElevenLabs credits, not money: it is kept in `metadata.cost_credits`
+    and the `cost` column (dollars) stays 0."""
+    conversation_id = _text(data.get("conversation_id"), 200)
+    if conversation_id is None:
+        return None
+    metadata, analysis = _dict(data.get("metadata")), _dict(data.get("analysis"))
+    phone_call = _dict(metadata.get("phone_call"))
+    turns = [t for t in data.get("transcript") or [] if isinstance(t, dict)]
+    started = _from_unix(metadata.get("start_time_unix_secs"))
+    seconds = _number(metadata.get("call_duration_secs"))
+    duration = max(0, round(seconds)) if seconds is not None else None
+    override = _dict(
+        _dict(data.get("conversation_initiation_client_data")).get("conversation_config_override")
+    )
+    language = _text(metadata.get("main_language")) or _text(
+        _dict(override.get("agent")).get("language")
+    )
+    return {
+        "provider_call_id": conversation_id,
+        "agent_id": _text(data.get("agent_id"), 200),
+        "direction": _direction(phone_call, "web"),
+        "status": _outcome(data, metadata, analysis, turns),
+        "phone": _digits(phone_call.get("external_number")),
+        "language": language[:20] if language else None,
+        "started_at": started,
+        "ended_at": started + timedelta(seconds=duration or 0) if started else None,
+        "duration_seconds": duration,
+        "transcript": _transcript(turns),
+        "summary": _text(analysis.get("transcript_summary")),
+        "analysis": analysis,
+        "metadata": _compact(
+            {
+                "termination_reason": _text(metadata.get("termination_reason"), 500),
+                "cost_credits": _number(metadata.get("cost")),
+                "telephony": _text(phone_call.get("type"), 50),
+                "phone_number_id": _text(phone_call.get("phone_number_id"), 200),
+                "agent_number": _text(phone_call.get("agent_number"), 32),
+                "call_sid": _text(phone_call.get("call_sid"), 200),
+                "error": metadata.get("error") or None,
+            }
+        ),
+    }
+
+
+def call_from_initiation_failure(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The `calls` row of a `call_initiation_failure` (a call that never connected), or None
+    without a conversation id. Busy and unanswered are `missed`, as for VAPI; the rest `failed`.
+    Field names beyond `conversation_id` and `agent_id` are unverified: read leniently."""
+    conversation_id = _text(data.get("conversation_id"), 200)
+    if conversation_id is None:
+        return None
+    metadata = _dict(data.get("metadata"))
+    phone_call, body = _dict(metadata.get("phone_call")), _dict(metadata.get("body"))
+    reason = _text(data.get("failure_reason"), 200)
+    missed = (reason or "").lower().replace("_", "-") in {"busy", "no-answer"}
+    return {
+        "provider_call_id": conversation_id,
+        "agent_id": _text(data.get("agent_id"), 200),
+        "direction": _direction(phone_call, "outbound"),
+        "status": "missed" if missed else "failed",
+        "phone": _digits(phone_call.get("external_number"))
+        or _digits(body.get("to_number"))
+        or _digits(body.get("To")),
+        "language": None,
+        "started_at": None,
+        "ended_at": None,
+        "duration_seconds": 0,
+        "transcript": None,
+        "summary": None,
+        "analysis": {},
+        "metadata": _compact(
+            {"failure_reason": reason, "telephony": _text(metadata.get("type"), 50)}
+        ),
+    }
+
+
+_EVENTS = {
+    "post_call_transcription": call_from_transcription,
+    "call_initiation_failure": call_from_initiation_failure,
+}
+
+
+async def receive(context: AppContext, workspace_id: UUID, payload: Any) -> bool:
+    """Handle one verified webhook; True when it stored a new call. Other types (audio, …) are
+    acknowledged and ignored."""
+    event = _dict(payload)
+    kind = event.get("type")
+    to_call = _EVENTS.get(kind) if isinstance(kind, str) else None
+    if to_call is None:
+        return False
+    values = to_call(_dict(event.get("data")))
+    if values is None:
+        raise ValidationFailed(
+            f"{kind} without a conversation id",
+            errors=[{"field": "data.conversation_id", "message": "required"}],
+        )
+    async with context.db.for_workspace(workspace_id, "elevenlabs-webhook") as conn:
+        return await repository.insert_call(conn, workspace_id, values)

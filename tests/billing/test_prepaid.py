@@ -1,0 +1,212 @@
+"""Prepaid workspaces: every call is charged to the credits at the platform's prices, the call
+that uses them up pauses the workspace (as a spent budget does), new credits resume it, and
+however many calls arrive together the credits are overdrawn by at most one call's worth."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from uuid import UUID
+
+import pytest
+
+from backend.billing import credits
+from backend.billing import service as billing
+from tests.fakes.openai import Reply
+from tests.fixtures.factories import chat, connect_openai, create_chatbot
+
+# gpt-4o: $2.50 per million input tokens, $10 per million output tokens (price table 2026-11-01):
+# 1,000 in + 500 out = $0.0025 + $0.0050. (The question's embedding, 2 tokens of "Hello" at
+# $0.02 per million, rounds to $0.000000.) The long prompt makes what a message may cost at
+# most, which its admission holds, more than what it costs, as with the real model.
+ONE_ANSWER = Reply(content="Hello there.", prompt_tokens=1000, completion_tokens=500)
+ANSWER_COST = Decimal("0.0075")
+PROMPT = "You are the assistant of a clinic. " + "Be precise and kind. " * 200
+
+
+@pytest.fixture
+async def bot(client, admin, fake_openai):
+    await connect_openai(client, admin, fake_openai.key)
+    return await create_chatbot(client, admin, model="gpt-4o", max_tokens=500, system_prompt=PROMPT)
+
+
+async def make_prepaid(context, workspace_id: str, amount: str) -> None:
+    async with context.db.system() as conn:
+        await conn.execute(
+            "insert into billing_accounts (workspace_id, billing_mode) values (%s, 'prepaid')",
+            (workspace_id,),
+        )
+        await credits.grant(conn, UUID(workspace_id), Decimal(amount), "adjustment", "test-start")
+
+
+async def account(context, workspace_id: str) -> dict:
+    async with context.db.system() as conn:
+        cur = await conn.execute(
+            "select a.total_credits, a.used_credits, a.month_spend, a.is_paused, a.paused_reason,"
+            " (select coalesce(sum(cost), 0) from token_usage u where u.workspace_id = a.workspace_id)"
+            "   as ledger"
+            " from billing_accounts a where a.workspace_id = %s",
+            (workspace_id,),
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def credit_figures(client, admin) -> dict:
+    response = await client.get("/api/business/credits", headers=admin.headers)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+async def test_the_call_that_uses_up_the_credits_pauses_the_workspace(
+    client, context, admin, bot, fake_openai
+):
+    await make_prepaid(context, admin.workspace_id, "0.010")
+    fake_openai.script(ONE_ANSWER, ONE_ANSWER, ONE_ANSWER)
+
+    first = await chat(client, bot["id"], "Hello", visitor_id="a")
+    assert first.json()["source"] == "model"
+    assert await credit_figures(client, admin) == {
+        "totalCredits": 0.01,
+        "usedCredits": 0.0075,
+        "availableCredits": 0.0025,
+        "monthlyBudget": None,
+        "currentMonthSpend": 0.0075,
+        "percentUsed": 0,
+        "isPaused": False,
+    }
+
+    # $0.0025 left is not enough for a whole answer, but it is not nothing: the call is made,
+    # and it overdraws the credits by less than one call's worth.
+    second = await chat(client, bot["id"], "Are you open today?", visitor_id="b")
+    assert second.json()["source"] == "model"
+    state = await account(context, admin.workspace_id)
+    assert state["used_credits"] == 2 * ANSWER_COST == state["ledger"] == state["month_spend"]
+    assert (state["is_paused"], state["paused_reason"]) == (True, "credits")
+    figures = await credit_figures(client, admin)
+    assert figures["usedCredits"] == 0.015 and figures["availableCredits"] == -0.005
+    assert figures["isPaused"] is True
+    me = (await client.get("/api/business/me", headers=admin.headers)).json()["data"]
+    assert me["active"] is False
+
+    calls = len(fake_openai.chat_requests)
+    refused = await chat(client, bot["id"], "Where is the clinic?", visitor_id="c")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "INSUFFICIENT_BUDGET"
+    assert refused.json()["message"] == "This workspace has no credits left"
+    assert len(fake_openai.chat_requests) == calls  # refused before the model was called
+
+    # New credits pay back the overdraft first, and the workspace resumes.
+    async with context.db.system() as conn:
+        await credits.grant(conn, UUID(admin.workspace_id), Decimal("1.00"), "cli", "top-up-1")
+    figures = await credit_figures(client, admin)
+    assert figures["availableCredits"] == 0.995 and figures["isPaused"] is False
+    assert (await chat(client, bot["id"], "Thanks!", visitor_id="d")).json()["source"] == "model"
+    state = await account(context, admin.workspace_id)
+    assert state["used_credits"] == 3 * ANSWER_COST and state["is_paused"] is False
+
+
+async def test_a_prepaid_workspace_without_credits_is_refused(
+    client, context, admin, bot, fake_openai
+):
+    async with context.db.system() as conn:
+        await conn.execute(
+            "insert into billing_accounts (workspace_id, billing_mode) values (%s, 'prepaid')",
+            (admin.workspace_id,),
+        )
+    refused = await chat(client, bot["id"], "Hello")
+    assert refused.status_code == 403 and refused.json()["code"] == "INSUFFICIENT_BUDGET"
+    assert fake_openai.chat_requests == []
+    # Nothing was ever spent, yet the workspace is paused in everything it reports.
+    assert (await credit_figures(client, admin))["isPaused"] is True
+
+
+@pytest.mark.parametrize("mode", ["unmetered", "subscription"])
+async def test_other_modes_neither_charge_nor_enforce_credits(
+    client, context, admin, bot, fake_openai, mode
+):
+    async with context.db.system() as conn:
+        await conn.execute(
+            "insert into billing_accounts (workspace_id, billing_mode) values (%s, %s)",
+            (admin.workspace_id, mode),
+        )
+    fake_openai.script(ONE_ANSWER, ONE_ANSWER)
+    for question in ("Hello", "Are you open today?"):
+        assert (await chat(client, bot["id"], question)).json()["source"] == "model"
+    state = await account(context, admin.workspace_id)
+    assert state["used_credits"] == 0 and state["month_spend"] == 2 * ANSWER_COST
+    assert state["is_paused"] is False
+
+
+async def test_credits_and_budget_limit_together(client, context, admin, bot, fake_openai):
+    """A prepaid workspace with a budget stops at whichever comes first."""
+    await make_prepaid(context, admin.workspace_id, "5.00")
+    await client.put("/api/business/credits", headers=admin.headers, json={"monthlyBudget": 0.007})
+    fake_openai.script(ONE_ANSWER, ONE_ANSWER)
+    assert (await chat(client, bot["id"], "Hello", visitor_id="a")).status_code == 200
+    refused = await chat(client, bot["id"], "Are you open today?", visitor_id="b")
+    assert refused.status_code == 403
+    assert refused.json()["message"] == "This workspace has spent its monthly budget"
+    assert await credit_figures(client, admin) == {
+        "totalCredits": 5.0,
+        "usedCredits": 0.0075,
+        "availableCredits": 4.9925,
+        "monthlyBudget": 0.007,
+        "currentMonthSpend": 0.0075,
+        "percentUsed": 107,  # 0.0075 / 0.007 = 107.14 %
+        "isPaused": True,
+    }
+
+
+async def test_concurrent_admissions_overdraw_by_at_most_one_call(context, admin):
+    """Forty calls of at most $0.003 each ask at once for $0.010 of credits: exactly
+    ceil(0.010 / 0.003) = 4 are admitted (each while less than the credits is held), and if
+    all of them cost their maximum the credits are overdrawn by $0.002, under one call."""
+    await make_prepaid(context, admin.workspace_id, "0.010")
+    workspace_id = UUID(admin.workspace_id)
+    max_cost = Decimal("0.003")
+
+    async def one_call() -> billing.Admission | None:
+        try:
+            async with context.db.for_workspace(workspace_id, "test") as conn:
+                return await billing.admit(conn, workspace_id, max_cost)
+        except billing.WorkspacePaused as refused:
+            assert refused.reason == "credits"
+            return None
+
+    admissions = [a for a in await asyncio.gather(*(one_call() for _ in range(40))) if a]
+    assert len(admissions) == 4
+    assert all(a.reservation_id is not None for a in admissions)
+
+    async def settle(admission: billing.Admission) -> None:
+        async with context.db.for_workspace(workspace_id, "test") as conn:
+            await billing.settle(conn, workspace_id, admission, max_cost)
+
+    await asyncio.gather(*(settle(a) for a in admissions))
+    state = await account(context, admin.workspace_id)
+    assert state["used_credits"] == Decimal("0.012") <= state["total_credits"] + max_cost
+    assert (state["is_paused"], state["paused_reason"]) == (True, "credits")
+    with pytest.raises(billing.WorkspacePaused):
+        async with context.db.for_workspace(workspace_id, "test") as conn:
+            await billing.admit(conn, workspace_id, max_cost)
+
+
+async def test_concurrent_messages_never_overdraw_by_more_than_one_message(
+    client, context, admin, bot, fake_openai
+):
+    # Credits for about eight answers; fifty visitors ask at once.
+    await make_prepaid(context, admin.workspace_id, "0.06")
+    fake_openai.script(*[ONE_ANSWER] * 50)
+    responses = await asyncio.gather(
+        *(chat(client, bot["id"], f"Question {i}?", visitor_id=f"v{i}") for i in range(50))
+    )
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {200, 403}
+    answered = statuses.count(200)
+    assert answered >= 5, statuses  # the credits were used, not refused wholesale
+
+    state = await account(context, admin.workspace_id)
+    assert state["used_credits"] == state["ledger"] == answered * ANSWER_COST
+    assert state["used_credits"] <= Decimal("0.06") + ANSWER_COST
+    assert (state["is_paused"], state["paused_reason"]) == (True, "credits")
