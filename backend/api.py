@@ -8,6 +8,7 @@ from backend.analytics.router import router as analytics_router
 from backend.api_keys.router import router as api_keys_router
 from backend.auth.gotrue.router import router as gotrue_router
 from backend.auth.router import router as auth_router
+from backend.billing.router import router as billing_router
 from backend.business.router import router as business_router
 from backend.cache.router import router as cache_router
 from backend.chat.openai_compat import router as openai_compat_router
@@ -38,6 +39,7 @@ def build_router(*, local_auth: bool) -> APIRouter:
     router.include_router(workspaces_router)
     router.include_router(api_keys_router)
     router.include_router(business_router)
+    router.include_router(billing_router)
     router.include_router(analytics_router)
     router.include_router(connections_router)
     router.include_router(chatbots_router)

@@ -1,9 +1,11 @@
-"""`voxtro`: start the product, run the worker, migrate, create users."""
+"""`voxtro`: start the product, run the worker, migrate, create users, grant credits."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import uuid
+from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 import typer
@@ -13,6 +15,10 @@ from backend.config import Settings, get_settings
 from backend.errors import VoxtroError
 
 app = typer.Typer(help="Voxtro: AI customer conversations.", no_args_is_help=True)
+credits_app = typer.Typer(
+    help="A workspace's credits (with or without Stripe).", no_args_is_help=True
+)
+app.add_typer(credits_app, name="credits")
 
 
 def _bootstrap() -> tuple[Settings, dict[str, str]]:
@@ -194,7 +200,7 @@ def create_user(
                 admin = User(id=user["id"], email=email, claims=claims)
                 async with context.db.as_claims(claims) as conn:
                     row = await workspace_service.create(
-                        conn, admin, WorkspaceCreate(name=workspace)
+                        conn, admin, WorkspaceCreate(name=workspace), settings
                     )
                 typer.echo(f"Created workspace {row['id']} ({row['slug']})")
         finally:
@@ -205,6 +211,60 @@ def create_user(
     except VoxtroError as exc:
         typer.echo(f"Error: {exc.message}", err=True)
         raise typer.Exit(1) from exc
+
+
+def _credit_amount(value: str) -> Decimal:
+    try:
+        amount = Decimal(value)
+    except InvalidOperation as exc:
+        raise typer.BadParameter("must be a number of US dollars, such as 25 or 12.50") from exc
+    if not amount.is_finite() or not 0 < amount <= 1_000_000 or amount != round(amount, 4):
+        raise typer.BadParameter("must be more than 0 and at most 1000000, in 4 decimals at most")
+    return amount
+
+
+@credits_app.command("grant")
+def grant_credits(
+    workspace: Annotated[str, typer.Argument(help="The workspace's id or slug")],
+    amount: Annotated[Decimal, typer.Argument(help="US dollars", parser=_credit_amount)],
+    note: Annotated[str | None, typer.Option(help="Why, for the ledger")] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(help="Grant once per reference: a second run with it changes nothing"),
+    ] = None,
+) -> None:
+    """Give a workspace credits (the ledger keeps each grant); prints the credits available."""
+    if reference is not None and not 1 <= len(reference) <= 255:
+        raise typer.BadParameter("must be 1 to 255 characters", param_hint="--reference")
+    if note is not None and len(note) > 500:
+        raise typer.BadParameter("must be at most 500 characters", param_hint="--note")
+    settings, _ = _bootstrap()
+
+    async def main() -> None:
+        from backend.billing import credits
+        from backend.db import Database
+
+        db = Database(settings.database_url, min_size=1, max_size=1)
+        await db.open()
+        try:
+            async with db.system() as conn:
+                found = await credits.find_workspace(conn, workspace)
+                if found is None:
+                    typer.echo(f"Error: no workspace with the id or slug '{workspace}'", err=True)
+                    raise typer.Exit(1)
+                granted = await credits.grant(
+                    conn, found["id"], amount, "cli", reference or f"cli-{uuid.uuid4()}", note
+                )
+                available = await credits.balance(conn, found["id"])
+        finally:
+            await db.close()
+        if granted:
+            typer.echo(f"Granted ${amount:,.2f} to {found['slug']} ({found['id']})")
+        else:
+            typer.echo(f"Already granted with the reference '{reference}': nothing changed")
+        typer.echo(f"Available credits: ${available:,.2f}")
+
+    asyncio.run(main())
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ log = structlog.get_logger(__name__)
 TASK_MODULES = [
     "backend.tasks",
     "backend.auth.gotrue.tasks",
+    "backend.billing.tasks",
     "backend.cache.tasks",
     "backend.knowledge.tasks",
     "backend.notifications.tasks",

@@ -101,7 +101,9 @@ async def _resolve_workspace(
     # Its own short transaction, not the request's: a route that calls a provider and takes
     # no `Session` then holds no database connection while it waits.
     async with context.db.as_claims(user.claims) as conn:
-        return await workspace_service.resolve(conn, user, _workspace_header(x_workspace_id))
+        return await workspace_service.resolve(
+            conn, user, _workspace_header(x_workspace_id), context.settings
+        )
 
 
 async def admin_subject(

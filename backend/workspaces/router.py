@@ -5,6 +5,7 @@ from uuid import UUID
 from fastapi import APIRouter, status
 
 from backend.auth.dependencies import AdminUser, ApiSubject, Session
+from backend.context import Context
 from backend.kit.schemas import Envelope
 from backend.workspaces import service
 from backend.workspaces.schemas import (
@@ -21,10 +22,12 @@ router = APIRouter(prefix="/api/workspaces", tags=["workspaces"])
 
 
 @router.get("")
-async def list_workspaces(user: AdminUser, session: Session) -> Envelope[list[Workspace]]:
+async def list_workspaces(
+    user: AdminUser, session: Session, context: Context
+) -> Envelope[list[Workspace]]:
     rows = await service.list_for(session, user)
     if not rows:  # first use: the personal workspace appears
-        await service.resolve(session, user, None)
+        await service.resolve(session, user, None, context.settings)
         rows = await service.list_for(session, user)
     return Envelope(data=[Workspace.model_validate(r) for r in rows])
 
@@ -37,9 +40,10 @@ async def current_workspace(subject: ApiSubject, session: Session) -> Envelope[C
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_workspace(
-    data: WorkspaceCreate, user: AdminUser, session: Session
+    data: WorkspaceCreate, user: AdminUser, session: Session, context: Context
 ) -> Envelope[Workspace]:
-    return Envelope(data=Workspace.model_validate(await service.create(session, user, data)))
+    row = await service.create(session, user, data, context.settings)
+    return Envelope(data=Workspace.model_validate(row))
 
 
 @router.get("/{workspace_id}")

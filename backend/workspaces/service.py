@@ -10,6 +10,8 @@ from uuid import UUID
 from psycopg import errors as pg_errors
 
 from backend.auth.subjects import ApiKey, AuthSubject, User
+from backend.billing import credits
+from backend.config import Settings
 from backend.db import Connection
 from backend.errors import Conflict, Forbidden, NotFound
 from backend.workspaces import repository
@@ -35,7 +37,9 @@ async def _free_slug(conn: Connection, wanted: str) -> str:
             return candidate
 
 
-async def resolve(conn: Connection, user: User, requested: UUID | None) -> AuthSubject[User]:
+async def resolve(
+    conn: Connection, user: User, requested: UUID | None, settings: Settings
+) -> AuthSubject[User]:
     """The workspace a user's request acts in: the one named by `X-Workspace-Id`, or their
     first one. An admin gets a personal workspace on first use."""
     if requested is not None:
@@ -50,6 +54,7 @@ async def resolve(conn: Connection, user: User, requested: UUID | None) -> AuthS
     workspace_id = await repository.create(
         conn, name=f"{owner}'s workspace", slug=await _free_slug(conn, slugify(owner))
     )
+    await credits.open_account(conn, workspace_id, settings)
     return AuthSubject(principal=user, workspace_id=workspace_id, role="owner")
 
 
@@ -78,11 +83,14 @@ async def get(conn: Connection, user: User, workspace_id: UUID) -> dict[str, Any
     return row
 
 
-async def create(conn: Connection, user: User, data: WorkspaceCreate) -> dict[str, Any]:
+async def create(
+    conn: Connection, user: User, data: WorkspaceCreate, settings: Settings
+) -> dict[str, Any]:
     if data.slug and await repository.slug_taken(conn, data.slug):
         raise Conflict("This slug is taken", errors=[{"field": "slug", "message": "taken"}])
     slug = data.slug or await _free_slug(conn, slugify(data.name))
     workspace_id = await repository.create(conn, name=data.name, slug=slug)
+    await credits.open_account(conn, workspace_id, settings)
     return await get(conn, user, workspace_id)
 
 

@@ -16,17 +16,15 @@ from __future__ import annotations
 import asyncio
 import copy
 import re
-import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.fixtures.servers import LiveServer
+from tests.fakes.base import ProviderFake
 
 API_KEY = "bn-3f1c9a7e5d2b4c6a8e0f1a2b3c4d5e6f"
 ACCOUNT_ID = "6a1f0c3e-2b4d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -95,17 +93,14 @@ def execution(
     }
 
 
-class FakeBolna:
+class FakeBolna(ProviderFake):
     def __init__(self, api_key: str = API_KEY) -> None:
         self.api_key = api_key
         self.agents: dict[str, dict[str, Any]] = {}
         self.calls: dict[str, dict[str, Any]] = {}  # execution id -> the POST /call body
         self.requests: list[tuple[str, str, Any]] = []  # (method, path, json body)
         self.delay = 0.0
-        self._failures: list[int] = []
-        self._lock = threading.Lock()
-        self._server: LiveServer | None = None
-        self.app = Starlette(
+        super().__init__(
             routes=[
                 Route("/user/me", self._me, methods=["GET"]),
                 Route("/v2/agent/{id}", self._agent, methods=["GET"]),
@@ -115,31 +110,13 @@ class FakeBolna:
 
     # -- test controls ------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start the fake first: `with FakeBolna() as fake`"
-        return self._server.url
-
-    def __enter__(self) -> FakeBolna:
-        self._server = LiveServer(self.app).__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.__exit__(*exc)
-            self._server = None
-
     def reset(self) -> None:
         with self._lock:
             self.agents.clear()
             self.calls.clear()
             self.requests.clear()
-            self._failures.clear()
             self.delay = 0.0
-
-    def fail_next(self, n: int = 1, status: int = 500) -> None:
-        with self._lock:
-            self._failures.extend([status] * n)
+        super().reset()
 
     def add_agent(self, name: str = "Order Confirmation") -> str:
         agent_id = str(uuid.uuid4())
@@ -177,7 +154,7 @@ class FakeBolna:
                 return _error(400, "Invalid JSON body"), None
         with self._lock:
             self.requests.append((request.method, request.url.path, body))
-            failure = self._failures.pop(0) if self._failures else None
+            failure = self._take_failure()
         if self.delay:
             await asyncio.sleep(self.delay)
         if failure is not None:

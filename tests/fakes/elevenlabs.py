@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import copy
 import secrets
-import threading
 import time
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.fixtures.servers import LiveServer
+from tests.fakes.base import ProviderFake
 
 API_KEY = "sk_3f5b9c1d7e2a4b6c8d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a"
 SCOPED_KEY = "sk_0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6071"
@@ -109,7 +107,7 @@ def _update_problems(body: Any) -> list[tuple[list[str], str, str, Any]]:
     return problems
 
 
-class FakeElevenLabs:
+class FakeElevenLabs(ProviderFake):
     def __init__(self, api_key: str = API_KEY, scoped_key: str = SCOPED_KEY) -> None:
         self.api_key = api_key
         self.scoped_key = scoped_key
@@ -118,10 +116,7 @@ class FakeElevenLabs:
         self.max_page_size = 100
         # (method, path, query params, json body, xi-api-key)
         self.requests: list[tuple[str, str, dict[str, str], Any, str | None]] = []
-        self._failures: list[int] = []
-        self._lock = threading.Lock()
-        self._server: LiveServer | None = None
-        self.app = Starlette(
+        super().__init__(
             routes=[
                 Route("/v1/user", self._user, methods=["GET"]),
                 Route("/v1/user/subscription", self._subscription, methods=["GET"]),
@@ -132,31 +127,13 @@ class FakeElevenLabs:
 
     # -- test controls ------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start the fake first: `with FakeElevenLabs() as fake`"
-        return self._server.url
-
-    def __enter__(self) -> FakeElevenLabs:
-        self._server = LiveServer(self.app).__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.__exit__(*exc)
-            self._server = None
-
     def reset(self) -> None:
         with self._lock:
             self.agents.clear()
             self.archived.clear()
             self.requests.clear()
-            self._failures.clear()
             self.max_page_size = 100
-
-    def fail_next(self, n: int = 1, status: int = 500) -> None:
-        with self._lock:
-            self._failures.extend([status] * n)
+        super().reset()
 
     def add_agent(self, name: str, **agent_config: Any) -> dict[str, Any]:
         """An agent as `GET /v1/convai/agents/{id}` returns it; `agent_config` overrides
@@ -231,7 +208,7 @@ class FakeElevenLabs:
             self.requests.append(
                 (request.method, request.url.path, dict(request.query_params), body, key)
             )
-            failure = self._failures.pop(0) if self._failures else None
+            failure = self._take_failure()
         if failure is not None:
             return _error(failure, "injected_failure", "Injected failure (fake)"), None
         if key not in (self.api_key, self.scoped_key):

@@ -32,19 +32,17 @@ import re
 import secrets
 import string
 import struct
-import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.fixtures.servers import LiveServer
+from tests.fakes.base import ProviderFake
 
 DEFAULT_KEY = "sk-test-fake-openai-0000000000000000"
 
@@ -314,7 +312,7 @@ def _encode_base64(vector: list[float]) -> str:
 # -- the fake -----------------------------------------------------------------------------------
 
 
-class FakeOpenAI:
+class FakeOpenAI(ProviderFake):
     def __init__(
         self,
         valid_keys: Iterable[str] | None = None,
@@ -338,11 +336,8 @@ class FakeOpenAI:
         }
         self._requests: list[RecordedRequest] = []
         self._script: deque[Reply] = deque()
-        self._failures: deque[_Failure] = deque()
-        self._lock = threading.Lock()
-        self._server: LiveServer | None = None
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-        self.app = Starlette(
+        super().__init__(
             routes=[
                 Route("/v1/models", self._endpoint(self._list_models), methods=["GET"]),
                 Route(
@@ -359,23 +354,10 @@ class FakeOpenAI:
                 Route("/{path:path}", self._endpoint(self._unknown), methods=methods),
             ]
         )
+        # Failures here carry an error body and a Retry-After too.
+        self._failures: deque[_Failure] = deque()  # type: ignore[assignment]
 
     # -- lifecycle ----------------------------------------------------------------------------
-
-    def __enter__(self) -> FakeOpenAI:
-        self._server = LiveServer(self.app).__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.__exit__(*exc)
-            self._server = None
-
-    @property
-    def url(self) -> str:
-        """The server root, e.g. http://127.0.0.1:PORT."""
-        assert self._server is not None, "start the fake first: `with FakeOpenAI() as fake`"
-        return self._server.url
 
     @property
     def base_url(self) -> str:

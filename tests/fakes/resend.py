@@ -12,17 +12,15 @@ its state is guarded by a lock.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.fixtures.servers import LiveServer
+from tests.fakes.base import ProviderFake
 
 ERROR_NAMES = {
     400: "validation_error",
@@ -60,55 +58,34 @@ def _error(status: int, message: str, name: str | None = None, **headers: str) -
     )
 
 
-class FakeResend:
+class FakeResend(ProviderFake):
     def __init__(self, api_key: str | None = None) -> None:
         """`api_key`: the only key accepted (any `re_…` key when None)."""
         self.api_key = api_key
         self.sent: list[SentEmail] = []
         self.requests = 0  # every POST /emails that reached the fake
-        self._failures: list[int] = []
         self._idempotent: dict[str, tuple[dict[str, Any], str]] = {}
-        self._lock = threading.Lock()
-        self._server: LiveServer | None = None
-        self.app = Starlette(routes=[Route("/emails", self._send, methods=["POST"])])
+        super().__init__(routes=[Route("/emails", self._send, methods=["POST"])])
 
     # -- test controls ------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start the fake first: `with FakeResend() as fake`"
-        return self._server.url
-
-    def fail_next(self, n: int = 1, status: int = 500) -> None:
-        with self._lock:
-            self._failures.extend([status] * n)
 
     def reset(self) -> None:
         with self._lock:
             self.sent.clear()
             self.requests = 0
-            self._failures.clear()
             self._idempotent.clear()
+        super().reset()
 
     def sent_to(self, email: str) -> list[SentEmail]:
         with self._lock:
             return [m for m in self.sent if email in m.to]
-
-    def __enter__(self) -> FakeResend:
-        self._server = LiveServer(self.app).__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.__exit__(*exc)
-            self._server = None
 
     # -- the API ------------------------------------------------------------------------------
 
     async def _send(self, request: Request) -> JSONResponse:
         with self._lock:
             self.requests += 1
-            failure = self._failures.pop(0) if self._failures else None
+            failure = self._take_failure()
         if failure == 429:
             return _error(
                 429,

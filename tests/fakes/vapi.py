@@ -15,17 +15,15 @@ state is guarded by a lock.
 from __future__ import annotations
 
 import copy
-import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.fixtures.servers import LiveServer
+from tests.fakes.base import ProviderFake
 
 PRIVATE_KEY = "0b6f3c2e-5d4a-4c1b-9e8f-7a6b5c4d3e2f"
 PUBLIC_KEY = "9f8e7d6c-5b4a-4321-8fed-cba987654321"
@@ -77,7 +75,7 @@ def _update_problems(body: Any) -> list[str]:
     return problems
 
 
-class FakeVapi:
+class FakeVapi(ProviderFake):
     def __init__(self, private_key: str = PRIVATE_KEY, public_key: str = PUBLIC_KEY) -> None:
         self.private_key = private_key
         self.public_key = public_key
@@ -85,10 +83,7 @@ class FakeVapi:
         self.phone_numbers: list[dict[str, Any]] = []
         self.calls: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str, Any]] = []  # (method, path, json body)
-        self._failures: list[int] = []
-        self._lock = threading.Lock()
-        self._server: LiveServer | None = None
-        self.app = Starlette(
+        super().__init__(
             routes=[
                 Route("/assistant", self._list_assistants, methods=["GET"]),
                 Route("/assistant/{id}", self._assistant, methods=["GET", "PATCH"]),
@@ -99,31 +94,13 @@ class FakeVapi:
 
     # -- test controls ------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start the fake first: `with FakeVapi() as fake`"
-        return self._server.url
-
-    def __enter__(self) -> FakeVapi:
-        self._server = LiveServer(self.app).__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.__exit__(*exc)
-            self._server = None
-
     def reset(self) -> None:
         with self._lock:
             self.assistants.clear()
             self.phone_numbers.clear()
             self.calls.clear()
             self.requests.clear()
-            self._failures.clear()
-
-    def fail_next(self, n: int = 1, status: int = 500) -> None:
-        with self._lock:
-            self._failures.extend([status] * n)
+        super().reset()
 
     def add_assistant(self, name: str, **fields: Any) -> dict[str, Any]:
         now = _now()
@@ -202,7 +179,7 @@ class FakeVapi:
                 return _error(400, "Invalid JSON body"), None
         with self._lock:
             self.requests.append((request.method, request.url.path, body))
-            failure = self._failures.pop(0) if self._failures else None
+            failure = self._take_failure()
         if failure is not None:
             return _error(failure, "Injected failure (fake)"), None
         scheme, _, key = request.headers.get("authorization", "").partition(" ")

@@ -1,0 +1,108 @@
+"""Credits a workspace is given: Stripe top-ups, the free allowance, `voxtro credits grant`.
+
+Every grant is a `credit_grants` row, unique per (source, reference) — a Checkout session id,
+the workspace id for the free allowance, an operator's reference — so a grant repeated for the
+same reason (a webhook delivered three times, a command run twice) adds credits once. The
+balance on `billing_accounts` moves in the same transaction as the ledger row. Tenants may read
+both but never write them, so these statements run as the login role and name their workspace.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from backend.config import Settings
+from backend.db import Connection, as_login_role
+
+Source = Literal["free", "checkout", "cli", "adjustment"]
+
+
+async def grant(
+    conn: Connection,
+    workspace_id: UUID,
+    amount: Decimal,
+    source: Source,
+    reference: str,
+    note: str | None = None,
+) -> bool:
+    """Add `amount` to the workspace's credits unless this (source, reference) was granted
+    before; True when it is new. A workspace paused because its credits ran out resumes as soon
+    as it has some again."""
+    async with as_login_role(conn):
+        cur = await conn.execute(
+            "insert into public.credit_grants (workspace_id, amount, source, reference, note)"
+            " values (%s, %s, %s, %s, %s) on conflict (source, reference) do nothing returning id",
+            (workspace_id, amount, source, reference, note),
+        )
+        if await cur.fetchone() is None:
+            return False
+        await conn.execute(
+            """
+            insert into public.billing_accounts (workspace_id, total_credits)
+            values (%(ws)s, %(amount)s)
+            on conflict (workspace_id) do update set
+              total_credits = billing_accounts.total_credits + %(amount)s,
+              is_paused = case when billing_accounts.paused_reason = 'credits'
+                and billing_accounts.total_credits + %(amount)s > billing_accounts.used_credits
+                then false else billing_accounts.is_paused end,
+              paused_reason = case when billing_accounts.paused_reason = 'credits'
+                and billing_accounts.total_credits + %(amount)s > billing_accounts.used_credits
+                then null else billing_accounts.paused_reason end,
+              updated_at = now()
+            """,
+            {"ws": workspace_id, "amount": amount},
+        )
+        return True
+
+
+async def open_account(conn: Connection, workspace_id: UUID, settings: Settings) -> None:
+    """A new workspace's billing: with Stripe configured it starts prepaid, with the free
+    allowance; without, nothing (its spend is recorded and only its budget limits it)."""
+    if not settings.billing_enabled:
+        return
+    async with as_login_role(conn):
+        await conn.execute(
+            "insert into public.billing_accounts (workspace_id, billing_mode) values (%s, 'prepaid')"
+            " on conflict (workspace_id) do nothing",
+            (workspace_id,),
+        )
+    allowance = Decimal(str(settings.free_credits))
+    if allowance > 0:
+        await grant(conn, workspace_id, allowance, "free", str(workspace_id), "Free credits")
+
+
+async def balance(conn: Connection, workspace_id: UUID) -> Decimal:
+    """Credits left (given less used); 0 for a workspace that has no account yet."""
+    cur = await conn.execute(
+        "select total_credits - used_credits as available from public.billing_accounts"
+        " where workspace_id = %s",
+        (workspace_id,),
+    )
+    row = await cur.fetchone()
+    return Decimal(row["available"]) if row else Decimal(0)
+
+
+async def recent_grants(
+    conn: Connection, workspace_id: UUID, *, limit: int = 20
+) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "select amount, source, reference, note, created_at from public.credit_grants"
+        " where workspace_id = %s order by created_at desc, id limit %s",
+        (workspace_id, limit),
+    )
+    return await cur.fetchall()
+
+
+async def find_workspace(conn: Connection, id_or_slug: str) -> dict[str, Any] | None:
+    """The workspace an operator names (by id or by slug) in `voxtro credits grant`."""
+    try:
+        workspace_id: UUID | None = UUID(id_or_slug)
+    except ValueError:
+        workspace_id = None
+    cur = await conn.execute(
+        "select id, name, slug from public.workspaces where id = %s or slug = %s",
+        (workspace_id, id_or_slug),
+    )
+    return await cur.fetchone()

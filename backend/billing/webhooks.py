@@ -1,0 +1,260 @@
+"""Stripe's webhooks: verified, stored once per event id, processed by a job.
+
+The endpoint does the least it can (check the signature, insert the event, enqueue its job in
+the same transaction) so Stripe gets its answer at once; a redelivered event finds its row and
+is not processed again. The job applies an event and marks it processed in one transaction,
+under a lock on the event's row, so a job run twice — or retried after a crash — applies it
+once. Unknown event types are stored, acknowledged and marked processed without effect.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from backend.billing import credits
+from backend.billing import stripe_repository as repository
+from backend.billing.stripe_billing import BillingNotConfigured
+from backend.config import Settings
+from backend.db import Connection, Database
+from backend.errors import BadRequest
+from backend.integrations.stripe.client import InvalidSignature, verify_signature
+
+log = structlog.get_logger(__name__)
+
+# How long a workspace keeps working after an invoice fails (Stripe retries the card meanwhile;
+# Smart Retries' default schedule also spans about a week).
+PAYMENT_GRACE_DAYS = 7
+_EVENT_ID = re.compile(r"evt_[A-Za-z0-9_]{1,250}")
+# Stripe's subscription statuses that mean it is over.
+ENDED_STATUSES = {"canceled", "incomplete_expired"}
+
+
+class StripeSignatureInvalid(BadRequest):
+    code = "INVALID_SIGNATURE"
+
+
+def verified_event(settings: Settings, body: bytes, signature: str | None) -> dict[str, Any]:
+    """The event in a webhook body whose `Stripe-Signature` holds (else 400, nothing stored)."""
+    if not settings.billing_enabled:
+        raise BillingNotConfigured()
+    if not settings.stripe_webhook_secret:
+        raise BillingNotConfigured("STRIPE_WEBHOOK_SECRET")
+    try:
+        verify_signature(body, signature, settings.stripe_webhook_secret)
+    except InvalidSignature as exc:
+        raise StripeSignatureInvalid(str(exc)) from exc
+    try:
+        event = json.loads(body)
+    except ValueError as exc:
+        raise BadRequest("The event is not valid JSON") from exc
+    data = event.get("data") if isinstance(event, dict) else None
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("object"), dict)
+        or not _EVENT_ID.fullmatch(str(event.get("id")))
+        or not isinstance(event.get("type"), str)
+        or not 1 <= len(event["type"]) <= 255
+    ):
+        raise BadRequest("Not a Stripe event (id, type and data.object are required)")
+    return event
+
+
+async def store(conn: Connection, event: dict[str, Any]) -> bool:
+    """Keep an event once; False for a redelivery (already kept: nothing more to do)."""
+    return await repository.insert_event(conn, event["id"], event["type"], event)
+
+
+async def process(db: Database, event_id: str) -> None:
+    """Apply a stored event once. Its effects and its `processed_at` commit together; an error
+    is recorded on the event and raised, so that the job is retried."""
+    failure: Exception | None = None
+    async with db.system() as conn:
+        event = await repository.lock_event(conn, event_id)
+        if event is None or event["processed_at"] is not None:
+            return
+        try:
+            async with conn.transaction():  # a savepoint: a failure undoes the effects only
+                note = await apply(conn, event["payload"])
+        except Exception as exc:
+            failure = exc
+            await repository.finish_event(conn, event_id, error=repr(exc)[:1000], done=False)
+        else:
+            await repository.finish_event(conn, event_id, error=note, done=True)
+    if failure is not None:
+        log.warning("stripe_event_failed", event_id=event_id, error=repr(failure))
+        raise failure
+    log.info("stripe_event_processed", event_id=event_id, type=event["type"], note=note)
+
+
+Handler = Callable[[Connection, dict[str, Any], datetime], Awaitable[str | None]]
+
+
+async def apply(conn: Connection, event: dict[str, Any]) -> str | None:
+    """An event's effect; a note when it had none (an unknown type, another workspace's
+    object, an event older than one already applied)."""
+    handler = _HANDLERS.get(event["type"])
+    if handler is None:
+        return f"ignored: {event['type']} is not an event we act on"
+    created = datetime.fromtimestamp(int(event.get("created") or 0), UTC)
+    return await handler(conn, event["data"]["object"], created)
+
+
+def _workspace_in(session: dict[str, Any]) -> UUID | None:
+    """The workspace a Checkout session was made for (we put it in both places)."""
+    value = (session.get("metadata") or {}).get("workspace_id") or session.get(
+        "client_reference_id"
+    )
+    try:
+        return UUID(str(value))
+    except ValueError:
+        return None
+
+
+async def _checkout_completed(
+    conn: Connection, session: dict[str, Any], created: datetime
+) -> str | None:
+    workspace_id = _workspace_in(session)
+    if workspace_id is None or await repository.workspace(conn, workspace_id) is None:
+        return "ignored: the session names no workspace of ours"
+    if session.get("mode") == "subscription":
+        subscription = session.get("subscription")
+        if not isinstance(subscription, str):
+            return "ignored: a subscription session without its subscription"
+        await repository.start_subscription(
+            conn,
+            workspace_id,
+            subscription_id=subscription,
+            plan=(session.get("metadata") or {}).get("plan"),
+            started_at=created,
+        )
+        return None
+    if session.get("mode") == "payment" and session.get("payment_status") == "paid":
+        return await _credit(conn, workspace_id, session)
+    return "waiting: the payment is not complete yet"
+
+
+async def _async_payment_succeeded(
+    conn: Connection, session: dict[str, Any], created: datetime
+) -> str | None:
+    workspace_id = _workspace_in(session)
+    if workspace_id is None or await repository.workspace(conn, workspace_id) is None:
+        return "ignored: the session names no workspace of ours"
+    if session.get("mode") != "payment":
+        return "ignored: not a credits purchase"
+    return await _credit(conn, workspace_id, session)
+
+
+async def _credit(conn: Connection, workspace_id: UUID, session: dict[str, Any]) -> str | None:
+    """Add the credits a paid session bought, once per session id. The credits are the price
+    of what was bought (`amount_subtotal`): tax Stripe adds on top is not credit."""
+    if str(session.get("currency", "")).lower() != "usd":
+        return f"ignored: credits are sold in USD, not {session.get('currency')}"
+    cents = session.get("amount_subtotal")
+    if cents is None:
+        cents = session.get("amount_total")
+    amount = Decimal(int(cents or 0)) / 100
+    if amount <= 0:
+        return "ignored: nothing was paid"
+    await credits.grant(conn, workspace_id, amount, "checkout", session["id"], "Stripe Checkout")
+    await repository.make_prepaid(conn, workspace_id)
+    return None
+
+
+async def _customer_workspace(conn: Connection, obj: dict[str, Any]) -> UUID | None:
+    customer = obj.get("customer")
+    return await repository.workspace_of_customer(conn, customer) if customer else None
+
+
+async def _invoice_paid(conn: Connection, invoice: dict[str, Any], created: datetime) -> str | None:
+    workspace_id = await _customer_workspace(conn, invoice)
+    if workspace_id is None:
+        return "ignored: not a customer of ours"
+    if not await repository.payment_succeeded(conn, workspace_id, created):
+        return "ignored: a newer invoice event was applied"
+    return None
+
+
+async def _invoice_failed(
+    conn: Connection, invoice: dict[str, Any], created: datetime
+) -> str | None:
+    workspace_id = await _customer_workspace(conn, invoice)
+    if workspace_id is None:
+        return "ignored: not a customer of ours"
+    if not await repository.payment_failed(conn, workspace_id, created):
+        return "ignored: a newer invoice event was applied"
+    return None
+
+
+def _price_ids(subscription: dict[str, Any]) -> list[str]:
+    items = (subscription.get("items") or {}).get("data") or []
+    return [
+        str(item["price"]["id"])
+        for item in items
+        if isinstance(item, dict)
+        and isinstance(item.get("price"), dict)
+        and item["price"].get("id")
+    ]
+
+
+async def _subscription_updated(
+    conn: Connection, subscription: dict[str, Any], created: datetime
+) -> str | None:
+    status = str(subscription.get("status", ""))
+    if status in ENDED_STATUSES:
+        return await _subscription_deleted(conn, subscription, created)
+    workspace_id = await _customer_workspace(conn, subscription)
+    if workspace_id is None:
+        return "ignored: not a customer of ours"
+    changed = await repository.update_subscription(
+        conn,
+        workspace_id,
+        subscription_id=str(subscription.get("id")),
+        status=status,
+        plan=await repository.plan_of_prices(conn, _price_ids(subscription)),
+        event_at=created,
+    )
+    return None if changed else "ignored: not the workspace's subscription, or an older event"
+
+
+async def _subscription_deleted(
+    conn: Connection, subscription: dict[str, Any], created: datetime
+) -> str | None:
+    workspace_id = await _customer_workspace(conn, subscription)
+    if workspace_id is None:
+        return "ignored: not a customer of ours"
+    ended = await repository.end_subscription(
+        conn,
+        workspace_id,
+        subscription_id=str(subscription.get("id")),
+        status=str(subscription.get("status") or "canceled"),
+        event_at=created,
+    )
+    return None if ended else "ignored: not the workspace's subscription, or an older event"
+
+
+_HANDLERS: dict[str, Handler] = {
+    "checkout.session.completed": _checkout_completed,
+    "checkout.session.async_payment_succeeded": _async_payment_succeeded,
+    "invoice.paid": _invoice_paid,
+    "invoice.payment_failed": _invoice_failed,
+    "customer.subscription.updated": _subscription_updated,
+    "customer.subscription.deleted": _subscription_deleted,
+}
+
+
+async def pause_unpaid(db: Database, grace_days: int = PAYMENT_GRACE_DAYS) -> list[UUID]:
+    """Pause the workspaces whose invoice failed longer than the grace period ago; paying
+    (`invoice.paid`) resumes them."""
+    async with db.system() as conn:
+        paused = await repository.pause_unpaid(conn, grace_days)
+    for workspace_id in paused:
+        log.warning("workspace_paused_for_payment", workspace_id=str(workspace_id))
+    return paused

@@ -1,0 +1,148 @@
+"""The credit ledger: each grant is given once per (source, reference), the balance moves with
+it, a workspace paused for lack of credits resumes when it gets some, and operators grant
+credits with `voxtro credits grant` — with or without Stripe."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from backend.billing import credits
+from tests.conftest import TEST_ENCRYPTION_KEY, TEST_JWT_SECRET
+
+
+async def account(context, workspace_id: str) -> dict[str, Any]:
+    async with context.db.system() as conn:
+        row = await (
+            await conn.execute(
+                "select total_credits, used_credits, is_paused, paused_reason"
+                " from billing_accounts where workspace_id = %s",
+                (workspace_id,),
+            )
+        ).fetchone()
+    assert row is not None
+    return row
+
+
+async def grant(
+    context, workspace_id: str, amount: str, source: credits.Source, reference: str
+) -> bool:
+    async with context.db.system() as conn:
+        return await credits.grant(conn, UUID(workspace_id), Decimal(amount), source, reference)
+
+
+async def test_a_grant_counts_once_per_source_and_reference(client, context, admin):
+    assert await grant(context, admin.workspace_id, "10", "cli", "invoice-42") is True
+    assert await grant(context, admin.workspace_id, "10", "cli", "invoice-42") is False
+    # The same reference from another source is another grant.
+    assert await grant(context, admin.workspace_id, "2.5", "adjustment", "invoice-42") is True
+
+    response = await client.get("/api/business/credits", headers=admin.headers)
+    data = response.json()["data"]
+    assert data["totalCredits"] == 12.5 and data["availableCredits"] == 12.5
+    row = await account(context, admin.workspace_id)
+    assert row["total_credits"] == Decimal("12.5")
+    async with context.db.system() as conn:
+        ledger = await (
+            await conn.execute(
+                "select sum(amount) as total, count(*) as n from credit_grants"
+                " where workspace_id = %s",
+                (admin.workspace_id,),
+            )
+        ).fetchone()
+    assert (ledger["total"], ledger["n"]) == (Decimal("12.5"), 2)  # the ledger adds up
+
+
+@pytest.mark.parametrize(
+    ("reason", "lifted"), [("credits", True), ("budget", False), ("payment", False)]
+)
+async def test_new_credits_lift_a_credits_pause_and_no_other(context, admin, reason, lifted):
+    await grant(context, admin.workspace_id, "1", "cli", "first")
+    async with context.db.system() as conn:
+        await conn.execute(
+            "update billing_accounts set used_credits = 1, is_paused = true, paused_reason = %s"
+            " where workspace_id = %s",
+            (reason, admin.workspace_id),
+        )
+    await grant(context, admin.workspace_id, "0.5", "cli", "second")
+    row = await account(context, admin.workspace_id)
+    assert row["total_credits"] == Decimal("1.5")
+    assert row["is_paused"] is (not lifted)
+    assert row["paused_reason"] == (None if lifted else reason)
+
+
+def voxtro(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real `voxtro` entry point, in its own process, on the test database, no Stripe."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "DATABASE_"))}
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "VOXTRO_DATA_DIR": tempfile.mkdtemp(prefix="vxc"),
+            "SUPABASE_JWT_SECRET": TEST_JWT_SECRET,
+            "ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY,
+            "LOG_JSON": "false",
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "backend.cli", "credits", "grant", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_the_cli_grants_once_per_reference(database_url, client, context, admin):
+    async with context.db.system() as conn:
+        slug = (
+            await (
+                await conn.execute(
+                    "select slug from workspaces where id = %s", (admin.workspace_id,)
+                )
+            ).fetchone()
+        )["slug"]
+
+    first = voxtro(database_url, slug, "25", "--reference", "deal-7", "--note", "Launch offer")
+    assert first.returncode == 0, first.stderr
+    assert f"Granted $25.00 to {slug}" in first.stdout
+    assert "Available credits: $25.00" in first.stdout
+
+    again = voxtro(database_url, slug, "25", "--reference", "deal-7")
+    assert again.returncode == 0, again.stderr
+    assert "Already granted with the reference 'deal-7'" in again.stdout
+    assert "Available credits: $25.00" in again.stdout
+
+    # By id, without a reference: every run is a grant of its own.
+    by_id = voxtro(database_url, admin.workspace_id, "0.75")
+    assert by_id.returncode == 0, by_id.stderr
+    assert "Available credits: $25.75" in by_id.stdout
+
+    unknown = voxtro(database_url, "no-such-workspace", "5")
+    assert unknown.returncode == 1
+    assert "no workspace with the id or slug 'no-such-workspace'" in unknown.stderr
+    nothing = voxtro(database_url, slug, "0")
+    assert nothing.returncode == 2  # a usage error: nothing was granted
+    assert "must be more than 0" in nothing.stderr
+
+    response = await client.get("/api/business/credits", headers=admin.headers)
+    assert response.json()["data"]["totalCredits"] == 25.75
+    async with context.db.system() as conn:
+        rows = await (
+            await conn.execute(
+                "select amount, source, reference, note from credit_grants"
+                " where workspace_id = %s order by amount desc",
+                (admin.workspace_id,),
+            )
+        ).fetchall()
+    assert [(r["amount"], r["source"], r["note"]) for r in rows] == [
+        (Decimal("25"), "cli", "Launch offer"),
+        (Decimal("0.75"), "cli", None),
+    ]
+    assert rows[0]["reference"] == "deal-7" and rows[1]["reference"].startswith("cli-")
