@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> F
         responses={
             401: {"model": ErrorBody, "description": "Invalid or missing authentication"},
             404: {"model": ErrorBody, "description": "Not found"},
-            422: {"model": ErrorBody, "description": "Invalid request data"},
+            400: {"model": ErrorBody, "description": "Invalid request data (VALIDATION_ERROR)"},
             429: {"model": ErrorBody, "description": "Too many requests"},
         },
     )
@@ -78,6 +78,9 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> F
         max_bytes=settings.max_body_bytes,
         upload_max_bytes=settings.max_upload_bytes,
         upload_suffix="/knowledge/files",
+        # ElevenLabs' `post_call_audio` deliveries carry the whole call as base64: refused,
+        # they would count towards ElevenLabs disabling the workspace's webhook.
+        large_prefixes=("/api/webhooks/elevenlabs/",),
     )
     app.add_middleware(RequestContextMiddleware)
     # The widget's files above all (the loader ships at under half its size); server-sent

@@ -47,7 +47,8 @@ class BadRequest(VoxtroError):
 
 
 class ValidationFailed(VoxtroError):
-    status_code = 422
+    # 400, as both documents with an error table say (the omnichannel API, the CHICX guide).
+    status_code = 400
     code = "VALIDATION_ERROR"
 
 
@@ -133,9 +134,9 @@ def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts)
 
 
-# The CHICX integration guide (the stats API, the notification webhooks) documents 400 for
-# invalid input and `RATE_LIMITED`; the other documents 422 and `RATE_LIMIT_EXCEEDED`. Each
-# client gets what its document says.
+# The CHICX integration guide (the stats API, the notification webhooks) documents
+# `RATE_LIMITED`; the omnichannel API `RATE_LIMIT_EXCEEDED`. Each client gets what its document
+# says.
 _CHICX_PATHS = ("/api/stats", "/webhooks/")
 
 
@@ -143,7 +144,7 @@ def _chicx(request: Request) -> bool:
     return request.url.path.startswith(_CHICX_PATHS)
 
 
-def _validation_response(exc: RequestValidationError, status: int = 422) -> JSONResponse:
+def _validation_response(exc: RequestValidationError) -> JSONResponse:
     problems = exc.errors()
     if any(p.get("type") == "json_invalid" for p in problems):
         return error_response(400, "BAD_REQUEST", "Request body is not valid JSON")
@@ -151,22 +152,20 @@ def _validation_response(exc: RequestValidationError, status: int = 422) -> JSON
         {"field": _field_name(p.get("loc", ())), "message": str(p.get("msg", "Invalid value"))}
         for p in problems
     ]
-    return error_response(status, "VALIDATION_ERROR", "Invalid request data", errors)
+    return error_response(400, "VALIDATION_ERROR", "Invalid request data", errors)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(VoxtroError)
     async def _voxtro(request: Request, exc: VoxtroError) -> JSONResponse:
-        status, code = exc.status_code, exc.code
-        if _chicx(request) and code == "VALIDATION_ERROR":
-            status = 400
+        code = exc.code
         if _chicx(request) and code == "RATE_LIMIT_EXCEEDED":
             code = "RATE_LIMITED"
-        return error_response(status, code, exc.message, exc.errors, exc.headers)
+        return error_response(exc.status_code, code, exc.message, exc.errors, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _validation_response(exc, 400 if _chicx(request) else 422)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -72,13 +72,21 @@ class BodySizeLimitMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int, *, upload_max_bytes: int, upload_suffix: str
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        *,
+        upload_max_bytes: int,
+        upload_suffix: str,
+        large_prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.default_max_bytes = max_bytes
-        # File uploads (paths ending in `upload_suffix`) may be larger than other bodies.
+        # File uploads (paths ending in `upload_suffix`) and the paths under `large_prefixes`
+        # may be larger than other bodies.
         self.upload_max_bytes = upload_max_bytes
         self.upload_suffix = upload_suffix
+        self.large_prefixes = large_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -87,6 +95,7 @@ class BodySizeLimitMiddleware:
         max_bytes = (
             self.upload_max_bytes
             if scope["path"].endswith(self.upload_suffix)
+            or scope["path"].startswith(self.large_prefixes)
             else self.default_max_bytes
         )
         declared = dict(scope["headers"]).get(b"content-length", b"")

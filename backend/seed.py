@@ -11,6 +11,7 @@ from uuid import UUID
 import structlog
 
 from backend.auth.gotrue import repository as auth_repository
+from backend.billing import credits
 from backend.chatbots import repository as chatbot_repository
 from backend.context import AppContext
 from backend.db import Connection
@@ -77,6 +78,7 @@ async def seed_demo(context: AppContext, *, password: str) -> DemoAccount:
                 "demo-workspace" if await workspace_repository.slug_taken(conn, "demo") else "demo"
             )
             workspace_id = await workspace_repository.create(conn, name=DEMO_WORKSPACE, slug=slug)
+            await credits.open_account(conn, workspace_id, context.settings)
             log.info("demo_workspace_created", email=DEMO_EMAIL)
         if not await _has_chatbot(conn, workspace_id):
             await _create_demo_chatbot(conn, workspace_id, user["id"])

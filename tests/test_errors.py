@@ -34,7 +34,7 @@ async def test_malformed_json_and_wrong_types(client, admin):
     )
     assert_error_shape(malformed, 400, "BAD_REQUEST")
     wrong_type = await client.post("/api/workspaces", headers=admin.headers, json={"name": 42})
-    body = assert_error_shape(wrong_type, 422, "VALIDATION_ERROR")
+    body = assert_error_shape(wrong_type, 400, "VALIDATION_ERROR")
     assert body["errors"][0]["field"] == "name"
     listed = await client.get("/api/workspaces", headers=admin.headers)
     assert len(listed.json()["data"]) == 1  # nothing was created

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
+from backend.calls.repository import CUSTOMER_BY_PHONE
 from backend.db import Connection
 
 # A claim on an order with no call recorded after this long belongs to a request that died
@@ -155,12 +156,6 @@ async def settle_order(
 
 # -- calls --------------------------------------------------------------------------------------
 
-# The workspace's customer with this phone (customers keep E.164 with '+', calls digits).
-_CUSTOMER = (
-    "(select id from public.customers"
-    " where workspace_id = %(ws)s and phone = '+' || %(phone)s::text)"
-)
-
 
 async def record_placed_call(conn: Connection, workspace_id: UUID, values: dict[str, Any]) -> UUID:
     """The outbound call just placed (`values`: provider_call_id, agent_id, phone, metadata);
@@ -172,7 +167,7 @@ async def record_placed_call(conn: Connection, workspace_id: UUID, values: dict[
           (workspace_id, provider, provider_call_id, agent_id, direction, status, phone,
            customer_id, started_at, metadata)
         values (%(ws)s, 'bolna', %(provider_call_id)s, %(agent_id)s, 'outbound', 'queued',
-                %(phone)s::text, {_CUSTOMER}, now(), %(metadata)s)
+                %(phone)s::text, {CUSTOMER_BY_PHONE}, now(), %(metadata)s)
         on conflict (provider, provider_call_id) do update
           set metadata = c.metadata || excluded.metadata
           where c.workspace_id = excluded.workspace_id
@@ -199,7 +194,7 @@ async def apply_execution(conn: Connection, workspace_id: UUID, values: dict[str
            customer_id, started_at, ended_at, duration_seconds, transcript, recording_url,
            cost, analysis, metadata)
         values (%(ws)s, 'bolna', %(provider_call_id)s, %(agent_id)s, %(direction)s,
-                %(status)s, %(phone)s::text, {_CUSTOMER}, %(started_at)s, %(ended_at)s,
+                %(status)s, %(phone)s::text, {CUSTOMER_BY_PHONE}, %(started_at)s, %(ended_at)s,
                 %(duration_seconds)s, %(transcript)s, %(recording_url)s,
                 coalesce(%(cost)s, 0), %(analysis)s, %(metadata)s)
         on conflict (provider, provider_call_id) do update set

@@ -28,7 +28,7 @@ router = APIRouter()
 
 @router.put("/api/bolna/connection", tags=["voice"])
 async def connect(data: BolnaConnect, subject: AdminSubject, context: Context) -> BolnaConnection:
-    """Check the key (`GET /user/me`) and the agent with Bolna (422 names the wrong one; 502
+    """Check the key (`GET /user/me`) and the agent with Bolna (400 names the wrong one; 502
     when Bolna cannot be reached), and store them, the key encrypted. The answer carries the
     webhook URL to give the agent when it is new (first connection, or `rotate_webhook_url`):
     it holds the webhook's credential and is not shown again."""

@@ -44,6 +44,7 @@ from backend.integrations.bolna.client import (
     BolnaValidationError,
     InvalidKey,
 )
+from backend.kit import payloads
 from backend.leads.service import region_of
 
 log = structlog.get_logger(__name__)
@@ -119,7 +120,7 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _check_with_bolna(bolna: BolnaClient, agent_id: str) -> dict[str, Any]:
-    """The agent, once Bolna accepted the key and knows the agent; 422 naming the field."""
+    """The agent, once Bolna accepted the key and knows the agent; 400 naming the field."""
     try:
         await bolna.me()
     except InvalidKey as exc:
@@ -334,40 +335,6 @@ _LIFECYCLE: dict[str, tuple[int, str]] = {
 }
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
-def _text(value: Any, limit: int | None = None) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return value[:limit] if limit else value
-
-
-def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else None  # a time without its zone would be a guess
-
-
-def _digits(number: Any) -> str | None:
-    digits = re.sub(r"\D", "", number) if isinstance(number, str) else ""
-    return digits if 6 <= len(digits) <= 15 else None
-
-
 def _ended_status(execution: dict[str, Any], duration: float | None) -> str:
     """`completed` only says the line was closed: nobody spoke unless the conversation lasted,
     and an answering machine is no confirmation."""
@@ -385,27 +352,29 @@ def call_from_execution(execution: dict[str, Any]) -> dict[str, Any] | None:
         return None
     rank, status = _LIFECYCLE[bolna_status]
     ended = rank == _END
-    telephony = _dict(execution.get("telephony_data"))
+    telephony = payloads.obj(execution.get("telephony_data"))
     inbound = telephony.get("call_type") == "inbound"
-    duration = _number(execution.get("conversation_duration", execution.get("conversation_time")))
+    duration = payloads.number(
+        execution.get("conversation_duration", execution.get("conversation_time"))
+    )
     if bolna_status == "completed":
         status = _ended_status(execution, duration)
-    updated_at = _when(execution.get("updated_at"))
-    cost = _number(execution.get("total_cost"))  # cents
-    recording = _text(telephony.get("recording_url"))
-    extracted = _dict(execution.get("extracted_data"))
+    updated_at = payloads.when(execution.get("updated_at"))
+    cost = payloads.number(execution.get("total_cost"))  # cents
+    recording = payloads.text(telephony.get("recording_url"))
+    extracted = payloads.obj(execution.get("extracted_data"))
     return {
         "provider_call_id": str(execution["id"])[:200],
         "rank": rank,
-        "agent_id": _text(execution.get("agent_id"), 200),
+        "agent_id": payloads.text(execution.get("agent_id"), 200),
         "direction": "inbound" if inbound else "outbound",
         "status": status,
-        "phone": _digits(telephony.get("from_number" if inbound else "to_number")),
+        "phone": payloads.phone_digits(telephony.get("from_number" if inbound else "to_number")),
         # When the call was placed: Bolna's `created_at`.
-        "started_at": _when(execution.get("created_at")),
+        "started_at": payloads.when(execution.get("created_at")),
         "ended_at": (updated_at or datetime.now(UTC)) if ended else None,
         "duration_seconds": max(0, round(duration)) if ended and duration is not None else None,
-        "transcript": _text(execution.get("transcript")) if ended else None,
+        "transcript": payloads.text(execution.get("transcript")) if ended else None,
         "recording_url": recording
         if ended and recording and re.match(r"^https?://", recording)
         else None,
@@ -433,7 +402,7 @@ def call_from_execution(execution: dict[str, Any]) -> dict[str, Any] | None:
 
 async def receive(context: AppContext, workspace_id: UUID, payload: Any) -> bool:
     """Apply one execution delivery; True when it changed or added a call."""
-    execution = _dict(payload)
+    execution = payloads.obj(payload)
     problems = [
         {"field": name, "message": "required"}
         for name in ("id", "status")

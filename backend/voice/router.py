@@ -46,7 +46,7 @@ def _assistant(row: dict[str, Any]) -> VoiceAssistant:
 
 @router.post("/api/voice/connect")
 async def connect(data: VoiceConnect, subject: AdminSubject, context: Context) -> VoiceConnection:
-    """Check both keys with VAPI (422 names the wrong one), store them encrypted, and answer
+    """Check both keys with VAPI (400 names the wrong one), store them encrypted, and answer
     the webhook URL and, when the connection is new, its secret (shown once)."""
     row = await service.connect(context, subject, data.private_key, data.public_key)
     return VoiceConnection.model_validate(row)
@@ -88,7 +88,7 @@ async def update_assistant(
     assistant_id: str, data: VoiceAssistantUpdate, subject: AdminSubject, context: Context
 ) -> VoiceAssistant:
     """`assistant_id` is VAPI's id (as `sync` returns it). VAPI first, then the local copy;
-    VAPI's validation errors come back as a 422."""
+    VAPI's validation errors come back as a 400."""
     return _assistant(await service.update(context, subject, assistant_id, data))
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from backend.auth.subjects import AuthSubject, User
+from backend.calls import repository as calls_repository
 from backend.context import AppContext
 from backend.errors import NotFound, Unauthorized, ValidationFailed, VoxtroError
 from backend.integrations.vapi.client import (
@@ -27,6 +28,7 @@ from backend.integrations.vapi.client import (
     VapiValidationError,
     looks_like_key,
 )
+from backend.kit import payloads
 from backend.voice import repository
 from backend.voice.schemas import VoiceAssistantUpdate
 
@@ -307,73 +309,57 @@ def _ended_status(reason: str, started: bool) -> str:
     return "resolved" if started else "missed"
 
 
-def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _text(value: Any, limit: int | None = None) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return value[:limit] if limit else value
-
-
-def _digits(number: Any) -> str | None:
-    digits = re.sub(r"\D", "", number) if isinstance(number, str) else ""
-    return digits if 6 <= len(digits) <= 15 else None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 _DIRECTIONS = {"inboundPhoneCall": "inbound", "outboundPhoneCall": "outbound", "webCall": "web"}
 
 
 def call_from_report(message: dict[str, Any]) -> dict[str, Any] | None:
     """The `calls` row of an end-of-call report, or None without a call id. Reads the current
     schema (`artifact.*`, `analysis.*`) first, then the legacy top-level fields."""
-    call = _dict(message.get("call"))
-    call_id = _text(call.get("id"), 200)
+    call = payloads.obj(message.get("call"))
+    call_id = payloads.text(call.get("id"), 200)
     if call_id is None:
         return None
-    artifact, analysis = _dict(message.get("artifact")), _dict(message.get("analysis"))
-    customer = _dict(call.get("customer")) or _dict(message.get("customer"))
-    started = _when(message.get("startedAt")) or _when(call.get("startedAt"))
-    ended = _when(message.get("endedAt")) or _when(call.get("endedAt"))
+    artifact, analysis = (
+        payloads.obj(message.get("artifact")),
+        payloads.obj(message.get("analysis")),
+    )
+    customer = payloads.obj(call.get("customer")) or payloads.obj(message.get("customer"))
+    started = payloads.when(message.get("startedAt")) or payloads.when(call.get("startedAt"))
+    ended = payloads.when(message.get("endedAt")) or payloads.when(call.get("endedAt"))
     duration = message.get("durationSeconds")
     if not isinstance(duration, int | float) or isinstance(duration, bool):
         duration = (ended - started).total_seconds() if started and ended else None
     recording = (
-        _text(artifact.get("recordingUrl"))
-        or _text(_dict(_dict(artifact.get("recording")).get("mono")).get("combinedUrl"))
-        or _text(message.get("recordingUrl"))
+        payloads.text(artifact.get("recordingUrl"))
+        or payloads.text(
+            payloads.obj(payloads.obj(artifact.get("recording")).get("mono")).get("combinedUrl")
+        )
+        or payloads.text(message.get("recordingUrl"))
     )
     cost = message.get("cost", call.get("cost"))
-    structured = _dict(analysis.get("structuredData"))
+    structured = payloads.obj(analysis.get("structuredData"))
     language = (
-        _text(message.get("language"))
-        or _text(structured.get("language"))
-        or _text(_dict(_dict(message.get("assistant")).get("transcriber")).get("language"))
+        payloads.text(message.get("language"))
+        or payloads.text(structured.get("language"))
+        or payloads.text(
+            payloads.obj(payloads.obj(message.get("assistant")).get("transcriber")).get("language")
+        )
     )
     reason = str(message.get("endedReason") or call.get("endedReason") or "")
     return {
         "provider_call_id": call_id,
-        "agent_id": _text(call.get("assistantId"), 200)
-        or _text(_dict(message.get("assistant")).get("id"), 200),
+        "agent_id": payloads.text(call.get("assistantId"), 200)
+        or payloads.text(payloads.obj(message.get("assistant")).get("id"), 200),
         "direction": _DIRECTIONS.get(str(call.get("type")), "inbound"),
         "status": _ended_status(reason, started is not None),
-        "phone": _digits(customer.get("number")),
+        "phone": payloads.phone_digits(customer.get("number")),
         "language": language[:20] if language else None,
         "started_at": started,
         "ended_at": ended,
         "duration_seconds": max(0, round(duration)) if duration is not None else None,
-        "transcript": _text(artifact.get("transcript")) or _text(message.get("transcript")),
-        "summary": _text(analysis.get("summary")) or _text(message.get("summary")),
+        "transcript": payloads.text(artifact.get("transcript"))
+        or payloads.text(message.get("transcript")),
+        "summary": payloads.text(analysis.get("summary")) or payloads.text(message.get("summary")),
         "recording_url": recording if recording and re.match(r"^https?://", recording) else None,
         "cost": cost if isinstance(cost, int | float) and not isinstance(cost, bool) else 0,
         "analysis": analysis,
@@ -391,7 +377,7 @@ def call_from_report(message: dict[str, Any]) -> dict[str, Any] | None:
 
 async def receive(context: AppContext, workspace_id: UUID, payload: Any) -> bool:
     """Handle one server message; True when it stored a new call."""
-    message = _dict(_dict(payload).get("message"))
+    message = payloads.obj(payloads.obj(payload).get("message"))
     if message.get("type") != "end-of-call-report":
         return False  # acknowledged; we act on end-of-call reports only
     values = call_from_report(message)
@@ -401,7 +387,7 @@ async def receive(context: AppContext, workspace_id: UUID, payload: Any) -> bool
             errors=[{"field": "message.call.id", "message": "required"}],
         )
     async with context.db.for_workspace(workspace_id, "vapi-webhook") as conn:
-        return await repository.insert_call(conn, workspace_id, values)
+        return await calls_repository.insert_once(conn, workspace_id, "vapi", values)
 
 
 # -- calls missed by the webhook ----------------------------------------------------------------
@@ -435,7 +421,9 @@ async def import_calls(context: AppContext, workspace_id: UUID, since: datetime)
         and (values := call_from_report({**call, "call": call})) is not None
     ]
     async with context.db.for_workspace(workspace_id, "vapi-import") as conn:
-        imported = sum([await repository.insert_call(conn, workspace_id, v) for v in ended])
+        imported = sum(
+            [await calls_repository.insert_once(conn, workspace_id, "vapi", v) for v in ended]
+        )
     return {"found": len(ended), "imported": imported}
 
 

@@ -158,31 +158,3 @@ async def delete_agents_except(
         (workspace_id, keep_agent_ids),
     )
     return cur.rowcount
-
-
-async def insert_call(conn: Connection, workspace_id: UUID, values: dict[str, Any]) -> bool:
-    """Store one ElevenLabs conversation, once: a redelivered webhook is a no-op. The customer
-    is the workspace's customer with this phone (customers keep E.164 with '+', calls digits)."""
-    cur = await conn.execute(
-        """
-        insert into public.calls
-          (workspace_id, provider, provider_call_id, agent_id, direction, status, phone,
-           customer_id, language, started_at, ended_at, duration_seconds, transcript, summary,
-           analysis, metadata)
-        values (
-          %(ws)s, 'elevenlabs', %(provider_call_id)s, %(agent_id)s, %(direction)s, %(status)s,
-          %(phone)s::text,
-          (select id from public.customers
-            where workspace_id = %(ws)s and phone = '+' || %(phone)s::text),
-          %(language)s, %(started_at)s, %(ended_at)s, %(duration_seconds)s, %(transcript)s,
-          %(summary)s, %(analysis)s, %(metadata)s)
-        on conflict (provider, provider_call_id) do nothing
-        """,
-        {
-            **values,
-            "ws": workspace_id,
-            "analysis": Jsonb(values["analysis"]),
-            "metadata": Jsonb(values["metadata"]),
-        },
-    )
-    return cur.rowcount > 0

@@ -93,7 +93,7 @@ async def update_agent(
     agent_id: AgentId, data: WhatsAppAgentUpdate, subject: AdminSubject, context: Context
 ) -> WhatsAppAgent:
     """`agent_id` is ElevenLabs' id. ElevenLabs first, then the local copy; its validation
-    errors come back as a 422 under our field names."""
+    errors come back as a 400 under our field names."""
     return WhatsAppAgent.model_validate(await service.update(context, subject, agent_id, data))
 
 

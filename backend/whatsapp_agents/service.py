@@ -13,11 +13,12 @@ import hmac
 import re
 import secrets
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from backend.auth.subjects import AuthSubject, User
+from backend.calls import repository as calls_repository
 from backend.context import AppContext
 from backend.errors import NotFound, Unauthorized, ValidationFailed, VoxtroError
 from backend.integrations.elevenlabs.client import (
@@ -28,6 +29,7 @@ from backend.integrations.elevenlabs.client import (
     InvalidKey,
     MissingPermissions,
 )
+from backend.kit import payloads
 from backend.whatsapp_agents import repository
 from backend.whatsapp_agents.schemas import WhatsAppAgentUpdate
 
@@ -228,7 +230,7 @@ def _phone_numbers(agent: dict[str, Any]) -> list[dict[str, Any]] | None:
 
 def _local_fields(agent: dict[str, Any]) -> dict[str, Any]:
     def text(field: str, limit: int | None = None) -> str | None:
-        return _text(_at(agent, _UPSTREAM_PATHS[field]), limit)
+        return payloads.text(_at(agent, _UPSTREAM_PATHS[field]), limit)
 
     return {
         "agent_id": str(agent["agent_id"]),
@@ -411,35 +413,6 @@ async def verified_workspace(
     return workspace_id
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value: Any, limit: int | None = None) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return value[:limit] if limit else value
-
-
-def _number(value: Any) -> float | None:
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _digits(number: Any) -> str | None:
-    digits = re.sub(r"\D", "", number) if isinstance(number, str) else ""
-    return digits if 6 <= len(digits) <= 15 else None
-
-
-def _from_unix(value: Any) -> datetime | None:
-    seconds = _number(value)
-    if seconds is None or seconds <= 0:
-        return None
-    try:
-        return datetime.fromtimestamp(seconds, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
 def _direction(phone_call: dict[str, Any], default: str) -> str:
     direction = phone_call.get("direction")
     return direction if direction in ("inbound", "outbound") else default
@@ -464,7 +437,7 @@ def _outcome(
         return "failed"
     if "transfer" in str(metadata.get("termination_reason") or "").lower():
         return "escalated"
-    if not any(t.get("role") == "user" and _text(t.get("message")) for t in turns):
+    if not any(t.get("role") == "user" and payloads.text(t.get("message")) for t in turns):
         return "missed"
     if analysis.get("call_successful") == "failure":
         return "escalated"
@@ -480,42 +453,44 @@ def call_from_transcription(data: dict[str, Any]) -> dict[str, Any] | None:
 
     `metadata.cost` is in ElevenLabs credits, not money: it is kept in `metadata.cost_credits`
     and the `cost` column (dollars) stays 0."""
-    conversation_id = _text(data.get("conversation_id"), 200)
+    conversation_id = payloads.text(data.get("conversation_id"), 200)
     if conversation_id is None:
         return None
-    metadata, analysis = _dict(data.get("metadata")), _dict(data.get("analysis"))
-    phone_call = _dict(metadata.get("phone_call"))
+    metadata, analysis = payloads.obj(data.get("metadata")), payloads.obj(data.get("analysis"))
+    phone_call = payloads.obj(metadata.get("phone_call"))
     turns = [t for t in data.get("transcript") or [] if isinstance(t, dict)]
-    started = _from_unix(metadata.get("start_time_unix_secs"))
-    seconds = _number(metadata.get("call_duration_secs"))
+    started = payloads.from_unix(metadata.get("start_time_unix_secs"))
+    seconds = payloads.number(metadata.get("call_duration_secs"))
     duration = max(0, round(seconds)) if seconds is not None else None
-    override = _dict(
-        _dict(data.get("conversation_initiation_client_data")).get("conversation_config_override")
+    override = payloads.obj(
+        payloads.obj(data.get("conversation_initiation_client_data")).get(
+            "conversation_config_override"
+        )
     )
-    language = _text(metadata.get("main_language")) or _text(
-        _dict(override.get("agent")).get("language")
+    language = payloads.text(metadata.get("main_language")) or payloads.text(
+        payloads.obj(override.get("agent")).get("language")
     )
     return {
         "provider_call_id": conversation_id,
-        "agent_id": _text(data.get("agent_id"), 200),
+        "agent_id": payloads.text(data.get("agent_id"), 200),
         "direction": _direction(phone_call, "web"),
         "status": _outcome(data, metadata, analysis, turns),
-        "phone": _digits(phone_call.get("external_number")),
+        "phone": payloads.phone_digits(phone_call.get("external_number")),
         "language": language[:20] if language else None,
         "started_at": started,
         "ended_at": started + timedelta(seconds=duration or 0) if started else None,
         "duration_seconds": duration,
         "transcript": _transcript(turns),
-        "summary": _text(analysis.get("transcript_summary")),
+        "summary": payloads.text(analysis.get("transcript_summary")),
         "analysis": analysis,
         "metadata": _compact(
             {
-                "termination_reason": _text(metadata.get("termination_reason"), 500),
-                "cost_credits": _number(metadata.get("cost")),
-                "telephony": _text(phone_call.get("type"), 50),
-                "phone_number_id": _text(phone_call.get("phone_number_id"), 200),
-                "agent_number": _text(phone_call.get("agent_number"), 32),
-                "call_sid": _text(phone_call.get("call_sid"), 200),
+                "termination_reason": payloads.text(metadata.get("termination_reason"), 500),
+                "cost_credits": payloads.number(metadata.get("cost")),
+                "telephony": payloads.text(phone_call.get("type"), 50),
+                "phone_number_id": payloads.text(phone_call.get("phone_number_id"), 200),
+                "agent_number": payloads.text(phone_call.get("agent_number"), 32),
+                "call_sid": payloads.text(phone_call.get("call_sid"), 200),
                 "error": metadata.get("error") or None,
             }
         ),
@@ -526,21 +501,21 @@ def call_from_initiation_failure(data: dict[str, Any]) -> dict[str, Any] | None:
     """The `calls` row of a `call_initiation_failure` (a call that never connected), or None
     without a conversation id. Busy and unanswered are `missed`, as for VAPI; the rest `failed`.
     Field names beyond `conversation_id` and `agent_id` are unverified: read leniently."""
-    conversation_id = _text(data.get("conversation_id"), 200)
+    conversation_id = payloads.text(data.get("conversation_id"), 200)
     if conversation_id is None:
         return None
-    metadata = _dict(data.get("metadata"))
-    phone_call, body = _dict(metadata.get("phone_call")), _dict(metadata.get("body"))
-    reason = _text(data.get("failure_reason"), 200)
+    metadata = payloads.obj(data.get("metadata"))
+    phone_call, body = payloads.obj(metadata.get("phone_call")), payloads.obj(metadata.get("body"))
+    reason = payloads.text(data.get("failure_reason"), 200)
     missed = (reason or "").lower().replace("_", "-") in {"busy", "no-answer"}
     return {
         "provider_call_id": conversation_id,
-        "agent_id": _text(data.get("agent_id"), 200),
+        "agent_id": payloads.text(data.get("agent_id"), 200),
         "direction": _direction(phone_call, "outbound"),
         "status": "missed" if missed else "failed",
-        "phone": _digits(phone_call.get("external_number"))
-        or _digits(body.get("to_number"))
-        or _digits(body.get("To")),
+        "phone": payloads.phone_digits(phone_call.get("external_number"))
+        or payloads.phone_digits(body.get("to_number"))
+        or payloads.phone_digits(body.get("To")),
         "language": None,
         "started_at": None,
         "ended_at": None,
@@ -549,7 +524,7 @@ def call_from_initiation_failure(data: dict[str, Any]) -> dict[str, Any] | None:
         "summary": None,
         "analysis": {},
         "metadata": _compact(
-            {"failure_reason": reason, "telephony": _text(metadata.get("type"), 50)}
+            {"failure_reason": reason, "telephony": payloads.text(metadata.get("type"), 50)}
         ),
     }
 
@@ -563,16 +538,16 @@ _EVENTS = {
 async def receive(context: AppContext, workspace_id: UUID, payload: Any) -> bool:
     """Handle one verified webhook; True when it stored a new call. Other types (audio, …) are
     acknowledged and ignored."""
-    event = _dict(payload)
+    event = payloads.obj(payload)
     kind = event.get("type")
     to_call = _EVENTS.get(kind) if isinstance(kind, str) else None
     if to_call is None:
         return False
-    values = to_call(_dict(event.get("data")))
+    values = to_call(payloads.obj(event.get("data")))
     if values is None:
         raise ValidationFailed(
             f"{kind} without a conversation id",
             errors=[{"field": "data.conversation_id", "message": "required"}],
         )
     async with context.db.for_workspace(workspace_id, "elevenlabs-webhook") as conn:
-        return await repository.insert_call(conn, workspace_id, values)
+        return await calls_repository.insert_once(conn, workspace_id, "elevenlabs", values)

@@ -89,7 +89,7 @@ async def test_register_twice_is_a_conflict(client):
 )
 async def test_register_validates_its_input(client, body, field):
     response = await client.post("/auth/register", json=body)
-    assert_error(response, 422, "VALIDATION_ERROR")
+    assert_error(response, 400, "VALIDATION_ERROR")
     assert field in error_fields(response)
 
 
@@ -124,7 +124,7 @@ async def test_token_wants_a_form_and_me_wants_a_token(client):
     email = unique_email("json")
     await register(client, email)
     as_json = await client.post("/auth/token", json={"username": email, "password": PASSWORD})
-    assert_error(as_json, 422, "VALIDATION_ERROR")
+    assert_error(as_json, 400, "VALIDATION_ERROR")
     assert_error(await client.get("/auth/me"), 401, "UNAUTHORIZED")
 
 

@@ -177,7 +177,7 @@ async def test_alerts_endpoint(client, context, admin, other_admin):
     assert theirs.json()["data"] == [] and theirs.json()["pagination"]["total"] == 0
     assert (await client.get("/api/business/alerts")).status_code == 401
     bad = await client.get("/api/business/alerts?limit=101", headers=admin.headers)
-    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "limit"
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "limit"
 
 
 async def test_members_cannot_write_alerts(context, admin):

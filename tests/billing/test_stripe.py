@@ -23,6 +23,7 @@ from backend.billing import meter, webhooks
 from backend.billing import tasks as billing_tasks
 from backend.context import AppContext
 from backend.integrations.stripe.client import StripeFailure
+from backend.seed import DEMO_WORKSPACE, seed_demo
 from backend.tasks import TASK_MODULES, enqueue, run_worker
 from tests.conftest import app_with
 from tests.fakes.openai import FakeOpenAI
@@ -221,6 +222,20 @@ async def test_a_new_workspace_starts_prepaid_with_the_free_credits(billing, own
     assert all(r["amount"] == FREE_CREDITS for r in rows)
 
 
+async def test_the_demo_workspace_gets_the_free_credits_too(billing):
+    _, ctx = billing
+    await seed_demo(ctx, password="a-demo-password-1")
+    await seed_demo(ctx, password="a-demo-password-1")  # `voxtro dev` seeds at every start
+    rows = await fetch(
+        ctx,
+        "select g.amount, a.billing_mode from credit_grants g"
+        " join workspaces w on w.id = g.workspace_id"
+        " join billing_accounts a on a.workspace_id = w.id where w.name = %s",
+        DEMO_WORKSPACE,
+    )
+    assert [(r["amount"], r["billing_mode"]) for r in rows] == [(FREE_CREDITS, "prepaid")]
+
+
 async def test_without_stripe_a_new_workspace_has_no_billing_and_billing_says_so(
     client, admin, context
 ):
@@ -282,7 +297,7 @@ async def test_a_checkout_amount_out_of_range_is_refused(billing, owner, fake_st
         response = await client.post(
             "/api/billing/checkout", headers=owner.headers, json={"amount": amount}
         )
-        assert response.status_code == 422, (amount, response.text)
+        assert response.status_code == 400, (amount, response.text)
         assert response.json()["code"] == "VALIDATION_ERROR"
         assert response.json()["errors"][0]["field"] == "amount"
     assert fake_stripe.requests == []
@@ -301,7 +316,7 @@ async def test_return_urls_must_be_ours(billing, owner, fake_stripe):
         headers=owner.headers,
         json={"amount": 10, "success_url": "https://evil.example/phish"},
     )
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.json()["errors"] == [{"field": "success_url", "message": "not an allowed URL"}]
     ours = await client.post(
         "/api/billing/checkout",
@@ -483,7 +498,7 @@ async def test_subscribing_to_a_plan_goes_through_checkout_and_its_webhook(
     unknown = await client.post(
         "/api/billing/subscribe", headers=owner.headers, json={"plan": "platinum"}
     )
-    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "plan"
+    assert unknown.status_code == 400 and unknown.json()["errors"][0]["field"] == "plan"
 
     session = await subscribe(client, ctx, fake_stripe, owner, "growth")
     sent = [p for _, path, p in fake_stripe.requests if path == "/v1/checkout/sessions"][-1]

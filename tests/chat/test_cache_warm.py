@@ -42,5 +42,5 @@ async def test_warming_needs_a_bot_when_there_are_several(client, admin):
     await create_chatbot(client, admin)
     await create_chatbot(client, admin, name="Second")
     response = await client.post("/api/cache/warm", headers=admin.headers, json={"queries": ["hi"]})
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "chatbotId"

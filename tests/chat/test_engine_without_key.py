@@ -104,9 +104,9 @@ async def test_bad_input_changes_nothing(client, context, admin, other_admin):
         ({"chatbot_id": inactive["id"]}, 404),
         ({"conversation_id": their_conversation}, 404),  # another workspace's conversation
         ({"conversation_id": mine, "visitor_id": "someone-else"}, 404),  # another visitor's
-        ({"message": ""}, 422),
-        ({"message": "x" * 20_000}, 422),
-        ({"visitor_id": ""}, 422),
+        ({"message": ""}, 400),
+        ({"message": "x" * 20_000}, 400),
+        ({"visitor_id": ""}, 400),
     ]
     async with context.db.system() as conn:
         before = (await (await conn.execute("select count(*) as n from messages")).fetchone())["n"]

@@ -163,7 +163,7 @@ async def test_list_paginates_in_creation_order(client, admin):
         ({"page": 0}, "page"),
     ):
         bad = await client.get("/api/chatbots", headers=admin.headers, params=params)
-        assert bad.status_code == 422
+        assert bad.status_code == 400
         assert field_names(bad) == [field]
 
 
@@ -256,7 +256,7 @@ async def test_unknown_and_malformed_ids(client, admin):
     missing = await client.get(f"/api/chatbots/{uuid.uuid4()}", headers=admin.headers)
     assert missing.status_code == 404
     malformed = await client.get("/api/chatbots/not-a-uuid", headers=admin.headers)
-    assert malformed.status_code == 422
+    assert malformed.status_code == 400
     assert field_names(malformed) == ["chatbot_id"]
 
 
@@ -289,14 +289,14 @@ async def test_create_validation(client, admin, body, field):
     response = await client.post(
         "/api/chatbots", headers=admin.headers, json={"name": "Bot", **body}
     )
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     assert field in field_names(response)
     assert (await client.get("/api/chatbots", headers=admin.headers)).json()["data"] == []
 
 
 async def test_create_needs_a_name(client, admin):
     response = await client.post("/api/chatbots", headers=admin.headers, json={})
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert field_names(response) == ["name"]
 
 
@@ -317,7 +317,7 @@ async def test_create_needs_a_name(client, admin):
 async def test_patch_validation(client, admin, body, field):
     bot = await create_chatbot(client, admin)
     response = await client.patch(f"/api/chatbots/{bot['id']}", headers=admin.headers, json=body)
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     assert field in field_names(response)
     after = await client.get(f"/api/chatbots/{bot['id']}", headers=admin.headers)
     assert after.json()["data"] == bot
@@ -337,7 +337,7 @@ async def test_with_a_key_the_model_must_be_one_the_key_can_use(client, admin, f
     refused = await client.post(
         "/api/chatbots", headers=admin.headers, json={"name": "Bot", "model": "gpt-4.1-nano"}
     )
-    assert refused.status_code == 422
+    assert refused.status_code == 400
     [error] = refused.json()["errors"]
     assert error["field"] == "model" and "gpt-4o-mini" in error["message"]
 
@@ -346,7 +346,7 @@ async def test_with_a_key_the_model_must_be_one_the_key_can_use(client, admin, f
     moved = await client.patch(path, headers=admin.headers, json={"model": "gpt-4.1"})
     assert moved.status_code == 200 and moved.json()["data"]["model"] == "gpt-4.1"
     stay = await client.patch(path, headers=admin.headers, json={"model": "gpt-4.1-nano"})
-    assert stay.status_code == 422 and field_names(stay) == ["model"]
+    assert stay.status_code == 400 and field_names(stay) == ["model"]
 
 
 async def test_an_embedding_model_is_not_a_chat_model(client, admin, fake_openai):
@@ -358,7 +358,7 @@ async def test_an_embedding_model_is_not_a_chat_model(client, admin, fake_openai
         response = await client.post(
             "/api/chatbots", headers=admin.headers, json={"name": "Bot", "model": model}
         )
-        assert response.status_code == 422, response.text
+        assert response.status_code == 400, response.text
         assert field_names(response) == ["model"]
         assert model not in response.json()["errors"][0]["message"]
 
@@ -539,7 +539,7 @@ async def test_faq_validation(client, admin, body, field):
     response = await client.post(
         f"/api/chatbots/{bot['id']}/faqs", headers=admin.headers, json=body
     )
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     assert field in field_names(response)
 
 
@@ -548,9 +548,9 @@ async def test_faq_update_cannot_empty_the_question(client, admin):
     faq = await add_faq(client, admin, bot["id"], "Q?", "A.")
     path = f"/api/chatbots/{bot['id']}/faqs/{faq['id']}"
     empty = await client.patch(path, headers=admin.headers, json={"question": ""})
-    assert empty.status_code == 422 and field_names(empty) == ["question"]
+    assert empty.status_code == 400 and field_names(empty) == ["question"]
     null = await client.patch(path, headers=admin.headers, json={"question": None})
-    assert null.status_code == 422
+    assert null.status_code == 400
     listed = await client.get(f"/api/chatbots/{bot['id']}/faqs", headers=admin.headers)
     assert listed.json()["data"] == [faq]
 
@@ -628,7 +628,7 @@ async def test_form_validation(client, admin, fields, field):
     response = await client.post(
         base, headers=admin.headers, json={"name": "contact", "fields": fields}
     )
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     assert field in field_names(response)
     assert (await client.get(base, headers=admin.headers)).json()["data"] == []
 
@@ -646,7 +646,7 @@ async def test_form_update_checks_fields_too(client, admin):
         response = await client.patch(
             f"{base}/{form['id']}", headers=admin.headers, json={"fields": fields}
         )
-        assert response.status_code == 422 and field_names(response) == ["fields"]
+        assert response.status_code == 400 and field_names(response) == ["fields"]
     assert (await client.get(base, headers=admin.headers)).json()["data"] == [form]
 
 
@@ -753,7 +753,7 @@ async def test_action_validation(client, admin, body, field):
         headers=admin.headers,
         json={"name": "lookup", "url_template": "https://api.example.com/x", **body},
     )
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     assert field in field_names(response)
     assert (await client.get(base, headers=admin.headers)).json()["data"] == []
 
@@ -773,7 +773,7 @@ async def test_action_update_validation(client, admin):
         ({"parameters": {"type": "array"}}, "parameters"),
     ):
         response = await client.patch(path, headers=admin.headers, json=body)
-        assert response.status_code == 422, response.text
+        assert response.status_code == 400, response.text
         assert field in field_names(response)
     assert (await client.get(base, headers=admin.headers)).json()["data"] == [action]
 

@@ -109,7 +109,7 @@ async def test_an_invalid_key_is_refused_and_not_stored(client, context, admin, 
         headers=admin.headers,
         json={"api_key": "sk-not-a-real-key-000000000000"},
     )
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     body = response.json()
     assert body["code"] == "VALIDATION_ERROR"
     assert [e["field"] for e in body["errors"]] == ["api_key"]
@@ -123,7 +123,7 @@ async def test_an_invalid_key_does_not_replace_a_valid_one(client, context, admi
     response = await client.post(
         "/api/openai/connect", headers=admin.headers, json={"api_key": "sk-wrong-000000000000"}
     )
-    assert response.status_code == 422
+    assert response.status_code == 400
     [row] = await stored_openai(context)
     assert context.secrets.decrypt(row["encrypted_api_key"]) == fake_openai.key
 
@@ -131,7 +131,7 @@ async def test_an_invalid_key_does_not_replace_a_valid_one(client, context, admi
 async def test_a_malformed_key_is_a_validation_error(client, admin, fake_openai):
     for body in ({}, {"api_key": "short"}, {"api_key": "x" * 501}):
         response = await client.post("/api/openai/connect", headers=admin.headers, json=body)
-        assert response.status_code == 422
+        assert response.status_code == 400
         assert [e["field"] for e in response.json()["errors"]] == ["api_key"]
     assert fake_openai.requests == []  # never sent to the provider
 
@@ -282,7 +282,7 @@ async def test_commerce_validation(client, context, admin):
         ({"base_url": "https://shop.example.com"}, "api_key"),
     ):
         response = await client.put("/api/connections/commerce", headers=admin.headers, json=body)
-        assert response.status_code == 422, (body, response.text)
+        assert response.status_code == 400, (body, response.text)
         assert [e["field"] for e in response.json()["errors"]] == [field]
     async with context.db.system() as conn:
         rows = await (await conn.execute("select * from commerce_connections")).fetchall()

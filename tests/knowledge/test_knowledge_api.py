@@ -208,7 +208,7 @@ async def test_pasted_text_and_uploaded_files_are_knowledge_too(client, admin):
         headers=admin.headers,
         files={"file": ("photo.png", b"\x89PNG\r\n", "image/png")},
     )
-    assert binary.status_code == 422 and binary.json()["errors"][0]["field"] == "file"
+    assert binary.status_code == 400 and binary.json()["errors"][0]["field"] == "file"
 
 
 async def test_with_a_key_passages_reach_the_prompt_with_their_links(
@@ -239,7 +239,7 @@ async def test_with_a_key_passages_reach_the_prompt_with_their_links(
 async def test_bad_crawls_end_clearly_and_keep_what_was_there(client, admin, other_admin, site):
     bot = await create_chatbot(client, admin)
     over = await crawl(client, admin, bot, site.url, max_pages=100_000)
-    assert over.status_code == 422 and over.json()["errors"][0]["field"] == "max_pages"
+    assert over.status_code == 400 and over.json()["errors"][0]["field"] == "max_pages"
     missing = (await crawl(client, admin, bot, f"{site.url}/no-such-page")).json()
     assert missing["pages_crawled"] == 0
     progress = (

@@ -82,7 +82,7 @@ async def test_a_batch_reads_each_conversation_once_and_merges_people(client, ad
         headers=admin.headers,
         params={"chatbot_id": bot["id"], "limit": 1000},
     )
-    assert too_many.status_code == 422
+    assert too_many.status_code == 400
 
 
 async def test_the_model_reads_but_cannot_invent(client, context, admin, fake_openai):

@@ -156,7 +156,7 @@ async def test_connect_with_a_wrong_key_names_it_and_stores_nothing(api, admin, 
         headers=admin.headers,
         json={"api_key": "bn-wrong-key-000000", "agent_id": bolna.add_agent()},
     )
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     assert response.json()["code"] == "VALIDATION_ERROR"
     assert [e["field"] for e in response.json()["errors"]] == ["api_key"]
     assert await stored(context, "bolna_connections") == []
@@ -165,7 +165,7 @@ async def test_connect_with_a_wrong_key_names_it_and_stores_nothing(api, admin, 
 async def test_connect_with_an_unknown_agent_names_it(api, admin, bolna):
     client, context = api
     response = await connect(client, admin, "7c1e2d3f-0000-4000-8000-000000000000")
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     assert [e["field"] for e in response.json()["errors"]] == ["agent_id"]
     assert await stored(context, "bolna_connections") == []
 
@@ -180,7 +180,7 @@ async def test_connect_with_an_unknown_agent_names_it(api, admin, bolna):
 async def test_connect_refuses_bad_settings_before_asking_bolna(api, admin, bolna, fields, field):
     client, _ = api
     response = await connect(client, admin, bolna.add_agent(), **fields)
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     assert [e["field"] for e in response.json()["errors"]] == [field]
     assert bolna.requests == []
 
@@ -619,7 +619,7 @@ async def test_webhook_payloads_that_are_not_executions(api, chicx):
     not_json = await client.post(chicx["webhook"], content=b"{nope")
     assert not_json.status_code == 400, not_json.text
     no_id = await client.post(chicx["webhook"], json={"status": "queued"})
-    assert no_id.status_code == 422, no_id.text
+    assert no_id.status_code == 400, no_id.text
     assert [e["field"] for e in no_id.json()["errors"]] == ["id"]
     unknown = execution("5e6f7a8b-0000-4000-8000-000000000002", "teleported", agent_id="a")
     assert (await client.post(chicx["webhook"], json=unknown)).status_code == 200

@@ -3,6 +3,7 @@ customer portal's list of them (§7)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -118,7 +119,7 @@ async def test_the_key_may_come_in_a_json_body(whatsapp, admin):
     assert len(await stored(context, "elevenlabs_connections")) == 1
 
     missing = await client.post("/api/whatsapp/validate-elevenlabs", headers=admin.headers)
-    assert missing.status_code == 422, missing.text
+    assert missing.status_code == 400, missing.text
     assert missing.json()["code"] == "VALIDATION_ERROR"
     assert missing.json()["errors"][0]["field"] == "api_key"
 
@@ -263,7 +264,7 @@ async def test_a_revoked_key_is_reported_and_marked_invalid(whatsapp, admin, ele
         response = await client.post("/api/whatsapp/sync", headers=admin.headers)
     finally:
         elevenlabs.api_key = API_KEY
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     assert response.json()["errors"][0]["field"] == "api_key"
     status = (await client.get("/api/whatsapp/connection", headers=admin.headers)).json()
     assert status["status"] == "invalid" and "Invalid API key" in status["last_error"]
@@ -330,7 +331,7 @@ async def test_patch_maps_fields_to_elevenlabs_then_updates_the_local_copy(
     )
 
 
-async def test_patch_refused_by_elevenlabs_is_422_and_changes_nothing(whatsapp, admin, elevenlabs):
+async def test_patch_refused_by_elevenlabs_is_400_and_changes_nothing(whatsapp, admin, elevenlabs):
     client, context = whatsapp
     await connected(client, admin)
     support = elevenlabs.add_agent("Support Agent")
@@ -341,7 +342,7 @@ async def test_patch_refused_by_elevenlabs_is_422_and_changes_nothing(whatsapp, 
         headers=admin.headers,
         json={"name": "", "language": "klingon", "first_message": "Changed"},
     )
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     body = response.json()
     assert body["code"] == "VALIDATION_ERROR"
     fields = {e["field"]: e["message"] for e in body["errors"]}
@@ -360,11 +361,11 @@ async def test_patch_refused_by_elevenlabs_is_422_and_changes_nothing(whatsapp, 
     unknown_field = await client.patch(
         f"/api/whatsapp/{support['agent_id']}", headers=admin.headers, json={"voice": "x"}
     )
-    assert unknown_field.status_code == 422
+    assert unknown_field.status_code == 400
     empty = await client.patch(
         f"/api/whatsapp/{support['agent_id']}", headers=admin.headers, json={}
     )
-    assert empty.status_code == 422
+    assert empty.status_code == 400
 
 
 async def test_status_is_ours_and_hides_an_agent_from_the_portal(
@@ -620,7 +621,8 @@ async def test_initiation_failures_are_stored_once_and_audio_is_ignored(whatsapp
             "data": {
                 "agent_id": "agent_support",
                 "conversation_id": "conv_2",
-                "full_audio": "AA==",
+                # A few minutes of audio: more than other routes' body limit.
+                "full_audio": base64.b64encode(bytes(3_000_000)).decode(),
             },
         }
     ).encode()

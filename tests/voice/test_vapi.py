@@ -65,7 +65,7 @@ async def stored(context: AppContext, table: str) -> list[dict[str, Any]]:
 async def test_connect_with_a_wrong_private_key_names_it_and_stores_nothing(voice, admin):
     client, context = voice
     response = await connect(client, admin, private_key=WRONG_KEY)
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     body = response.json()
     assert body["code"] == "VALIDATION_ERROR"
     assert [e["field"] for e in body["errors"]] == ["private_key"]
@@ -75,7 +75,7 @@ async def test_connect_with_a_wrong_private_key_names_it_and_stores_nothing(voic
 async def test_connect_with_keys_swapped_names_both(voice, admin):
     client, context = voice
     response = await connect(client, admin, private_key=PUBLIC_KEY, public_key=PRIVATE_KEY)
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     fields = {e["field"]: e["message"] for e in response.json()["errors"]}
     assert set(fields) == {"private_key", "public_key"}
     assert "private key" in fields["public_key"]
@@ -85,7 +85,7 @@ async def test_connect_with_keys_swapped_names_both(voice, admin):
 async def test_connect_with_a_malformed_public_key(voice, admin):
     client, _ = voice
     response = await connect(client, admin, public_key="not-a-vapi-key")
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     assert [e["field"] for e in response.json()["errors"]] == ["public_key"]
 
 
@@ -461,7 +461,7 @@ async def test_import_needs_a_connection_and_an_admin(voice, admin, vapi):
         response = await client.post(
             "/api/voice/calls/import", headers=admin.headers, json={"days": days}
         )
-        assert response.status_code == 422, days
+        assert response.status_code == 400, days
     vapi.fail_next(1, 503)
     response = await client.post("/api/voice/calls/import", headers=admin.headers)
     assert response.status_code == 502

@@ -48,7 +48,7 @@ async def test_slugs_are_unique_and_validated(client, admin, other_admin):
     bad = await client.post(
         "/api/workspaces", headers=admin.headers, json={"name": "C", "slug": "Not A Slug!"}
     )
-    assert bad.status_code == 422
+    assert bad.status_code == 400
     assert bad.json()["errors"][0]["field"] == "slug"
     # A generated slug never collides.
     same_name = await client.post(
@@ -62,7 +62,7 @@ async def test_malformed_or_unknown_workspace_header(client, admin):
     malformed = await client.get(
         "/api/api-keys", headers={**admin.headers, "X-Workspace-Id": "nope"}
     )
-    assert malformed.status_code == 422
+    assert malformed.status_code == 400
     assert malformed.json()["errors"][0]["field"] == "X-Workspace-Id"
     unknown = await client.get(
         "/api/api-keys",

@@ -1,0 +1,56 @@
+"""Lenient readers for providers' webhook payloads: a field of the wrong type or shape reads as
+absent instead of failing the whole delivery (providers add and change fields freely)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+
+def obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def text(value: Any, limit: int | None = None) -> str | None:
+    """A non-blank string, cut to `limit` characters."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value[:limit] if limit else value
+
+
+def number(value: Any) -> float | None:
+    """A number, or a string holding one (never a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def when(value: Any) -> datetime | None:
+    """An ISO 8601 moment with its zone (`Z` included); a time without one would be a guess."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+def from_unix(value: Any) -> datetime | None:
+    seconds = number(value)
+    if seconds is None or seconds <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def phone_digits(value: Any) -> str | None:
+    """The digits of a phone number as `calls.phone` keeps them (6 to 15), or None."""
+    digits = re.sub(r"\D", "", value) if isinstance(value, str) else ""
+    return digits if 6 <= len(digits) <= 15 else None
