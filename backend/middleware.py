@@ -3,6 +3,7 @@ open CORS for the public routes."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -16,6 +17,15 @@ from backend.errors import error_response
 from backend.kit.timing import request_timer, server_timing
 
 log = structlog.get_logger("voxtro.access")
+
+
+# Webhook URLs whose last segment is the credential (Bolna signs nothing; the token in the URL
+# is all there is): logs show the route, never the token.
+_SECRET_PATH = re.compile(r"^(/api/webhooks/(?:bolna|elevenlabs)/)[^/]+")
+
+
+def loggable_path(path: str) -> str:
+    return _SECRET_PATH.sub(r"\1…", path)
 
 
 class RequestContextMiddleware:
@@ -57,7 +67,7 @@ class RequestContextMiddleware:
             log.info(
                 "request",
                 method=scope["method"],
-                path=scope["path"],
+                path=loggable_path(scope["path"]),
                 status=status_code,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )

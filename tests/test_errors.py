@@ -104,3 +104,14 @@ async def test_oversize_streamed_bodies_are_refused(client, admin, settings):
         content=chunks(),
     )
     assert_error_shape(response, 413, "PAYLOAD_TOO_LARGE")
+
+
+async def test_webhook_tokens_in_urls_never_reach_the_logs(client):
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        await client.post("/api/webhooks/bolna/the-secret-token", json={})
+        await client.post("/api/webhooks/elevenlabs/another-secret", json={})
+    paths = [entry["path"] for entry in logs if entry["event"] == "request"]
+    assert paths == ["/api/webhooks/bolna/…", "/api/webhooks/elevenlabs/…"]
+    assert "secret" not in repr(logs)

@@ -50,3 +50,11 @@ async def profile(conn: Connection, workspace_id: UUID) -> dict[str, Any] | None
         (workspace_id,),
     )
     return await cur.fetchone()
+
+
+async def known_time_zone(conn: Connection, name: str) -> bool:
+    cur = await conn.execute(
+        "select exists (select 1 from pg_timezone_names where name = %s) as known", (name,)
+    )
+    row = await cur.fetchone()
+    return bool(row and row["known"])

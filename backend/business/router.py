@@ -23,7 +23,7 @@ from backend.business.schemas import (
     Credits,
 )
 from backend.db import Connection
-from backend.errors import NotFound
+from backend.errors import NotFound, ValidationFailed
 from backend.kit.schemas import Envelope, PageEnvelope
 from backend.workspaces import repository as workspaces
 
@@ -75,6 +75,12 @@ async def update_profile(
     changes = data.model_dump(exclude_unset=True)
     if "timeZone" in changes:
         changes["time_zone"] = changes.pop("timeZone")
+        # Python's zone list and PostgreSQL's differ; the days are counted by PostgreSQL.
+        if not await repository.known_time_zone(session, changes["time_zone"]):
+            raise ValidationFailed(
+                "Unknown time zone",
+                errors=[{"field": "timeZone", "message": "not a time zone the database knows"}],
+            )
     if changes:
         await workspaces.update(session, subject.workspace_id, **changes)
     return await get_profile(subject, session)  # type: ignore[arg-type]

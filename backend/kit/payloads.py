@@ -3,6 +3,7 @@ absent instead of failing the whole delivery (providers add and change fields fr
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -19,14 +20,16 @@ def text(value: Any, limit: int | None = None) -> str | None:
     return value[:limit] if limit else value
 
 
-def number(value: Any) -> float | None:
-    """A number, or a string holding one (never a bool)."""
+def number(value: Any, *, limit: float = 1e9) -> float | None:
+    """A finite number within ±`limit`, or a string holding one (never a bool): what fits
+    the column it is stored in (NaN, infinities and absurd sizes read as absent)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
     try:
-        return float(value)
+        result = float(value)
     except ValueError:
         return None
+    return result if math.isfinite(result) and abs(result) <= limit else None
 
 
 def when(value: Any) -> datetime | None:

@@ -104,6 +104,8 @@ async def workspaces_to_roll_up(conn: Connection, *, settle: timedelta) -> list[
                  ((now() - %(settle)s) at time zone w.time_zone)::date - 1 as through,
                  case when r.time_zone = w.time_zone then r.rolled_through end as rolled_through
           from public.workspaces w left join public.stats_rollups r on r.workspace_id = w.id
+          -- A zone PostgreSQL does not know would fail the whole statement, for everyone.
+          where w.time_zone in (select name from pg_timezone_names)
         ) due
         where rolled_through is null or rolled_through < through
         """,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import procrastinate
+import psycopg
 import structlog
 
 from backend.db import Database
@@ -24,10 +25,16 @@ async def roll_up_finished_days(db: Database) -> int:
     """Roll up every workspace's finished days; how many workspaces had some."""
     async with db.system() as conn:
         due = await repository.workspaces_to_roll_up(conn, settle=SETTLE)
+    rolled = 0
     for workspace in due:  # one transaction each: a large first rollup holds no other locks
-        async with db.system() as conn:
-            await repository.roll_up(conn, workspace)
-    return len(due)
+        try:
+            async with db.system() as conn:
+                await repository.roll_up(conn, workspace)
+        except psycopg.Error:  # this workspace's days wait for the next run; the others don't
+            log.exception("message_days_not_rolled_up", workspace_id=str(workspace["workspace_id"]))
+            continue
+        rolled += 1
+    return rolled
 
 
 @task_app.periodic(cron="*/15 * * * *")

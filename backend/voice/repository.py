@@ -58,6 +58,14 @@ async def save_connection(
     return row
 
 
+async def mark_invalid(conn: Connection, workspace_id: UUID, error: str) -> None:
+    await conn.execute(
+        "update public.voice_connections set status = 'invalid', last_error = %s"
+        " where workspace_id = %s",
+        (error[:1000], workspace_id),
+    )
+
+
 async def connection_by_secret_hash(conn: Connection, secret_hash: str) -> dict[str, Any] | None:
     """Runs before the workspace is known (system transaction)."""
     cur = await conn.execute(

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -105,9 +105,16 @@ async def _public_key_problem(context: AppContext, public_key: str) -> str | Non
     return "this is a private key: it must not be given to browsers"
 
 
+# What `valid: true` can honestly mean for a public key (see `_public_key_problem`).
+PUBLIC_KEY_CHECKED = (
+    "A VAPI key that is not a private key; VAPI itself checks a public key only when a browser"
+    " call starts"
+)
+
+
 async def validate_public_key(context: AppContext, public_key: str) -> dict[str, Any]:
     problem = await _public_key_problem(context, public_key.strip())
-    return {"valid": problem is None, "message": problem}
+    return {"valid": problem is None, "message": problem or PUBLIC_KEY_CHECKED}
 
 
 async def connect(
@@ -326,9 +333,9 @@ def call_from_report(message: dict[str, Any]) -> dict[str, Any] | None:
     customer = payloads.obj(call.get("customer")) or payloads.obj(message.get("customer"))
     started = payloads.when(message.get("startedAt")) or payloads.when(call.get("startedAt"))
     ended = payloads.when(message.get("endedAt")) or payloads.when(call.get("endedAt"))
-    duration = message.get("durationSeconds")
-    if not isinstance(duration, int | float) or isinstance(duration, bool):
-        duration = (ended - started).total_seconds() if started and ended else None
+    duration = payloads.number(message.get("durationSeconds"))
+    if duration is None and started and ended:
+        duration = (ended - started).total_seconds()
     recording = (
         payloads.text(artifact.get("recordingUrl"))
         or payloads.text(
@@ -336,7 +343,8 @@ def call_from_report(message: dict[str, Any]) -> dict[str, Any] | None:
         )
         or payloads.text(message.get("recordingUrl"))
     )
-    cost = message.get("cost", call.get("cost"))
+    # `calls.cost` is numeric(12, 6): dollars below a million.
+    cost = payloads.number(message.get("cost", call.get("cost")), limit=999_999)
     structured = payloads.obj(analysis.get("structuredData"))
     language = (
         payloads.text(message.get("language"))
@@ -361,7 +369,7 @@ def call_from_report(message: dict[str, Any]) -> dict[str, Any] | None:
         or payloads.text(message.get("transcript")),
         "summary": payloads.text(analysis.get("summary")) or payloads.text(message.get("summary")),
         "recording_url": recording if recording and re.match(r"^https?://", recording) else None,
-        "cost": cost if isinstance(cost, int | float) and not isinstance(cost, bool) else 0,
+        "cost": cost or 0,
         "analysis": analysis,
         "metadata": {
             k: v
@@ -395,11 +403,20 @@ async def receive(context: AppContext, workspace_id: UUID, payload: Any) -> bool
 # How far back the hourly job looks for calls the webhook did not deliver (VAPI retries a
 # failing server URL only briefly; two days covers an outage of ours over a weekend night).
 IMPORT_WINDOW = timedelta(days=2)
+# A call that ended this recently may still have its end-of-call report on the way, with the
+# analysis VAPI adds after the call: the report, not the import, stores it.
+REPORT_GRACE = timedelta(minutes=15)
+
+
+def _ended_before(call: dict[str, Any], moment: datetime) -> bool:
+    ended = payloads.when(call.get("endedAt")) or payloads.when(call.get("updatedAt"))
+    return call.get("status") == "ended" and ended is not None and ended <= moment
 
 
 async def import_calls(context: AppContext, workspace_id: UUID, since: datetime) -> dict[str, int]:
-    """Store the ended calls created since `since` that we do not have: each call once,
-    whether its end-of-call report arrived or not."""
+    """Store the calls created since `since`, ended long enough ago, that we do not have: each
+    call once, whether its end-of-call report arrived or not. A key VAPI refuses marks the
+    connection invalid (the hourly job then leaves it alone until it is connected again)."""
     async with context.db.for_workspace(workspace_id, "vapi-import") as conn:
         connection = await repository.get_connection(conn, workspace_id)
     if connection is None:
@@ -410,14 +427,17 @@ async def import_calls(context: AppContext, workspace_id: UUID, since: datetime)
         ) as vapi:
             calls = await vapi.list_calls(since)
     except InvalidKey as exc:
+        async with context.db.for_workspace(workspace_id, "vapi-import") as conn:
+            await repository.mark_invalid(conn, workspace_id, f"VAPI refused the key: {exc}")
         raise _stored_key_refused() from exc
     except VapiError as exc:
         raise _unreachable(exc) from exc
+    settled = datetime.now(UTC) - REPORT_GRACE
     # A Call carries what an end-of-call report carries, at its top level.
     ended = [
         values
         for call in calls
-        if call.get("status") == "ended"
+        if _ended_before(call, settled)
         and (values := call_from_report({**call, "call": call})) is not None
     ]
     async with context.db.for_workspace(workspace_id, "vapi-import") as conn:

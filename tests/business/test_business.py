@@ -385,3 +385,24 @@ async def test_a_key_without_the_api_scope_is_refused(client, admin):
 async def test_anonymous_callers_are_refused(client):
     for path in ("/api/business/me", "/api/business/credits", "/api/business/ai-config"):
         assert (await client.get(path)).status_code == 401
+
+
+async def test_a_time_zone_the_database_does_not_know_is_refused(client, context, admin):
+    from zoneinfo import available_timezones
+
+    async with context.db.system() as conn:
+        known = {
+            r["name"]
+            for r in await (await conn.execute("select name from pg_timezone_names")).fetchall()
+        }
+    # Python's zone list is not PostgreSQL's (tzdata versions, aliases such as `localtime`).
+    unknown = sorted(available_timezones() - known)
+    if not unknown:
+        pytest.skip("this PostgreSQL knows every zone Python knows")
+    response = await client.patch(
+        "/api/business/me", headers=admin.headers, json={"timeZone": unknown[0]}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["field"] == "timeZone"
+    profile = await client.get("/api/business/me", headers=admin.headers)
+    assert profile.json()["data"]["timeZone"] == "UTC"

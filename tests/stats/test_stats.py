@@ -199,7 +199,8 @@ async def test_finished_days_are_rolled_up_to_the_same_figures_and_previews_neve
     bot = await create_chatbot(client, admin)
     conversation = await say(client, bot["id"], "hello", "a")  # 2 messages today
     await _add_messages(context, admin.workspace_id, conversation, 3, 5)
-    await _add_messages(context, admin.workspace_id, conversation, 1, 2)
+    # Two days back, not one: yesterday is rolled up only once it has settled after midnight.
+    await _add_messages(context, admin.workspace_id, conversation, 2, 2)
     async with context.db.system() as conn:
         preview = await (
             await conn.execute(
@@ -208,7 +209,7 @@ async def test_finished_days_are_rolled_up_to_the_same_figures_and_previews_neve
                 (admin.workspace_id, bot["id"]),
             )
         ).fetchone()
-    for days_ago in (0, 1, 3):  # an admin trying the bot in the console, now and then
+    for days_ago in (0, 2, 3):  # an admin trying the bot in the console, now and then
         await _add_messages(context, admin.workspace_id, preview["id"], days_ago, 4)
 
     async def chart() -> list[int]:
@@ -220,7 +221,7 @@ async def test_finished_days_are_rolled_up_to_the_same_figures_and_previews_neve
         body = (await client.get("/api/stats/overview", headers=stats)).json()
         return body["messages_today"]
 
-    expected = [0, 0, 0, 5, 0, 2, 2]
+    expected = [0, 0, 0, 5, 2, 0, 2]
     assert await chart() == expected and await today() == 2
 
     assert await roll_up_finished_days(context.db) >= 1
@@ -237,7 +238,7 @@ async def test_finished_days_are_rolled_up_to_the_same_figures_and_previews_neve
     async with context.db.system() as conn:  # the chart reads finished days from the rollup
         await conn.execute(
             "delete from messages where conversation_id = %s and created_at < now() - interval"
-            " '2 days'",
+            " '60 hours'",
             (conversation,),
         )
     assert await chart() == expected

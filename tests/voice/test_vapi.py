@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -135,7 +136,9 @@ async def test_validate_public_key(voice, admin):
         body: dict[str, Any] = response.json()
         return body
 
-    assert (await valid(PUBLIC_KEY))["valid"] is True
+    public = await valid(PUBLIC_KEY)
+    # VAPI checks public keys only when a browser call starts: the answer says what was checked.
+    assert public["valid"] is True and "not a private key" in public["message"]
     assert (await valid("nope"))["valid"] is False
     private = await valid(PRIVATE_KEY)
     assert private["valid"] is False and "private key" in private["message"]
@@ -424,9 +427,10 @@ async def test_import_stores_the_ended_calls_the_webhook_missed_once(voice, admi
     secret = (await connected(client, admin))["webhook_secret"]
     now = datetime.now(UTC)
     # 130 ended calls over the last day (more than one page of VAPI's list), one still going,
-    # one too old for the window.
-    ended = [vapi.add_call(now - timedelta(minutes=10 * i)) for i in range(130)]
+    # one that ended a moment ago (its report may be on the way), one too old for the window.
+    ended = [vapi.add_call(now - timedelta(minutes=20 + 10 * i)) for i in range(130)]
     vapi.add_call(now, status="in-progress", endedReason=None, endedAt=None)
+    vapi.add_call(now - timedelta(minutes=5))
     vapi.add_call(now - timedelta(days=5))
     delivered = ended[0]  # its end-of-call report did arrive
     report = end_of_call_report(call={**delivered, "customer": {"number": "+919876543210"}})
@@ -465,3 +469,35 @@ async def test_import_needs_a_connection_and_an_admin(voice, admin, vapi):
     vapi.fail_next(1, 503)
     response = await client.post("/api/voice/calls/import", headers=admin.headers)
     assert response.status_code == 502
+    status = await client.get("/api/voice/connect", headers=admin.headers)
+    assert status.json()["status"] == "valid"  # VAPI being down says nothing of the key
+
+
+async def test_a_key_vapi_refuses_on_import_marks_the_connection_invalid(voice, admin, vapi):
+    client, _ = voice
+    await connected(client, admin)
+    vapi.private_key = WRONG_KEY  # the key was revoked in VAPI's dashboard
+    try:
+        response = await client.post("/api/voice/calls/import", headers=admin.headers)
+    finally:
+        vapi.private_key = PRIVATE_KEY
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["field"] == "private_key"
+    status = await client.get("/api/voice/connect", headers=admin.headers)
+    assert status.json()["status"] == "invalid"
+
+
+async def test_numbers_that_fit_no_column_read_as_absent(voice, admin):
+    client, context = voice
+    secret = (await connected(client, admin))["webhook_secret"]
+    report = json.dumps(end_of_call_report(durationSeconds=float("nan"), cost=1e300))
+    assert "NaN" in report  # what a sloppy sender may put on the wire; json.loads accepts it
+    response = await client.post(
+        "/api/webhooks/vapi",
+        headers={"X-Vapi-Secret": secret, "content-type": "application/json"},
+        content=report,
+    )
+    assert response.status_code == 200, response.text
+    [call] = await stored(context, "calls")
+    assert call["duration_seconds"] == 128  # from startedAt and endedAt instead
+    assert call["cost"] == 0

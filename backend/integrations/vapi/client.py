@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -118,7 +119,9 @@ class VapiClient:
     async def update_assistant(self, assistant_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """PATCH: whether VAPI merges nested objects is unverified, so callers send whole
         `voice` / `model` objects."""
-        body = await self._request("PATCH", f"/assistant/{assistant_id}", json=changes)
+        body = await self._request(
+            "PATCH", f"/assistant/{quote(assistant_id, safe='')}", json=changes
+        )
         if not isinstance(body, dict):
             raise VapiUnavailable("VAPI answered an unexpected shape for PATCH /assistant/{id}")
         return body
