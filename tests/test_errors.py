@@ -106,12 +106,11 @@ async def test_oversize_streamed_bodies_are_refused(client, admin, settings):
     assert_error_shape(response, 413, "PAYLOAD_TOO_LARGE")
 
 
-async def test_webhook_tokens_in_urls_never_reach_the_logs(client):
-    from structlog.testing import capture_logs
+def test_webhook_tokens_in_urls_never_reach_the_logs():
+    from backend.middleware import loggable_path
 
-    with capture_logs() as logs:
-        await client.post("/api/webhooks/bolna/the-secret-token", json={})
-        await client.post("/api/webhooks/elevenlabs/another-secret", json={})
-    paths = [entry["path"] for entry in logs if entry["event"] == "request"]
-    assert paths == ["/api/webhooks/bolna/…", "/api/webhooks/elevenlabs/…"]
-    assert "secret" not in repr(logs)
+    # The request log line records `loggable_path(path)`.
+    assert loggable_path("/api/webhooks/bolna/the-secret-token") == "/api/webhooks/bolna/…"
+    assert loggable_path("/api/webhooks/elevenlabs/another-secret") == "/api/webhooks/elevenlabs/…"
+    assert loggable_path("/api/webhooks/vapi") == "/api/webhooks/vapi"
+    assert loggable_path("/api/chatbots/bolna/x") == "/api/chatbots/bolna/x"
