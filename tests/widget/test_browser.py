@@ -323,6 +323,34 @@ async def test_identify_attaches_the_conversation_to_the_signed_in_user(
     )
 
 
+async def test_a_signed_in_visitor_who_reloads_sees_their_conversation(
+    page, product, host_site, bot, api
+):
+    secret = (await api.get("/api/widget/identity-secret", headers=bot["admin"].headers)).json()[
+        "data"
+    ]["secret"]
+    site, host = host_site
+    embed(site, product, bot["id"])
+
+    async def signed_in_chat() -> Frame:
+        await page.goto(host.url)
+        await page.wait_for_function("window.Voxtro !== undefined")
+        await page.evaluate(
+            "([id, hash]) => window.Voxtro.identify({user_id: id, user_hash: hash})",
+            ["cust-7", sign(secret, "cust-7")],
+        )
+        return await open_chat(page)
+
+    frame = await signed_in_chat()
+    await send(frame, "Do you ship abroad?")
+    await frame.get_by_text("Only within India, in 3-5 days.").wait_for()
+
+    # The conversation is theirs only: its history is asked for with their identity.
+    frame = await signed_in_chat()
+    await frame.get_by_text("Only within India, in 3-5 days.").wait_for()
+    assert await frame.get_by_test_id("message-user").all_inner_texts() == ["Do you ship abroad?"]
+
+
 async def test_on_a_phone_the_chat_fills_the_screen(browser, product, host_site, bot):
     site, host = host_site
     embed(site, product, bot["id"], 'data-position="bottom-left" data-open="true"')

@@ -123,10 +123,11 @@ iframe{display:block;width:100%;height:100%;border:0}
   let isOpen = false;
   let identity = null;
 
+  // Answers the chat's "ready" either way, so that it need not wait to learn there is nobody.
   const sendIdentity = () => {
-    if (frameReady && identity) {
-      frame.contentWindow.postMessage({ type: "voxtro:identify", ...identity }, origin);
-    }
+    if (!frameReady) return;
+    const message = identity ? { type: "voxtro:identify", ...identity } : { type: "voxtro:anonymous" };
+    frame.contentWindow.postMessage(message, origin);
   };
 
   const show = (open) => {

@@ -47,6 +47,13 @@
   let conversationId = storage.get(storageKeys.conversation);
   let config = null;
   let identity = null;
+  // Whether the host page has said who the visitor is (or that it will not): a signed-in
+  // visitor's conversation is theirs only, so its history is asked for with their identity.
+  let identitySettled;
+  const identityKnown = new Promise((resolve) => (identitySettled = resolve));
+  // Standalone, nobody will say; embedded by a loader too old to answer, not for long.
+  if (!parentOrigin) identitySettled();
+  else setTimeout(identitySettled, 1000);
   let busy = false;
   let visitorHasSpoken = false;
   let openForm = null;
@@ -872,7 +879,13 @@
 
   async function loadHistory() {
     if (!conversationId) return [];
-    const query = `visitor_id=${encodeURIComponent(visitorId)}`;
+    await identityKnown;
+    const params = new URLSearchParams({ visitor_id: visitorId });
+    if (identity && identity.user_id && identity.user_hash) {
+      params.set("user_id", identity.user_id);
+      params.set("user_hash", identity.user_hash);
+    }
+    const query = params.toString();
     try {
       const response = await request(
         `${api}/conversations/${encodeURIComponent(conversationId)}/messages?${query}`,
@@ -949,6 +962,7 @@
     window.addEventListener("message", (event) => {
       if (event.origin !== parentOrigin || event.source !== window.parent) return;
       const data = event.data;
+      if (data && data.type === "voxtro:anonymous") identitySettled();
       if (!data || data.type !== "voxtro:identify") return;
       const user = data.payload && typeof data.payload === "object" ? data.payload : data;
       identity = {
@@ -957,6 +971,7 @@
         name: typeof user.name === "string" ? user.name : null,
         email: typeof user.email === "string" ? user.email : null,
       };
+      identitySettled();
     });
     // Reopened by the loader: put the visitor back in the input, unless they were elsewhere.
     window.addEventListener("focus", () => {
