@@ -46,4 +46,5 @@ create table public.order_confirmation_calls (
 create index order_confirmation_calls_call_idx on public.order_confirmation_calls (call_id);
 create trigger order_confirmation_calls_updated_at before update on public.order_confirmation_calls
   for each row execute function public.set_updated_at();
+-- Members read; only the backend writes (the write policies are replaced in 20261125_19).
 select public.apply_tenant_policy('order_confirmation_calls');

@@ -244,3 +244,142 @@ async def test_direct_writes_to_faqs_make_cached_answers_stale(client, context, 
             ).fetchone()
         )["cache_version"]
     assert after == before + 1  # the FAQ counts; a new name changes no answer
+
+
+def _call_values(provider_call_id: str, **values) -> dict:
+    return {
+        "provider_call_id": provider_call_id,
+        "agent_id": "assistant-1",
+        "direction": "inbound",
+        "status": "resolved",
+        "phone": "919876543210",
+        "language": "en",
+        "started_at": None,
+        "ended_at": None,
+        "duration_seconds": 30,
+        "transcript": "user: Hi",
+        "summary": None,
+        "analysis": {},
+        "metadata": {},
+        **values,
+    }
+
+
+async def test_a_provider_call_id_is_stored_once_per_workspace(context, admin, other_admin):
+    """Two workspaces connected to one provider account both receive (or import) its calls:
+    whoever stores an id first must not take it from the other."""
+    from backend.calls.repository import insert_once
+
+    stored = []
+    for workspace_id in (admin.workspace_id, other_admin.workspace_id, admin.workspace_id):
+        async with context.db.for_workspace(workspace_id, "test") as conn:
+            stored.append(await insert_once(conn, workspace_id, "vapi", _call_values("call-1")))
+    assert stored == [True, True, False]  # the third is a redelivery to the first workspace
+    async with context.db.system() as conn:
+        rows = await (
+            await conn.execute("select workspace_id from public.calls order by workspace_id")
+        ).fetchall()
+    assert sorted(str(r["workspace_id"]) for r in rows) == sorted(
+        [admin.workspace_id, other_admin.workspace_id]
+    )
+
+
+async def test_members_read_calls_and_confirmation_claims_but_only_the_backend_writes_them(
+    client, context, anon_key, admin
+):
+    """A call is what a provider reported, and an order's confirmation row is the guard that
+    the order is called once: members (owner included) read them through Supabase, but may not
+    insert, rewrite or delete them; the backend's own transactions still do."""
+    import uuid
+
+    from backend.calls.repository import insert_once
+    from backend.confirmations import repository as confirmations
+
+    ws = admin.workspace_id
+    agent = await _add_member(client, admin, anon_key, "agent", "agent")
+    async with context.db.for_workspace(ws, "test") as conn:
+        assert await insert_once(conn, ws, "bolna", _call_values("exec-1", status="queued"))
+        call = await (await conn.execute("select id from public.calls")).fetchone()
+        claim = uuid.uuid4()
+        assert await confirmations.claim_order(conn, ws, "ORD1", claim)
+        await confirmations.settle_order(conn, ws, "ORD1", claim, call["id"])
+        assert await confirmations.claim_order(conn, ws, "ORD2", uuid.uuid4())
+
+    writes = [
+        ("update public.calls set status = 'resolved', transcript = 'forged'", ()),
+        ("delete from public.calls", ()),
+        ("update public.order_confirmation_calls set call_id = null", ()),
+        ("delete from public.order_confirmation_calls", ()),
+    ]
+    inserts = [
+        (
+            "insert into public.calls (workspace_id, provider, provider_call_id, status)"
+            " values (%s, 'vapi', 'made-up', 'resolved')",
+            (ws,),
+        ),
+        (
+            "insert into public.order_confirmation_calls (workspace_id, order_id, claim_id)"
+            " values (%s, 'ORD3', gen_random_uuid())",
+            (ws,),
+        ),
+    ]
+    for member in (agent, admin):
+        async with context.db.as_claims(_user_claims(member)) as conn:
+            calls = await (await conn.execute("select id from public.calls")).fetchall()
+            orders = await (
+                await conn.execute("select order_id from public.order_confirmation_calls")
+            ).fetchall()
+            assert [r["id"] for r in calls] == [call["id"]]  # members read them
+            assert sorted(r["order_id"] for r in orders) == ["ORD1", "ORD2"]
+            for statement, args in writes:
+                changed = await conn.execute(statement, args)
+                assert changed.rowcount == 0, (member.email, statement)
+        for statement, args in inserts:
+            with pytest.raises(pg_errors.InsufficientPrivilege):
+                async with context.db.as_claims(_user_claims(member)) as conn:
+                    await conn.execute(statement, args)
+
+    async with context.db.system() as conn:
+        row = await (await conn.execute("select status, transcript from public.calls")).fetchone()
+        orders = await (
+            await conn.execute(
+                "select order_id, call_id from public.order_confirmation_calls order by order_id"
+            )
+        ).fetchall()
+    assert row == {"status": "queued", "transcript": "user: Hi"}
+    assert [(o["order_id"], o["call_id"]) for o in orders] == [
+        ("ORD1", call["id"]),
+        ("ORD2", None),
+    ]
+
+    # The backend still writes them: a released claim, and a call's next state.
+    async with context.db.for_workspace(ws, "test") as conn:
+        await confirmations.release_order(conn, ws, "ORD2", uuid.uuid4())  # not its claim
+        changed = await conn.execute(
+            "update public.calls set status = 'in_progress' where id = %s", (call["id"],)
+        )
+        assert changed.rowcount == 1
+        deleted = await conn.execute(
+            "delete from public.order_confirmation_calls where order_id = 'ORD2'"
+        )
+        assert deleted.rowcount == 1
+
+    # A member deleting a customer still unlinks the customer's calls (the foreign key's own
+    # action, which row policies do not apply to).
+    async with context.db.system() as conn:
+        customer = await (
+            await conn.execute(
+                "insert into public.customers (workspace_id, phone) values (%s, '+919876543210')"
+                " returning id",
+                (ws,),
+            )
+        ).fetchone()
+        await conn.execute("update public.calls set customer_id = %s", (customer["id"],))
+    async with context.db.as_claims(_user_claims(admin)) as conn:
+        deleted = await conn.execute(
+            "delete from public.customers where id = %s", (customer["id"],)
+        )
+        assert deleted.rowcount == 1
+    async with context.db.system() as conn:
+        row = await (await conn.execute("select customer_id from public.calls")).fetchone()
+    assert row["customer_id"] is None

@@ -19,7 +19,8 @@ CUSTOMER_BY_PHONE = (
 async def insert_once(
     conn: Connection, workspace_id: UUID, provider: str, values: dict[str, Any]
 ) -> bool:
-    """Store one finished call, once per provider call id: a redelivered report is a no-op.
+    """Store one finished call, once per provider call id in the workspace: a redelivered report
+    is a no-op (another workspace connected to the same provider account keeps its own copy).
     True when the row is new. `values`: provider_call_id, agent_id, direction, status, phone,
     language, started_at, ended_at, duration_seconds, transcript, summary, analysis, metadata,
     and optionally recording_url and cost."""
@@ -34,7 +35,7 @@ async def insert_once(
           %(phone)s::text, {CUSTOMER_BY_PHONE},
           %(language)s, %(started_at)s, %(ended_at)s, %(duration_seconds)s, %(transcript)s,
           %(summary)s, %(recording_url)s, %(cost)s, %(analysis)s, %(metadata)s)
-        on conflict (provider, provider_call_id) do nothing
+        on conflict (workspace_id, provider, provider_call_id) do nothing
         """,
         {
             "recording_url": None,

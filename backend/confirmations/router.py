@@ -52,7 +52,9 @@ async def confirm_order(
     under way or done, this answers the same call (`Idempotent-Replayed: true`) and calls
     nobody; once it was missed or failed, it calls again. 409 while another request for the
     order is placing its call, 502 when Bolna refused or could not be reached (nothing was
-    placed: retry)."""
+    placed: retry). A repeated request answers the call as it was placed, `phone` included.
+    500 `INTERNAL_ERROR` after Bolna placed the call if it could not be recorded: the order is
+    held (409) for a while rather than called twice."""
     call, replayed = await service.confirm_order(context, subject, data)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -60,7 +62,7 @@ async def confirm_order(
         message=f"Confirmation call initiated for order {data.order_id}",
         order_id=data.order_id,
         call_id=call["id"],
-        phone=data.phone,
+        phone=call["phone"],
         execution_id=call["provider_call_id"],
     )
 

@@ -86,5 +86,8 @@ class ConfirmationCall(BaseModel):
     message: str
     order_id: str
     call_id: UUID = Field(description="the call in `/api/stats/calls/{call_id}`")
-    phone: str = Field(description="as the request gave it")
+    phone: str = Field(
+        description="the number called, as the request that placed the call gave it (a repeated"
+        " request answers the number of the call already placed)"
+    )
     execution_id: str = Field(description="Bolna's execution id for the call")

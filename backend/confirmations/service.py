@@ -8,10 +8,14 @@ Rules:
 - One call per order: a repeated request answers the call already placed, unless that call
   was missed or failed. Requests claim the order before calling Bolna, so concurrent ones do
   not both call.
-- No transaction is open while Bolna answers; when Bolna refuses or cannot be reached, nothing
-  is recorded and the claim is given back, so the shop can simply retry. (An answer lost after
-  the request went out cannot be told from no call: that retry may call twice, and the
-  webhook then records the first call too, without its order.)
+- No transaction is open while Bolna answers; when Bolna refuses or cannot be reached, or
+  anything fails before the request to Bolna goes out, nothing is recorded and the claim is
+  given back, so the shop can simply retry. (An answer lost after the request went out cannot
+  be told from no call: that retry may call twice, and the webhook then records the first
+  call too, without its order.) Once Bolna answered with a call, the claim is never given
+  back, even when the call cannot be recorded (see `confirm_order`).
+- A repeated request answers the call already placed as it was placed: its number is the
+  one the first request gave, whatever the repeat says.
 - Bolna signs no webhook: each workspace's webhook URL carries a random token, stored hashed
   (to find it) and encrypted (to compare it in constant time).
 """
@@ -230,16 +234,16 @@ def user_data(order: ConfirmOrder) -> dict[str, Any]:
 
 
 async def _place(
-    connection: dict[str, Any], context: AppContext, phone: str, order: ConfirmOrder
+    bolna: BolnaClient, connection: dict[str, Any], phone: str, variables: dict[str, Any]
 ) -> str:
     """Bolna's execution id for a new call, or the error to answer."""
     try:
-        async with _bolna(context, context.secrets.decrypt(connection["encrypted_api_key"])) as b:
-            return await b.make_call(
+        async with bolna:
+            return await bolna.make_call(
                 agent_id=connection["agent_id"],
                 recipient_phone_number=phone,
                 from_phone_number=connection["from_phone_number"],
-                user_data=user_data(order),
+                user_data=variables,
             )
     except BolnaUnavailable as exc:
         raise BolnaUnreachable(f"{exc}; no call was recorded, try again later") from exc
@@ -255,11 +259,74 @@ async def _place(
         raise BolnaRefused(f"Bolna refused the call: {exc}") from exc
 
 
+class CallNotRecorded(VoxtroError):
+    """Bolna placed the call, and the database would not record it."""
+
+    def __init__(self, order_id: str, execution_id: str) -> None:
+        super().__init__(
+            f"The confirmation call for order {order_id} was placed (Bolna execution"
+            f" {execution_id}) but could not be recorded. Do not retry: the order is held for"
+            f" {repository.CLAIM_TTL} so that the customer is not called twice"
+        )
+
+
+async def _release(
+    context: AppContext,
+    subject: AuthSubject[ApiKey],
+    order_id: str,
+    claim_id: UUID,
+    refused: ConnectionRefused | None = None,
+) -> None:
+    async with context.db.for_workspace(subject.workspace_id, _principal(subject)) as conn:
+        await repository.release_order(conn, subject.workspace_id, order_id, claim_id)
+        if refused is not None:
+            await repository.mark_invalid(conn, subject.workspace_id, refused.message)
+
+
+async def _record(
+    context: AppContext,
+    subject: AuthSubject[ApiKey],
+    order: ConfirmOrder,
+    claim_id: UUID,
+    values: dict[str, Any],
+) -> UUID:
+    """Record the call Bolna placed and settle the order's claim on it; tried twice (both
+    statements are idempotent). Never gives the claim up: see `confirm_order`."""
+    workspace_id = subject.workspace_id
+    for attempt in (1, 2):
+        try:
+            async with context.db.for_workspace(workspace_id, _principal(subject)) as conn:
+                call_id = await repository.record_placed_call(conn, workspace_id, values)
+                await repository.settle_order(conn, workspace_id, order.order_id, claim_id, call_id)
+        except Exception as exc:
+            if attempt == 2:
+                log.exception(
+                    "bolna_call_not_recorded",
+                    order_id=order.order_id,
+                    execution_id=values["provider_call_id"],
+                )
+                raise CallNotRecorded(order.order_id, values["provider_call_id"]) from exc
+            log.warning("bolna_call_record_retried", order_id=order.order_id, exc_info=True)
+        else:
+            return call_id
+    raise AssertionError("unreachable")
+
+
 async def confirm_order(
     context: AppContext, subject: AuthSubject[ApiKey], order: ConfirmOrder
 ) -> tuple[dict[str, Any], bool]:
     """Place the order's confirmation call, or find the one already placed; the call
-    (`id`, `provider_call_id`) and whether it was already there."""
+    (`id`, `provider_call_id`, `phone`: the number called, as the request that placed the
+    call gave it) and whether it was already there.
+
+    The order's claim is given back when this fails before Bolna placed a call: any error
+    before the request to Bolna goes out (a key that cannot be decrypted, …), and Bolna
+    refusing or not answering (see the module's rules). Once Bolna answered with an execution
+    id it is never given back: if the call cannot be recorded (even on a second try), the
+    claim stays without a call, so requests for the order answer 409 rather than call the
+    customer again, until the claim goes stale (`repository.CLAIM_TTL`); Bolna's webhook
+    still records the call, without its order. An unexpected error while the request is with
+    Bolna (it may or may not have placed the call) keeps the claim too."""
     workspace_id, principal = subject.workspace_id, _principal(subject)
     claim_id = uuid.uuid4()
     async with context.db.for_workspace(workspace_id, principal) as conn:
@@ -273,29 +340,33 @@ async def confirm_order(
                 raise CallBeingPlaced(order.order_id)
             return existing, True
 
+    try:  # nothing has reached Bolna yet
+        variables = user_data(order)
+        bolna = _bolna(context, context.secrets.decrypt(connection["encrypted_api_key"]))
+    except Exception:
+        await _release(context, subject, order.order_id, claim_id)
+        raise
     try:
-        execution_id = await _place(connection, context, phone, order)
+        execution_id = await _place(bolna, connection, phone, variables)
     except VoxtroError as exc:
-        async with context.db.for_workspace(workspace_id, principal) as conn:
-            await repository.release_order(conn, workspace_id, order.order_id, claim_id)
-            if isinstance(exc, ConnectionRefused):
-                await repository.mark_invalid(conn, workspace_id, exc.message)
+        refused = exc if isinstance(exc, ConnectionRefused) else None
+        await _release(context, subject, order.order_id, claim_id, refused)
         raise
 
-    async with context.db.for_workspace(workspace_id, principal) as conn:
-        call_id = await repository.record_placed_call(
-            conn,
-            workspace_id,
-            {
-                "provider_call_id": execution_id,
-                "agent_id": connection["agent_id"],
-                "phone": phone.removeprefix("+"),
-                "metadata": {"order": order.model_dump()},
-            },
-        )
-        await repository.settle_order(conn, workspace_id, order.order_id, claim_id, call_id)
+    call_id = await _record(
+        context,
+        subject,
+        order,
+        claim_id,
+        {
+            "provider_call_id": execution_id,
+            "agent_id": connection["agent_id"],
+            "phone": phone.removeprefix("+"),
+            "metadata": {"order": order.model_dump()},
+        },
+    )
     log.info("bolna_call_placed", order_id=order.order_id, execution_id=execution_id)
-    return {"id": call_id, "provider_call_id": execution_id}, False
+    return {"id": call_id, "provider_call_id": execution_id, "phone": order.phone}, False
 
 
 # -- Bolna's execution webhook ------------------------------------------------------------------
@@ -314,7 +385,8 @@ async def webhook_workspace(context: AppContext, token: str) -> UUID:
 
 # Bolna's statuses in lifecycle order (rank), and ours. A call's state only moves forward: a
 # delivery whose rank is not above the last applied one is a repeat or arrived late. Every end
-# shares the last rank, so the first end reported is the one kept.
+# shares the last rank, so the first end reported is the one kept; the same end posted again
+# (`completed` once the recording or the extracted data is ready) only fills fields in.
 _END = 6
 _LIFECYCLE: dict[str, tuple[int, str]] = {
     "scheduled": (0, "queued"),
@@ -366,6 +438,7 @@ def call_from_execution(execution: dict[str, Any]) -> dict[str, Any] | None:
     return {
         "provider_call_id": str(execution["id"])[:200],
         "rank": rank,
+        "ended": ended,
         "agent_id": payloads.text(execution.get("agent_id"), 200),
         "direction": "inbound" if inbound else "outbound",
         "status": status,

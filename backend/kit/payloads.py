@@ -44,7 +44,7 @@ def when(value: Any) -> datetime | None:
 
 
 def from_unix(value: Any) -> datetime | None:
-    seconds = number(value)
+    seconds = number(value, limit=1e11)  # Unix seconds are past 1e9 since 2001
     if seconds is None or seconds <= 0:
         return None
     try:

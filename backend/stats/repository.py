@@ -151,32 +151,43 @@ async def roll_up(conn: Connection, due: dict[str, Any]) -> None:
     )
 
 
+def conversation_filter(
+    workspace_id: UUID, *, status: str | None, phone_prefixes: list[str]
+) -> tuple[str, dict[str, Any]]:
+    """The `where` of a workspace's conversation list, and its parameters. A phone search is
+    the starts of numbers it may mean (`phone_prefixes`), each matched with `^@`: leakproof,
+    so even under RLS it becomes a range of `conversations_phone_idx` (`like` and `strpos`
+    are not, and read every conversation of the workspace; see
+    migrations/20261125_19_calls_per_workspace.sql)."""
+    where = (
+        "workspace_id = %(ws)s and not is_preview"
+        " and (%(status)s::text is null or status = %(status)s)"
+    )
+    params: dict[str, Any] = {"ws": workspace_id, "status": status}
+    if phone_prefixes:
+        params.update({f"phone{n}": prefix for n, prefix in enumerate(phone_prefixes)})
+        where += (
+            " and ("
+            + " or ".join(f"phone ^@ %(phone{n})s::text" for n in range(len(phone_prefixes)))
+            + ")"
+        )
+    return where, params
+
+
 async def conversations(
     conn: Connection,
     workspace_id: UUID,
     *,
     status: str | None,
-    phone: str | None,
+    phone_prefixes: list[str],
     limit: int,
     offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
-    where = (
-        "workspace_id = %(ws)s and not is_preview"
-        " and (%(status)s::text is null or status = %(status)s)"
-        # Anywhere in the number: a national number finds its international form.
-        " and (%(phone)s::text is null or strpos(phone, %(phone)s) > 0)"
-    )
-    params = {
-        "ws": workspace_id,
-        "status": status,
-        "phone": phone,
-        "limit": limit,
-        "offset": offset,
-    }
+    where, params = conversation_filter(workspace_id, status=status, phone_prefixes=phone_prefixes)
     cur = await conn.execute(
         f"select id, phone, status, channel, message_count, started_at from public.conversations"
         f" where {where} order by started_at desc, id limit %(limit)s offset %(offset)s",
-        params,
+        {**params, "limit": limit, "offset": offset},
     )
     rows = await cur.fetchall()
     total = await conn.execute(
@@ -186,16 +197,30 @@ async def conversations(
     return rows, int(counted["n"]) if counted else 0
 
 
+async def workspace_phone(conn: Connection, workspace_id: UUID) -> str | None:
+    cur = await conn.execute("select phone from public.workspaces where id = %s", (workspace_id,))
+    row = await cur.fetchone()
+    return row["phone"] if row else None
+
+
 _CALL = (
     "id, phone, status, duration_seconds, language, started_at, ended_at, transcript, recording_url"
 )
 
 
+# The calls the stats list: finished ones (the CHICX guide lists these four statuses only);
+# queued and in-progress calls show up once they are over.
+FINISHED_CALL_STATUSES = ("resolved", "escalated", "missed", "failed")
+
+
 async def calls(
     conn: Connection, workspace_id: UUID, *, status: str | None, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    where = "workspace_id = %(ws)s and (%(status)s::text is null or status = %(status)s)"
-    params = {"ws": workspace_id, "status": status, "limit": limit, "offset": offset}
+    """A page of the workspace's finished calls (of one status, when given), latest first,
+    and how many there are."""
+    statuses = [status] if status else list(FINISHED_CALL_STATUSES)
+    where = "workspace_id = %(ws)s and status = any(%(statuses)s)"
+    params = {"ws": workspace_id, "statuses": statuses, "limit": limit, "offset": offset}
     cur = await conn.execute(
         f"select {_CALL} from public.calls where {where}"
         " order by started_at desc nulls last, id limit %(limit)s offset %(offset)s",

@@ -7,12 +7,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+import phonenumbers
 from fastapi import APIRouter, Depends, Query
 
 from backend.auth.dependencies import api_key_subject
 from backend.auth.subjects import ApiKey, AuthSubject
 from backend.context import Context
 from backend.errors import NotFound
+from backend.leads.service import region_of
 from backend.stats import repository
 
 router = APIRouter(prefix="/api/stats", tags=["stats"])
@@ -24,6 +26,29 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 
 def _principal(subject: AuthSubject[ApiKey]) -> str:
     return f"api_key:{subject.principal.id}"
+
+
+# How national numbers are read for a workspace without a phone of its own (as Bolna
+# connections read them by default).
+DEFAULT_COUNTRY = "IN"
+
+
+def phone_prefixes(search: str, region: str) -> list[str]:
+    """The starts of stored numbers (international digits, no '+') a phone search may mean:
+    its digits as typed (an international number, or its beginning: `+91 98765`), and, unless
+    it starts with '+', the same read as a national number of `region` (`98765 43210`,
+    `098765`): trunk prefix dropped, country code put in front. Empty: nothing to search."""
+    digits = "".join(c for c in search if c.isdigit())
+    if not digits:
+        return []
+    prefixes = [digits]
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is not None and not search.lstrip().startswith("+"):
+        trunk = metadata.national_prefix
+        national = digits.removeprefix(trunk) if trunk else digits
+        if national:
+            prefixes.append(f"{metadata.country_code}{national}")
+    return list(dict.fromkeys(prefixes))
 
 
 def _call_item(row: dict[str, Any]) -> dict[str, Any]:
@@ -62,17 +87,27 @@ async def conversations(
     subject: StatsKey,
     context: Context,
     status: Literal["active", "closed", "escalated"] | None = None,
-    search: Annotated[str | None, Query(max_length=20, description="by phone number")] = None,
+    search: Annotated[
+        str | None,
+        Query(
+            max_length=20,
+            description="by phone number: its start, international (+91 98765) or national"
+            " in the workspace's country (98765 43210)",
+        ),
+    ] = None,
     page: Page = 1,
     limit: Limit = 20,
 ) -> dict[str, Any]:
-    digits = "".join(c for c in search if c.isdigit()) if search else None
     async with context.db.for_workspace(subject.workspace_id, _principal(subject)) as conn:
+        prefixes: list[str] = []
+        if search:
+            region = region_of(await repository.workspace_phone(conn, subject.workspace_id))
+            prefixes = phone_prefixes(search, region or DEFAULT_COUNTRY)
         rows, total = await repository.conversations(
             conn,
             subject.workspace_id,
             status=status,
-            phone=digits or None,
+            phone_prefixes=prefixes,
             limit=limit,
             offset=(page - 1) * limit,
         )
@@ -102,6 +137,7 @@ async def calls(
     page: Page = 1,
     limit: Limit = 20,
 ) -> dict[str, Any]:
+    """Finished calls, latest first: queued and in-progress calls are listed once over."""
     async with context.db.for_workspace(subject.workspace_id, _principal(subject)) as conn:
         rows, total = await repository.calls(
             conn, subject.workspace_id, status=status, limit=limit, offset=(page - 1) * limit

@@ -8,6 +8,7 @@ is open while ElevenLabs answers.
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import hmac
 import re
@@ -308,37 +309,62 @@ async def get_agent(
     return row
 
 
-def _upstream_changes(changes: dict[str, Any]) -> dict[str, Any]:
+def _upstream_body(agent: dict[str, Any] | None, changes: dict[str, Any]) -> dict[str, Any]:
+    """The PATCH body for `changes`: `name` alone, and the agent's whole `conversation_config`
+    (as `agent` has it, from a GET just before) with our changes merged into its `agent`
+    subtree. ElevenLabs may replace the nested objects a PATCH gives rather than merge them
+    (unverified, providers.md §3); sent whole, nothing we do not change (the LLM, tools,
+    knowledge base, voice …) can be wiped either way."""
     body: dict[str, Any] = {}
+    config: dict[str, Any] | None = None
     for field, value in changes.items():
         if field not in _UPSTREAM_PATHS:
             continue
-        *parents, leaf = _UPSTREAM_PATHS[field]
-        node = body
+        path = _UPSTREAM_PATHS[field]
+        if path[0] != "conversation_config":
+            body[path[0]] = value
+            continue
+        if config is None:
+            current = agent.get("conversation_config") if agent else None
+            config = copy.deepcopy(current) if isinstance(current, dict) else {}
+            body["conversation_config"] = config
+        *parents, leaf = path[1:]
+        node = config
         for key in parents:
-            node = node.setdefault(key, {})
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = node[key] = {}
+            node = child
         node[leaf] = value
     return body
+
+
+def _needs_current(changes: dict[str, Any]) -> bool:
+    return any(_UPSTREAM_PATHS.get(f, ("",))[0] == "conversation_config" for f in changes)
 
 
 async def update(
     context: AppContext, subject: AuthSubject[User], agent_id: str, data: WhatsAppAgentUpdate
 ) -> dict[str, Any]:
     """ElevenLabs first; the local copy follows what ElevenLabs answered, and only if it
-    accepted. `status` alone never reaches ElevenLabs."""
+    accepted. `status` alone never reaches ElevenLabs. A change to the agent's configuration
+    reads the agent from ElevenLabs first and sends its `conversation_config` back whole,
+    changed (`_upstream_body`)."""
     subject.require_admin("edit WhatsApp agents")
     local = await get_agent(context, subject, agent_id)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     if not changes:
         raise ValidationFailed("Nothing to update", errors=[{"field": "body", "message": "empty"}])
-    upstream = _upstream_changes(changes)
     updated: dict[str, Any] | None = None
-    if upstream:
+    if any(field in _UPSTREAM_PATHS for field in changes):
         connection = await _connection(context, subject)
         key = context.secrets.decrypt(connection["encrypted_api_key"])
         try:
             async with _client(context, key) as client:
-                updated = await client.update_agent(agent_id, upstream)
+                # The agent as ElevenLabs has it now, not our copy (an edit in ElevenLabs'
+                # dashboard since the last sync must survive).
+                current = await client.get_agent(agent_id) if _needs_current(changes) else None
+                updated = await client.update_agent(agent_id, _upstream_body(current, changes))
         except ElevenLabsValidationError as exc:
             raise ElevenLabsRefused(exc.problems) from exc
         except ElevenLabsNotFound as exc:

@@ -5,7 +5,10 @@
 /v1/convai/agents/{agent_id}`, with `xi-api-key`. An unknown key is 401 `{"detail": {"status":
 "invalid_api_key", …}}`; `SCOPED_KEY` is a real key without `user_read`, so the account
 endpoints answer it 401 `missing_permissions` while the agent endpoints work. A PATCH is merged
-into the agent (nested objects too); an empty name, an unknown language or LLM is 422
+into the agent (nested objects too), or, with `patch_replaces_objects`, each top-level field it
+gives replaces the agent's own whole (the harshest reading of ElevenLabs' unverified PATCH: a
+`conversation_config` holding only `agent.prompt.prompt` leaves the agent nothing else of its
+configuration); an empty name, an unknown language or LLM is 422
 `{"detail": [{"loc": ["body", …], "msg", "type"}]}` (a few plausible rules: ElevenLabs' exact
 validation is unverified). `fail_next(n, status)` makes the next n requests fail;
 `max_page_size` makes pages shorter than asked, to exercise the cursor.
@@ -114,6 +117,7 @@ class FakeElevenLabs(ProviderFake):
         self.agents: dict[str, dict[str, Any]] = {}
         self.archived: set[str] = set()
         self.max_page_size = 100
+        self.patch_replaces_objects = False
         # (method, path, query params, json body, xi-api-key)
         self.requests: list[tuple[str, str, dict[str, str], Any, str | None]] = []
         super().__init__(
@@ -133,6 +137,7 @@ class FakeElevenLabs(ProviderFake):
             self.archived.clear()
             self.requests.clear()
             self.max_page_size = 100
+            self.patch_replaces_objects = False
         super().reset()
 
     def add_agent(self, name: str, **agent_config: Any) -> dict[str, Any]:
@@ -300,5 +305,9 @@ class FakeElevenLabs(ProviderFake):
             problems = _update_problems(body)
             if problems:
                 return _invalid(problems)
-            _merge(agent, {k: v for k, v in body.items() if k != "agent_id"})
+            changes = {k: v for k, v in body.items() if k != "agent_id"}
+            if self.patch_replaces_objects:
+                agent.update(copy.deepcopy(changes))
+            else:
+                _merge(agent, changes)
             return JSONResponse(copy.deepcopy(agent))

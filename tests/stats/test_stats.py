@@ -150,13 +150,94 @@ async def test_conversations_filter_search_and_page(client, context, admin, stat
         assert response.status_code == 400 and response.json()["code"] == "VALIDATION_ERROR"
 
 
+async def _search(client, stats, search):
+    response = await client.get(
+        "/api/stats/conversations", params={"search": search}, headers=stats
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["total"] == len(body["items"])
+    return sorted(c["phone"] for c in body["items"])
+
+
+async def test_a_phone_search_matches_the_start_of_the_number_international_or_national(
+    client, context, admin, stats
+):
+    bot = await create_chatbot(client, admin)
+    ids = [await say(client, bot["id"], "hi", f"v{n}") for n in range(3)]
+    async with context.db.system() as conn:
+        for conversation_id, phone in zip(
+            ids, ["919876543210", "14155550100", "449876543210"], strict=True
+        ):
+            await conn.execute(
+                "update conversations set phone = %s where id = %s", (phone, conversation_id)
+            )
+    # The workspace has no phone: national numbers are read as Indian ones.
+    for search in ("+91 98765 43210", "919876", "98765 43210", "98765", "098765-43210"):
+        assert await _search(client, stats, search) == ["919876543210"], search
+    assert await _search(client, stats, "+1 415 555") == ["14155550100"]
+    assert await _search(client, stats, "+44 98765") == ["449876543210"]
+    # Only the start of the number: a piece from its middle or its end is no match.
+    for search in ("43210", "55501", "+98765"):
+        assert await _search(client, stats, search) == [], search
+    assert len(await _search(client, stats, "no digits")) == 3  # no phone filter at all
+
+    patched = await client.patch(
+        "/api/business/me", headers=admin.headers, json={"phone": "+1 212 555 0199"}
+    )
+    assert patched.status_code == 200, patched.text
+    assert await _search(client, stats, "415 555 0100") == ["14155550100"]  # now American
+    assert await _search(client, stats, "98765 43210") == []
+
+
+async def test_a_phone_search_reads_the_phone_index_under_the_row_policies(context, admin):
+    """`strpos` or `like` on the phone read every conversation of the workspace (under RLS
+    neither can become an index condition): the search must be a range of the phone index."""
+    from uuid import UUID
+
+    from backend.stats.repository import conversation_filter
+
+    async with context.db.system() as conn:
+        bot = await (
+            await conn.execute(
+                "insert into chatbots (workspace_id, name) values (%s, 'b') returning id",
+                (admin.workspace_id,),
+            )
+        ).fetchone()
+        await conn.execute(
+            "insert into conversations (workspace_id, chatbot_id, channel, started_at, phone)"
+            " select %s, %s, 'whatsapp', now() - make_interval(mins => g),"
+            "  case when g %% 10 <> 0 then '91' || (6000000000 + g * 7919)::text end"
+            " from generate_series(1, 3000) g",
+            (admin.workspace_id, bot["id"]),
+        )
+        await conn.execute("analyze conversations")
+    where, params = conversation_filter(
+        UUID(admin.workspace_id), status=None, phone_prefixes=["9876543210", "919876543210"]
+    )
+    async with context.db.for_workspace(UUID(admin.workspace_id), "test") as conn:
+        rows = await (
+            await conn.execute(
+                f"explain select id from public.conversations where {where}"
+                " order by started_at desc, id limit 20",
+                params,
+            )
+        ).fetchall()
+    plan = "\n".join(r["QUERY PLAN"] for r in rows)
+    assert "conversations_phone_idx" in plan and "phone ~>=~ '919876543210'" in plan, plan
+
+
 async def test_calls_their_details_and_recordings(client, context, admin, other_admin, stats):
     resolved = await add_call(context, admin.workspace_id, call_id="r1")
     missed = await add_call(
         context, admin.workspace_id, call_id="m1", status="missed", recording_url=None
     )
+    for status in ("queued", "in_progress"):  # not over yet: not listed
+        await add_call(context, admin.workspace_id, call_id=status, status=status)
     listed = (await client.get("/api/stats/calls", headers=stats)).json()
     assert listed["total"] == 2 and {c["id"] for c in listed["items"]} == {resolved, missed}
+    paged = (await client.get("/api/stats/calls?limit=1&page=2", headers=stats)).json()
+    assert paged["total"] == 2 and len(paged["items"]) == 1
     only_missed = (await client.get("/api/stats/calls?status=missed", headers=stats)).json()
     assert [(c["id"], c["has_recording"]) for c in only_missed["items"]] == [(missed, False)]
     detail = (await client.get(f"/api/stats/calls/{resolved}", headers=stats)).json()

@@ -451,6 +451,92 @@ async def test_bolna_down_is_502_records_nothing_and_a_retry_works(api, chicx, b
     assert len(bolna.placed) == 1
 
 
+async def test_a_failure_before_bolna_is_called_gives_the_order_back(api, admin, chicx, bolna):
+    """Any error before the request to Bolna goes out (here: the stored key cannot be
+    decrypted) releases the order at once, not when the claim goes stale."""
+    from backend.kit.crypto import SecretBoxError
+
+    client, context = api
+    async with context.db.system() as conn:
+        await conn.execute("update public.bolna_connections set encrypted_api_key = 'garbled'")
+    with pytest.raises(SecretBoxError):
+        await confirm(client, chicx["key"])
+    assert bolna.placed == [] and await stored(context, "order_confirmation_calls") == []
+
+    reconnected = await connect(client, admin, chicx["agent_id"])
+    assert reconnected.status_code == 200, reconnected.text
+    retry = await confirm(client, chicx["key"])
+    assert retry.status_code == 200, retry.text  # not 409: nobody holds the order
+    assert len(bolna.placed) == 1
+
+
+async def test_a_placed_call_is_recorded_on_a_second_try(api, chicx, bolna, monkeypatch):
+    from backend.confirmations import repository
+
+    client, context = api
+    real = repository.record_placed_call
+    attempts = []
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("connection lost")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(repository, "record_placed_call", flaky)
+    response = await confirm(client, chicx["key"])
+    assert response.status_code == 200, response.text
+    assert len(attempts) == 2 and len(bolna.placed) == 1
+    [call] = await stored(context, "calls")
+    [order] = await stored(context, "order_confirmation_calls")
+    assert str(call["id"]) == response.json()["call_id"] == str(order["call_id"])
+
+
+async def test_a_placed_call_that_cannot_be_recorded_keeps_the_order_held(
+    api, chicx, bolna, monkeypatch
+):
+    """Bolna placed the call: giving the order back would let the next request call the
+    customer again. The order stays claimed (409) until the claim goes stale."""
+    from backend.confirmations import repository
+
+    client, context = api
+
+    async def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(repository, "record_placed_call", broken)
+    response = await confirm(client, chicx["key"])
+    assert response.status_code == 500, response.text
+    [execution_id] = bolna.calls
+    assert response.json()["code"] == "INTERNAL_ERROR"
+    assert execution_id in response.json()["message"]
+    [order] = await stored(context, "order_confirmation_calls")
+    assert order["call_id"] is None  # still claimed
+
+    monkeypatch.undo()
+    again = await confirm(client, chicx["key"])
+    assert again.status_code == 409, again.text
+    assert len(bolna.placed) == 1
+    # Bolna's webhook still records the call.
+    delivered = execution(execution_id, "in-progress", agent_id=chicx["agent_id"])
+    assert (await client.post(chicx["webhook"], json=delivered)).status_code == 200
+    [call] = await stored(context, "calls")
+    assert call["provider_call_id"] == execution_id
+
+
+async def test_a_repeated_request_answers_the_number_that_was_called(api, chicx, bolna):
+    client, _ = api
+    first = await confirm(client, chicx["key"], {**ORDER, "phone": "098765 43210"})
+    assert first.status_code == 200, first.text
+    again = await confirm(client, chicx["key"], {**ORDER, "phone": "+91 91234 56789"})
+    assert again.status_code == 200, again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["phone"] == "098765 43210" == first.json()["phone"]
+    assert again.json() == first.json()
+    [placed] = bolna.placed
+    assert placed["recipient_phone_number"] == "+919876543210"
+
+
 async def test_bolna_refusing_the_stored_key_marks_the_connection(api, admin, chicx, bolna):
     client, context = api
     bolna.fail_next(1, 403)
@@ -553,6 +639,61 @@ async def test_a_call_followed_to_its_end_through_duplicate_and_late_deliveries(
     assert again.json()["call_id"] == placed["call_id"] and len(bolna.placed) == 1
 
 
+async def test_the_same_end_posted_again_fills_in_what_it_brings_and_keeps_the_status(api, chicx):
+    """Bolna may post `completed` again once the recording and the extracted data are ready:
+    that fills them in; it never changes the status, nor does a different end afterwards."""
+    client, context = api
+    placed = (await confirm(client, chicx["key"])).json()
+
+    async def deliver(status: str, **fields: Any) -> dict[str, Any]:
+        payload = execution(placed["execution_id"], status, agent_id=chicx["agent_id"], **fields)
+        assert (await client.post(chicx["webhook"], json=payload)).status_code == 200
+        [row] = await stored(context, "calls")
+        return row
+
+    first = await deliver(
+        "completed",
+        conversation_duration=42,
+        transcript="assistant: Hello Rahul\nuser: Yes.",
+        telephony_data={"hangup_reason": "Normal Hangup"},
+        updated_at="2026-11-25T10:31:30Z",
+    )
+    assert (first["status"], first["recording_url"], first["analysis"]) == ("resolved", None, {})
+
+    later = {
+        "conversation_duration": 42,
+        "total_cost": 12.5,
+        "telephony_data": {"recording_url": "https://bolna-recordings.example/rec-2.mp3"},
+        "extracted_data": {"confirmed": True},
+        "updated_at": "2026-11-25T10:33:00Z",
+    }
+    filled = await deliver("completed", **later)
+    assert filled["status"] == "resolved"
+    assert filled["recording_url"] == "https://bolna-recordings.example/rec-2.mp3"
+    assert filled["analysis"] == {"extracted_data": {"confirmed": True}}
+    assert filled["cost"] == Decimal("0.125")
+    assert filled["transcript"] == "assistant: Hello Rahul\nuser: Yes."  # kept
+    assert filled["duration_seconds"] == 42
+    assert filled["ended_at"] == first["ended_at"]  # when it ended does not move
+    assert filled["metadata"]["bolna"]["hangup_reason"] == "Normal Hangup"  # kept
+    assert filled["metadata"]["order"]["order_id"] == "ORD123456"
+
+    again = await deliver("completed", **later)  # a plain repeat changes nothing
+    assert again["updated_at"] == filled["updated_at"]
+
+    # The same status never changes ours (a repeat read as unanswered), nor does another end.
+    unanswered = await deliver("completed", conversation_duration=0, transcript="assistant: Hi")
+    assert unanswered["status"] == "resolved"
+    assert unanswered["transcript"] == "assistant: Hi"  # the newer data is taken, but
+    # Bolna's zeros (not known yet) replace nothing.
+    assert (unanswered["duration_seconds"], unanswered["cost"]) == (42, Decimal("0.125"))
+    for status in ("failed", "no-answer"):
+        ignored = await deliver(status, transcript="other", total_cost=99)
+        assert (ignored["status"], ignored["transcript"]) == ("resolved", "assistant: Hi")
+        assert ignored["metadata"]["bolna"]["status"] == "completed"
+        assert ignored["updated_at"] == unanswered["updated_at"]
+
+
 @pytest.mark.parametrize(
     ("status", "fields", "expected"),
     [
@@ -627,8 +768,10 @@ async def test_webhook_payloads_that_are_not_executions(api, chicx):
 
 
 async def test_another_workspace_cannot_touch_a_call_by_its_execution_id(
-    api, chicx, other_admin, bolna
+    api, admin, chicx, other_admin, bolna
 ):
+    """One Bolna account connected to two workspaces: an execution id delivered to the other
+    workspace is the other workspace's copy of the call; ours is left alone."""
     client, context = api
     placed = (await confirm(client, chicx["key"])).json()
     theirs = await connect(client, other_admin, bolna.add_agent())
@@ -642,5 +785,59 @@ async def test_another_workspace_cannot_touch_a_call_by_its_execution_id(
     )
     response = await client.post(their_webhook, json=forged)
     assert response.status_code == 200, response.text
-    [call] = await stored(context, "calls")
-    assert (call["status"], call["transcript"]) == ("queued", None)
+    calls = {str(c["workspace_id"]): c for c in await stored(context, "calls")}
+    ours, copy = calls[admin.workspace_id], calls[other_admin.workspace_id]
+    assert (ours["status"], ours["transcript"], str(ours["id"])) == (
+        "queued",
+        None,
+        placed["call_id"],
+    )
+    assert (copy["provider_call_id"], copy["status"], copy["transcript"]) == (
+        placed["execution_id"],
+        "resolved",
+        "forged",
+    )
+    assert "order" not in copy["metadata"]
+
+    # Ours goes on as ever, and the order still answers ours.
+    ended = execution(
+        placed["execution_id"], "no-answer", agent_id=chicx["agent_id"], to_number="+919876543210"
+    )
+    assert (await client.post(chicx["webhook"], json=ended)).status_code == 200
+    calls = {str(c["workspace_id"]): c for c in await stored(context, "calls")}
+    assert calls[admin.workspace_id]["status"] == "missed"
+    assert calls[other_admin.workspace_id]["status"] == "resolved"
+
+
+async def test_an_execution_id_another_workspace_stored_first_is_still_recorded_as_ours(
+    api, admin, chicx, other_admin
+):
+    """Bolna's webhook of another workspace (same Bolna account) stored the execution first:
+    recording our placed call under that id stores ours, with its order."""
+    from uuid import UUID
+
+    from backend.confirmations import repository
+    from backend.confirmations.service import call_from_execution
+
+    _, context = api
+    execution_id = "8c7d6e5f-0000-4000-8000-00000000a001"
+    theirs = call_from_execution(execution(execution_id, "in-progress", agent_id=chicx["agent_id"]))
+    assert theirs is not None
+    async with context.db.for_workspace(UUID(other_admin.workspace_id), "test") as conn:
+        assert await repository.apply_execution(conn, UUID(other_admin.workspace_id), theirs)
+    async with context.db.for_workspace(UUID(admin.workspace_id), "test") as conn:
+        call_id = await repository.record_placed_call(
+            conn,
+            UUID(admin.workspace_id),
+            {
+                "provider_call_id": execution_id,
+                "agent_id": chicx["agent_id"],
+                "phone": "919876543210",
+                "metadata": {"order": {"order_id": "ORD9"}},
+            },
+        )
+    calls = {str(c["workspace_id"]): c for c in await stored(context, "calls")}
+    assert calls[admin.workspace_id]["id"] == call_id
+    assert calls[admin.workspace_id]["metadata"]["order"] == {"order_id": "ORD9"}
+    assert calls[other_admin.workspace_id]["status"] == "in_progress"
+    assert "order" not in calls[other_admin.workspace_id]["metadata"]

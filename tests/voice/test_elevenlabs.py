@@ -4,6 +4,7 @@ customer portal's list of them (§7)."""
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -309,18 +310,13 @@ async def test_patch_maps_fields_to_elevenlabs_then_updates_the_local_copy(
     body = response.json()
     assert {k: body[k] for k in changes} == changes
 
-    method, path, _, sent, _ = elevenlabs.requests[-1]
-    assert (method, path) == ("PATCH", f"/v1/convai/agents/{support['agent_id']}")
-    assert sent == {
-        "name": "Support",
-        "conversation_config": {
-            "agent": {
-                "first_message": "Vanakkam! How can I help?",
-                "language": "ta",
-                "prompt": {"prompt": "Answer in Tamil.", "llm": "gpt-4o"},
-            }
-        },
-    }
+    path = f"/v1/convai/agents/{support['agent_id']}"
+    (get, got, *_), (patch, patched, _, sent, _) = elevenlabs.requests[-2:]
+    assert [(get, got), (patch, patched)] == [("GET", path), ("PATCH", path)]
+    config = copy.deepcopy(support["conversation_config"])
+    config["agent"].update(first_message="Vanakkam! How can I help?", language="ta")
+    config["agent"]["prompt"].update(prompt="Answer in Tamil.", llm="gpt-4o")
+    assert sent == {"name": "Support", "conversation_config": config}
     upstream = elevenlabs.agents[support["agent_id"]]["conversation_config"]["agent"]
     assert upstream["prompt"]["temperature"] == 0.0  # the rest of the prompt is untouched
     [row] = await stored(context, "whatsapp_agents")
@@ -329,6 +325,53 @@ async def test_patch_maps_fields_to_elevenlabs_then_updates_the_local_copy(
         "ta",
         "Answer in Tamil.",
     )
+
+
+@pytest.mark.parametrize("replaces", [False, True], ids=["merging", "replacing"])
+async def test_patch_keeps_all_it_does_not_change_whether_elevenlabs_merges_or_not(
+    whatsapp, admin, elevenlabs, replaces
+):
+    """Whether ElevenLabs merges a PATCH's nested objects is unverified: if it replaces them,
+    changing the prompt must still leave the agent its LLM, tools, knowledge base, voice …"""
+    client, _ = whatsapp
+    elevenlabs.patch_replaces_objects = replaces
+    await connected(client, admin)
+    support = elevenlabs.add_agent(
+        "Support Agent",
+        prompt={
+            "prompt": "You help shoppers.",
+            "llm": "gemini-2.0-flash",
+            "temperature": 0.3,
+            "tool_ids": ["tool_order_status"],
+            "knowledge_base": [{"type": "file", "id": "kb_faq", "name": "FAQ"}],
+        },
+    )
+    await synced(client, admin)
+    agent_id = support["agent_id"]
+    # Changed in ElevenLabs' dashboard since the sync: kept too.
+    elevenlabs.agents[agent_id]["conversation_config"]["tts"]["voice_id"] = "voice_new"
+    before = copy.deepcopy(elevenlabs.agents[agent_id])
+
+    response = await client.patch(
+        f"/api/whatsapp/{agent_id}", headers=admin.headers, json={"system_prompt": "Be brief."}
+    )
+    assert response.status_code == 200, response.text
+    expected = copy.deepcopy(before)
+    expected["conversation_config"]["agent"]["prompt"]["prompt"] = "Be brief."
+    assert elevenlabs.agents[agent_id] == expected
+    body = response.json()
+    assert (body["system_prompt"], body["llm"]) == ("Be brief.", "gemini-2.0-flash")
+
+    # A new name alone is a field of its own: no read first, nothing else sent.
+    requests_before = len(elevenlabs.requests)
+    renamed = await client.patch(
+        f"/api/whatsapp/{agent_id}", headers=admin.headers, json={"name": "Support"}
+    )
+    assert renamed.status_code == 200, renamed.text
+    [(method, _, _, sent, _)] = elevenlabs.requests[requests_before:]
+    assert (method, sent) == ("PATCH", {"name": "Support"})
+    expected["name"] = "Support"
+    assert elevenlabs.agents[agent_id] == expected
 
 
 async def test_patch_refused_by_elevenlabs_is_400_and_changes_nothing(whatsapp, admin, elevenlabs):

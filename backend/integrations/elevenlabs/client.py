@@ -150,9 +150,10 @@ class ElevenLabsClient:
         return await self._request("GET", f"/v1/convai/agents/{quote(agent_id, safe='')}")
 
     async def update_agent(self, agent_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        """PATCH with only the leaves that change (`conversation_config.agent.language`, …);
-        that ElevenLabs merges nested objects is unverified, so callers take the agent it
-        answers (the whole agent as it now is) as the truth."""
+        """PATCH the agent with `changes`. Whether ElevenLabs merges the nested objects of a
+        PATCH or replaces them is unverified (providers.md §3): callers send every nested
+        object they touch whole (read with `get_agent` first), and take the agent it answers
+        (the whole agent as it now is) as the truth."""
         return await self._request(
             "PATCH", f"/v1/convai/agents/{quote(agent_id, safe='')}", json=changes
         )
