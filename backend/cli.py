@@ -252,9 +252,11 @@ def grant_credits(
                 if found is None:
                     typer.echo(f"Error: no workspace with the id or slug '{workspace}'", err=True)
                     raise typer.Exit(1)
+                mode_before = await credits.billing_mode(conn, found["id"])
                 granted = await credits.grant(
                     conn, found["id"], amount, "cli", reference or f"cli-{uuid.uuid4()}", note
                 )
+                mode = await credits.billing_mode(conn, found["id"])
                 available = await credits.balance(conn, found["id"])
         finally:
             await db.close()
@@ -262,6 +264,11 @@ def grant_credits(
             typer.echo(f"Granted ${amount:,.2f} to {found['slug']} ({found['id']})")
         else:
             typer.echo(f"Already granted with the reference '{reference}': nothing changed")
+        if mode != mode_before:
+            typer.echo(
+                f"Billing mode: {mode_before} -> {mode} (usage is now charged to these credits;"
+                " the workspace pauses when they run out)"
+            )
         typer.echo(f"Available credits: ${available:,.2f}")
 
     asyncio.run(main())

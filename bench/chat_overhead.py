@@ -1,6 +1,6 @@
 """Platform overhead of a chat message, model time excluded.
 
-    python bench/chat_overhead.py [--concurrency 50 200] [--messages 5] [--think 3]
+    python bench/chat_overhead.py [--concurrency 50 200] [--messages 5] [--think 3] [--prepaid]
 
 Starts an embedded PostgreSQL, the OpenAI fake answering with zero latency, Voxtro under uvicorn
 (one process, as on a 2-core web instance), and a bare FastAPI endpoint doing one insert on the
@@ -11,6 +11,11 @@ model (both servers report it in `Server-Timing`) and messages per second, for V
 baseline, with the ratios. What Voxtro adds is its overhead: loading the bot, conversation and
 history, the cache and FAQ checks, the budget admission, calling the (instant) model and the
 embeddings, and storing the messages, usage and cache entries.
+
+With `--prepaid` the workspace is prepaid, with ample credits, as every workspace is once Stripe
+billing is on: each model call is then admitted against its credits (a hold on the account,
+given back when the answer is settled), the path every billed message takes. Without it the
+workspace is unmetered (no budget, no credits) and admission is a single read.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import psycopg
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,9 +87,8 @@ async def wait_ready(url: str) -> None:
 
 
 async def seed(base: str, fake: FakeOpenAI) -> str:
-    anon = TokenService(Settings(_env_file=None, supabase_jwt_secret=SECRET)).issue_api_role_key(
-        "anon"
-    )  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, supabase_jwt_secret=SECRET)  # type: ignore[call-arg]
+    anon = TokenService(settings).issue_api_role_key("anon")
     async with httpx.AsyncClient(base_url=base, timeout=30) as c:
         session = (
             await c.post(
@@ -105,6 +110,40 @@ async def seed(base: str, fake: FakeOpenAI) -> str:
             },
         )
         return str(bot.json()["data"]["id"])
+
+
+async def make_prepaid(database_url: str, chatbot_id: str, credits: str = "1000000") -> None:
+    """Make the bot's workspace prepaid with credits it cannot use up in a run."""
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await conn.execute(
+            """
+            insert into public.billing_accounts (workspace_id, billing_mode, total_credits)
+            select workspace_id, 'prepaid', %(credits)s from public.chatbots where id = %(bot)s
+            on conflict (workspace_id) do update
+              set billing_mode = 'prepaid', total_credits = excluded.total_credits
+            """,
+            {"bot": chatbot_id, "credits": credits},
+        )
+
+
+async def billed(database_url: str, chatbot_id: str) -> str:
+    """What the run charged to the credits, and that every hold was given back."""
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cur = await conn.execute(
+            "select a.used_credits, a.month_spend, a.held, a.is_paused,"
+            " (select count(*) from public.billing_reservations r"
+            "  where r.workspace_id = a.workspace_id) as reservations"
+            " from public.billing_accounts a"
+            " join public.chatbots b on b.workspace_id = a.workspace_id where b.id = %s",
+            (chatbot_id,),
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    used, spend, held, paused, reservations = row
+    return (
+        f"credits used: ${used} (month's spend ${spend}), held after the run: ${held}"
+        f" in {reservations} reservations, paused: {paused}"
+    )
 
 
 def overhead_ms(response: httpx.Response) -> float:
@@ -149,6 +188,11 @@ async def main() -> None:
     parser.add_argument(
         "--think", type=float, default=3.0, help="seconds between a visitor's messages"
     )
+    parser.add_argument(
+        "--prepaid",
+        action="store_true",
+        help="make the workspace prepaid with ample credits (the path every billed call takes)",
+    )
     args = parser.parse_args()
 
     database_url = start_postgres(Path(tempfile.mkdtemp(prefix="vxb")))
@@ -177,6 +221,8 @@ async def main() -> None:
             await wait_ready(f"{base}/healthz")
             await wait_ready(f"{bare}/docs")
             chatbot_id = await seed(base, fake)
+            if args.prepaid:
+                await make_prepaid(database_url, chatbot_id)
 
             def chat_body(n: int, i: int, conversation_id: str | None) -> dict[str, object]:
                 return {
@@ -192,7 +238,11 @@ async def main() -> None:
             await run(f"{base}/api/chat/message", chat_body, 10, 2, 0)  # warm-up
             await run(f"{bare}/insert", insert_body, 10, 2, 0)
 
-            print("Server-side time per message, model time excluded (ms), and throughput:")
+            billing = "prepaid, ample credits" if args.prepaid else "unmetered"
+            print(
+                f"Server-side time per message, model time excluded (ms), and throughput"
+                f" (workspace {billing}):"
+            )
             print(f"{'conversations':>13} {'load':>8} {'':>9} {'p50':>8} {'p99':>8} {'msg/s':>8}")
             for conversations in args.concurrency:
                 for load, think in (("paced", args.think), ("flat-out", 0.0)):
@@ -214,6 +264,8 @@ async def main() -> None:
                 f"\nmodel calls answered by the fake: {len(fake.chat_requests)}"
                 f" (+{len(fake.embedding_requests)} embeddings), with zero latency"
             )
+            if args.prepaid:
+                print(await billed(database_url, chatbot_id))
         finally:
             for process in (voxtro, baseline):
                 process.terminate()

@@ -18,8 +18,10 @@ alter table public.billing_accounts
   -- When an invoice first failed; cleared when one is paid. Past the grace period: paused.
   add column payment_failed_at timestamptz;
 
--- Every credit a workspace received, once per (source, reference): a Checkout session is
--- credited once however many times Stripe delivers its event. Written by the backend only.
+-- Every credit a workspace received, once per (workspace, source, reference): a Checkout session
+-- is credited once however many times Stripe delivers its event, and an operator's reference
+-- means something within its workspace only (the same reference may be used for another one).
+-- Written by the backend only.
 create table public.credit_grants (
   id uuid primary key default gen_random_uuid(),
   workspace_id uuid not null references public.workspaces (id) on delete cascade,
@@ -28,7 +30,7 @@ create table public.credit_grants (
   reference text not null check (length(reference) between 1 and 255),
   note text check (length(note) <= 500),
   created_at timestamptz not null default now(),
-  unique (source, reference)
+  unique (workspace_id, source, reference)
 );
 create index credit_grants_workspace_idx on public.credit_grants (workspace_id, created_at desc);
 select public.apply_tenant_policy('credit_grants', 'ledger');

@@ -26,3 +26,13 @@ drop index public.token_usage_workspace_idx;
 -- (token_usage.cost, month_spend: 6 decimals); at 4 decimals every call under $0.00005 would be
 -- rounded away, and the credits used would drift from the usage they stand for.
 alter table public.billing_accounts alter column used_credits type numeric(16, 6);
+
+-- What the calls in flight hold: the sum of the workspace's `billing_reservations`, kept on the
+-- account so that admitting a call is one conditional update of this row instead of a lock and
+-- a sum over the reservations (backend/billing/service.py). Every statement that inserts or
+-- deletes reservations moves it by what it inserted or deleted, and it is recounted from the
+-- reservations (expired ones, of crashed processes, deleted) whenever it is what refuses a
+-- call, so it cannot stay wrong. It starts at zero: the reservations of calls in flight during
+-- the deploy are given back by the processes that made them, which do not count them in it.
+alter table public.billing_accounts
+  add column held numeric(14, 6) not null default 0 check (held >= 0);

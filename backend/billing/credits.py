@@ -1,10 +1,15 @@
 """Credits a workspace is given: Stripe top-ups, the free allowance, `voxtro credits grant`.
 
-Every grant is a `credit_grants` row, unique per (source, reference) — a Checkout session id,
-the workspace id for the free allowance, an operator's reference — so a grant repeated for the
-same reason (a webhook delivered three times, a command run twice) adds credits once. The
-balance on `billing_accounts` moves in the same transaction as the ledger row. Tenants may read
-both but never write them, so these statements run as the login role and name their workspace.
+Every grant is a `credit_grants` row, unique per workspace and (source, reference) — a Checkout
+session id, the workspace id for the free allowance, an operator's reference — so a grant
+repeated for the same reason (a webhook delivered three times, a command run twice) adds credits
+once, and an operator's reference used for another workspace is another grant. The balance on
+`billing_accounts` moves in the same transaction as the ledger row. Tenants may read both but
+never write them, so these statements run as the login role and name their workspace.
+
+Credits given to an unmetered workspace make it prepaid, whoever gives them (a purchase, an
+operator's `voxtro credits grant`, an adjustment): credits that are never charged would mean
+nothing. A workspace on a plan stays on it (its usage is metered, not charged to credits).
 """
 
 from __future__ import annotations
@@ -27,23 +32,29 @@ async def grant(
     reference: str,
     note: str | None = None,
 ) -> bool:
-    """Add `amount` to the workspace's credits unless this (source, reference) was granted
-    before; True when it is new. A workspace paused because its credits ran out resumes as soon
-    as it has some again."""
+    """Add `amount` to the workspace's credits unless this (source, reference) was granted to
+    it before; True when it is new. Credits (a positive amount) make an unmetered workspace
+    prepaid. A workspace paused because its credits ran out resumes as soon as it has some
+    again."""
     async with as_login_role(conn):
         cur = await conn.execute(
             "insert into public.credit_grants (workspace_id, amount, source, reference, note)"
-            " values (%s, %s, %s, %s, %s) on conflict (source, reference) do nothing returning id",
+            " values (%s, %s, %s, %s, %s)"
+            " on conflict (workspace_id, source, reference) do nothing returning id",
             (workspace_id, amount, source, reference, note),
         )
         if await cur.fetchone() is None:
             return False
         await conn.execute(
             """
-            insert into public.billing_accounts (workspace_id, total_credits)
-            values (%(ws)s, %(amount)s)
+            insert into public.billing_accounts (workspace_id, total_credits, billing_mode)
+            values (%(ws)s, %(amount)s,
+                    case when %(amount)s > 0 then 'prepaid' else 'unmetered' end)
             on conflict (workspace_id) do update set
               total_credits = billing_accounts.total_credits + %(amount)s,
+              billing_mode = case
+                when billing_accounts.billing_mode = 'unmetered' and %(amount)s > 0
+                then 'prepaid' else billing_accounts.billing_mode end,
               is_paused = case when billing_accounts.paused_reason = 'credits'
                 and billing_accounts.total_credits + %(amount)s > billing_accounts.used_credits
                 then false else billing_accounts.is_paused end,
@@ -71,6 +82,17 @@ async def open_account(conn: Connection, workspace_id: UUID, settings: Settings)
     allowance = Decimal(str(settings.free_credits))
     if allowance > 0:
         await grant(conn, workspace_id, allowance, "free", str(workspace_id), "Free credits")
+
+
+async def billing_mode(conn: Connection, workspace_id: UUID) -> str:
+    """How the workspace pays: 'unmetered' (also without an account yet), 'prepaid' or
+    'subscription'."""
+    cur = await conn.execute(
+        "select billing_mode from public.billing_accounts where workspace_id = %s",
+        (workspace_id,),
+    )
+    row = await cur.fetchone()
+    return str(row["billing_mode"]) if row else "unmetered"
 
 
 async def balance(conn: Connection, workspace_id: UUID) -> Decimal:

@@ -23,7 +23,6 @@ from backend.billing.schemas import (
     SubscribeCreate,
 )
 from backend.context import Context
-from backend.tasks import enqueue
 
 router = APIRouter(tags=["billing"])
 
@@ -85,8 +84,9 @@ async def stripe_webhook(
     event: Annotated[dict[str, Any], Depends(stripe_event)], context: Context
 ) -> StripeWebhookAck:
     """Stripe's events: each stored once by its id and processed by a job; a redelivery is
-    acknowledged and changes nothing."""
+    acknowledged and changes nothing, except that an event still unprocessed (its job may have
+    run out of retries) has its job queued again — once, however often it is delivered."""
     async with context.db.system() as conn:
         if await webhooks.store(conn, event):
-            await enqueue(conn, tasks.process_stripe_event, event_id=event["id"])
+            await tasks.enqueue_event(conn, event["id"])
     return StripeWebhookAck()

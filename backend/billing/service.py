@@ -3,10 +3,26 @@
 A call first *reserves* what it may cost at most (its prompt and `max_tokens` at the model's
 price). Reservations are admitted only while what is left (of the month's budget, and of the
 credits of a prepaid workspace) is more than what calls in flight already hold, one at a time
-under a row lock, so however many messages arrive together the recorded spend can pass the
+on the account's row, so however many messages arrive together the recorded spend can pass the
 limit by at most one message's worth. Settling replaces the reservation with the real cost,
 charges it to the credits of a prepaid workspace, pauses the workspace when a limit is reached
 and records the budget alerts reached.
+
+What calls in flight hold is kept on the account (`billing_accounts.held`), so that admitting a
+call is one conditional update of that row and settling it one upsert, each one round trip
+(role switch included: repository._as_login_role). The reservation rows stay the ledger that
+`held` stands for:
+- every statement that writes reservations moves `held` by the amounts it inserted or deleted
+  (as its own RETURNING says, so two statements deleting the same row subtract it once);
+- a reservation whose process died before settling is given back by nobody, and is meant to
+  count for RESERVATION_TTL only. Before `held` refuses a call, it is recounted from the
+  reservations under the row's lock, the expired ones deleted and left out: a dead process's
+  reservation never refuses a call after its TTL, and whatever else made `held` too high is
+  corrected for good by the first refusal it would cause;
+- the processes of an older version running during a deploy write reservations without
+  moving `held`, and delete only their own: while they run, new admissions do not see what
+  their calls hold (the overspend bound is one call per such call in flight), and nothing of
+  theirs is left in `held` afterwards.
 
 Billing modes (`billing_accounts.billing_mode`):
 - `unmetered` and `subscription`: the spend is recorded and only the monthly budget limits it;
@@ -26,7 +42,7 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Any
 from uuid import UUID
 
@@ -114,34 +130,47 @@ def _rooms(account: Mapping[str, Any]) -> list[tuple[str, Decimal]]:
     return rooms
 
 
+def _quantum(amount: Decimal) -> Decimal:
+    """An amount at the precision reservations keep (6 decimals), rounded up: never held short."""
+    return amount.quantize(Decimal("0.000001"), rounding=ROUND_UP)
+
+
+def _held_limit(account: Mapping[str, Any]) -> str:
+    """The limit whose room calls in flight hold (as the account was seen)."""
+    return next(
+        (limit for limit, room in _rooms(account) if account["held"] >= room),
+        "credits" if account["billing_mode"] == "prepaid" else "budget",
+    )
+
+
 async def admit(conn: Connection, workspace_id: UUID, max_cost: Decimal) -> Admission:
     """Reserve `max_cost` for a call, or raise `WorkspacePaused` before anything is spent."""
-    # The common case (no budget, not prepaid, not paused) is this one primary-key read, under
-    # the caller's own read policy: no role switch, no lock, no contention.
-    limits = await repository.get_limits(conn, workspace_id)
-    if limits is None or not (
-        limits["monthly_budget"] is not None
-        or limits["is_paused"]
-        or limits["billing_mode"] == "prepaid"
-    ):
+    # One conditional update of the account's row, in one round trip (role switch included):
+    # admitted while what calls in flight hold leaves room (see repository.admit). An account
+    # with nothing to hold against (no budget, not prepaid, not paused) is only read.
+    amount = _quantum(max_cost)
+    account = await repository.admit(conn, workspace_id, amount)
+    if account is None:
         return Admission(None)
-    async with as_login_role(conn):
-        account = await repository.lock_account(conn, workspace_id)
-        if account is None:
-            return Admission(None)
-        reason = _refusal(account)
-        if reason is not None:
-            # (Settling the call that reached the limit already marked the workspace paused.)
-            raise WorkspacePaused(reason)
-        if account["is_paused"]:  # its month has ended, or budget or credits were added
-            await repository.set_paused(conn, workspace_id, False, None)
-        rooms = _rooms(account)
-        if not rooms:
-            return Admission(None)
-        for limit, room in rooms:
-            if account["held"] >= room:
-                raise BudgetHeld(limit)
-        return Admission(await repository.add_reservation(conn, workspace_id, max_cost))
+    if account["admitted"]:
+        return Admission(account["reservation_id"])
+    reason = _refusal(account)
+    if reason is not None:
+        # (Settling the call that reached the limit already marked the workspace paused.)
+        raise WorkspacePaused(reason)
+    if not (_rooms(account) or account["is_paused"]):
+        return Admission(None)
+    # Refused for what calls in flight hold, or by a newer state of the row than the one shown:
+    # count the holds again from the reservations (expired ones, of processes that died
+    # mid-call, leave them) and try once more, under the row's lock.
+    account = await repository.admit(conn, workspace_id, amount, recount=True)
+    assert account is not None  # (an account goes only with its workspace)
+    if account["admitted"]:
+        return Admission(account["reservation_id"])
+    reason = _refusal(account)
+    if reason is not None:
+        raise WorkspacePaused(reason)
+    raise BudgetHeld(_held_limit(account))
 
 
 async def wait_for_room(
@@ -163,21 +192,19 @@ async def wait_for_room(
 
 
 async def settle(conn: Connection, workspace_id: UUID, admission: Admission, cost: Decimal) -> None:
-    """Record what the call really cost, in the same transaction as its usage row."""
-    recorded: list[dict[str, Any]] = []
-    async with as_login_role(conn):
-        if admission.reservation_id is not None:
-            await repository.release_reservation(conn, admission.reservation_id)
-        if cost > 0:
-            recorded = await repository.record_spend(conn, workspace_id, cost)
-    alerts.announce(workspace_id, recorded)
+    """Record what the call really cost, in the same transaction as its usage row: its
+    reservation is given back and the cost recorded in one statement."""
+    if cost > 0:
+        recorded = await repository.record_spend(conn, workspace_id, cost, admission.reservation_id)
+        alerts.announce(workspace_id, recorded)
+    else:
+        await release(conn, admission)
 
 
 async def release(conn: Connection, admission: Admission) -> None:
     """The call did not happen or cost nothing: give the reservation back."""
     if admission.reservation_id is not None:
-        async with as_login_role(conn):
-            await repository.release_reservation(conn, admission.reservation_id)
+        await repository.release(conn, admission.reservation_id)
 
 
 async def balance(conn: Connection, workspace_id: UUID) -> Balance:

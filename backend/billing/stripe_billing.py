@@ -24,8 +24,9 @@ from backend.integrations.stripe.client import CheckoutSession, StripeApi, Strip
 CREDITS_PRODUCT_NAME = "Voxtro credits"
 # Stripe puts the session's id in place of this in the success URL.
 SESSION_ID_TEMPLATE = "{CHECKOUT_SESSION_ID}"
-# Statuses in which a subscription still bills: a second one would charge twice.
-LIVE_SUBSCRIPTION_STATUSES = {"active", "trialing", "past_due", "unpaid", "incomplete"}
+# Statuses in which a subscription still bills, or may again (a paused one resumes): a second
+# one would charge twice.
+LIVE_SUBSCRIPTION_STATUSES = {"active", "trialing", "past_due", "unpaid", "incomplete", "paused"}
 
 
 class BillingNotConfigured(VoxtroError):
@@ -167,7 +168,7 @@ async def subscribe(
         raise UnknownPlan(plan_code)
     if (
         account is not None
-        and account["billing_mode"] == "subscription"
+        and account["stripe_subscription_id"] is not None  # cleared when it ends
         and account["subscription_status"] in LIVE_SUBSCRIPTION_STATUSES
     ):
         raise AlreadySubscribed()

@@ -1,5 +1,5 @@
 """SQL for Stripe billing: a workspace's Stripe customer and subscription, plans, received
-events, and the usage rows reported to the meter.
+events, and the meter's outbox (usage waiting for Stripe) and reports.
 
 Tenants may read their billing account but never write it, and the other tables are the
 backend's alone, so every statement here runs as the login role (`system()` transactions, or
@@ -9,7 +9,7 @@ backend's alone, so every statement here runs as the login role (`system()` tran
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -62,45 +62,68 @@ async def set_customer(conn: Connection, workspace_id: UUID, customer_id: str) -
     return str(row["stripe_customer_id"])
 
 
-async def make_prepaid(conn: Connection, workspace_id: UUID) -> None:
-    """A workspace that buys credits is prepaid from then on (unless it has a plan)."""
+async def lock_account(conn: Connection, workspace_id: UUID) -> None:
+    """Lock the workspace's billing account until the end of the transaction: two events about
+    its subscription (a Checkout completion and the subscription's end) take turns, and the
+    second sees what the first committed."""
     await conn.execute(
-        "update public.billing_accounts set billing_mode = 'prepaid', updated_at = now()"
-        " where workspace_id = %s and billing_mode = 'unmetered'",
-        (workspace_id,),
+        "select 1 from public.billing_accounts where workspace_id = %s for update", (workspace_id,)
+    )
+
+
+async def subscription_ended(conn: Connection, subscription_id: str) -> bool:
+    cur = await conn.execute(
+        "select 1 from public.stripe_ended_subscriptions where id = %s", (subscription_id,)
+    )
+    return await cur.fetchone() is not None
+
+
+async def record_ended_subscription(
+    conn: Connection, workspace_id: UUID, *, subscription_id: str, status: str, event_at: datetime
+) -> None:
+    """Remember that Stripe ended this subscription, whether or not the workspace has it yet."""
+    await conn.execute(
+        "insert into public.stripe_ended_subscriptions (id, workspace_id, status, ended_at)"
+        " values (%s, %s, %s, %s) on conflict (id) do nothing",
+        (subscription_id, workspace_id, status, event_at),
     )
 
 
 async def start_subscription(
-    conn: Connection,
-    workspace_id: UUID,
-    *,
-    subscription_id: str,
-    plan: str | None,
-    started_at: datetime,
+    conn: Connection, workspace_id: UUID, *, subscription_id: str, plan: str | None
 ) -> None:
-    """The workspace subscribed to `plan`: its usage from `started_at` on is metered. A repeat
-    of the same subscription keeps the start it had."""
+    """The workspace subscribed to `plan`: its usage is metered from now on (the usage written
+    from the commit of this transaction on: see meter_outbox). A repeat of the same
+    subscription keeps the status it had."""
     await conn.execute(
         """
         insert into public.billing_accounts
-          (workspace_id, billing_mode, stripe_subscription_id, plan, subscription_status,
-           metered_from)
-        values (%(ws)s, 'subscription', %(sub)s, %(plan)s, 'active', %(at)s)
+          (workspace_id, billing_mode, stripe_subscription_id, plan, subscription_status)
+        values (%(ws)s, 'subscription', %(sub)s, %(plan)s, 'active')
         on conflict (workspace_id) do update set
-          billing_mode = 'subscription',
-          metered_from = case
+          billing_mode = case
             when billing_accounts.stripe_subscription_id is not distinct from %(sub)s
-            then coalesce(billing_accounts.metered_from, %(at)s) else %(at)s end,
+             and billing_accounts.subscription_status = 'paused'
+            then billing_accounts.billing_mode else 'subscription' end,
           subscription_status = case
             when billing_accounts.stripe_subscription_id is not distinct from %(sub)s
             then coalesce(billing_accounts.subscription_status, 'active') else 'active' end,
+          subscription_event_at = case
+            when billing_accounts.stripe_subscription_id is not distinct from %(sub)s
+            then billing_accounts.subscription_event_at end,
           stripe_subscription_id = %(sub)s,
           plan = coalesce(%(plan)s, billing_accounts.plan),
           updated_at = now()
         """,
-        {"ws": workspace_id, "sub": subscription_id, "plan": plan, "at": started_at},
+        {"ws": workspace_id, "sub": subscription_id, "plan": plan},
     )
+
+
+# Leaving the subscription mode lifts a pause for an unpaid invoice: without a plan, the
+# workspace's credits limit it, and `pause_unpaid` pauses only workspaces on a plan.
+_LIFT_PAYMENT_PAUSE = """
+          is_paused = case when paused_reason = 'payment' then false else is_paused end,
+          paused_reason = case when paused_reason = 'payment' then null else paused_reason end"""
 
 
 async def update_subscription(
@@ -113,12 +136,20 @@ async def update_subscription(
     event_at: datetime,
 ) -> bool:
     """Stripe's latest word on the workspace's subscription; False when the event is about
-    another subscription or older than one already applied."""
+    another subscription or older than one already applied. A `paused` subscription bills
+    nothing, so its usage is not metered: the workspace is prepaid until it resumes (the
+    subscription is kept, and its resumption makes the workspace metered again)."""
+    mode = "case when %(status)s = 'paused' then 'prepaid' else 'subscription' end"
     cur = await conn.execute(
-        """
+        f"""
         update public.billing_accounts set
+          billing_mode = {mode},
           subscription_status = %(status)s,
           plan = coalesce(%(plan)s, plan),
+          is_paused = case when paused_reason = 'payment' and %(status)s = 'paused'
+            then false else is_paused end,
+          paused_reason = case when paused_reason = 'payment' and %(status)s = 'paused'
+            then null else paused_reason end,
           subscription_event_at = %(at)s,
           updated_at = now()
         where workspace_id = %(ws)s and stripe_subscription_id = %(sub)s
@@ -138,12 +169,16 @@ async def update_subscription(
 async def end_subscription(
     conn: Connection, workspace_id: UUID, *, subscription_id: str, status: str, event_at: datetime
 ) -> bool:
-    """The subscription is over: back to prepaid credits, nothing metered any more."""
+    """The subscription is over: back to prepaid credits, nothing metered from now on (usage
+    already in the meter's outbox is still reported). Its unpaid invoices no longer pause the
+    workspace: the grace period ends and a 'payment' pause lifts (what is owed stays with
+    Stripe's dunning; the workspace now spends credits it paid for)."""
     cur = await conn.execute(
-        """
+        f"""
         update public.billing_accounts set
           billing_mode = 'prepaid', stripe_subscription_id = null, plan = null,
-          subscription_status = %(status)s, metered_from = null,
+          subscription_status = %(status)s,
+          payment_failed_at = null, failed_invoice_id = null,{_LIFT_PAYMENT_PAUSE},
           subscription_event_at = %(at)s, updated_at = now()
         where workspace_id = %(ws)s and stripe_subscription_id = %(sub)s
           and (subscription_event_at is null or subscription_event_at <= %(at)s)
@@ -153,44 +188,56 @@ async def end_subscription(
     return cur.rowcount > 0
 
 
-async def payment_failed(conn: Connection, workspace_id: UUID, event_at: datetime) -> bool:
-    """An invoice failed: the grace period starts (unless it already runs)."""
+async def payment_failed(
+    conn: Connection, workspace_id: UUID, invoice_id: str, event_at: datetime
+) -> bool:
+    """An invoice of the workspace's plan failed: the grace period starts (unless it already
+    runs, for this invoice or another). A workspace without a plan (it ended, or is paused)
+    is limited by its credits instead: nothing to start."""
     cur = await conn.execute(
         """
         update public.billing_accounts set
+          failed_invoice_id = case when payment_failed_at is null then %(invoice)s
+            else failed_invoice_id end,
           payment_failed_at = coalesce(payment_failed_at, %(at)s),
           payment_event_at = %(at)s, updated_at = now()
-        where workspace_id = %(ws)s and (payment_event_at is null or payment_event_at <= %(at)s)
+        where workspace_id = %(ws)s and billing_mode = 'subscription'
+          and (payment_event_at is null or payment_event_at <= %(at)s)
         """,
-        {"ws": workspace_id, "at": event_at},
+        {"ws": workspace_id, "invoice": invoice_id, "at": event_at},
     )
     return cur.rowcount > 0
 
 
-async def payment_succeeded(conn: Connection, workspace_id: UUID, event_at: datetime) -> bool:
-    """An invoice was paid: no grace period any more, and a payment pause lifts."""
+async def payment_cleared(
+    conn: Connection, workspace_id: UUID, event_at: datetime, *, invoice_id: str | None = None
+) -> bool:
+    """No grace period any more, and a payment pause lifts: an invoice was paid (any invoice:
+    the customer's payment works again), or — with `invoice_id` — the invoice whose failure
+    started the grace period was voided or marked uncollectible."""
     cur = await conn.execute(
-        """
+        f"""
         update public.billing_accounts set
-          payment_failed_at = null,
-          is_paused = case when paused_reason = 'payment' then false else is_paused end,
-          paused_reason = case when paused_reason = 'payment' then null else paused_reason end,
+          payment_failed_at = null, failed_invoice_id = null,{_LIFT_PAYMENT_PAUSE},
           payment_event_at = %(at)s, updated_at = now()
         where workspace_id = %(ws)s and (payment_event_at is null or payment_event_at <= %(at)s)
+          and (%(invoice)s::text is null or failed_invoice_id = %(invoice)s::text)
         """,
-        {"ws": workspace_id, "at": event_at},
+        {"ws": workspace_id, "at": event_at, "invoice": invoice_id},
     )
     return cur.rowcount > 0
 
 
 async def pause_unpaid(conn: Connection, grace_days: int) -> list[UUID]:
-    """Pause the workspaces whose payment failed more than `grace_days` ago (a 'payment' pause
-    replaces any other: paying lifts it, and the budget or credits are checked again then)."""
+    """Pause the workspaces on a plan whose payment failed more than `grace_days` ago (a
+    'payment' pause replaces any other: paying lifts it, and the budget or credits are checked
+    again then). A workspace without a plan is never paused for payment."""
     cur = await conn.execute(
         """
         update public.billing_accounts set is_paused = true, paused_reason = 'payment',
           updated_at = now()
-        where payment_failed_at < now() - make_interval(days => %s)
+        where billing_mode = 'subscription'
+          and payment_failed_at < now() - make_interval(days => %s)
           and paused_reason is distinct from 'payment'
         returning workspace_id
         """,
@@ -240,6 +287,15 @@ async def insert_event(conn: Connection, event_id: str, kind: str, payload: Any)
     return await cur.fetchone() is not None
 
 
+async def event_processed(conn: Connection, event_id: str) -> bool:
+    cur = await conn.execute(
+        "select processed_at is not null as done from public.stripe_events where id = %s",
+        (event_id,),
+    )
+    row = await cur.fetchone()
+    return bool(row and row["done"])
+
+
 async def lock_event(conn: Connection, event_id: str) -> dict[str, Any] | None:
     """The event, locked until the end of the transaction: two runs of its job take turns."""
     cur = await conn.execute(
@@ -256,50 +312,98 @@ async def finish_event(conn: Connection, event_id: str, *, error: str | None, do
     )
 
 
+async def stale_events(
+    conn: Connection, *, older_than: timedelta, job_lock_prefix: str, limit: int
+) -> list[str]:
+    """Events still unprocessed `older_than` after they arrived whose job is neither waiting
+    (`todo`, its queueing lock) nor running (`doing`, its lock): their job ran out of retries,
+    or was lost. Oldest first."""
+    cur = await conn.execute(
+        """
+        select e.id from public.stripe_events e
+        where e.processed_at is null and e.received_at < now() - %(age)s
+          and not exists (select 1 from public.procrastinate_jobs j
+                          where j.queueing_lock = %(prefix)s || e.id and j.status = 'todo')
+          and not exists (select 1 from public.procrastinate_jobs j
+                          where j.lock = %(prefix)s || e.id and j.status = 'doing')
+        order by e.received_at
+        limit %(limit)s
+        """,
+        {"age": older_than, "prefix": job_lock_prefix, "limit": limit},
+    )
+    return [str(r["id"]) for r in await cur.fetchall()]
+
+
+async def job_running(conn: Connection, lock: str) -> bool:
+    cur = await conn.execute(
+        "select 1 from public.procrastinate_jobs where lock = %s and status = 'doing'", (lock,)
+    )
+    return await cur.fetchone() is not None
+
+
 # -- the meter --------------------------------------------------------------------------------
 
 
-async def claim_unreported(conn: Connection, limit: int) -> list[dict[str, Any]]:
-    """Usage rows to report, oldest first, locked for this transaction: rows with a cost, of
-    workspaces on a plan, since the plan started, not reported yet. Rows another run has
-    locked are skipped, so concurrent runs share the work instead of repeating it."""
+async def claim_outbox(
+    conn: Connection,
+    claim_id: UUID,
+    *,
+    limit: int,
+    lease: timedelta,
+    skip_workspaces: Sequence[UUID],
+) -> list[dict[str, Any]]:
+    """Lease up to `limit` rows of the meter's outbox to this run, oldest first: rows no run
+    holds (never claimed, or their lease ran out), of workspaces not set aside by this run.
+    Rows another transaction has locked are skipped, and a row whose claim committed since
+    this statement's snapshot is checked again under its lock (READ COMMITTED), so two runs
+    never lease the same row."""
     cur = await conn.execute(
         """
-        select t.id, t.workspace_id, t.cost, t.created_at, a.stripe_customer_id
-        from public.token_usage t
-        join public.billing_accounts a on a.workspace_id = t.workspace_id
-        where a.billing_mode = 'subscription' and a.stripe_customer_id is not null
-          and t.created_at >= a.metered_from and t.cost > 0 and not t.is_preview
-          and not exists (select 1 from public.usage_meter_reports r where r.usage_id = t.id)
-        order by t.created_at, t.id
-        limit %s
-        for update of t skip locked
+        with next as (
+          select usage_id from public.meter_outbox
+          where (claimed_until is null or claimed_until < now())
+            and workspace_id <> all(%(skip)s::uuid[])
+          order by created_at, usage_id
+          limit %(limit)s
+          for update skip locked
+        )
+        update public.meter_outbox o
+        set claimed_until = now() + %(lease)s, claim_id = %(claim)s
+        from next where o.usage_id = next.usage_id
+        returning o.usage_id, o.workspace_id, o.stripe_customer_id, o.value, o.created_at
         """,
-        (limit,),
+        {"skip": list(skip_workspaces), "limit": limit, "lease": lease, "claim": claim_id},
     )
     rows = await cur.fetchall()
-    if not rows:
-        return rows
-    # A row another run had locked when this statement began, and reported and released since,
-    # looks unreported to this statement's snapshot. Now that we hold the locks, a second
-    # statement (a new snapshot, READ COMMITTED) sees every report committed for them.
-    cur = await conn.execute(
-        "select usage_id from public.usage_meter_reports where usage_id = any(%s)",
-        ([r["id"] for r in rows],),
-    )
-    reported = {r["usage_id"] for r in await cur.fetchall()}
-    return [r for r in rows if r["id"] not in reported]
+    return sorted(rows, key=lambda r: (r["created_at"], r["usage_id"]))
 
 
 async def record_reports(conn: Connection, reports: Sequence[dict[str, Any]]) -> None:
-    """Mark usage rows reported (or skipped, with the reason); a row marked before stays as
-    it was."""
+    """Mark usage rows reported (or skipped, with the reason) and take them out of the outbox;
+    a row marked before stays as it was, and a row deleted meanwhile (its workspace was) is not
+    marked."""
     if not reports:
         return
     async with conn.cursor() as cur:
         await cur.executemany(
             "insert into public.usage_meter_reports (usage_id, workspace_id, status, value, reason)"
-            " values (%(usage_id)s, %(workspace_id)s, %(status)s, %(value)s, %(reason)s)"
+            " select %(usage_id)s, %(workspace_id)s, %(status)s, %(value)s, %(reason)s"
+            " where exists (select 1 from public.token_usage where id = %(usage_id)s)"
             " on conflict (usage_id) do nothing",
             reports,
         )
+    await conn.execute(
+        "delete from public.meter_outbox where usage_id = any(%s)",
+        ([r["usage_id"] for r in reports],),
+    )
+
+
+async def release_claims(conn: Connection, claim_id: UUID, usage_ids: Sequence[UUID]) -> None:
+    """Give back rows this run leased and did not send: the next run takes them at once."""
+    if not usage_ids:
+        return
+    await conn.execute(
+        "update public.meter_outbox set claimed_until = null, claim_id = null"
+        " where usage_id = any(%s) and claim_id = %s",
+        (list(usage_ids), claim_id),
+    )

@@ -2,9 +2,20 @@
 
 The endpoint does the least it can (check the signature, insert the event, enqueue its job in
 the same transaction) so Stripe gets its answer at once; a redelivered event finds its row and
-is not processed again. The job applies an event and marks it processed in one transaction,
-under a lock on the event's row, so a job run twice — or retried after a crash — applies it
-once. Unknown event types are stored, acknowledged and marked processed without effect.
+is not processed again — unless it is still unprocessed (its job ran out of retries, or was
+lost): then its job is queued again, once (a queueing lock per event id). A sweeper does the
+same for events Stripe does not deliver again (`billing.retry_stripe_events`). The job applies
+an event and marks it processed in one transaction, under a lock on the event's row, so a job
+run twice — or retried after a crash — applies it once. Unknown event types are stored,
+acknowledged and marked processed without effect.
+
+Invoices: a failed one starts the grace period of a workspace on a plan (then a 'payment'
+pause); a paid one ends it. A voided invoice, or one marked uncollectible, is no longer being
+collected — voided, nothing is owed; uncollectible, the business wrote the debt off (and may
+still take a payment for it later) — so it ends the grace period or the pause it caused, but
+only if it is the invoice whose failure started them: another invoice still failing keeps them.
+(To cut a customer off for good, Stripe's dunning cancels the subscription: the workspace is
+then prepaid and limited by its credits.)
 """
 
 from __future__ import annotations
@@ -33,7 +44,8 @@ log = structlog.get_logger(__name__)
 # Smart Retries' default schedule also spans about a week).
 PAYMENT_GRACE_DAYS = 7
 _EVENT_ID = re.compile(r"evt_[A-Za-z0-9_]{1,250}")
-# Stripe's subscription statuses that mean it is over.
+# Stripe's subscription statuses that mean it is over. (`paused` is not over — it may resume —
+# but it bills nothing, so its usage is not metered: see repository.update_subscription.)
 ENDED_STATUSES = {"canceled", "incomplete_expired"}
 
 
@@ -68,8 +80,12 @@ def verified_event(settings: Settings, body: bytes, signature: str | None) -> di
 
 
 async def store(conn: Connection, event: dict[str, Any]) -> bool:
-    """Keep an event once; False for a redelivery (already kept: nothing more to do)."""
-    return await repository.insert_event(conn, event["id"], event["type"], event)
+    """Keep an event once; True when it still needs processing: it is new, or a redelivery of
+    one not processed yet (whose job must be queued again, since it may have run out of
+    retries). False for a redelivery of a processed event: nothing more to do."""
+    if await repository.insert_event(conn, event["id"], event["type"], event):
+        return True
+    return not await repository.event_processed(conn, event["id"])
 
 
 async def process(db: Database, event_id: str) -> None:
@@ -128,12 +144,16 @@ async def _checkout_completed(
         subscription = session.get("subscription")
         if not isinstance(subscription, str):
             return "ignored: a subscription session without its subscription"
+        # Under the account's lock, so that the subscription's end, processed at the same time
+        # by another job, is either seen here or sees this start.
+        await repository.lock_account(conn, workspace_id)
+        if await repository.subscription_ended(conn, subscription):
+            return "ignored: the subscription has already ended"
         await repository.start_subscription(
             conn,
             workspace_id,
             subscription_id=subscription,
             plan=(session.get("metadata") or {}).get("plan"),
-            started_at=created,
         )
         return None
     if session.get("mode") == "payment" and session.get("payment_status") == "paid":
@@ -163,8 +183,8 @@ async def _credit(conn: Connection, workspace_id: UUID, session: dict[str, Any])
     amount = Decimal(int(cents or 0)) / 100
     if amount <= 0:
         return "ignored: nothing was paid"
+    # (Credits bought make an unmetered workspace prepaid: see credits.grant.)
     await credits.grant(conn, workspace_id, amount, "checkout", session["id"], "Stripe Checkout")
-    await repository.make_prepaid(conn, workspace_id)
     return None
 
 
@@ -177,7 +197,7 @@ async def _invoice_paid(conn: Connection, invoice: dict[str, Any], created: date
     workspace_id = await _customer_workspace(conn, invoice)
     if workspace_id is None:
         return "ignored: not a customer of ours"
-    if not await repository.payment_succeeded(conn, workspace_id, created):
+    if not await repository.payment_cleared(conn, workspace_id, created):
         return "ignored: a newer invoice event was applied"
     return None
 
@@ -188,8 +208,25 @@ async def _invoice_failed(
     workspace_id = await _customer_workspace(conn, invoice)
     if workspace_id is None:
         return "ignored: not a customer of ours"
-    if not await repository.payment_failed(conn, workspace_id, created):
-        return "ignored: a newer invoice event was applied"
+    if not await repository.payment_failed(conn, workspace_id, str(invoice.get("id")), created):
+        return (
+            "ignored: the workspace has no plan (its credits limit it),"
+            " or a newer invoice event was applied"
+        )
+    return None
+
+
+async def _invoice_written_off(
+    conn: Connection, invoice: dict[str, Any], created: datetime
+) -> str | None:
+    """`invoice.voided`, `invoice.marked_uncollectible`: Stripe no longer collects it, so the
+    grace period (or pause) its failure started ends; another invoice's failure keeps its own."""
+    workspace_id = await _customer_workspace(conn, invoice)
+    if workspace_id is None:
+        return "ignored: not a customer of ours"
+    invoice_id = str(invoice.get("id"))
+    if not await repository.payment_cleared(conn, workspace_id, created, invoice_id=invoice_id):
+        return "ignored: no payment failure of this invoice, or a newer invoice event was applied"
     return None
 
 
@@ -230,14 +267,22 @@ async def _subscription_deleted(
     workspace_id = await _customer_workspace(conn, subscription)
     if workspace_id is None:
         return "ignored: not a customer of ours"
-    ended = await repository.end_subscription(
-        conn,
-        workspace_id,
-        subscription_id=str(subscription.get("id")),
-        status=str(subscription.get("status") or "canceled"),
-        event_at=created,
+    subscription_id = subscription.get("id")
+    if not isinstance(subscription_id, str) or not subscription_id:
+        return "ignored: a subscription without its id"
+    status = str(subscription.get("status") or "canceled")
+    await repository.lock_account(conn, workspace_id)  # see _checkout_completed
+    # Remembered even when the workspace does not have it yet: its Checkout completion may be
+    # processed after this, and must not start it then.
+    await repository.record_ended_subscription(
+        conn, workspace_id, subscription_id=subscription_id, status=status, event_at=created
     )
-    return None if ended else "ignored: not the workspace's subscription, or an older event"
+    ended = await repository.end_subscription(
+        conn, workspace_id, subscription_id=subscription_id, status=status, event_at=created
+    )
+    if not ended:
+        return "recorded as ended; not the workspace's subscription, or an older event"
+    return None
 
 
 _HANDLERS: dict[str, Handler] = {
@@ -245,14 +290,19 @@ _HANDLERS: dict[str, Handler] = {
     "checkout.session.async_payment_succeeded": _async_payment_succeeded,
     "invoice.paid": _invoice_paid,
     "invoice.payment_failed": _invoice_failed,
+    "invoice.voided": _invoice_written_off,
+    "invoice.marked_uncollectible": _invoice_written_off,
     "customer.subscription.updated": _subscription_updated,
+    "customer.subscription.paused": _subscription_updated,
+    "customer.subscription.resumed": _subscription_updated,
     "customer.subscription.deleted": _subscription_deleted,
 }
 
 
 async def pause_unpaid(db: Database, grace_days: int = PAYMENT_GRACE_DAYS) -> list[UUID]:
-    """Pause the workspaces whose invoice failed longer than the grace period ago; paying
-    (`invoice.paid`) resumes them."""
+    """Pause the workspaces on a plan whose invoice failed longer than the grace period ago;
+    paying (`invoice.paid`), that invoice's voiding or write-off, or the plan's end resumes
+    them."""
     async with db.system() as conn:
         paused = await repository.pause_unpaid(conn, grace_days)
     for workspace_id in paused:

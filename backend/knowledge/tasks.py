@@ -1,5 +1,15 @@
 """Jobs of the knowledge base: crawling a website source, embedding chunks, scheduled
-re-crawls."""
+re-crawls.
+
+Embedding is a model call like any other: each batch is admitted against the workspace's budget
+and credits before it is sent (billing.admit) and settled after. A workspace that may not spend
+(no credits left, budget spent, paused for payment) gets no embeddings: the job stops, the
+chunks stay as they are (searchable by their words), and the source's `error` says so, starting
+with EMBEDDING_PAUSED. That message is also the mark `resume_paused_embeddings` looks for: every
+few minutes it queues the embedding of the marked sources whose workspace may spend again (new
+credits, a new month or a higher budget, a paid invoice), and a crawl of a marked source queues
+it too. The source's status is left alone (its chunks are ready, only without vectors).
+"""
 
 from __future__ import annotations
 
@@ -14,12 +24,22 @@ import structlog
 from backend.billing import prices
 from backend.billing import service as billing
 from backend.integrations.openai.client import OpenAIError
+from backend.kit.text import max_tokens_of
 from backend.knowledge import repository, service, vector_index
 from backend.knowledge.crawler import Crawler, CrawlLimits, CrawlPage
 from backend.knowledge.extract import ExtractionError, extract
 from backend.tasks import PROVIDER_RETRY, app_context, enqueue, task_app
 
-__all__ = ["crawl", "embed", "enqueue", "refresh_due", "run_crawl", "start_crawl"]
+__all__ = [
+    "crawl",
+    "embed",
+    "enqueue",
+    "refresh_due",
+    "resume_paused_embeddings",
+    "run_crawl",
+    "run_embedding",
+    "start_crawl",
+]
 
 if TYPE_CHECKING:
     from backend.context import AppContext
@@ -28,6 +48,12 @@ log = structlog.get_logger(__name__)
 
 EMBEDDING_BATCH = 64
 _PRINCIPAL = "job:knowledge"
+# How the error of a source whose embedding waits for the workspace to be able to spend starts.
+EMBEDDING_PAUSED = "Embedding paused"
+
+
+def _embedding_paused(source: dict[str, Any]) -> bool:
+    return (source["error"] or "").startswith(EMBEDDING_PAUSED)
 
 
 @task_app.task(name="knowledge.crawl", pass_context=True)
@@ -113,7 +139,9 @@ async def run_crawl(app: AppContext, crawl_id: UUID) -> dict[str, Any]:
             finished_at=datetime.now(UTC),
             current_url=None,
         )
-        if extracted:
+        # (A source whose embedding was paused had its mark cleared above: the job marks it
+        # again if the workspace still may not spend.)
+        if extracted or _embedding_paused(source):
             await enqueue(conn, embed, source_id=str(source_id))
     log.info(
         "crawl_finished", crawl_id=str(crawl_id), state=state, pages=len(seen), chars=extracted
@@ -193,10 +221,15 @@ async def _progress(conn: Any, crawl_id: UUID, crawler: Crawler, extracted: int)
 
 @task_app.task(name="knowledge.embed", retry=PROVIDER_RETRY, pass_context=True)
 async def embed(context: procrastinate.JobContext, source_id: str) -> None:
+    await run_embedding(app_context(context), UUID(source_id))
+
+
+async def run_embedding(app: AppContext, source_id: UUID) -> str:
     """Embed a source's chunks that have none yet, in batches, with the workspace's key (no
-    key: the chunks stay searchable by their words). Each batch commits on its own, so a
-    retry resumes where the last one stopped."""
-    app = app_context(context)
+    key: the chunks stay searchable by their words). Each batch is admitted against the
+    workspace's budget and credits first, and commits on its own, so a retry resumes where the
+    last one stopped. Returns what happened: "done", "paused" (the workspace may not spend: the
+    source says so) or "no key"."""
     async with app.db.system() as conn:
         row = await (
             await conn.execute(
@@ -204,42 +237,116 @@ async def embed(context: procrastinate.JobContext, source_id: str) -> None:
                 " from public.knowledge_sources s"
                 " left join public.openai_connections o on o.workspace_id = s.workspace_id"
                 " where s.id = %s",
-                (UUID(source_id),),
+                (source_id,),
             )
         ).fetchone()
     if row is None or not row["encrypted_api_key"] or row["status"] != "valid":
-        return
+        return "no key"
+    workspace_id, chatbot_id = row["workspace_id"], row["chatbot_id"]
     api_key = app.secrets.decrypt(row["encrypted_api_key"])
     model = prices.DEFAULT_EMBEDDING_MODEL
     while True:
-        async with app.db.for_workspace(row["workspace_id"], _PRINCIPAL) as conn:
-            chunks = await repository.chunks_without_embedding(
-                conn, UUID(source_id), EMBEDDING_BATCH
+        admission: billing.Admission | None = None
+        async with app.db.for_workspace(workspace_id, _PRINCIPAL) as conn:
+            chunks = await repository.chunks_without_embedding(conn, source_id, EMBEDDING_BATCH)
+            if not chunks:
+                await _clear_pause(conn, source_id)
+                await enqueue(conn, index_vectors, chatbot_id=str(chatbot_id))
+                return "done"
+            texts = [
+                " ".join(x for x in (c["title"], c["heading"], c["content"]) if x) for c in chunks
+            ]
+            # What the batch may cost at most: no tokenizer counts more tokens than this.
+            most, _ = prices.cost(
+                model, prompt_tokens=sum(map(max_tokens_of, texts)), completion_tokens=0
             )
-        if not chunks:
-            async with app.db.system() as conn:
-                await enqueue(conn, index_vectors, chatbot_id=str(row["chatbot_id"]))
-            return
-        texts = [" ".join(x for x in (c["title"], c["heading"], c["content"]) if x) for c in chunks]
+            try:
+                admission = await billing.admit(conn, workspace_id, most)
+            except billing.BudgetHeld:
+                pass  # calls in flight hold the rest: wait for room below, outside this transaction
+            except billing.WorkspacePaused as paused:
+                await _pause(conn, source_id, paused)
+                return "paused"
+        if admission is None:
+            try:
+                admission = await billing.wait_for_room(app.db, workspace_id, most, _PRINCIPAL)
+            except billing.WorkspacePaused as paused:
+                async with app.db.for_workspace(workspace_id, _PRINCIPAL) as conn:
+                    await _pause(conn, source_id, paused)
+                return "paused"
         try:
             vectors, tokens = await app.openai.embed(api_key, texts, model=model)
-        except OpenAIError as exc:
-            log.warning("knowledge_embedding_failed", source_id=source_id, error=str(exc))
+        except Exception as exc:
+            if isinstance(exc, OpenAIError):
+                log.warning("knowledge_embedding_failed", source_id=str(source_id), error=str(exc))
+            async with app.db.for_workspace(workspace_id, _PRINCIPAL) as conn:
+                await billing.release(conn, admission)  # nothing was spent
             raise
         cost, version = prices.cost(model, prompt_tokens=tokens, completion_tokens=0)
-        async with app.db.for_workspace(row["workspace_id"], _PRINCIPAL) as conn:
+        async with app.db.for_workspace(workspace_id, _PRINCIPAL) as conn:
             await repository.set_embeddings(
-                conn,
-                row["chatbot_id"],
-                [(c["id"], v) for c, v in zip(chunks, vectors, strict=True)],
+                conn, chatbot_id, [(c["id"], v) for c, v in zip(chunks, vectors, strict=True)]
             )
             await conn.execute(
                 "insert into public.token_usage (workspace_id, chatbot_id, service, channel, model,"
                 " prompt_tokens, total_tokens, cost, price_version)"
                 " values (%s, %s, 'OPENAI_EMBEDDING', 'KNOWLEDGE', %s, %s, %s, %s, %s)",
-                (row["workspace_id"], row["chatbot_id"], model, tokens, tokens, cost, version),
+                (workspace_id, chatbot_id, model, tokens, tokens, cost, version),
             )
-            await billing.settle(conn, row["workspace_id"], billing.Admission(None), cost)
+            await billing.settle(conn, workspace_id, admission, cost)
+
+
+async def _pause(conn: Any, source_id: UUID, paused: billing.WorkspacePaused) -> None:
+    """Say on the source why its chunks wait for their vectors (this mark is what
+    `resume_paused_embeddings` looks for)."""
+    await repository.update_source(
+        conn,
+        source_id,
+        error=f"{EMBEDDING_PAUSED}: {paused}. The chunks not embedded yet are searchable by their"
+        " words only, and are embedded as soon as the workspace can spend again.",
+    )
+    log.info("knowledge_embedding_paused", source_id=str(source_id), reason=paused.reason)
+
+
+async def _clear_pause(conn: Any, source_id: UUID) -> None:
+    await conn.execute(
+        "update public.knowledge_sources set error = null where id = %s and error like %s",
+        (source_id, f"{EMBEDDING_PAUSED}%"),
+    )
+
+
+@task_app.periodic(cron="*/10 * * * *")
+@task_app.task(
+    name="knowledge.resume_paused_embeddings",
+    queueing_lock="knowledge.resume_paused_embeddings",
+    pass_context=True,
+)
+async def resume_paused_embeddings_job(context: procrastinate.JobContext, timestamp: int) -> None:
+    await resume_paused_embeddings(app_context(context))
+
+
+async def resume_paused_embeddings(app: AppContext) -> list[UUID]:
+    """Queue the embedding of the sources it was paused for whose workspace may spend again;
+    their mark is taken off in the same transaction (the job puts it back if it is refused
+    again), so a source is queued once. Returns the sources queued."""
+    async with app.db.system() as conn:
+        marked = await (
+            await conn.execute(
+                "select id, workspace_id from public.knowledge_sources where error like %s",
+                (f"{EMBEDDING_PAUSED}%",),
+            )
+        ).fetchall()
+    resumed = []
+    for source in marked:
+        async with app.db.for_workspace(source["workspace_id"], _PRINCIPAL) as conn:
+            if (await billing.balance(conn, source["workspace_id"])).is_paused:
+                continue
+            await _clear_pause(conn, source["id"])
+            await enqueue(conn, embed, source_id=str(source["id"]))
+        resumed.append(source["id"])
+    if resumed:
+        log.info("knowledge_embedding_resumed", sources=len(resumed))
+    return resumed
 
 
 @task_app.task(name="knowledge.index_vectors", pass_context=True)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 
+from backend.billing import service as billing
 from tests.fixtures.factories import add_faq, chat, connect_openai, create_chatbot
 
 # A long system prompt makes each message cost something visible at gpt-4o prices.
@@ -143,3 +145,48 @@ async def test_a_budget_pause_ends_with_its_month(client, context, admin, bot, f
     assert (await chat(client, bot["id"], "Still there?", visitor_id="c")).json()["source"] == (
         "model"
     )
+
+
+async def test_concurrent_admissions_hold_the_budget_one_call_at_a_time(client, context, admin):
+    """Forty calls of at most $0.003 ask at once against a $0.010 budget: exactly 4 are admitted
+    (each while what is spent and held is under the budget); the others are told the budget is
+    held, and every hold is given back when they settle."""
+    await client.put("/api/business/credits", headers=admin.headers, json={"monthlyBudget": 0.01})
+    workspace_id = UUID(admin.workspace_id)
+    max_cost = Decimal("0.003")
+
+    async def one_call() -> billing.Admission | None:
+        try:
+            async with context.db.for_workspace(workspace_id, "test") as conn:
+                return await billing.admit(conn, workspace_id, max_cost)
+        except billing.BudgetHeld as held:
+            assert held.reason == "budget"
+            return None
+
+    admissions = [a for a in await asyncio.gather(*(one_call() for _ in range(40))) if a]
+    assert len(admissions) == 4 and all(a.reservation_id for a in admissions)
+
+    async def settle(admission: billing.Admission) -> None:
+        async with context.db.for_workspace(workspace_id, "test") as conn:
+            await billing.settle(conn, workspace_id, admission, Decimal("0.002"))
+
+    await asyncio.gather(*(settle(a) for a in admissions))
+    async with context.db.system() as conn:
+        cur = await conn.execute(
+            "select month_spend, held, is_paused, paused_reason,"
+            " (select count(*) from billing_reservations r where r.workspace_id = a.workspace_id)"
+            "   as reservations"
+            " from billing_accounts a where workspace_id = %s",
+            (admin.workspace_id,),
+        )
+        state = await cur.fetchone()
+    assert state == {
+        "month_spend": Decimal("0.008"),
+        "held": 0,
+        "is_paused": False,
+        "paused_reason": None,
+        "reservations": 0,
+    }
+    # $0.002 is left: one more call may take it.
+    async with context.db.for_workspace(workspace_id, "test") as conn:
+        assert (await billing.admit(conn, workspace_id, max_cost)).reservation_id is not None

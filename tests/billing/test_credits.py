@@ -1,6 +1,7 @@
-"""The credit ledger: each grant is given once per (source, reference), the balance moves with
-it, a workspace paused for lack of credits resumes when it gets some, and operators grant
-credits with `voxtro credits grant` — with or without Stripe."""
+"""The credit ledger: each grant is given once per workspace and (source, reference), the
+balance moves with it, credits make an unmetered workspace prepaid, a workspace paused for lack
+of credits resumes when it gets some, and operators grant credits with `voxtro credits grant` —
+with or without Stripe."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from uuid import UUID
 import pytest
 
 from backend.billing import credits
+from backend.billing import service as billing
 from tests.conftest import TEST_ENCRYPTION_KEY, TEST_JWT_SECRET
 
 
@@ -58,6 +60,62 @@ async def test_a_grant_counts_once_per_source_and_reference(client, context, adm
             )
         ).fetchone()
     assert (ledger["total"], ledger["n"]) == (Decimal("12.5"), 2)  # the ledger adds up
+
+
+async def test_a_reference_counts_per_workspace(context, admin, other_admin):
+    assert await grant(context, admin.workspace_id, "10", "cli", "deal-1") is True
+    # The same operator reference for another workspace is that workspace's grant.
+    assert await grant(context, other_admin.workspace_id, "3", "cli", "deal-1") is True
+    assert await grant(context, other_admin.workspace_id, "3", "cli", "deal-1") is False
+    assert (await account(context, admin.workspace_id))["total_credits"] == Decimal("10")
+    assert (await account(context, other_admin.workspace_id))["total_credits"] == Decimal("3")
+
+
+async def mode_of(context, workspace_id: str) -> str | None:
+    async with context.db.system() as conn:
+        row = await (
+            await conn.execute(
+                "select billing_mode from billing_accounts where workspace_id = %s",
+                (workspace_id,),
+            )
+        ).fetchone()
+    return row["billing_mode"] if row else None
+
+
+@pytest.mark.parametrize("source", ["cli", "adjustment"])
+async def test_credits_make_an_unmetered_workspace_prepaid(context, admin, other_admin, source):
+    """Billing without Stripe: the operator's credits are charged, or they would mean nothing."""
+    assert await mode_of(context, admin.workspace_id) is None  # no account yet: unmetered
+    await grant(context, admin.workspace_id, "1", source, "first")
+    assert await mode_of(context, admin.workspace_id) == "prepaid"
+    ws = UUID(admin.workspace_id)
+    async with context.db.for_workspace(ws, "test") as conn:
+        await billing.settle(conn, ws, billing.Admission(None), Decimal("0.25"))
+    row = await account(context, admin.workspace_id)
+    assert (row["total_credits"], row["used_credits"]) == (Decimal("1"), Decimal("0.25"))
+
+    # An account that exists unmetered (its spend recorded before any credits) too.
+    async with context.db.system() as conn:
+        await conn.execute(
+            "insert into billing_accounts (workspace_id) values (%s)", (other_admin.workspace_id,)
+        )
+    assert await mode_of(context, other_admin.workspace_id) == "unmetered"
+    await grant(context, other_admin.workspace_id, "2", source, "first")
+    assert await mode_of(context, other_admin.workspace_id) == "prepaid"
+
+
+async def test_credits_leave_a_plan_alone_and_a_deduction_changes_no_mode(
+    context, admin, other_admin
+):
+    async with context.db.system() as conn:
+        await conn.execute(
+            "insert into billing_accounts (workspace_id, billing_mode) values (%s, 'subscription')",
+            (admin.workspace_id,),
+        )
+    await grant(context, admin.workspace_id, "5", "cli", "on-a-plan")
+    assert await mode_of(context, admin.workspace_id) == "subscription"
+    await grant(context, other_admin.workspace_id, "-1", "adjustment", "correction")
+    assert await mode_of(context, other_admin.workspace_id) == "unmetered"
 
 
 @pytest.mark.parametrize(
@@ -112,11 +170,13 @@ async def test_the_cli_grants_once_per_reference(database_url, client, context, 
     first = voxtro(database_url, slug, "25", "--reference", "deal-7", "--note", "Launch offer")
     assert first.returncode == 0, first.stderr
     assert f"Granted $25.00 to {slug}" in first.stdout
+    assert "Billing mode: unmetered -> prepaid" in first.stdout  # the credits are charged
     assert "Available credits: $25.00" in first.stdout
 
     again = voxtro(database_url, slug, "25", "--reference", "deal-7")
     assert again.returncode == 0, again.stderr
     assert "Already granted with the reference 'deal-7'" in again.stdout
+    assert "Billing mode" not in again.stdout
     assert "Available credits: $25.00" in again.stdout
 
     # By id, without a reference: every run is a grant of its own.

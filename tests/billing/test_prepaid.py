@@ -187,6 +187,7 @@ async def test_concurrent_admissions_overdraw_by_at_most_one_call(context, admin
     state = await account(context, admin.workspace_id)
     assert state["used_credits"] == Decimal("0.012") <= state["total_credits"] + max_cost
     assert (state["is_paused"], state["paused_reason"]) == (True, "credits")
+    assert await holds(context, admin.workspace_id) == (0, 0, 0)  # every hold given back
     with pytest.raises(billing.WorkspacePaused):
         async with context.db.for_workspace(workspace_id, "test") as conn:
             await billing.admit(conn, workspace_id, max_cost)
@@ -210,3 +211,106 @@ async def test_concurrent_messages_never_overdraw_by_more_than_one_message(
     assert state["used_credits"] == state["ledger"] == answered * ANSWER_COST
     assert state["used_credits"] <= Decimal("0.06") + ANSWER_COST
     assert (state["is_paused"], state["paused_reason"]) == (True, "credits")
+    assert await holds(context, admin.workspace_id) == (0, 0, 0)
+
+
+async def holds(context, workspace_id: str) -> tuple[Decimal, Decimal, int]:
+    """What the account holds for calls in flight, what its reservations add up to, and how
+    many there are."""
+    async with context.db.system() as conn:
+        cur = await conn.execute(
+            "select a.held, coalesce(sum(r.amount), 0) as reserved, count(r.id) as n"
+            " from billing_accounts a"
+            " left join billing_reservations r on r.workspace_id = a.workspace_id"
+            " where a.workspace_id = %s group by a.held",
+            (workspace_id,),
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    return row["held"], row["reserved"], row["n"]
+
+
+async def test_holds_are_given_back_by_settling_and_releasing(context, admin):
+    await make_prepaid(context, admin.workspace_id, "1.00")
+    workspace_id = UUID(admin.workspace_id)
+    async with context.db.for_workspace(workspace_id, "test") as conn:
+        settled = await billing.admit(conn, workspace_id, Decimal("0.0030001"))
+        released = await billing.admit(conn, workspace_id, Decimal("0.002"))
+        free = await billing.admit(conn, workspace_id, Decimal("0.001"))
+    # Held at the precision reservations keep, rounded up.
+    assert await holds(context, admin.workspace_id) == (Decimal("0.006001"),) * 2 + (3,)
+    async with context.db.for_workspace(workspace_id, "test") as conn:
+        await billing.settle(conn, workspace_id, settled, Decimal("0.001"))
+        await billing.release(conn, released)
+        await billing.settle(conn, workspace_id, free, Decimal(0))  # cost nothing
+        # The tenant's role is back after each: it still cannot write its account.
+        role = await (await conn.execute("select current_user as name")).fetchone()
+        assert role == {"name": "authenticated"}
+    assert await holds(context, admin.workspace_id) == (0, 0, 0)
+    assert (await account(context, admin.workspace_id))["used_credits"] == Decimal("0.001")
+
+
+async def test_the_hold_of_a_call_whose_process_died_ages_out(context, admin):
+    """A process that dies between admission and settlement leaves its reservation, and what it
+    holds, behind: it refuses calls for RESERVATION_TTL at most."""
+    await make_prepaid(context, admin.workspace_id, "0.010")
+    workspace_id = UUID(admin.workspace_id)
+
+    async def admit(max_cost: str) -> billing.Admission:
+        async with context.db.for_workspace(workspace_id, "test") as conn:
+            return await billing.admit(conn, workspace_id, Decimal(max_cost))
+
+    dead = await admit("0.010")  # never settled (yet)
+    with pytest.raises(billing.BudgetHeld) as held:
+        await admit("0.001")
+    assert held.value.reason == "credits"
+    assert await holds(context, admin.workspace_id) == (Decimal("0.010"), Decimal("0.010"), 1)
+
+    async with context.db.system() as conn:  # fifteen minutes later
+        await conn.execute(
+            "update billing_reservations set created_at = now() - interval '16 minutes'"
+            " where workspace_id = %s",
+            (admin.workspace_id,),
+        )
+    alive = await admit("0.001")
+    assert await holds(context, admin.workspace_id) == (Decimal("0.001"), Decimal("0.001"), 1)
+
+    # The call outlived its reservation after all: it is charged, and gives back nothing more.
+    async with context.db.for_workspace(workspace_id, "test") as conn:
+        await billing.settle(conn, workspace_id, dead, Decimal("0.004"))
+    assert await holds(context, admin.workspace_id) == (Decimal("0.001"), Decimal("0.001"), 1)
+    async with context.db.for_workspace(workspace_id, "test") as conn:
+        await billing.settle(conn, workspace_id, alive, Decimal("0.001"))
+    assert await holds(context, admin.workspace_id) == (0, 0, 0)
+    assert (await account(context, admin.workspace_id))["used_credits"] == Decimal("0.005")
+
+
+async def test_a_wrong_hold_is_recounted_before_it_refuses_a_call(context, admin):
+    await make_prepaid(context, admin.workspace_id, "0.010")
+    workspace_id = UUID(admin.workspace_id)
+    async with context.db.system() as conn:  # e.g. reservations deleted by hand
+        await conn.execute(
+            "update billing_accounts set held = 5 where workspace_id = %s", (admin.workspace_id,)
+        )
+    async with context.db.for_workspace(workspace_id, "test") as conn:
+        admission = await billing.admit(conn, workspace_id, Decimal("0.002"))
+    assert admission.reservation_id is not None
+    assert await holds(context, admin.workspace_id) == (Decimal("0.002"), Decimal("0.002"), 1)
+
+
+async def test_a_pause_for_payment_is_not_lifted_by_credits(context, admin):
+    await make_prepaid(context, admin.workspace_id, "1.00")
+    workspace_id = UUID(admin.workspace_id)
+    async with context.db.system() as conn:
+        await conn.execute(
+            "update billing_accounts set is_paused = true, paused_reason = 'payment'"
+            " where workspace_id = %s",
+            (admin.workspace_id,),
+        )
+    with pytest.raises(billing.WorkspacePaused) as refused:
+        async with context.db.for_workspace(workspace_id, "test") as conn:
+            await billing.admit(conn, workspace_id, Decimal("0.001"))
+    assert refused.value.reason == "payment"
+    state = await account(context, admin.workspace_id)
+    assert (state["is_paused"], state["paused_reason"]) == (True, "payment")
+    assert await holds(context, admin.workspace_id) == (0, 0, 0)

@@ -8,6 +8,8 @@ is not configured."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -190,6 +192,65 @@ async def reports(ctx: AppContext) -> list[dict[str, Any]]:
     return await fetch(
         ctx, "select usage_id, status, value, reason from usage_meter_reports order by usage_id"
     )
+
+
+async def outbox(ctx: AppContext) -> list[dict[str, Any]]:
+    return await fetch(
+        ctx, "select usage_id, stripe_customer_id, value from meter_outbox order by created_at"
+    )
+
+
+def meter_value(cost: Decimal) -> int:
+    return int(cost * 1_000_000)  # costs have 6 decimals: exact
+
+
+def subscription_of(session: dict[str, Any], status: str, **extra: Any) -> dict[str, Any]:
+    """The subscription a Checkout session created, as its events carry it."""
+    return {
+        "id": session["subscription"],
+        "object": "subscription",
+        "customer": session["customer"],
+        "status": status,
+        **extra,
+    }
+
+
+def invoice_of(session: dict[str, Any], invoice_id: str, status: str = "open") -> dict[str, Any]:
+    return {
+        "id": invoice_id,
+        "object": "invoice",
+        "customer": session["customer"],
+        "subscription": session["subscription"],
+        "status": status,
+    }
+
+
+async def account_of(ctx: AppContext, admin: Admin) -> dict[str, Any]:
+    [row] = await fetch(
+        ctx,
+        "select billing_mode, plan, subscription_status, payment_failed_at, failed_invoice_id,"
+        " is_paused, paused_reason from billing_accounts where workspace_id = %s",
+        admin.workspace_id,
+    )
+    return row
+
+
+async def stripe_jobs(ctx: AppContext) -> list[str]:
+    rows = await fetch(
+        ctx,
+        "select status::text from procrastinate_jobs"
+        " where task_name = 'billing.process_stripe_event' order by id",
+    )
+    return [r["status"] for r in rows]
+
+
+async def give_up_stripe_jobs(ctx: AppContext) -> None:
+    """The events' jobs ran out of retries (say, the database was down through all of them)."""
+    async with ctx.db.system() as conn:
+        await conn.execute(
+            "update procrastinate_jobs set status = 'failed'"
+            " where task_name = 'billing.process_stripe_event' and status = 'todo'"
+        )
 
 
 # -- the free allowance -------------------------------------------------------------------------
@@ -481,6 +542,82 @@ async def test_an_event_that_fails_is_kept_with_its_error_and_retried(billing, o
     assert (await credits_of(client, owner))["totalCredits"] == 5.0  # nothing half-applied
 
 
+async def test_a_body_that_is_not_utf8_is_refused_and_nothing_is_stored(billing, owner):
+    client, ctx = billing
+    body = b'{"id": "evt_1", "type": "invoice.paid", "data": {"object": {"n": "\xff\xfe"}}}'
+    t = int(time.time())
+    # Signed over its exact bytes, as well as a body that is not text can be.
+    digest = hmac.new(WEBHOOK_SECRET.encode(), f"{t}.".encode() + body, hashlib.sha256)
+    for signature in [f"t={t},v1={digest.hexdigest()}", signature_header("{}")]:
+        answer = await client.post(
+            "/api/webhooks/stripe", content=body, headers={"Stripe-Signature": signature}
+        )
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["code"] == "INVALID_SIGNATURE"
+    assert await fetch(ctx, "select * from stripe_events") == []
+
+
+async def test_an_event_whose_job_ran_out_of_retries_is_processed_when_stripe_delivers_it_again(
+    billing, owner, fake_stripe
+):
+    client, ctx = billing
+    response = await client.post(
+        "/api/billing/checkout", headers=owner.headers, json={"amount": 40}
+    )
+    session = fake_stripe.complete_checkout(response.json()["session_id"])
+    completed = event("checkout.session.completed", session)
+    assert (await deliver(client, completed)).status_code == 200
+    await give_up_stripe_jobs(ctx)
+    await run_jobs(ctx)
+    assert (await credits_of(client, owner))["totalCredits"] == 5.0  # never processed
+
+    # Stripe delivers it again (twice): its job is queued again, once.
+    for _ in range(2):
+        answer = await deliver(client, completed)
+        assert answer.status_code == 200 and answer.json() == {"received": True}
+    assert await stripe_jobs(ctx) == ["failed", "todo"]
+    await run_jobs(ctx)
+    assert (await credits_of(client, owner))["totalCredits"] == 45.0
+    [stored] = await fetch(ctx, "select processed_at, attempts from stripe_events")
+    assert stored["processed_at"] is not None and stored["attempts"] == 1
+
+    # Processed: a further delivery queues nothing.
+    await deliver(client, completed)
+    assert await stripe_jobs(ctx) == ["failed"]
+    assert (await credits_of(client, owner))["totalCredits"] == 45.0
+
+
+async def test_the_sweeper_processes_events_whose_job_ran_out_of_retries(
+    billing, owner, fake_stripe
+):
+    """Stripe stops delivering an event once we answered 200: the sweeper queues again the
+    events left unprocessed for more than 10 minutes."""
+    client, ctx = billing
+    sessions = []
+    for amount in (10, 20):
+        response = await client.post(
+            "/api/billing/checkout", headers=owner.headers, json={"amount": amount}
+        )
+        sessions.append(fake_stripe.complete_checkout(response.json()["session_id"]))
+    old, recent = (event("checkout.session.completed", s) for s in sessions)
+    for evt in (old, recent):
+        await deliver(client, evt)
+    await give_up_stripe_jobs(ctx)
+    async with ctx.db.system() as conn:
+        await conn.execute(
+            "update stripe_events set received_at = now() - interval '11 minutes' where id = %s",
+            (old["id"],),
+        )
+
+    assert await billing_tasks.requeue_stale_events(ctx.db) == 1  # not the recent one
+    assert await billing_tasks.requeue_stale_events(ctx.db) == 0  # its job waits: once
+    assert await stripe_jobs(ctx) == ["failed", "failed", "todo"]
+    await run_jobs(ctx)
+    assert (await credits_of(client, owner))["totalCredits"] == 15.0
+    assert await billing_tasks.requeue_stale_events(ctx.db) == 0  # processed now
+    assert "billing.retry_stripe_events" in billing_tasks.task_app.tasks
+
+
 def test_the_worker_knows_the_billing_jobs():
     """`voxtro worker` imports only TASK_MODULES: a job module missing there is a job that no
     standalone worker can run."""
@@ -582,6 +719,219 @@ async def test_usage_is_reported_to_the_meter_once_per_row_at_its_cost(billing, 
     assert len(meter_calls) == len(costs)  # nothing was sent twice
 
 
+async def test_usage_written_while_prepaid_is_never_metered(billing, owner, fake_stripe):
+    """Whether a row is metered is decided when it is written: a row written while the
+    workspace was prepaid (charged to its credits) is not metered when the plan starts later,
+    however early Stripe dated the plan's start."""
+    client, ctx = billing
+    await add_plan(ctx, fake_stripe)
+    response = await client.post(
+        "/api/billing/subscribe", headers=owner.headers, json={"plan": "growth"}
+    )
+    session = fake_stripe.complete_checkout(response.json()["session_id"])
+    # Stripe created the event ten minutes ago; our worker gets to it only now.
+    completed = event("checkout.session.completed", session, created=int(time.time()) - 600)
+    await deliver(client, completed)
+    await seed_usage(ctx, owner.workspace_id, ["0.25"])  # still prepaid
+    await run_jobs(ctx)
+    assert (await overview(client, owner))["mode"] == "subscription"
+    [metered] = await seed_usage(ctx, owner.workspace_id, ["0.5"])
+    assert [r["usage_id"] for r in await outbox(ctx)] == [metered]
+
+    await meter.report_usage(ctx.db, ctx.settings)
+    assert set(fake_stripe.meter_events) == {str(metered)}
+    assert [r["usage_id"] for r in await reports(ctx)] == [metered]
+
+
+async def test_a_call_is_charged_to_credits_or_metered_never_both(
+    billing, owner, fake_stripe, fake_openai
+):
+    """The chat engine writes usage as a tenant; the outbox is filled at its commit, from the
+    same billing mode that decided whether the call was charged to credits."""
+    client, ctx = billing
+    await add_plan(ctx, fake_stripe)
+    await connect_openai(client, owner, fake_openai.key)
+    bot = await create_chatbot(client, owner)
+
+    assert (await chat(client, bot["id"], "Hello", visitor_id="v1")).status_code == 200
+    used = (await credits_of(client, owner))["usedCredits"]
+    assert used > 0 and await outbox(ctx) == []  # prepaid: charged, not metered
+
+    await subscribe(client, ctx, fake_stripe, owner, "growth")
+    assert (await chat(client, bot["id"], "Hello again", visitor_id="v2")).status_code == 200
+    assert (await credits_of(client, owner))["usedCredits"] == used  # on a plan: not charged
+    [queued] = await outbox(ctx)
+    [usage] = await fetch(ctx, "select id, cost from token_usage where id = %s", queued["usage_id"])
+    assert queued["value"] == meter_value(usage["cost"]) > 0
+
+
+async def test_usage_of_a_plan_that_ends_before_the_meter_runs_is_still_reported(
+    billing, owner, fake_stripe
+):
+    client, ctx = billing
+    await add_plan(ctx, fake_stripe)
+    session = await subscribe(client, ctx, fake_stripe, owner, "growth")
+    metered = await seed_usage(ctx, owner.workspace_id, ["0.1", "0.2"])
+    ended = event("customer.subscription.deleted", subscription_of(session, "canceled"))
+    await deliver(client, ended)
+    await webhooks.process(ctx.db, ended["id"])  # before any meter run
+    assert (await overview(client, owner))["mode"] == "prepaid"
+    await seed_usage(ctx, owner.workspace_id, ["0.4"])  # prepaid again: not metered
+
+    run = await meter.report_usage(ctx.db, ctx.settings)
+    assert run.reported == 2
+    assert set(fake_stripe.meter_events) == {str(i) for i in metered}
+    assert {e["payload"]["stripe_customer_id"] for e in fake_stripe.meter_events.values()} == {
+        session["customer"]
+    }
+    assert await outbox(ctx) == []  # reported rows leave the outbox: runs read what is pending
+
+
+async def test_a_workspace_stripe_fails_for_waits_while_the_others_are_reported(
+    billing, owner, fake_stripe, anon_key
+):
+    """A 500 for one workspace's event sets that workspace aside for the run, not the others;
+    the retry goes through, since no fixed idempotency key makes Stripe replay the 500."""
+    client, ctx = billing
+    await add_plan(ctx, fake_stripe)
+    await subscribe(client, ctx, fake_stripe, owner, "growth")
+    other = await create_admin(client, anon_key, "other")
+    await subscribe(client, ctx, fake_stripe, other, "growth")
+    # The owner's rows are older: they are sent first.
+    first = await seed_usage(ctx, owner.workspace_id, ["0.01"] * 3, ago=timedelta(minutes=5))
+    others = await seed_usage(ctx, other.workspace_id, ["0.02"] * 12)
+
+    fake_stripe.fail_next(1, 500)  # Stripe fails the owner's first event
+    with pytest.raises(StripeFailure) as failed:
+        await meter.report_usage(ctx.db, ctx.settings)
+    assert failed.value.retryable is True  # the job is retried (ProviderRetry)
+    assert set(fake_stripe.meter_events) == {str(i) for i in others}
+    assert len(await outbox(ctx)) == 3
+
+    run = await meter.report_usage(ctx.db, ctx.settings)  # the job's retry
+    assert (run.reported, run.deferred) == (3, {})
+    assert set(fake_stripe.meter_events) == {str(i) for i in [*first, *others]}
+    assert await outbox(ctx) == []
+    keys = [
+        key
+        for (_, path, _), key in zip(
+            fake_stripe.requests, fake_stripe.idempotency_keys, strict=True
+        )
+        if path == "/v1/billing/meter_events"
+    ]
+    assert len(keys) == 16 and len(set(keys)) == 16  # one key per attempt, none reused
+    assert not any(str(key).startswith("meter-event-") for key in keys)
+
+
+async def test_no_transaction_is_held_open_while_stripe_answers(billing, owner, fake_stripe):
+    client, ctx = billing
+    await add_plan(ctx, fake_stripe)
+    await subscribe(client, ctx, fake_stripe, owner, "growth")
+    ids = await seed_usage(ctx, owner.workspace_id, ["0.01"] * 3)
+
+    sent_before = len(fake_stripe.requests)
+    fake_stripe.stall_after(1)  # Stripe takes the first event, then hangs
+    run = asyncio.create_task(meter.report_usage(ctx.db, ctx.settings))
+    for _ in range(500):
+        if len(fake_stripe.requests) >= sent_before + 2:
+            break
+        await asyncio.sleep(0.01)
+    open_transactions = await fetch(
+        ctx,
+        "select count(*) as n from pg_stat_activity where datname = current_database()"
+        " and pid <> pg_backend_pid() and state like 'idle in transaction%%'",
+    )
+    assert open_transactions == [{"n": 0}]
+    # Another run meanwhile leaves the rows leased to the first one alone.
+    assert (await meter.report_usage(ctx.db, ctx.settings)).reported == 0
+    assert len(fake_stripe.requests) == sent_before + 2
+
+    fake_stripe.release()  # the hung request fails: that workspace waits for the retry
+    with pytest.raises(StripeFailure):
+        await run
+    [accepted] = fake_stripe.meter_events  # the first (ids share their time: any of them)
+    assert [str(r["usage_id"]) for r in await reports(ctx)] == [accepted]
+    assert (await meter.report_usage(ctx.db, ctx.settings)).reported == 2
+    assert set(fake_stripe.meter_events) == {str(i) for i in ids}
+
+
+async def test_a_paused_subscription_is_not_metered_until_it_resumes(billing, owner, fake_stripe):
+    client, ctx = billing
+    plan = await add_plan(ctx, fake_stripe)
+    session = await subscribe(client, ctx, fake_stripe, owner, "growth")
+    items = {"object": "list", "data": [{"price": {"id": plan["fee"]}}]}
+    now = int(time.time())
+    paused = subscription_of(session, "paused", items=items)
+    await deliver(client, event("customer.subscription.paused", paused, created=now + 5))
+    await run_jobs(ctx)
+    state = await overview(client, owner)
+    assert (state["mode"], state["plan"], state["subscription_status"]) == (
+        "prepaid",
+        "growth",
+        "paused",
+    )
+    await seed_usage(ctx, owner.workspace_id, ["0.3"])  # paused: charged to credits
+    again = await client.post(
+        "/api/billing/subscribe", headers=owner.headers, json={"plan": "growth"}
+    )
+    assert again.status_code == 409  # it may resume: a second one would bill twice
+
+    resumed = subscription_of(session, "active", items=items)
+    await deliver(client, event("customer.subscription.resumed", resumed, created=now + 10))
+    await run_jobs(ctx)
+    assert (await overview(client, owner))["mode"] == "subscription"
+    [metered] = await seed_usage(ctx, owner.workspace_id, ["0.7"])
+    await meter.report_usage(ctx.db, ctx.settings)
+    assert set(fake_stripe.meter_events) == {str(metered)}
+
+
+async def test_a_subscription_that_ended_before_its_checkout_was_processed_never_starts(
+    billing, owner, fake_stripe
+):
+    client, ctx = billing
+    await add_plan(ctx, fake_stripe)
+    response = await client.post(
+        "/api/billing/subscribe", headers=owner.headers, json={"plan": "growth"}
+    )
+    session = fake_stripe.complete_checkout(response.json()["session_id"])
+    now = int(time.time())
+    ended = event(
+        "customer.subscription.deleted", subscription_of(session, "canceled"), created=now + 5
+    )
+    completed = event("checkout.session.completed", session, created=now)
+    await deliver(client, ended)
+    await deliver(client, completed)
+    await webhooks.process(ctx.db, ended["id"])  # the end is processed first
+    await webhooks.process(ctx.db, completed["id"])
+    state = await overview(client, owner)
+    assert (state["mode"], state["plan"]) == ("prepaid", None)
+    [stored] = await fetch(ctx, "select error from stripe_events where id = %s", completed["id"])
+    assert stored["error"] == "ignored: the subscription has already ended"
+    await seed_usage(ctx, owner.workspace_id, ["0.3"])
+    assert await outbox(ctx) == []
+    again = await client.post(
+        "/api/billing/subscribe", headers=owner.headers, json={"plan": "growth"}
+    )
+    assert again.status_code == 200, again.text
+
+
+async def test_the_meter_tables_have_only_the_indexes_something_reads(billing):
+    _, ctx = billing
+    rows = await fetch(
+        ctx,
+        "select tablename, indexname from pg_indexes where schemaname = 'public'"
+        " and tablename in ('stripe_events', 'usage_meter_reports', 'meter_outbox')"
+        " order by 1, 2",
+    )
+    assert [(r["tablename"], r["indexname"]) for r in rows] == [
+        ("meter_outbox", "meter_outbox_order_idx"),  # the claim's order
+        ("meter_outbox", "meter_outbox_pkey"),
+        ("stripe_events", "stripe_events_pkey"),
+        ("stripe_events", "stripe_events_unprocessed_idx"),  # the sweeper's
+        ("usage_meter_reports", "usage_meter_reports_pkey"),
+    ]
+
+
 async def test_a_meter_run_that_fails_half_way_goes_on_where_it_stopped(
     billing, owner, fake_stripe
 ):
@@ -619,7 +969,7 @@ async def test_a_meter_run_killed_half_way_and_run_again_reports_each_row_once(
     ids = await seed_usage(ctx, owner.workspace_id, ["0.002"] * 8)
 
     # Stripe accepts three events, then hangs: the worker is killed while it waits, after
-    # Stripe recorded three events and before our transaction committed anything.
+    # Stripe recorded three events and before the run recorded anything.
     sent_before = len(fake_stripe.requests)
     fake_stripe.stall_after(3)
     run = asyncio.create_task(meter.report_usage(ctx.db, ctx.settings))
@@ -631,8 +981,12 @@ async def test_a_meter_run_killed_half_way_and_run_again_reports_each_row_once(
     with pytest.raises(asyncio.CancelledError):
         await run
     assert len(fake_stripe.meter_events) == 3
-    assert await reports(ctx) == []  # the claim rolled back with the kill
+    assert await reports(ctx) == []  # nothing was recorded before the kill
     fake_stripe.release()
+    # The killed run's rows stay leased to it until the lease runs out.
+    assert (await meter.report_usage(ctx.db, ctx.settings)).reported == 0
+    async with ctx.db.system() as conn:  # the lease runs out
+        await conn.execute("update meter_outbox set claimed_until = now() - interval '1 second'")
 
     result = await meter.report_usage(ctx.db, ctx.settings)
     assert result.reported == 8
@@ -664,12 +1018,7 @@ async def test_usage_older_than_stripe_accepts_is_skipped_with_its_reason(
     client, ctx = billing
     await add_plan(ctx, fake_stripe)
     await subscribe(client, ctx, fake_stripe, owner, "growth")
-    async with ctx.db.system() as conn:  # the plan started long ago
-        await conn.execute(
-            "update billing_accounts set metered_from = now() - interval '60 days'"
-            " where workspace_id = %s",
-            (owner.workspace_id,),
-        )
+    # Usage of the plan that waited long (the meter's job was down for weeks).
     [old] = await seed_usage(ctx, owner.workspace_id, ["0.4"], ago=timedelta(days=40))
     [recent] = await seed_usage(ctx, owner.workspace_id, ["0.4"], ago=timedelta(days=2))
 
@@ -747,6 +1096,98 @@ async def test_a_failed_payment_pauses_after_the_grace_period_and_paying_resumes
         None,
     )
     assert (await chat(client, bot["id"], "Back?", visitor_id="v3")).status_code == 200
+
+
+async def test_the_end_of_a_plan_ends_its_payment_failure_and_pause(billing, owner, fake_stripe):
+    client, ctx = billing
+    await add_plan(ctx, fake_stripe)
+    session = await subscribe(client, ctx, fake_stripe, owner, "growth")
+    now = int(time.time())
+    await deliver(client, event("invoice.payment_failed", invoice_of(session, "in_1"), created=now))
+    await run_jobs(ctx)
+    async with ctx.db.system() as conn:  # a week and a day go by
+        await conn.execute(
+            "update billing_accounts set payment_failed_at = now() - interval '8 days'"
+        )
+    assert await webhooks.pause_unpaid(ctx.db) == [UUID(owner.workspace_id)]
+
+    # Stripe's dunning gives up and cancels the plan: the workspace is prepaid, on its credits.
+    ended = subscription_of(session, "canceled")
+    await deliver(client, event("customer.subscription.deleted", ended, created=now + 10))
+    await run_jobs(ctx)
+    account = await account_of(ctx, owner)
+    assert (account["billing_mode"], account["is_paused"], account["paused_reason"]) == (
+        "prepaid",
+        False,
+        None,
+    )
+    assert account["payment_failed_at"] is None and account["failed_invoice_id"] is None
+    assert await webhooks.pause_unpaid(ctx.db) == []
+    # Stripe still tries the open invoice: its failure starts nothing without a plan.
+    again = event("invoice.payment_failed", invoice_of(session, "in_1"), created=now + 20)
+    await deliver(client, again)
+    await run_jobs(ctx)
+    assert (await account_of(ctx, owner))["payment_failed_at"] is None
+
+
+async def test_only_a_workspace_on_a_plan_is_paused_for_payment(billing, owner):
+    _, ctx = billing
+    async with ctx.db.system() as conn:  # a prepaid workspace with a failure on record
+        await conn.execute(
+            "update billing_accounts set payment_failed_at = now() - interval '30 days'"
+            " where workspace_id = %s",
+            (owner.workspace_id,),
+        )
+    assert await webhooks.pause_unpaid(ctx.db) == []
+    assert (await account_of(ctx, owner))["is_paused"] is False
+
+
+async def test_a_voided_or_uncollectible_invoice_ends_the_failure_it_started(
+    billing, owner, fake_stripe
+):
+    client, ctx = billing
+    await add_plan(ctx, fake_stripe)
+    session = await subscribe(client, ctx, fake_stripe, owner, "growth")
+    now = int(time.time())
+    await deliver(client, event("invoice.payment_failed", invoice_of(session, "in_1"), created=now))
+    await run_jobs(ctx)
+    async with ctx.db.system() as conn:
+        await conn.execute(
+            "update billing_accounts set payment_failed_at = now() - interval '8 days'"
+        )
+    assert await webhooks.pause_unpaid(ctx.db) == [UUID(owner.workspace_id)]
+
+    # Another invoice voided: the failure of in_1 stands.
+    other = event("invoice.voided", invoice_of(session, "in_2", "void"), created=now + 5)
+    await deliver(client, other)
+    await run_jobs(ctx)
+    account = await account_of(ctx, owner)
+    assert (account["is_paused"], account["failed_invoice_id"]) == (True, "in_1")
+    [stored] = await fetch(ctx, "select error from stripe_events where id = %s", other["id"])
+    assert stored["error"].startswith("ignored")
+
+    # in_1 written off: the business stopped collecting it, the pause it caused ends.
+    written_off = invoice_of(session, "in_1", "uncollectible")
+    await deliver(client, event("invoice.marked_uncollectible", written_off, created=now + 10))
+    await run_jobs(ctx)
+    account = await account_of(ctx, owner)
+    assert (account["is_paused"], account["paused_reason"], account["payment_failed_at"]) == (
+        False,
+        None,
+        None,
+    )
+
+    # A new failure starts a new grace period; voiding that invoice ends it.
+    await deliver(
+        client, event("invoice.payment_failed", invoice_of(session, "in_3"), created=now + 20)
+    )
+    await run_jobs(ctx)
+    assert (await account_of(ctx, owner))["failed_invoice_id"] == "in_3"
+    voided = invoice_of(session, "in_3", "void")
+    await deliver(client, event("invoice.voided", voided, created=now + 30))
+    await run_jobs(ctx)
+    account = await account_of(ctx, owner)
+    assert account["payment_failed_at"] is None and account["failed_invoice_id"] is None
 
 
 async def test_the_billing_portal_link(billing, owner, fake_stripe):

@@ -4,8 +4,10 @@ Requests are `application/x-www-form-urlencoded` with bracket notation (`metadat
 `line_items[0][price_data][currency]=usd`), parsed here into nested objects and lists, with
 `Authorization: Bearer <secret key>`. Errors are `{"error": {"type", "code", "message",
 "param"}}` with Stripe's statuses. An `Idempotency-Key` seen before replays the first answer
-(status and body) when the parameters are the same, and is a 400 `idempotency_error` when they
-differ; requests refused before running (bad key, injected failures) are not remembered.
+(status and body) when the parameters are the same — an injected 5xx included, as Stripe
+replays its own 500s for 24 hours — and is a 400 `idempotency_error` when they differ; requests
+refused before running (bad key, injected 4xx such as 429) are not remembered. The key each
+request carried is kept in `idempotency_keys`.
 
 Endpoints: `POST /v1/customers`, `POST /v1/checkout/sessions` (payment and subscription mode),
 `POST /v1/billing_portal/sessions`, `POST /v1/billing/meter_events` (the event name must be a
@@ -152,6 +154,7 @@ class FakeStripe(ProviderFake):
         self.portal_sessions: list[dict[str, Any]] = []
         self.meter_events: dict[str, dict[str, Any]] = {}  # by identifier: each kept once
         self.requests: list[tuple[str, str, dict[str, Any]]] = []  # (method, path, params)
+        self.idempotency_keys: list[str | None] = []  # each request's, in order
         self._idempotent: dict[str, tuple[str, str, int, dict[str, Any]]] = {}
         self._stall_after: int | None = None
         self._released = threading.Event()
@@ -181,6 +184,7 @@ class FakeStripe(ProviderFake):
             self.portal_sessions.clear()
             self.meter_events.clear()
             self.requests.clear()
+            self.idempotency_keys.clear()
             self._idempotent.clear()
             self._failures.clear()
             self._stall_after = None
@@ -232,8 +236,16 @@ class FakeStripe(ProviderFake):
 
     async def _begin(self, request: Request) -> tuple[JSONResponse | None, dict[str, Any]]:
         params = parse_form((await request.body()).decode())
+        key = request.headers.get("idempotency-key")
+        scheme, _, api_key = request.headers.get("authorization", "").partition(" ")
+        authorized = scheme.lower() == "bearer" and api_key.strip() == self.secret_key
         with self._lock:
             self.requests.append((request.method, request.url.path, params))
+            self.idempotency_keys.append(key)
+            if authorized and key is not None and key in self._idempotent:
+                # A replay: Stripe answers from what it saved, without running anything (nor
+                # consuming an injected failure).
+                return None, params
             failure = None
             for pending in self._failures:
                 if pending.after > 0:
@@ -250,11 +262,21 @@ class FakeStripe(ProviderFake):
             await asyncio.to_thread(self._released.wait)
             return _error_response(StripeError(500, "Stalled (fake)")), params
         if failure is not None:
-            return _error_response(StripeError(failure.status, "Injected failure (fake)")), params
-        scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or key.strip() != self.secret_key:
+            error = StripeError(failure.status, "Injected failure (fake)")
+            if key is not None and failure.status >= 500:
+                # Stripe failed while running the request: the failure is what it saved.
+                with self._lock:
+                    fingerprint = json.dumps(params, sort_keys=True)
+                    self._idempotent[key] = (
+                        request.url.path,
+                        fingerprint,
+                        error.status,
+                        _error_body(error),
+                    )
+            return _error_response(error), params
+        if not authorized:
             return (
-                _error_response(StripeError(401, f"Invalid API Key provided: {key[:8]}…")),
+                _error_response(StripeError(401, f"Invalid API Key provided: {api_key[:8]}…")),
                 params,
             )
         return None, params

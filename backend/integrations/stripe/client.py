@@ -2,9 +2,10 @@
 
 One secret key (the platform's, never a tenant's), `STRIPE_API_BASE` for where it points (a fake
 in tests), async calls through stripe-python's httpx client. stripe-python form-encodes the
-bodies, adds an `Idempotency-Key` to every POST (ours where a retry must not act twice) and
-retries network errors, 409 and 5xx itself; what still fails comes out as `StripeFailure`,
-which says whether trying again later may help.
+bodies, adds an `Idempotency-Key` to every POST (ours where a retry must not act twice; never
+for meter events, whose `identifier` de-duplicates) and retries network errors, 409 and 5xx
+itself (unless told not to); what still fails comes out as `StripeFailure`, which says whether
+trying again later may help.
 """
 
 from __future__ import annotations
@@ -189,8 +190,10 @@ class StripeApi:
         self, *, event_name: str, customer: str, value: int, identifier: str, timestamp: int
     ) -> None:
         """Report `value` to the meter. Sent again with the same `identifier`, Stripe keeps one
-        event: the idempotency key (derived from it) replays the first answer for 24 hours, and
-        the identifier itself is unique for at least as long."""
+        event (identifiers are unique for at least 24 hours). No idempotency key of ours: Stripe
+        replays a key's first answer for 24 hours, a 500 included, so a key derived from the
+        identifier would make one failure last a day; each attempt gets stripe-python's random
+        key instead."""
         try:
             await self._client.v1.billing.meter_events.create_async(
                 {
@@ -198,8 +201,7 @@ class StripeApi:
                     "payload": {"stripe_customer_id": customer, "value": str(value)},
                     "identifier": identifier,
                     "timestamp": timestamp,
-                },
-                {"idempotency_key": f"meter-event-{identifier}"},
+                }
             )
         except stripe.StripeError as exc:
             raise _failure(exc) from exc
@@ -213,7 +215,12 @@ def verify_signature(
     tolerance: int = WEBHOOK_TOLERANCE_SECONDS,
 ) -> None:
     """Check a webhook's `Stripe-Signature` over the raw body: any `v1` HMAC-SHA256 of
-    `"{t}.{body}"` with the endpoint secret, `t` no older than `tolerance` seconds."""
+    `"{t}.{body}"` with the endpoint secret, `t` no older than `tolerance` seconds. Stripe
+    signs UTF-8 JSON: a body that is not UTF-8 cannot carry a valid signature."""
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidSignature("The body is not UTF-8, so Stripe did not sign it") from exc
     try:
         stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance)
     except stripe.SignatureVerificationError as exc:
