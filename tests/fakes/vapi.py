@@ -1,7 +1,8 @@
 """A small fake of VAPI's server API, in its wire format (providers.md §2).
 
-`GET /assistant` (bare array, `limit`), `GET|PATCH /assistant/{id}`, `GET /phone-number`
-(bare array), `GET /call` (bare array, newest first, `limit`, `createdAtGt`, `createdAtLe`), with `Authorization: Bearer <private key>`. Any other key is 401 with VAPI's
+`GET /assistant` and `GET /call` (bare arrays, newest first, `limit` capped at `max_page`,
+`createdAtGt`, `createdAtLe`), `GET|PATCH /assistant/{id}`, `GET /phone-number` (bare array),
+with `Authorization: Bearer <private key>`. Any other key is 401 with VAPI's
 NestJS body `{"message": "Invalid Key. Hot tip, …", "error": "Unauthorized", "statusCode":
 401}` (the public key included: it is for the Web SDK only). A PATCH with bad fields is 400
 `{"message": [..], "error": "Bad Request", "statusCode": 400}`; the rules checked here are a
@@ -82,6 +83,7 @@ class FakeVapi(ProviderFake):
         self.assistants: dict[str, dict[str, Any]] = {}
         self.phone_numbers: list[dict[str, Any]] = []
         self.calls: list[dict[str, Any]] = []
+        self.max_page = 1000
         self.requests: list[tuple[str, str, Any]] = []  # (method, path, json body)
         super().__init__(
             routes=[
@@ -99,6 +101,7 @@ class FakeVapi(ProviderFake):
             self.assistants.clear()
             self.phone_numbers.clear()
             self.calls.clear()
+            self.max_page = 1000
             self.requests.clear()
         super().reset()
 
@@ -191,10 +194,22 @@ class FakeVapi(ProviderFake):
         denied, _ = await self._begin(request)
         if denied is not None:
             return denied
-        limit = int(request.query_params.get("limit", "100"))
         with self._lock:
-            ordered = sorted(self.assistants.values(), key=lambda a: a["createdAt"], reverse=True)
-            return JSONResponse(copy.deepcopy(ordered[:limit]))
+            return JSONResponse(self._page(list(self.assistants.values()), request))
+
+    def _page(self, items: list[dict[str, Any]], request: Request) -> list[dict[str, Any]]:
+        """Newest first, `createdAtGt` / `createdAtLe` applied, at most `limit` (itself at
+        most `max_page`, as an API may cap it without saying so)."""
+        query = request.query_params
+        limit = min(int(query.get("limit", "100")), self.max_page)
+        found = [
+            item
+            for item in items
+            if item["createdAt"] > query.get("createdAtGt", "")
+            and ("createdAtLe" not in query or item["createdAt"] <= query["createdAtLe"])
+        ]
+        found.sort(key=lambda item: item["createdAt"], reverse=True)
+        return copy.deepcopy(found[:limit])
 
     async def _assistant(self, request: Request) -> JSONResponse:
         denied, body = await self._begin(request)
@@ -226,14 +241,5 @@ class FakeVapi(ProviderFake):
         denied, _ = await self._begin(request)
         if denied is not None:
             return denied
-        query = request.query_params
-        limit = int(query.get("limit", "100"))
         with self._lock:
-            found = [
-                c
-                for c in self.calls
-                if c["createdAt"] > query.get("createdAtGt", "")
-                and ("createdAtLe" not in query or c["createdAt"] <= query["createdAtLe"])
-            ]
-            found.sort(key=lambda c: c["createdAt"], reverse=True)
-            return JSONResponse(copy.deepcopy(found[:limit]))
+            return JSONResponse(self._page(self.calls, request))

@@ -181,6 +181,22 @@ async def test_sync_imports_assistants_and_removes_the_ones_gone_upstream(voice,
     assert [a["id"] for a in listed.json()] == [sales["id"]]
 
 
+async def test_sync_reads_every_page_and_deletes_nothing_still_upstream(voice, admin, vapi):
+    client, _ = voice
+    await connected(client, admin)
+    vapi.max_page = 50  # VAPI may give fewer than asked for, without saying so
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for i in range(120):
+        stamp = (start + timedelta(seconds=i)).isoformat(timespec="milliseconds")
+        vapi.add_assistant(f"Assistant {i:03}", createdAt=stamp.replace("+00:00", "Z"))
+    for _ in range(2):  # the second sync must keep all of them
+        response = await client.post("/api/voice/sync", headers=admin.headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["count"] == 120
+    listed = await client.get("/api/voice/assistants", headers=admin.headers)
+    assert len(listed.json()) == 120
+
+
 async def test_sync_without_a_connection_is_404(voice, admin):
     client, _ = voice
     response = await client.post("/api/voice/sync", headers=admin.headers)

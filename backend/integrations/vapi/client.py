@@ -111,10 +111,9 @@ class VapiClient:
         await self._request("GET", "/assistant", params={"limit": 1})
 
     async def list_assistants(self) -> list[dict[str, Any]]:
-        body = await self._request("GET", "/assistant", params={"limit": ASSISTANT_PAGE_LIMIT})
-        if not isinstance(body, list):
-            raise VapiUnavailable("VAPI answered an unexpected shape for GET /assistant")
-        return [a for a in body if isinstance(a, dict) and a.get("id")]
+        """Every assistant of the account (a sync deletes the local ones not listed: a page
+        cut short would delete real assistants)."""
+        return await self._walk_back("/assistant", {}, ASSISTANT_PAGE_LIMIT)
 
     async def update_assistant(self, assistant_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """PATCH: whether VAPI merges nested objects is unverified, so callers send whole
@@ -133,18 +132,28 @@ class VapiClient:
         return [n for n in body if isinstance(n, dict)]
 
     async def list_calls(self, created_after: datetime) -> list[dict[str, Any]]:
-        """Every call created after `created_after`, newest first. `GET /call` has no cursor,
-        so pages walk back in time with `createdAtLe` at the oldest call seen so far (`Le`, not
-        `Lt`: calls created in that same millisecond are not skipped; repeats are dropped)."""
-        calls: dict[str, dict[str, Any]] = {}
-        params = {"limit": CALL_PAGE_LIMIT, "createdAtGt": _stamp(created_after)}
+        """Every call created after `created_after`."""
+        return await self._walk_back(
+            "/call", {"createdAtGt": _stamp(created_after)}, CALL_PAGE_LIMIT
+        )
+
+    async def _walk_back(
+        self, path: str, params: dict[str, Any], limit: int
+    ) -> list[dict[str, Any]]:
+        """All the items of a list endpoint, newest first. VAPI's lists have no cursor, so
+        pages walk back in time with `createdAtLe` at the oldest item seen so far (`Le`, not
+        `Lt`: items created in that same millisecond are not skipped; repeats are dropped).
+        The walk ends on a page with nothing new, not on a short page: VAPI may cap `limit`
+        below what was asked without saying so."""
+        items: dict[str, dict[str, Any]] = {}
+        params = {**params, "limit": limit}
         while True:
-            body = await self._request("GET", "/call", params=params)
+            body = await self._request("GET", path, params=params)
             if not isinstance(body, list):
-                raise VapiUnavailable("VAPI answered an unexpected shape for GET /call")
-            page = [c for c in body if isinstance(c, dict) and c.get("id") and c.get("createdAt")]
-            new = [c for c in page if str(c["id"]) not in calls]
-            calls.update((str(c["id"]), c) for c in new)
-            if len(body) < CALL_PAGE_LIMIT or not new:
-                return list(calls.values())
-            params = {**params, "createdAtLe": min(str(c["createdAt"]) for c in page)}
+                raise VapiUnavailable(f"VAPI answered an unexpected shape for GET {path}")
+            page = [i for i in body if isinstance(i, dict) and i.get("id") and i.get("createdAt")]
+            new = [i for i in page if str(i["id"]) not in items]
+            items.update((str(i["id"]), i) for i in new)
+            if not new:
+                return list(items.values())
+            params = {**params, "createdAtLe": min(str(i["createdAt"]) for i in page)}
