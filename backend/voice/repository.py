@@ -25,9 +25,10 @@ async def save_connection(
     public_key_last4: str,
     encrypted_webhook_secret: str,
     webhook_secret_hash: str,
+    rotate_webhook_secret: bool = False,
 ) -> dict[str, Any]:
-    """Insert or replace the keys; a reconnect keeps the webhook secret VAPI already has.
-    `created` says whether the row (and so the given secret) is new."""
+    """Insert or replace the keys; a reconnect keeps the webhook secret VAPI already has
+    unless told to rotate it."""
     cur = await conn.execute(
         """
         insert into public.voice_connections
@@ -40,8 +41,12 @@ async def save_connection(
           encrypted_public_key = excluded.encrypted_public_key,
           private_key_last4 = excluded.private_key_last4,
           public_key_last4 = excluded.public_key_last4,
+          encrypted_webhook_secret = case when %s then excluded.encrypted_webhook_secret
+            else voice_connections.encrypted_webhook_secret end,
+          webhook_secret_hash = case when %s then excluded.webhook_secret_hash
+            else voice_connections.webhook_secret_hash end,
           status = 'valid', validated_at = now(), last_error = null
-        returning *, (xmax = 0) as created
+        returning *
         """,
         (
             workspace_id,
@@ -51,6 +56,8 @@ async def save_connection(
             public_key_last4,
             encrypted_webhook_secret,
             webhook_secret_hash,
+            rotate_webhook_secret,
+            rotate_webhook_secret,
         ),
     )
     row = await cur.fetchone()

@@ -48,7 +48,13 @@ def _assistant(row: dict[str, Any]) -> VoiceAssistant:
 async def connect(data: VoiceConnect, subject: AdminSubject, context: Context) -> VoiceConnection:
     """Check both keys with VAPI (400 names the wrong one), store them encrypted, and answer
     the webhook URL and, when the connection is new, its secret (shown once)."""
-    row = await service.connect(context, subject, data.private_key, data.public_key)
+    row = await service.connect(
+        context,
+        subject,
+        data.private_key,
+        data.public_key,
+        rotate_webhook_secret=data.rotate_webhook_secret,
+    )
     return VoiceConnection.model_validate(row)
 
 

@@ -10,6 +10,8 @@ from pydantic.alias_generators import to_camel
 class VoiceConnect(BaseModel):
     private_key: str = Field(min_length=8, max_length=200)
     public_key: str = Field(min_length=8, max_length=200)
+    # A new webhook secret, shown in the answer (the old one stops working at once).
+    rotate_webhook_secret: bool = False
 
 
 class VoiceConnection(BaseModel):
@@ -19,7 +21,7 @@ class VoiceConnection(BaseModel):
     public_key_last4: str | None = None
     validated_at: datetime | None = None
     webhook_url: str | None = None
-    # Only in the answer to the connect that created it: VAPI's server URL secret
+    # Only in the answer to the connect that created or rotated it: VAPI's server URL secret
     # (`X-Vapi-Secret`, or a Bearer credential). It is never shown again.
     webhook_secret: str | None = None
 

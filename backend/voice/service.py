@@ -118,7 +118,12 @@ async def validate_public_key(context: AppContext, public_key: str) -> dict[str,
 
 
 async def connect(
-    context: AppContext, subject: AuthSubject[User], private_key: str, public_key: str
+    context: AppContext,
+    subject: AuthSubject[User],
+    private_key: str,
+    public_key: str,
+    *,
+    rotate_webhook_secret: bool = False,
 ) -> dict[str, Any]:
     subject.require_admin("manage provider keys")
     private_key, public_key = private_key.strip(), public_key.strip()
@@ -153,12 +158,14 @@ async def connect(
             public_key_last4=public_key[-4:],
             encrypted_webhook_secret=context.secrets.encrypt(secret),
             webhook_secret_hash=_secret_hash(secret),
+            rotate_webhook_secret=rotate_webhook_secret,
         )
+    issued = row["webhook_secret_hash"] == _secret_hash(secret)  # new, or rotated
     return {
         **row,
         "connected": True,
         "webhook_url": webhook_url(context),
-        "webhook_secret": secret if row["created"] else None,
+        "webhook_secret": secret if issued else None,
     }
 
 

@@ -40,7 +40,7 @@ async def voice(
         yield client, context
 
 
-async def connect(client: httpx.AsyncClient, admin: Admin, **keys: str) -> httpx.Response:
+async def connect(client: httpx.AsyncClient, admin: Admin, **keys: Any) -> httpx.Response:
     return await client.post(
         "/api/voice/connect",
         headers=admin.headers,
@@ -117,6 +117,21 @@ async def test_connect_stores_both_keys_encrypted_and_shows_the_secret_once(voic
     token = await client.get("/api/voice/token", headers=admin.headers)
     assert token.status_code == 200, token.text
     assert token.json() == {"token": PUBLIC_KEY}
+
+
+async def test_a_rotated_webhook_secret_is_shown_once_and_the_old_one_stops_working(voice, admin):
+    client, context = voice
+    old = (await connected(client, admin))["webhook_secret"]
+    rotated = await connect(client, admin, rotate_webhook_secret=True)
+    assert rotated.status_code == 200, rotated.text
+    new = rotated.json()["webhook_secret"]
+    assert new and new != old
+    for secret, expected in ((old, 401), (new, 200)):
+        response = await client.post(
+            "/api/webhooks/vapi", headers={"X-Vapi-Secret": secret}, json=end_of_call_report()
+        )
+        assert response.status_code == expected, response.text
+    assert len(await stored(context, "calls")) == 1
 
 
 async def test_token_without_a_connection_is_404(voice, admin):
