@@ -75,6 +75,14 @@ class Conflict(VoxtroError):
     code = "CONFLICT"
 
 
+class ProviderUnavailable(VoxtroError):
+    """A provider (OpenAI, VAPI, ElevenLabs, Bolna, Stripe) could not be reached or answered
+    with an error that says nothing about the request: try again later."""
+
+    status_code = 502
+    code = "PROVIDER_UNAVAILABLE"
+
+
 class PayloadTooLarge(VoxtroError):
     status_code = 413
     code = "PAYLOAD_TOO_LARGE"

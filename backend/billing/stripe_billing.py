@@ -18,7 +18,7 @@ from backend.billing import credits
 from backend.billing import stripe_repository as repository
 from backend.config import Settings
 from backend.context import AppContext
-from backend.errors import Conflict, ValidationFailed, VoxtroError
+from backend.errors import Conflict, ProviderUnavailable, ValidationFailed, VoxtroError
 from backend.integrations.stripe.client import CheckoutSession, StripeApi, StripeFailure
 
 CREDITS_PRODUCT_NAME = "Voxtro credits"
@@ -40,10 +40,7 @@ class BillingNotConfigured(VoxtroError):
         )
 
 
-class StripeUnavailable(VoxtroError):
-    status_code = 502
-    code = "PROVIDER_UNAVAILABLE"
-
+class StripeUnavailable(ProviderUnavailable):
     def __init__(self, failure: StripeFailure) -> None:
         super().__init__(f"Stripe did not complete the request: {failure}")
 

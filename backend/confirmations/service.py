@@ -39,7 +39,13 @@ from backend.auth.subjects import ApiKey, AuthSubject, User
 from backend.confirmations import repository
 from backend.confirmations.schemas import BolnaConnect, ConfirmOrder, OrderItem
 from backend.context import AppContext
-from backend.errors import Conflict, Unauthorized, ValidationFailed, VoxtroError
+from backend.errors import (
+    Conflict,
+    ProviderUnavailable,
+    Unauthorized,
+    ValidationFailed,
+    VoxtroError,
+)
 from backend.integrations.bolna.client import (
     BolnaClient,
     BolnaError,
@@ -54,11 +60,6 @@ from backend.leads.service import region_of
 log = structlog.get_logger(__name__)
 
 FALLBACK_COUNTRY = "IN"
-
-
-class BolnaUnreachable(VoxtroError):
-    status_code = 502
-    code = "PROVIDER_UNAVAILABLE"
 
 
 class BolnaRefused(VoxtroError):
@@ -150,7 +151,7 @@ async def connect(
         async with _bolna(context, data.api_key) as bolna:
             agent = await _check_with_bolna(bolna, data.agent_id)
     except BolnaError as exc:  # what is left: Bolna down, or answering nonsense
-        raise BolnaUnreachable(f"{exc}; try again later") from exc
+        raise ProviderUnavailable(f"{exc}; try again later") from exc
 
     token = secrets.token_urlsafe(32)
     agent_name = agent.get("agent_name")
@@ -246,7 +247,7 @@ async def _place(
                 user_data=variables,
             )
     except BolnaUnavailable as exc:
-        raise BolnaUnreachable(f"{exc}; no call was recorded, try again later") from exc
+        raise ProviderUnavailable(f"{exc}; no call was recorded, try again later") from exc
     except InvalidKey as exc:
         raise ConnectionRefused(
             f"Bolna refused this workspace's API key ({exc}): connect Bolna again"

@@ -10,13 +10,8 @@ from backend.connections import repository
 from backend.connections.schemas import CommerceConnect
 from backend.context import AppContext
 from backend.db import Connection
-from backend.errors import NotFound, ValidationFailed, VoxtroError
+from backend.errors import NotFound, ProviderUnavailable, ValidationFailed
 from backend.integrations.openai.client import InvalidKey, OpenAIError
-
-
-class ProviderUnreachable(VoxtroError):
-    status_code = 502
-    code = "PROVIDER_UNAVAILABLE"
 
 
 class NoOpenAIKey(NotFound):
@@ -41,7 +36,7 @@ async def connect_openai(
             "OpenAI refused this key", errors=[{"field": "api_key", "message": "invalid key"}]
         ) from exc
     except OpenAIError as exc:
-        raise ProviderUnreachable(f"Could not reach OpenAI to check the key: {exc}") from exc
+        raise ProviderUnavailable(f"Could not reach OpenAI to check the key: {exc}") from exc
     async with context.db.as_claims(subject.principal.claims) as conn:
         return await repository.save_openai(
             conn,
@@ -65,7 +60,7 @@ async def validate_openai(context: AppContext, subject: AuthSubject[User]) -> di
     except InvalidKey:
         models, error = None, "OpenAI refused this key"
     except OpenAIError as exc:
-        raise ProviderUnreachable(f"Could not reach OpenAI to check the key: {exc}") from exc
+        raise ProviderUnavailable(f"Could not reach OpenAI to check the key: {exc}") from exc
     async with context.db.as_claims(subject.principal.claims) as conn:
         checked = await repository.record_openai_check(
             conn, subject.workspace_id, valid=error is None, models=models, error=error

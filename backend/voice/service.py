@@ -19,7 +19,12 @@ from uuid import UUID
 from backend.auth.subjects import AuthSubject, User
 from backend.calls import repository as calls_repository
 from backend.context import AppContext
-from backend.errors import NotFound, Unauthorized, ValidationFailed, VoxtroError
+from backend.errors import (
+    NotFound,
+    ProviderUnavailable,
+    Unauthorized,
+    ValidationFailed,
+)
 from backend.integrations.vapi.client import (
     InvalidKey,
     VapiClient,
@@ -31,11 +36,6 @@ from backend.integrations.vapi.client import (
 from backend.kit import payloads
 from backend.voice import repository
 from backend.voice.schemas import VoiceAssistantUpdate
-
-
-class VapiUnreachable(VoxtroError):
-    status_code = 502
-    code = "PROVIDER_UNAVAILABLE"
 
 
 class NoVoiceConnection(NotFound):
@@ -83,8 +83,8 @@ def _stored_key_refused() -> ValidationFailed:
     )
 
 
-def _unreachable(exc: VapiError) -> VapiUnreachable:
-    return VapiUnreachable(f"Could not reach VAPI: {exc}")
+def _unreachable(exc: VapiError) -> ProviderUnavailable:
+    return ProviderUnavailable(f"Could not reach VAPI: {exc}")
 
 
 async def _public_key_problem(context: AppContext, public_key: str) -> str | None:

@@ -21,7 +21,13 @@ from uuid import UUID
 from backend.auth.subjects import AuthSubject, User
 from backend.calls import repository as calls_repository
 from backend.context import AppContext
-from backend.errors import NotFound, Unauthorized, ValidationFailed, VoxtroError
+from backend.errors import (
+    NotFound,
+    ProviderUnavailable,
+    Unauthorized,
+    ValidationFailed,
+    VoxtroError,
+)
 from backend.integrations.elevenlabs.client import (
     ElevenLabsClient,
     ElevenLabsError,
@@ -42,11 +48,6 @@ SYNC_CONCURRENCY = 4  # agent detail requests in flight during a sync
 # minted to outlive the window) cannot keep a delivery replayable for longer than intended.
 SIGNATURE_MAX_AGE = 30 * 60
 SIGNATURE_MAX_AHEAD = 5 * 60
-
-
-class ElevenLabsUnreachable(VoxtroError):
-    status_code = 502
-    code = "PROVIDER_UNAVAILABLE"
 
 
 class NoElevenLabsConnection(NotFound):
@@ -90,8 +91,8 @@ def _client(context: AppContext, api_key: str) -> ElevenLabsClient:
     return ElevenLabsClient(api_key, base_url=context.settings.elevenlabs_base_url)
 
 
-def _unreachable(exc: ElevenLabsError) -> ElevenLabsUnreachable:
-    return ElevenLabsUnreachable(f"Could not reach ElevenLabs: {exc}")
+def _unreachable(exc: ElevenLabsError) -> ProviderUnavailable:
+    return ProviderUnavailable(f"Could not reach ElevenLabs: {exc}")
 
 
 def _connection_view(context: AppContext, row: dict[str, Any] | None) -> dict[str, Any]:
