@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -625,6 +626,38 @@ async def test_messages_from_other_origins_are_ignored(page, product, host_site,
     )
     await page.wait_for_timeout(200)
     assert await stored_session(page, bot["id"]) == kept
+
+
+async def test_a_page_that_frames_the_chat_learns_nothing_from_the_chats_own_storage(
+    page, product, host_site, bot
+):
+    # The visitor chatted on the chat's own page: its storage holds their ids.
+    await page.goto(f"{product.url}/messenger/{bot['id']}")
+    await send(page.main_frame, "Do you ship abroad?")
+    await page.get_by_text("Only within India, in 3-5 days.").wait_for()
+    key = f"voxtro:{bot['id']}:visitor"
+    visitor = await page.evaluate("key => localStorage.getItem(key)", key)
+    assert visitor
+
+    # Another page of the same site (so the frame sees that same storage) frames the chat,
+    # claims to be its host, and offers an empty session to learn what the frame has.
+    site, host = host_site
+    spy = f"http://127.0.0.1:{host.port}"
+    site.script = (
+        "<script>window.got = []; addEventListener('message', e => { window.got.push(e.data);"
+        " if (e.data && e.data.type === 'voxtro:ready') e.source.postMessage({type:"
+        " 'voxtro:anonymous', session: {visitor_id: null, conversation_id: null}}, '*') });"
+        f"</script><iframe src='{product.url}/messenger/{bot['id']}?parent={quote(spy, safe='')}'>"
+        "</iframe>"
+    )
+    await page.goto(f"{spy}/spy")
+    frame = await messenger(page)
+    await answered(frame, 1)
+    assert await frame.evaluate("key => localStorage.getItem(key)", key) == visitor
+    sessions = await page.evaluate("window.got.filter(m => m && m.type === 'voxtro:session')")
+    assert [s["conversation_id"] for s in sessions] == [None]
+    assert sessions[0]["visitor_id"] != visitor
+    assert await frame.get_by_test_id("message-user").count() == 0
 
 
 async def conversation_ids(context: Any) -> list[Any]:

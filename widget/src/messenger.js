@@ -121,18 +121,25 @@
   /**
    * Who the visitor is and which conversation they are in: from the host page's storage when
    * its loader keeps them (`session`, the loader's `{visitor_id, conversation_id}`), else from
-   * this page's. A host page that keeps nothing yet takes over what this page had.
+   * this page's. Nothing of this page's storage is ever posted to the host: any page may frame
+   * the chat and claim to be its host, and where a browser does not keep third-party storage
+   * apart, this page's holds what the visitor said on other sites.
    */
   function settleSession(session) {
     const hosted = session && typeof session === "object" ? session : null;
-    const fromHost = (value, valid) => (typeof value === "string" && valid(value) ? value : null);
     hostKeepsSession = Boolean(hosted);
-    visitorId = hosted && fromHost(hosted.visitor_id, (v) => v.length <= 200);
-    conversationId = hosted && fromHost(hosted.conversation_id, (v) => UUID.test(v));
-    if (!visitorId) {
+    if (hosted) {
+      const visitor = hosted.visitor_id;
+      const conversation = hosted.conversation_id;
+      visitorId = typeof visitor === "string" && visitor.length <= 200 ? visitor : null;
+      conversationId =
+        typeof conversation === "string" && UUID.test(conversation) ? conversation : null;
+    } else {
       visitorId = ownStorage.get(storageKeys.visitor);
-      if (!conversationId) conversationId = ownStorage.get(storageKeys.conversation);
-      if (!visitorId) visitorId = newUuid();
+      conversationId = ownStorage.get(storageKeys.conversation);
+    }
+    if (!visitorId) {
+      visitorId = newUuid();
       saveSession();
     }
   }
