@@ -113,6 +113,7 @@ _DEMO = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Voxtro demo: {name}</title>
+<link rel="icon" href="{icon}">
 <link rel="stylesheet" href="/widget/demo.css">
 </head>
 <body>
@@ -129,9 +130,20 @@ even before an OpenAI key is connected.</p>
 </html>
 """
 
+# Inline, so that the browser asks the server for no /favicon.ico (there is none).
+_DEMO_ICON = (
+    "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'>"
+    "<rect width='32' height='32' rx='8' fill='%23b4235a'/>"
+    "<path d='M9 9h14a3 3 0 0 1 3 3v6a3 3 0 0 1-3 3h-6l-5 4v-4h-3a3 3 0 0 1-3-3v-6a3 3 0 0 1 3-3z'"
+    " fill='%23fff'/></svg>"
+)
+
+# The snippet wraps: all of it is on screen to read and copy, on a phone too.
 _DEMO_CSS = b"""body{font:16px/1.6 system-ui,sans-serif;margin:0;background:#faf7f2;color:#2b2118}
-main{max-width:40rem;margin:4rem auto;padding:0 1.5rem}h1 small{font-size:.5em;color:#8a7a6a}
-pre{background:#fff;border:1px solid #e6dccf;border-radius:8px;padding:1rem;overflow:auto}
+main{max-width:40rem;margin:4rem auto;padding:0 1.5rem}h1{line-height:1.2}
+h1 small{font-size:.5em;color:#8a7a6a;white-space:nowrap}
+pre{background:#fff;border:1px solid #e6dccf;border-radius:8px;padding:1rem;
+white-space:pre-wrap;overflow-wrap:anywhere}
 """
 
 
@@ -143,7 +155,9 @@ async def demo(request: Request, context: Context) -> Response:
     if bot is None:
         raise NotFound("No demo chatbot: start the product with `make dev` to create it")
     origin = f"{request.url.scheme}://{request.url.netloc}"
-    page = _DEMO.format(name=html.escape(bot["name"]), id=bot["id"], origin=html.escape(origin))
+    page = _DEMO.format(
+        name=html.escape(bot["name"]), id=bot["id"], origin=html.escape(origin), icon=_DEMO_ICON
+    )
     return Response(
         page,
         media_type="text/html; charset=utf-8",

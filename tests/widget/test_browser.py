@@ -1,11 +1,13 @@
-"""The widget in a real browser (Playwright driving Debian's Chromium): a customer's page embeds
-the loader, a visitor opens the chat, talks, reloads, fills a form; the messenger renders only
-text and keeps to its Content-Security-Policy."""
+"""The widget in a real browser (Playwright driving Debian's Chromium): a customer's page on
+another site embeds the loader, a visitor opens the chat, talks, reloads, moves around the site,
+fills a form; the messenger renders only text and keeps to its Content-Security-Policy."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from backend.app import create_app
+from backend.seed import seed_demo
 from backend.widget.identity import sign
 from tests.conftest import make_settings
 from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
@@ -41,7 +44,8 @@ def product(database_url: str, fake_openai_server: Any) -> Iterator[LiveServer]:
 
 
 class HostSite:
-    """A customer's website on another origin, embedding the widget with one script tag."""
+    """A customer's website on another site than the widget's, embedding it with one script
+    tag; every path is a page of the shop."""
 
     def __init__(self) -> None:
         self.script = ""
@@ -52,6 +56,7 @@ class HostSite:
                 "<!doctype html><html><head><title>Chicx</title>"
                 "<style>body{font-family:serif} button{background:rgb(1, 2, 3)}</style></head>"
                 "<body><h1>Chicx Sarees</h1><button id='own'>Their button</button>"
+                "<a href='/sarees/silk'>Silk sarees</a>"
                 f"{self.script}</body></html>"
             )
 
@@ -62,6 +67,9 @@ class HostSite:
 def host_site() -> Iterator[tuple[HostSite, LiveServer]]:
     site = HostSite()
     with LiveServer(site.app()) as server:
+        # localhost and 127.0.0.1 (the product's) are different sites, as shop.example and
+        # voxtro.example are: the chat's frame is third-party on the host page.
+        server.url = f"http://localhost:{server.port}"
         yield site, server
 
 
@@ -173,6 +181,33 @@ async def bot_messages(frame: Frame) -> list[str]:
     return await frame.get_by_test_id("message-bot").all_inner_texts()
 
 
+async def forget_frame_storage(frame: Frame) -> None:
+    """Empties the chat frame's own storage wherever the browser lets it have one (Chromium
+    refuses it to a third-party frame, others keep it per site or for the session only): from
+    here on, only the host page's storage can carry the conversation."""
+    await frame.evaluate("() => { try { localStorage.clear() } catch {} }")
+
+
+async def stored_session(page: Page, bot_id: str) -> Any:
+    raw = await page.evaluate("key => localStorage.getItem(key)", f"voxtro:{bot_id}")
+    return json.loads(raw) if raw else None
+
+
+async def expect_sources_once(frame: Frame, answer: str) -> list[str]:
+    """The links of the bot message with this text and of its sources: each source shown once,
+    below the bubble, and the bubble's text has no list of them."""
+    row = frame.locator(".vx-row").filter(
+        has=frame.get_by_test_id("message-bot").filter(has_text=answer)
+    )
+    await row.wait_for()
+    bubble_text = await row.get_by_test_id("message-bot").inner_text()
+    assert "Sources" not in bubble_text, bubble_text
+    hrefs = await row.locator("a").evaluate_all("links => links.map(a => a.href)")
+    citations = await row.get_by_test_id("citation").count()
+    assert citations >= 1 and len(hrefs) == len(set(hrefs)) == citations, hrefs
+    return hrefs
+
+
 async def test_the_loader_adds_a_launcher_and_opens_the_chat_only_on_click(
     page, product, host_site, bot
 ):
@@ -217,7 +252,7 @@ async def _window_keys(page: Page) -> list[str]:
     return await page.evaluate("Object.keys(window)")
 
 
-async def test_a_reload_shows_the_conversation_so_far_and_continues_it(
+async def test_the_conversation_follows_the_visitor_across_reloads_and_pages_of_the_site(
     page, product, host_site, bot, context
 ):
     site, host = host_site
@@ -226,21 +261,41 @@ async def test_a_reload_shows_the_conversation_so_far_and_continues_it(
     frame = await open_chat(page)
     await send(frame, "Do you ship abroad?")
     await frame.get_by_text("Only within India, in 3-5 days.").wait_for()
+    await send(frame, "How do I care for silk?")
+    await answered(frame, 3)
+    assert await expect_sources_once(frame, "Dry clean silk") == ["https://chicx.example/care"]
+    link = frame.get_by_test_id("citation").first
+    assert await link.get_attribute("rel") == "noopener noreferrer"
+    await forget_frame_storage(frame)
 
     await page.reload()
     frame = await open_chat(page)
     await frame.get_by_text("Only within India, in 3-5 days.").wait_for()
-    assert await frame.get_by_test_id("message-user").all_inner_texts() == ["Do you ship abroad?"]
-    await send(frame, "How do I care for silk?")
-    await frame.get_by_test_id("citation").first.wait_for()
-    link = frame.get_by_test_id("citation").first
-    assert await link.get_attribute("href") == "https://chicx.example/care"
-    assert await link.get_attribute("rel") == "noopener noreferrer"
-    async with context.db.system() as conn:  # one conversation, continued
-        row = await (
-            await conn.execute("select count(*) as n, max(message_count) as m from conversations")
-        ).fetchone()
-    assert (row["n"], row["m"]) == (1, 4)
+    assert await expect_sources_once(frame, "Dry clean silk") == ["https://chicx.example/care"]
+    await forget_frame_storage(frame)
+
+    # Another page of the shop: the same conversation, and it goes on.
+    await page.get_by_role("link", name="Silk sarees").click()
+    await page.wait_for_url("**/sarees/silk")
+    frame = await open_chat(page)
+    await frame.get_by_text("Only within India, in 3-5 days.").wait_for()
+    assert await frame.get_by_test_id("message-user").all_inner_texts() == [
+        "Do you ship abroad?",
+        "How do I care for silk?",
+    ]
+    await send(frame, "Do you ship abroad?")
+    await answered(frame, 4)
+    async with context.db.system() as conn:
+        rows = await (
+            await conn.execute("select id, visitor_id, message_count from conversations")
+        ).fetchall()
+    assert [row["message_count"] for row in rows] == [6]
+    # Kept by the host page, under the bot's own key.
+    stored = await stored_session(page, bot["id"])
+    assert stored == {
+        "visitor_id": rows[0]["visitor_id"],
+        "conversations": {"": str(rows[0]["id"])},
+    }
 
 
 async def test_visitor_and_bot_text_is_shown_as_text_never_as_html(page, product, bot):
@@ -271,6 +326,9 @@ async def test_the_standalone_page_keeps_to_its_content_security_policy(page, pr
     await page.goto(f"{product.url}/messenger/{bot['id']}")
     await page.get_by_test_id("header-name").wait_for()
     await send(page.main_frame, "Do you ship abroad?")
+    await page.get_by_text("Only within India, in 3-5 days.").wait_for()
+    # With no host page to keep it, the page keeps the conversation itself.
+    await page.reload()
     await page.get_by_text("Only within India, in 3-5 days.").wait_for()
     # Accessible: a labelled input, and new messages announced politely.
     assert await page.get_by_role("log").get_attribute("aria-live") == "polite"
@@ -349,6 +407,54 @@ async def test_a_signed_in_visitor_who_reloads_sees_their_conversation(
     frame = await signed_in_chat()
     await frame.get_by_text("Only within India, in 3-5 days.").wait_for()
     assert await frame.get_by_test_id("message-user").all_inner_texts() == ["Do you ship abroad?"]
+
+
+async def test_a_signed_in_users_conversation_is_not_handed_to_the_next_user_of_the_browser(
+    page, product, host_site, bot, api, context
+):
+    secret = (await api.get("/api/widget/identity-secret", headers=bot["admin"].headers)).json()[
+        "data"
+    ]["secret"]
+    site, host = host_site
+    embed(site, product, bot["id"])
+
+    async def chat_as(user_id: str | None) -> Frame:
+        await page.goto(host.url)
+        await page.wait_for_function("window.Voxtro !== undefined")
+        if user_id is not None:
+            await page.evaluate(
+                "([id, hash]) => window.Voxtro.identify({user_id: id, user_hash: hash})",
+                [user_id, sign(secret, user_id)],
+            )
+        frame = await open_chat(page)
+        await answered(frame, 1)  # the greeting, and whatever history there is
+        return frame
+
+    frame = await chat_as("cust-7")
+    await send(frame, "Do you ship abroad?")
+    await frame.get_by_text("Only within India, in 3-5 days.").wait_for()
+
+    # She signed out; whoever comes next on this browser starts afresh.
+    frame = await chat_as(None)
+    assert await frame.get_by_test_id("message-user").all_inner_texts() == []
+    await send(frame, "How do I care for silk?")
+    await answered(frame, 2)
+
+    # Signed in again, she has her own conversation back, and not the one after hers.
+    frame = await chat_as("cust-7")
+    await frame.get_by_text("Only within India, in 3-5 days.").wait_for()
+    assert await frame.get_by_test_id("message-user").all_inner_texts() == ["Do you ship abroad?"]
+
+    raw = await page.evaluate("key => localStorage.getItem(key)", f"voxtro:{bot['id']}")
+    # Her id and hash are not left behind for the next user to sign in with.
+    assert "cust-7" not in raw and sign(secret, "cust-7") not in raw
+    async with context.db.system() as conn:
+        rows = await (
+            await conn.execute(
+                "select user_id, message_count from conversations order by started_at"
+            )
+        ).fetchall()
+    assert [(row["user_id"], row["message_count"]) for row in rows] == [("cust-7", 2), (None, 2)]
 
 
 async def test_on_a_phone_the_chat_fills_the_screen(browser, product, host_site, bot):
@@ -510,3 +616,96 @@ async def test_messages_from_other_origins_are_ignored(page, product, host_site,
     async with context.db.system() as conn:
         row = await (await conn.execute("select user_id from conversations")).fetchone()
     assert row["user_id"] is None
+
+    # Only the chat's frame may change what the host page keeps for it.
+    kept = await stored_session(page, bot["id"])
+    assert kept["conversations"] == {"": str((await conversation_ids(context))[0])}
+    await page.evaluate(
+        "window.postMessage({type: 'voxtro:session', visitor_id: 'intruder',"
+        " conversation_id: null}, '*')"
+    )
+    await page.wait_for_timeout(200)
+    assert await stored_session(page, bot["id"]) == kept
+
+
+async def test_a_page_that_frames_the_chat_learns_nothing_from_the_chats_own_storage(
+    page, product, host_site, bot
+):
+    # The visitor chatted on the chat's own page: its storage holds their ids.
+    await page.goto(f"{product.url}/messenger/{bot['id']}")
+    await send(page.main_frame, "Do you ship abroad?")
+    await page.get_by_text("Only within India, in 3-5 days.").wait_for()
+    key = f"voxtro:{bot['id']}:visitor"
+    visitor = await page.evaluate("key => localStorage.getItem(key)", key)
+    assert visitor
+
+    # Another page of the same site (so the frame sees that same storage) frames the chat,
+    # claims to be its host, and offers an empty session to learn what the frame has.
+    site, host = host_site
+    spy = f"http://127.0.0.1:{host.port}"
+    site.script = (
+        "<script>window.got = []; addEventListener('message', e => { window.got.push(e.data);"
+        " if (e.data && e.data.type === 'voxtro:ready') e.source.postMessage({type:"
+        " 'voxtro:anonymous', session: {visitor_id: null, conversation_id: null}}, '*') });"
+        f"</script><iframe src='{product.url}/messenger/{bot['id']}?parent={quote(spy, safe='')}'>"
+        "</iframe>"
+    )
+    await page.goto(f"{spy}/spy")
+    frame = await messenger(page)
+    await answered(frame, 1)
+    assert await frame.evaluate("key => localStorage.getItem(key)", key) == visitor
+    sessions = await page.evaluate("window.got.filter(m => m && m.type === 'voxtro:session')")
+    assert [s["conversation_id"] for s in sessions] == [None]
+    assert sessions[0]["visitor_id"] != visitor
+    assert await frame.get_by_test_id("message-user").count() == 0
+
+
+async def conversation_ids(context: Any) -> list[Any]:
+    async with context.db.system() as conn:
+        rows = await (await conn.execute("select id from conversations")).fetchall()
+    return [row["id"] for row in rows]
+
+
+@pytest.mark.parametrize("viewport", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+async def test_the_demo_page_shows_the_whole_snippet_and_the_chat_reads_well(
+    browser, product, context, viewport
+):
+    await seed_demo(context, password="a-demo-password-1")
+    width, height = viewport
+    browsing = await browser.new_context(viewport={"width": width, "height": height})
+    browsing.set_default_timeout(TIMEOUT_MS)
+    failed: list[str] = []
+    browsing.on(
+        "response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None
+    )
+    try:
+        page = await browsing.new_page()
+        await page.goto(f"{product.url}/demo")
+        # The one line to copy is on screen whole: inside the page, nothing hidden to the right.
+        snippet = page.locator("pre")
+        box = await snippet.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+        assert await snippet.evaluate("e => e.scrollWidth <= e.clientWidth")
+        assert (await snippet.inner_text()).strip().endswith("async></script>")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= width
+        # The icon is in the page: the browser asks the server for no /favicon.ico.
+        icon = await page.locator("link[rel=icon]").get_attribute("href")
+        assert icon is not None and icon.startswith("data:image/svg+xml,")
+
+        frame = await open_chat(page)
+        await send(frame, "How do I care for silk?")
+        await answered(frame, 2)
+        assert "https://chicx.example/care" in await expect_sources_once(frame, "Dry clean")
+
+        # A form taller than the chat opens at its top, below the header, ready to fill in.
+        await frame.get_by_test_id("form-button").click()
+        await frame.get_by_test_id("form").wait_for()
+        form_top, header_bottom = await frame.evaluate(
+            """() => [document.querySelector('[data-testid=form]').getBoundingClientRect().top,
+                      document.querySelector('.vx-header').getBoundingClientRect().bottom]"""
+        )
+        assert form_top >= header_bottom
+        assert await frame.get_by_label("Your name").evaluate("e => e === document.activeElement")
+        assert failed == []
+    finally:
+        await browsing.close()

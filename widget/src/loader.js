@@ -123,10 +123,54 @@ iframe{display:block;width:100%;height:100%;border:0}
   let isOpen = false;
   let identity = null;
 
+  // The visitor id and conversation live in this page's storage: the chat's own is third-party
+  // here, which browsers refuse, or keep per site or per session. A signed-in user's
+  // conversation is kept under a short digest of their hash (never the hash itself, which would
+  // let the next user of this browser sign in as them) and handed to them only.
+  const STORE_KEY = `voxtro:${chatbotId}`;
+  const owner = () => {
+    if (!identity) return "";
+    let digest = 0;
+    for (const c of identity.user_hash) digest = (Math.imul(digest, 31) + c.charCodeAt(0)) | 0;
+    return `u${digest >>> 0}`;
+  };
+  // null: this page has no storage to offer (the chat then keeps its own).
+  const loadSession = () => {
+    let saved;
+    try {
+      saved = localStorage.getItem(STORE_KEY);
+    } catch {
+      return null;
+    }
+    try {
+      saved = JSON.parse(saved);
+    } catch {} // written by something else: start over
+    saved = saved && typeof saved === "object" ? saved : {};
+    if (!saved.conversations || typeof saved.conversations !== "object") saved.conversations = {};
+    return saved;
+  };
+  const saveSession = ({ visitor_id, conversation_id }) => {
+    const saved = loadSession();
+    if (!saved) return;
+    if (typeof visitor_id === "string") saved.visitor_id = visitor_id;
+    if (typeof conversation_id === "string") saved.conversations[owner()] = conversation_id;
+    else delete saved.conversations[owner()];
+    try {
+      localStorage.setItem(STORE_KEY, JSON.stringify(saved));
+    } catch {} // full or refused: the conversation lasts as long as this page
+  };
+
   // Answers the chat's "ready" either way, so that it need not wait to learn there is nobody.
   const sendIdentity = () => {
     if (!frameReady) return;
     const message = identity ? { type: "voxtro:identify", ...identity } : { type: "voxtro:anonymous" };
+    const saved = loadSession();
+    if (saved) {
+      message.session = {
+        visitor_id: saved.visitor_id || null,
+        conversation_id: saved.conversations[owner()] || null,
+      };
+    }
     frame.contentWindow.postMessage(message, origin);
   };
 
@@ -179,6 +223,8 @@ iframe{display:block;width:100%;height:100%;border:0}
       // Focus given to the iframe before its page loaded does not reach the page's input.
       if (focusWhenReady && isOpen) frame.contentWindow.focus();
       focusWhenReady = false;
+    } else if (type === "voxtro:session") {
+      saveSession(event.data);
     } else if (type === "voxtro:close") {
       close();
     }

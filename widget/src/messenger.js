@@ -13,6 +13,7 @@
   const DEFAULT_PRIMARY = "#6366f1";
   const MAX_SUGGESTIONS = 6;
   const NEAR_BOTTOM_PX = 80;
+  const UUID = /^[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
 
   const chatbotId = decodeURIComponent(
     (/\/messenger\/([^/]+)\/?$/.exec(location.pathname) || [])[1] || "",
@@ -34,23 +35,28 @@
   const input = byTestId("input");
   const sendButton = byTestId("send");
 
-  const storage = localStore();
+  // This page's own storage: framed on another site it is third-party, which browsers refuse, or
+  // keep per site or per session; so it is only the fallback where the host page keeps nothing.
+  const ownStorage = localStore();
   const storageKeys = {
     visitor: `voxtro:${chatbotId}:visitor`,
     conversation: `voxtro:${chatbotId}:conversation`,
   };
-  let visitorId = storage.get(storageKeys.visitor);
-  if (!visitorId) {
-    visitorId = newUuid();
-    storage.set(storageKeys.visitor, visitorId);
-  }
-  let conversationId = storage.get(storageKeys.conversation);
+  let hostKeepsSession = false;
+  let visitorId = null;
+  let conversationId = null;
   let config = null;
   let identity = null;
-  // Whether the host page has said who the visitor is (or that it will not): a signed-in
-  // visitor's conversation is theirs only, so its history is asked for with their identity.
+  // Whether the host page has said who the visitor is (or that it will not), and handed over
+  // what it keeps: a signed-in visitor's conversation is theirs only, so its history is asked
+  // for with their identity.
   let identitySettled;
-  const identityKnown = new Promise((resolve) => (identitySettled = resolve));
+  const identityKnown = new Promise((resolve) => {
+    identitySettled = (session) => {
+      if (visitorId === null) settleSession(session);
+      resolve();
+    };
+  });
   // Standalone, nobody will say; embedded by a loader too old to answer, not for long.
   if (!parentOrigin) identitySettled();
   else setTimeout(identitySettled, 1000);
@@ -108,8 +114,44 @@
     }
   }
 
-  function postToParent(type) {
-    if (parentOrigin) window.parent.postMessage({ type }, parentOrigin);
+  function postToParent(type, fields = {}) {
+    if (parentOrigin) window.parent.postMessage({ ...fields, type }, parentOrigin);
+  }
+
+  /**
+   * Who the visitor is and which conversation they are in: from the host page's storage when
+   * its loader keeps them (`session`, the loader's `{visitor_id, conversation_id}`), else from
+   * this page's. Nothing of this page's storage is ever posted to the host: any page may frame
+   * the chat and claim to be its host, and where a browser does not keep third-party storage
+   * apart, this page's holds what the visitor said on other sites.
+   */
+  function settleSession(session) {
+    const hosted = session && typeof session === "object" ? session : null;
+    hostKeepsSession = Boolean(hosted);
+    if (hosted) {
+      const visitor = hosted.visitor_id;
+      const conversation = hosted.conversation_id;
+      visitorId = typeof visitor === "string" && visitor.length <= 200 ? visitor : null;
+      conversationId =
+        typeof conversation === "string" && UUID.test(conversation) ? conversation : null;
+    } else {
+      visitorId = ownStorage.get(storageKeys.visitor);
+      conversationId = ownStorage.get(storageKeys.conversation);
+    }
+    if (!visitorId) {
+      visitorId = newUuid();
+      saveSession();
+    }
+  }
+
+  function saveSession() {
+    if (hostKeepsSession) {
+      postToParent("voxtro:session", { visitor_id: visitorId, conversation_id: conversationId });
+      return;
+    }
+    ownStorage.set(storageKeys.visitor, visitorId);
+    if (conversationId) ownStorage.set(storageKeys.conversation, conversationId);
+    else ownStorage.remove(storageKeys.conversation);
   }
 
   /** localStorage, or memory where a third-party iframe is denied it. */
@@ -297,10 +339,15 @@
     return { row, bubble };
   }
 
+  // An answer's closing "Sources:" list, written for channels that show text only.
+  const SOURCES_BLOCK = /\n\s*Sources:[ \t]*(?:\n[ \t]*[-*•][^\n]*)+\s*$/;
+
   function fillBotRow(row, bubble, text, citations) {
-    bubble.replaceChildren(el("div", { class: "vx-md" }, renderMarkdown(text)));
     row.querySelector(".vx-citations")?.remove();
     const sources = citationList(citations);
+    // Shown once: below the bubble, as links, when the answer has them.
+    const shown = sources ? String(text).replace(SOURCES_BLOCK, "") : text;
+    bubble.replaceChildren(el("div", { class: "vx-md" }, renderMarkdown(shown)));
     if (sources) row.append(sources);
   }
 
@@ -487,7 +534,7 @@
   function rememberConversation(id) {
     if (typeof id !== "string" || !id || id === conversationId) return;
     conversationId = id;
-    storage.set(storageKeys.conversation, id);
+    saveSession();
   }
 
   function messageBody(text) {
@@ -772,7 +819,12 @@
     });
 
     updateLog(() => log.append(row), { forceScroll: true });
-    formNode.querySelector("input, textarea, select")?.focus();
+    // A form taller than the list is shown from its top, not with its top under the header.
+    const hidden = scroller.getBoundingClientRect().top - row.getBoundingClientRect().top;
+    if (hidden > 0) {
+      scroller.scrollTop -= hidden + parseFloat(getComputedStyle(scroller).paddingTop);
+    }
+    formNode.querySelector("input, textarea, select")?.focus({ preventScroll: true });
   }
 
   function setFieldError(entry, message) {
@@ -878,8 +930,8 @@
   // ---- start ------------------------------------------------------------------------------
 
   async function loadHistory() {
-    if (!conversationId) return [];
     await identityKnown;
+    if (!conversationId) return [];
     const params = new URLSearchParams({ visitor_id: visitorId });
     if (identity && identity.user_id && identity.user_hash) {
       params.set("user_id", identity.user_id);
@@ -895,7 +947,7 @@
     } catch (error) {
       if (error.status === 404) {
         conversationId = null;
-        storage.remove(storageKeys.conversation);
+        saveSession();
       }
       return [];
     }
@@ -962,7 +1014,7 @@
     window.addEventListener("message", (event) => {
       if (event.origin !== parentOrigin || event.source !== window.parent) return;
       const data = event.data;
-      if (data && data.type === "voxtro:anonymous") identitySettled();
+      if (data && data.type === "voxtro:anonymous") identitySettled(data.session);
       if (!data || data.type !== "voxtro:identify") return;
       const user = data.payload && typeof data.payload === "object" ? data.payload : data;
       identity = {
@@ -971,7 +1023,7 @@
         name: typeof user.name === "string" ? user.name : null,
         email: typeof user.email === "string" ? user.email : null,
       };
-      identitySettled();
+      identitySettled(data.session);
     });
     // Reopened by the loader: put the visitor back in the input, unless they were elsewhere.
     window.addEventListener("focus", () => {
