@@ -3,7 +3,7 @@ prints the figures): a change that loses precision or recall on any field fails 
 
 from __future__ import annotations
 
-from tests.leads.labelled import LABELLED
+from tests.leads.labelled import LABELLED, ORIGINAL
 from tests.leads.quality import scores
 
 # Just under what it measured when written: (precision, recall) per field.
@@ -22,7 +22,7 @@ def test_the_labelled_set_is_large_and_varied():
 
 
 def test_each_field_keeps_its_precision_and_recall():
-    table, misses = scores()
+    table, misses = scores(ORIGINAL)
     for field, (precision, recall, _, _) in table.items():
         floor_p, floor_r = FLOORS[field]
         assert precision >= floor_p and recall >= floor_r, (field, precision, recall, misses)
