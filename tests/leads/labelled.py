@@ -1356,6 +1356,125 @@ ADDED: list[Labelled] = [
         name_="محمد علي",
         notes="'اسمي هو' (my name is) with the copula.",
     ),
+    # Written after the reader was changed, and measured once before any further change.
+    Labelled(
+        name="en_irish_mobile_in_uk_shop",
+        messages=[
+            ("user", "Do you deliver the garden furniture to Dublin?"),
+            ("assistant", "We do. Your name and a mobile for the courier?"),
+            ("user", "Siobhan Kelly here, Irish mobile 087 123 4567"),
+        ],
+        region="GB",
+        name_="Siobhan Kelly",
+        phone="+353871234567",
+        notes="Irish national format in a British shop, said to be Irish.",
+    ),
+    Labelled(
+        name="en_australian_number_code_given",
+        messages=[
+            ("user", "I'm calling from Sydney, so it's +61 for me."),
+            ("assistant", "No problem. What number should our team call?"),
+            ("user", "My name is Jack Wilson and my mobile is 0412 345 678"),
+        ],
+        region="US",
+        name_="Jack Wilson",
+        phone="+61412345678",
+        notes="+61 given in an earlier message.",
+    ),
+    Labelled(
+        name="es_correction_no_el_otro",
+        messages=[
+            ("user", "Necesito presupuesto para una mudanza."),
+            ("assistant", "¿Tu correo?"),
+            ("user", "mario.ruiz@gmail.com"),
+            ("user", "Uy, no, ese está mal. Es mario.ruiz@hotmail.com"),
+        ],
+        region="ES",
+        email="mario.ruiz@hotmail.com",
+        notes="Correction in a second message, referring to the first address by 'ese'.",
+    ),
+    Labelled(
+        name="fr_nom_cest_lowercase",
+        messages=[
+            ("user", "Je voudrais un rendez-vous chez le coiffeur jeudi."),
+            ("assistant", "Bien sûr, à quel nom ?"),
+            ("user", "je m'appelle lucie bernard, 06 11 22 33 44"),
+        ],
+        region="FR",
+        name_="lucie bernard",
+        phone="+33611223344",
+        notes="Name in lower case after 'je m'appelle'.",
+    ),
+    Labelled(
+        name="de_nummer_falsch_korrigiert",
+        messages=[
+            ("user", "Können Sie mich wegen der Küche zurückrufen?"),
+            ("assistant", "Gern. Ihre Nummer?"),
+            ("user", "030 1234567, nein Moment, die ist falsch, richtig ist 030 7654321"),
+        ],
+        region="DE",
+        phone="+49307654321",
+        notes="Wrong number said first and called wrong, the right one last.",
+    ),
+    Labelled(
+        name="pt_nome_e",
+        messages=[
+            ("user", "Boa tarde, queria reservar um quarto duplo."),
+            ("assistant", "Claro! Em que nome?"),
+            ("user", "O nome é Ricardo Matos, telemóvel 936 123 456."),
+        ],
+        region="PT",
+        name_="Ricardo Matos",
+        phone="+351936123456",
+        notes="'O nome é' without 'meu'.",
+    ),
+    Labelled(
+        name="hinglish_naam_number_sahi",
+        messages=[
+            ("user", "Sofa repair ke liye kisi ko bhejo"),
+            ("assistant", "Zaroor. Naam aur number?"),
+            ("user", "naam hai Manoj Tiwari. number 98765 12345 tha, ab 91234 56780 use karo"),
+        ],
+        region="IN",
+        name_="Manoj Tiwari",
+        phone="+919123456780",
+        notes="Old number then the one to use.",
+    ),
+    Labelled(
+        name="ar_name_and_kuwaiti_number",
+        messages=[
+            ("user", "أريد الاستفسار عن دورات اللغة الإنجليزية."),
+            ("assistant", "أهلاً! ما اسمك ورقمك؟"),
+            ("user", "اسمي سارة العنزي، رقمي الكويتي 9876 5432"),
+        ],
+        region="AE",
+        name_="سارة العنزي",
+        phone="+96598765432",
+        notes="Kuwaiti number in a UAE shop, said to be Kuwaiti.",
+    ),
+    Labelled(
+        name="en_order_number_and_foreign_phone",
+        messages=[
+            ("user", "Order 40512345 never arrived. I'm in Singapore now."),
+            ("assistant", "Sorry about that! A number to reach you?"),
+            ("user", "Sure, 9123 4567"),
+        ],
+        region="IN",
+        phone="+6591234567",
+        notes="The order number is not a phone; the number is read in the country named earlier.",
+    ),
+    Labelled(
+        name="ta_name_is_with_email",
+        messages=[
+            ("user", "எனக்கு வீட்டுக் கடன் பற்றி தகவல் வேண்டும்."),
+            ("assistant", "உங்கள் பெயர் மற்றும் மின்னஞ்சல்?"),
+            ("user", "பெயர் மீனா சுந்தரம், meena.s@example.in"),
+        ],
+        region="IN",
+        name_="மீனா சுந்தரம்",
+        email="meena.s@example.in",
+        notes="'பெயர்' with a comma-separated e-mail.",
+    ),
 ]
 
 LABELLED: list[Labelled] = ORIGINAL + ADDED
