@@ -265,7 +265,7 @@ _REJECT_BEFORE = re.compile(
     r"(?:\bnot|\binstead of|\brather than|\b(?:don't|do not|never) (?:use|call)|\bignore|"
     r"\ben vez de(?:l)?|\ben lugar de(?:l)?|\bno (?:uses|llames al?)|\bau lieu d[eu]|"
     r"\bpas (?:le|la|au)|\bplutôt que|\b(?:an)?statt|\bnicht|\bem vez d[eoa]|\bao invés d[eoa]|"
-    r"\be não|بدلاً من|بدلا من|بدل|وليس|ليس|لا تستخدم)"
+    r"\be não|(?<!\S)(?:بدلاً من|بدلا من|بدل|وليس|ليس|لا تستخدم))"
     rf"{_ARTICLE}\s*[:,]?\s*$",
     re.IGNORECASE | re.UNICODE,
 )
@@ -285,7 +285,8 @@ _CORRECTION_BEFORE = re.compile(
     r"(?:\bactually|\buse|\bcorrection|\bcorrect (?:one|number|e-?mail) is|\bi mean|"
     r"\bright (?:one|number|e-?mail) is|\bmejor|\busa|\ben realidad|\bcorrijo|\ben fait|"
     r"\bplutôt|\butilisez|\bappelez|\blieber|\bbesser|\beigentlich|\bkorrektur|\baliás|"
-    r"\bna verdade|\bligue para|\bsahi|सही(?: नंबर| ईमेल)?|சரியான(?: எண்)?|استخدم|الصحيح|بل)"
+    r"\bna verdade|\bligue para|\bsahi|"
+    r"(?<!\S)(?:सही(?: नंबर| ईमेल)?|சரியான(?: எண்)?|استخدم|الصحيح|بل))"
     rf"(?:\s+\w+){{0,2}}?{_ARTICLE}\s*[:,]?\s*$",
     re.IGNORECASE | re.UNICODE,
 )
