@@ -45,9 +45,17 @@ async def save_ai_config(
 
 async def profile(conn: Connection, workspace_id: UUID) -> dict[str, Any] | None:
     cur = await conn.execute(
-        "select id, name, email, phone, industry, time_zone, created_at from public.workspaces"
+        "select id, name, email, phone, industry, time_zone, country, created_at"
+        " from public.workspaces"
         " where id = %s",
         (workspace_id,),
+    )
+    return await cur.fetchone()
+
+
+async def phone_country(conn: Connection, workspace_id: UUID) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "select country, phone from public.workspaces where id = %s", (workspace_id,)
     )
     return await cur.fetchone()
 

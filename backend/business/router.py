@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from backend.auth.dependencies import AdminSubject, ApiSubject, Session
 from backend.billing import alerts as billing_alerts
 from backend.billing import service as billing
-from backend.business import repository
+from backend.business import repository, service
 from backend.business.schemas import (
     AIConfig,
     BudgetAlert,
@@ -61,6 +61,7 @@ async def get_profile(subject: ApiSubject, session: Session) -> Envelope[Busines
             phone=row["phone"],
             industry=row["industry"],
             timeZone=row["time_zone"],
+            country=service.country_in_use(row["country"], row["phone"]),
             active=not balance.is_paused,
             createdAt=_utc(row["created_at"]),
         )

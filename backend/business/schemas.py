@@ -6,6 +6,8 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from backend.kit.phones import country_code
+
 
 class BusinessProfile(BaseModel):
     id: str
@@ -14,6 +16,9 @@ class BusinessProfile(BaseModel):
     phone: str | None
     industry: str | None
     timeZone: str  # the days of the dashboards (an IANA name; not in the omnichannel document)
+    # Where phone numbers without a country code are read (ISO 3166-1 alpha-2; not in the
+    # omnichannel document): the one set, else the country of `phone`; null when neither is.
+    country: str | None
     active: bool  # false while paused: budget spent, credits used up, payment failed
     createdAt: str
 
@@ -26,6 +31,12 @@ class BusinessProfileUpdate(BaseModel):
     phone: str | None = Field(default=None, max_length=32)
     industry: str | None = Field(default=None, max_length=100)
     timeZone: str | None = Field(default=None, max_length=64)
+    country: str | None = Field(default=None, max_length=8)  # null: the country of `phone`
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        return country_code(value) if value is not None else None
 
     @field_validator("timeZone")
     @classmethod

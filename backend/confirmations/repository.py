@@ -24,12 +24,6 @@ async def get_connection(conn: Connection, workspace_id: UUID) -> dict[str, Any]
     return await cur.fetchone()
 
 
-async def workspace_phone(conn: Connection, workspace_id: UUID) -> str | None:
-    cur = await conn.execute("select phone from public.workspaces where id = %s", (workspace_id,))
-    row = await cur.fetchone()
-    return row["phone"] if row else None
-
-
 async def workspace_slug(conn: Connection, workspace_id: UUID) -> str | None:
     cur = await conn.execute("select slug from public.workspaces where id = %s", (workspace_id,))
     row = await cur.fetchone()

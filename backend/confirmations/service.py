@@ -36,6 +36,7 @@ import phonenumbers
 import structlog
 
 from backend.auth.subjects import ApiKey, AuthSubject, User
+from backend.business import service as business
 from backend.confirmations import repository
 from backend.confirmations.schemas import BolnaConnect, ConfirmOrder, OrderItem
 from backend.context import AppContext
@@ -55,7 +56,6 @@ from backend.integrations.bolna.client import (
     InvalidKey,
 )
 from backend.kit import payloads
-from backend.leads.service import region_of
 
 log = structlog.get_logger(__name__)
 
@@ -156,9 +156,8 @@ async def connect(
     token = secrets.token_urlsafe(32)
     agent_name = agent.get("agent_name")
     async with context.db.as_claims(subject.principal.claims) as conn:
-        country = data.default_country or region_of(
-            await repository.workspace_phone(conn, subject.workspace_id)
-        )
+        # The connection's own country wins; else the workspace's, as when it was connected.
+        country = data.default_country or await business.default_region(conn, subject.workspace_id)
         row = await repository.save_connection(
             conn,
             subject.workspace_id,

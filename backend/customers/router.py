@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from backend.auth.dependencies import AdminSubject, CurrentPrincipal, Session
 from backend.auth.subjects import Anonymous, User
+from backend.business import service as business
 from backend.chatbots.service import ChatbotNotFound
 from backend.context import Context
 from backend.customers import repository
@@ -35,6 +36,7 @@ from backend.customers.schemas import (
 )
 from backend.db import Connection
 from backend.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from backend.kit.phones import to_e164
 from backend.kit.schemas import Envelope, PageEnvelope
 
 log = structlog.get_logger(__name__)
@@ -65,6 +67,15 @@ async def create_customer(
     """The customer and their portal login (a Supabase Auth user with `is_customer: true`)."""
     subject.require_admin("add customers")
     email = str(data.email).lower()
+    phone = data.phone
+    if phone and not phone.startswith("+"):
+        region = await business.default_region(session, subject.workspace_id)
+        try:
+            phone = to_e164(phone, region)
+        except ValueError as exc:
+            raise ValidationFailed(
+                "Invalid phone number", errors=[{"field": "phone", "message": str(exc)}]
+            ) from None
     if await repository.email_taken(session, subject.workspace_id, email):
         raise Conflict(
             "A customer with this e-mail already exists",
@@ -94,7 +105,7 @@ async def create_customer(
             "user_id": user["id"],
             "name": data.full_name,
             "email": email,
-            "phone": data.phone,
+            "phone": phone,
             "company": data.company_name,
             "tags": data.tags,
             "chatbot_id": data.chatbot_id,

@@ -5,6 +5,7 @@ the omnichannel document's Customer API (camel case, `{success, data, pagination
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -31,7 +32,14 @@ class CustomerCreate(BaseModel):
     @field_validator("phone")
     @classmethod
     def _phone(cls, value: str | None) -> str | None:
-        return to_e164(value) if value else None
+        # A national number is read in the workspace's country by the endpoint.
+        if not value or not value.strip():
+            return None
+        if value.strip().startswith("+"):
+            return to_e164(value)
+        if not 6 <= sum(c.isdigit() for c in value) <= 15 or re.search(r"[^\d\s().\-]", value):
+            raise ValueError("must be a phone number")
+        return value.strip()
 
     @field_validator("tags")
     @classmethod

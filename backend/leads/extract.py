@@ -1,10 +1,13 @@
 """Who a visitor is, read from what they wrote: name, e-mail, phone, company.
 
 Two readers. The deterministic one (always) finds e-mail addresses (also spelled out: "priya dot
-raman at gmail dot com") and phone numbers (`phonenumbers`, in the shop's country when a number
-has no country code) in the visitor's own messages, never the bot's, skipping those said to be
-someone else's, the last one given winning (people correct themselves); and names and companies
-from the usual phrasings in several languages. The model (when the workspace has a key) reads the
+raman at gmail dot com") and phone numbers (`phonenumbers`) in the visitor's own messages, never
+the bot's, skipping those said to be someone else's; and names and companies from the usual
+phrasings in several languages. A number without a country code is read in the country named
+next to it ("my UK mobile …"), else of a country code the visitor used elsewhere, else the
+workspace's, else a country the visitor named; one valid in none of them but said to be a phone is
+kept as written (a person can still call it). The last value given wins unless the visitor took
+it back ("not X", "X is wrong"); a correction ("actually no, use Y") takes back what came before. The model (when the workspace has a key) reads the
 conversation with a structured-output schema; a value it returns that the visitor did not write is
 dropped, so the model cannot invent contact data.
 """
@@ -18,6 +21,8 @@ from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+
+from backend.leads import countries
 
 FIELDS = ("name", "email", "phone", "company")
 
@@ -49,11 +54,27 @@ _THIRD_PARTY = re.compile(
 # A word of a name: letters with their combining marks (Indic vowel signs are not \\w), initials.
 _NAME_WORD = r"[^\W\d_][^\s\d,;:!?()\"،]*"
 _NAME = rf"({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,3}})"
+# Words before "name" that make it not a person's ("company name is", "his name is").
+_NOT_SOMEONE = "".join(
+    rf"(?<!{word} )"
+    for word in ("company", "business", "shop", "store", "brand", "firm", "product", "user",
+                 "file", "your", "his", "her", "their", "account", "domain", "street", "the")
+)  # fmt: skip
 _NAME_PHRASES = [
     re.compile(p, re.IGNORECASE | re.UNICODE)
     for p in (
         rf"\bmy name is\s+{_NAME}",
         rf"\bmy name's\s+{_NAME}",
+        rf"\bthe name's\s+{_NAME}",
+        # "name is …" without "my", unless it names something else ("our company name is …")
+        rf"{_NOT_SOMEONE}\bname(?:'s|\s+is|\s+ist)\s+{_NAME}",
+        rf"\b(?:el\s+)?nombre es\s+{_NAME}",
+        rf"\bmon nom c'est\s+{_NAME}",
+        rf"\bme chamo\s+{_NAME}",
+        rf"\b(?:o\s+)?nome é\s+{_NAME}",
+        rf"\b(?:name|nombre|nom|nome)\s*:\s*{_NAME}",
+        rf"(?<!\S)பெயர்\s+{_NAME}",
+        rf"(?<!\S)الاسم\s+{_NAME}",
         rf"\bi am\s+{_NAME}",
         rf"\bi'm\s+{_NAME}",
         rf"\bthis is\s+{_NAME}",
@@ -74,7 +95,6 @@ _NAME_PHRASES = [
         rf"\bsou (?:o|a)\s+{_NAME}",
         rf"\bmera naam\s+{_NAME}\s+(?:hai|h)\b",
         rf"\bnaam\s+{_NAME}",
-        rf"\bname:\s*{_NAME}",
         rf"मेरा नाम\s+{_NAME}",
         rf"اسمي\s+{_NAME}",
         rf"என் பெயர்\s+{_NAME}",
@@ -144,6 +164,22 @@ _NOT_NAMES = frozenset(
 # Words after a name in scripts without case ("… शर्मा है": "is").
 _NOT_NAMES_SCRIPTS = frozenset(["है", "हूँ", "हूं", "हैं", "से", "बोल", "ஆகும்", "هو", "من"])
 _INITIAL = re.compile(r"[^\W\d_]{1,2}\.", re.UNICODE)
+# "is" between the phrase and the name ("मेरा नाम है राकेश", "mera naam hai Pooja", "اسمي هو").
+_COPULAS = frozenset(["है", "hai", "h", "هو", "هي"])
+# Phrases after which a name may be written in lower case ("name is priya raman"): said so
+# plainly that what follows is a name, when it ends where the clause does.
+_PLAIN = re.compile(
+    r"^(?:my name is|my name's|name is|me llamo|mi nombre es|je m'appelle|ich heiße|"
+    r"ich heisse|mein name ist|meu nome é|me chamo)\s",
+    re.IGNORECASE,
+)
+_LOWER_NOT_NAMES = frozenset(
+    ["spelled", "spelt", "written", "wrong", "right", "correct", "missing", "incorrect",
+     "misspelled", "same", "different", "mentioned", "above", "below", "listed", "there",
+     "not", "on", "in", "is", "com", "con", "avec", "mit"]
+)  # fmt: skip
+# The name as the subject of "naam hai" (Hinglish: "Rohit Kumar naam hai").
+_NAME_BEFORE = re.compile(r"((?:[A-Z][\w'.-]*\s+){1,3})naam\s+(?:hai|h)\b(?:\s+mera)?", re.UNICODE)
 _COMPANY_SUFFIX_NOISE = re.compile(r"\s+(?:and|of|&)$", re.IGNORECASE)
 
 
@@ -169,20 +205,111 @@ def visitor_text(messages: list[dict[str, Any]]) -> list[str]:
 
 def deterministic(messages: list[dict[str, Any]], region: str | None) -> Found:
     found = Found()
-    for text in visitor_text(messages):
-        emails, phones = _emails(text), _phones(text, region)
-        for value in emails:
-            found.email, found.sources["email"] = value, "parser"
-        for value in phones:
-            found.phone, found.sources["phone"] = value, "parser"
-        signed = _signature(text) if emails or phones or len(text) < 60 else (None, None)
+    texts = visitor_text(messages)
+    context = context_regions(texts)
+    emails: list[Given] = []
+    phones: list[Given] = []
+    for text in texts:
+        text_emails, text_phones = _emails(text), _phones(text, region, context)
+        emails += text_emails
+        phones += text_phones
+        signed = (
+            _signature(text, contact=bool(text_emails or text_phones))
+            if text_emails or text_phones or len(text) < 60
+            else (None, None)
+        )
         name = _name(text) or signed[0]
         if name:
             found.name, found.sources["name"] = name, "parser"
         company = _company(text) or signed[1]
         if company:
             found.company, found.sources["company"] = company, "parser"
+    found.email = settled(emails)
+    found.phone = settled(phones)
+    for key in ("email", "phone"):
+        if getattr(found, key) is not None:
+            found.sources[key] = "parser"
     return found
+
+
+# -- corrections ------------------------------------------------------------------------------
+
+
+@dataclass
+class Given:
+    """A value the visitor wrote, and what the words around it say of it."""
+
+    value: str
+    at: int = 0  # where it was written in its message
+    raw: str = ""  # as written (phones: to match the model's reading)
+    rejected: bool = False  # "not X", "instead of X", "X is wrong", "X is my old one"
+    correction: bool = False  # "actually no, use X", "X instead": what came before is replaced
+
+
+def settled(given: list[Given]) -> str | None:
+    """What the visitor settled on: the last value they gave that they did not take back. A
+    correction takes back every other value given before it, even if one is repeated later
+    ("actually no, use Y instead of X")."""
+    dropped = {g.value for g in given if g.rejected}
+    for index, g in enumerate(given):
+        if g.correction and not g.rejected:
+            dropped |= {earlier.value for earlier in given[:index] if earlier.value != g.value}
+    kept = [g.value for g in given if g.value not in dropped]
+    return kept[-1] if kept else None
+
+
+# Words just before a value that take it back, or say it corrects what came before; and words
+# just after it, in the languages of the labelled set.
+_ARTICLE = r"(?:\s+(?:the|my|that|this|el|la|le|du|de|del|al|o|a|do|da|die|der|den|dem))?"
+_REJECT_BEFORE = re.compile(
+    r"(?:\bnot|\binstead of|\brather than|\b(?:don't|do not|never) (?:use|call)|\bignore|"
+    r"\ben vez de(?:l)?|\ben lugar de(?:l)?|\bno (?:uses|llames al?)|\bau lieu d[eu]|"
+    r"\bpas (?:le|la|au)|\bplutôt que|\b(?:an)?statt|\bnicht|\bem vez d[eoa]|\bao invés d[eoa]|"
+    r"\be não|(?<!\S)(?:بدلاً من|بدلا من|بدل|وليس|ليس|لا تستخدم))"
+    rf"{_ARTICLE}\s*[:,]?\s*$",
+    re.IGNORECASE | re.UNICODE,
+)
+_REJECT_AFTER = re.compile(
+    r"^[\s,;:.…)\-\u2013\u2014]*(?:(?:(?:that|this|which)(?: one)?(?:'s| is| was)|is|was|'s|it's)\s+"
+    r"(?:(?:my|an?|the|now)\s+)?(?:wrong|incorrect|old|outdated|a typo|typo|no longer|"
+    r"not (?:mine|in use|working|valid|active)|disconnected)|(?:that|this)(?: one)?'s old|"
+    r"(?:est[aá]|es|era|estaba)\s+(?:mal|incorrect[oa]|equivocad[oa]|viej[oa]|antigu[oa])|"
+    r"ya no|(?:est|était|c'est)\s+(?:faux|erron[ée]e?|l'ancien(?:ne)?|ancien(?:ne)?|mauvais)|"
+    r"n'est plus|ne marche plus|(?:ist|war)\s+(?:falsch|alt|veraltet|nicht mehr)|"
+    r"(?:est[aá]|estava|é|era)\s+(?:errad[oa]|antig[oa]|velh[oa])|já não|"
+    r"ग़लत|गलत|पुराना|की जगह|के बजाय|galat|purana|nahi\b|ki jagah|"
+    r"தவறு|இல்லை|பழைய|க்கு பதிலாக|خطأ|غلط|قديم)",
+    re.IGNORECASE | re.UNICODE,
+)
+_CORRECTION_BEFORE = re.compile(
+    r"(?:\bactually|\buse|\bcorrection|\bcorrect (?:one|number|e-?mail) is|\bi mean|"
+    r"\bright (?:one|number|e-?mail) is|\bmejor|\busa|\ben realidad|\bcorrijo|\ben fait|"
+    r"\bplutôt|\butilisez|\bappelez|\blieber|\bbesser|\beigentlich|\bkorrektur|\baliás|"
+    r"\bna verdade|\bligue para|\bsahi|"
+    r"(?<!\S)(?:सही(?: नंबर| ईमेल)?|சரியான(?: எண்)?|استخدم|الصحيح|بل))"
+    rf"(?:\s+\w+){{0,2}}?{_ARTICLE}\s*[:,]?\s*$",
+    re.IGNORECASE | re.UNICODE,
+)
+_CORRECTION_AFTER = re.compile(
+    r"^[\s,;:.)\-\u2013\u2014]*(?:instead|is (?:the )?(?:right|correct)(?: one)?|es (?:el )?(?:bueno|"
+    r"correcto)|est le bon|ist (?:richtig|korrekt)|(?:está|é) (?:o )?(?:certo|correto)|"
+    r"use karo|use kijiye|सही है|சரி|هو الصحيح)",
+    re.IGNORECASE | re.UNICODE,
+)
+
+
+def _given(text: str, start: int, end: int, value: str) -> Given:
+    """The value at text[start:end], with what the words next to it say of it."""
+    # The words before it, back to the previous value or the start of its sentence.
+    before = re.split(r"[.!?\n]\s|[\d@]", text[max(0, start - 40) : start])[-1]
+    after = re.split(r"[\d@]", text[end : end + 40])[0]
+    return Given(
+        value=value,
+        at=start,
+        raw=text[start:end],
+        rejected=bool(_REJECT_BEFORE.search(before) or _REJECT_AFTER.search(after)),
+        correction=bool(_CORRECTION_BEFORE.search(before) or _CORRECTION_AFTER.search(after)),
+    )
 
 
 # The parts of a sign-off: commas, sentence ends, a hyphen, en dash or em dash between spaces.
@@ -198,17 +325,21 @@ _ORG_WORDS = re.compile(
 )
 
 
-def _signature(text: str) -> tuple[str | None, str | None]:
+def _signature(text: str, *, contact: bool) -> tuple[str | None, str | None]:
     """A sign-off such as "Meera Nair, meera@x.example, Lumen Labs": a first part of two to
-    four capitalised words (or words of a script without case) is a name; a later capitalised
-    part that is not contact data is the company."""
+    four capitalised words (or words of a script without case, when the message also gives
+    contact data: a short question in them looks the same) is a name; a later capitalised part
+    that is not contact data is the company."""
     parts = [p for p in _SEGMENT.split(text) if p]
     name = company = None
     for index, part in enumerate(parts):
         words = part.split()
-        if any(c.isdigit() for c in part) or "@" in part:
+        if any(c.isdigit() for c in part) or "@" in part or "?" in part or "؟" in part:
             continue
+        cased = [w for w in words if w[:1].isupper()]
         looks = [w for w in words if w[:1].isupper() or not w[:1].isascii()]
+        if not contact and not cased:
+            continue
         if (
             name is None
             and 2 <= len(words) <= 4
@@ -242,42 +373,187 @@ def _someone_elses(text: str, start: int) -> bool:
     return bool(_THIRD_PARTY.search(clause))
 
 
-def _emails(text: str) -> list[str]:
-    found: list[tuple[int, str]] = []
+def _emails(text: str) -> list[Given]:
+    found: list[tuple[int, int, str]] = []
     for match in _EMAIL.finditer(text):
-        found.append((match.start(), match.group()))
+        found.append((match.start(), match.end(), match.group()))
     for match in _SPELLED.finditer(text):
         if "@" in match.group():
             continue
         joined = _SPELLED_DOT.sub(".", _SPELLED_AT.sub("@", match.group()))
-        found.append((match.start(), re.sub(r"\s+", "", joined)))
+        found.append((match.start(), match.end(), re.sub(r"\s+", "", joined)))
     emails = []
-    for start, raw in sorted(found):
+    for start, end, raw in sorted(found):
         if _someone_elses(text, start):
             continue
         try:
-            emails.append(
-                validate_email(raw.strip("."), check_deliverability=False).normalized.lower()
-            )
+            value = validate_email(raw.strip("."), check_deliverability=False).normalized.lower()
         except EmailNotValidError:
             continue
+        emails.append(_given(text, start, end, value))
     return emails
 
 
-def _phones(text: str, region: str | None) -> list[str]:
+# -- phones -----------------------------------------------------------------------------------
+
+# Words that say a number is a phone, and words that say it is not (an order, a parcel).
+_PHONE_WORDS = re.compile(
+    r"\b(?:phone|mobile|cell|cellphone|tel|telephone|whatsapp|call|text|reach|ring|contact|"
+    r"teléfono|telefono|móvil|movil|celular|cel|llama|llámame|téléphone|portable|tél|appelez|"
+    r"joindre|telefon|handy|handynummer|mobil|anrufen|telefone|telemóvel|telemovel|contacto|"
+    r"ligue|ligar|fone|karo)\b|"
+    r"फ़ोन|फोन|मोबाइल|தொலைபேசி|மொபைல்|رقمي|جوال|جوالي|هاتف|هاتفي|واتساب",
+    re.IGNORECASE | re.UNICODE,
+)
+# "Number" alone: a phone's ("my number is …") unless an order's ("order number …").
+_NUMBER_WORDS = re.compile(
+    r"\b(?:number|no\.|número|numero|numéro|nummer)\b|नंबर|नम्बर|எண்|رقم",
+    re.IGNORECASE | re.UNICODE,
+)
+_NOT_PHONE_WORDS = re.compile(
+    r"\b(?:order|ord|awb|tracking|track|invoice|sku|ref|reference|pedido|factura|commande|"
+    r"facture|bestellung|rechnung|encomenda|fatura|pin|pincode|zip)\b|"
+    r"ऑर्डर|ஆர்டர்|طلبي|طلب|#|n°",
+    re.IGNORECASE | re.UNICODE,
+)
+# A run of digits with the separators people put in phone numbers.
+_DIGIT_RUN = re.compile(r"(?<![\w@.+])(?:\+|00)?\(?\d[\d\s().\-/]{5,20}\d(?![\w@])", re.UNICODE)
+_INTERNATIONAL = re.compile(r"(?<![\w+])(?:\+|00)\s?(\d{1,3})\b")
+
+
+@dataclass
+class Context:
+    """The countries the visitor's messages point to, latest first: the country codes they
+    used (a "+44" number, or "+44" alone), and the countries they named ("I live in Germany")."""
+
+    codes: list[str] = field(default_factory=list)
+    named: list[str] = field(default_factory=list)
+
+
+def context_regions(texts: list[str]) -> Context:
+    codes: list[tuple[int, int, str]] = []
+    named: list[tuple[int, int, str]] = []
+    for index, text in enumerate(texts):
+        for match in _INTERNATIONAL.finditer(text):
+            digits = match.group(1)
+            for length in (1, 2, 3):  # "+447911…" written without spaces: the code's digits
+                region = phonenumbers.region_code_for_country_code(int(digits[:length]))
+                if region != "ZZ":
+                    codes.append((index, match.start(), region))
+                    break
+        named += [
+            (index, start, region) for start, region in countries.mentioned(text, languages=False)
+        ]
+
+    def latest_first(seen: list[tuple[int, int, str]]) -> list[str]:
+        return list(dict.fromkeys(region for _, _, region in sorted(seen, reverse=True)))
+
+    return Context(latest_first(codes), latest_first(named))
+
+
+def _valid_in(raw: str, region: str | None) -> str | None:
+    """`raw` in E.164 when it is a valid number read in `region` (None: only with a country
+    code)."""
+    try:
+        number = phonenumbers.parse(raw, region or "ZZ")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _cue(text: str, start: int, end: int) -> str | None:
+    """The country named next to the number ("my UK mobile 07911…", "079 123 45 67 (Swiss)")."""
+    # In the same clause: "I was born in India, call (415) 555-2671" names no number's country.
+    before = re.split(r"[.!?\n]\s|[,;]|\d", text[max(0, start - 40) : start])[-1]
+    named = countries.mentioned(before)
+    if named:
+        return named[-1][1]
+    after = re.split(r"[.!?,;\n]|\d", text[end : end + 20])[0]
+    named = countries.mentioned(after)
+    return named[0][1] if named else None
+
+
+def resolve(raw: str, region: str | None, context: Context, cue: str | None = None) -> str | None:
+    """A number in E.164: its own country code; else the country named next to it; else the
+    country of a code the visitor used elsewhere; else the workspace's country; else a country
+    the visitor named. None: valid in none of them."""
+    if raw.lstrip().startswith(("+", "00")):
+        return _valid_in(raw, None) or _valid_in("+" + raw.lstrip()[2:], None)
+    for candidate in dict.fromkeys([cue, *context.codes, region, *context.named]):
+        if candidate is not None and (value := _valid_in(raw, candidate)):
+            return value
+    return None
+
+
+def _valid_somewhere(raw: str) -> bool:
+    return any(_valid_in(raw, r) for r in phonenumbers.SUPPORTED_REGIONS)
+
+
+def _not_a_phone(text: str, start: int, end: int) -> bool:
+    """An order id, a parcel, an e-mail's local part: said so by the words just before it."""
+    if text[end : end + 1] == "@":
+        return True
+    before = re.split(r"[.!?\n]\s|\d", text[max(0, start - 30) : start])[-1]
+    said = list(_NOT_PHONE_WORDS.finditer(before))
+    return bool(said) and not _PHONE_WORDS.search(before[said[-1].end() :])
+
+
+def _phones(text: str, region: str | None, context: Context) -> list[Given]:
+    """The visitor's numbers in `text`: found by `phonenumbers` in the workspace's country or a
+    country the conversation points to, read as `resolve` says; a number said to be a phone
+    that no country of the conversation makes valid is kept as written."""
+    matched: list[tuple[int, int, str]] = []
+    for reading in dict.fromkeys([region or "ZZ", *context.codes, *context.named]):
+        for match in phonenumbers.PhoneNumberMatcher(
+            text, reading, leniency=phonenumbers.Leniency.VALID
+        ):
+            matched.append((match.start, match.end, match.raw_string))
+    # One number read in two countries may be matched over different spans ("(11) 91234-5678"
+    # and "91234-5678"): the longest stands.
+    spans: list[tuple[int, int, str]] = []
+    for start, end, raw in sorted(matched, key=lambda m: (m[0], -m[1])):
+        if not any(s <= start and end <= e for s, e, _ in spans):
+            spans.append((start, end, raw))
     phones = []
-    for match in phonenumbers.PhoneNumberMatcher(
-        text, region or "ZZ", leniency=phonenumbers.Leniency.VALID
-    ):
-        if _someone_elses(text, match.start):
+    for start, end, raw in spans:
+        if _someone_elses(text, start) or _not_a_phone(text, start, end):
             continue
-        phones.append(phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164))
+        value = resolve(raw, region, context, _cue(text, start, end))
+        if value:
+            phones.append(_given(text, start, end, value))
     if not phones:  # digits spaced one by one ("9 8 7 6 5 4 3 2 1 0")
         for spaced in re.finditer(r"\+?\d(?:[ -]\d){7,14}", text):
             if _someone_elses(text, spaced.start()):
                 continue
-            phones += _phones(re.sub(r"[ -]", "", spaced.group()), region)
-    return phones
+            joined = re.sub(r"[ -]", "", spaced.group())
+            phones += [
+                _given(text, spaced.start(), spaced.end(), p.value)
+                for p in _phones(joined, region, context)
+            ]
+    taken = [(start, end) for start, end, _ in spans]
+    for run in _DIGIT_RUN.finditer(text):
+        start, end = run.span()
+        digits = re.sub(r"\D", "", run.group())
+        if any(s < end and start < e for s, e in taken) or not 8 <= len(digits) <= 15:
+            continue
+        if any(p.raw and p.raw in run.group() for p in phones):
+            continue
+        before = re.split(r"[.!?\n]\s|\d", text[max(0, start - 30) : start])[-1]
+        cue = _cue(text, start, end)
+        said = _PHONE_WORDS.search(before) or _NUMBER_WORDS.search(before)
+        if not (said or cue) or _not_a_phone(text, start, end):
+            continue
+        if _someone_elses(text, start):
+            continue
+        raw = run.group().strip(" .-/")
+        value = resolve(raw, region, context, cue)
+        if value is None and _valid_somewhere(raw):
+            value = raw  # whose it is cannot be told: as written, for a person to read
+        if value is not None:
+            phones.append(_given(text, start, end, value))
+    return sorted(phones, key=lambda p: p.at)
 
 
 def _name(text: str) -> str | None:
@@ -287,26 +563,50 @@ def _name(text: str) -> str | None:
             if _someone_elses(text, match.start()):
                 continue
             words = match.group(1).split()
-            # Keep the leading words that look like a name (capitalised, or a script without
-            # case), stopping at the first ordinary word.
-            kept: list[str] = []
-            for word in words:
-                if _INITIAL.fullmatch(word):  # "R. Krishnan"
-                    kept.append(word)
-                    continue
-                bare = word.strip(".,;:!?।")
-                if (
-                    bare.lower() in _NOT_NAMES
-                    or bare in _NOT_NAMES_SCRIPTS
-                    or (bare[:1].islower() and bare[:1].isascii())
-                ):
-                    break
-                kept.append(bare)
-                if bare != word:  # punctuation ends the name
-                    break
+            while words and words[0].lower() in _COPULAS:
+                words = words[1:]
+            kept = _name_words(words) or _plain_name(match, words)
             if kept and (best is None or match.start() >= best[0]):
                 best = (match.start(), " ".join(kept))
+    for match in _NAME_BEFORE.finditer(text):
+        if best is None or match.start() >= best[0]:
+            best = (match.start(), match.group(1).strip())
     return best[1] if best else None
+
+
+def _name_words(words: list[str]) -> list[str]:
+    """The leading words that look like a name (capitalised, or a script without case),
+    stopping at the first ordinary word."""
+    kept: list[str] = []
+    for word in words:
+        if _INITIAL.fullmatch(word):  # "R. Krishnan"
+            kept.append(word)
+            continue
+        bare = word.strip(".,;:!?।")
+        if (
+            bare.lower() in _NOT_NAMES
+            or bare in _NOT_NAMES_SCRIPTS
+            or (bare[:1].islower() and bare[:1].isascii())
+        ):
+            break
+        kept.append(bare)
+        if bare != word:  # punctuation ends the name
+            break
+    return kept
+
+
+def _plain_name(match: re.Match[str], words: list[str]) -> list[str]:
+    """A name in lower case after a phrase that plainly introduces one, when it is one to three
+    words ending the clause ("name is priya raman, email …")."""
+    if not _PLAIN.match(match.group(0)):
+        return []
+    rest = match.string[match.start(1) :]
+    clause = re.split(r"[,;.!?\n]|\s(?:and|y|et|und|e|aur)\s", rest)[0].split()
+    if not 1 <= len(clause) <= 3 or clause != words[: len(clause)]:
+        return []
+    if any(w.lower() in _LOWER_NOT_NAMES or w.lower() in _NOT_NAMES for w in clause):
+        return []
+    return clause
 
 
 def _company(text: str) -> str | None:
@@ -386,10 +686,9 @@ def from_model(content: str | None, messages: list[dict[str, Any]], region: str 
             pass
     phone = text_of("phone")
     if phone:
-        parsed = _phones(phone, region)
-        national = str(phonenumbers.parse(parsed[0]).national_number) if parsed else None
-        if parsed and national and national in digits:
-            found.phone, found.sources["phone"] = parsed[0], "model"
+        found.phone = _model_phone(phone, messages, region, digits)
+        if found.phone:
+            found.sources["phone"] = "model"
     for key in ("name", "company"):
         value = text_of(key)
         if value and value.casefold() in folded:
@@ -397,6 +696,28 @@ def from_model(content: str | None, messages: list[dict[str, Any]], region: str 
             found.sources[key] = "model"
     found.notes = text_of("notes")
     return found
+
+
+def _model_phone(
+    phone: str, messages: list[dict[str, Any]], region: str | None, written: str
+) -> str | None:
+    """The model's phone as the parsers read the same digits where the visitor wrote them (the
+    country named next to them counts); else read as they would be; None when the visitor did not
+    write those digits."""
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) < 7:
+        return None
+    texts = visitor_text(messages)
+    context = context_regions(texts)
+    for text in texts:
+        for given in _phones(text, region, context):
+            if re.sub(r"\D", "", given.raw) == digits:
+                return given.value
+    value = resolve(phone, region, context)
+    if value is None:
+        return None
+    national = str(phonenumbers.parse(value).national_number)
+    return value if national in written else None
 
 
 def merge(*readings: Found) -> Found:

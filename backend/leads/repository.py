@@ -7,9 +7,10 @@ from uuid import UUID
 
 from psycopg import sql
 
+from backend.business import service as business
 from backend.customers import repository as customers
 from backend.db import Connection, insert_sql
-from backend.kit.phones import to_e164
+from backend.kit.phones import to_e164, valid_e164
 
 LEAD_COLUMNS = "id, conversation_id, chatbot_id, name, email, phone, company, notes, created_at"
 
@@ -65,12 +66,6 @@ async def mark_read(conn: Connection, conversation_id: UUID) -> None:
         "update public.conversations set leads_extracted_at = now() where id = %s",
         (conversation_id,),
     )
-
-
-async def workspace_phone(conn: Connection, workspace_id: UUID) -> str | None:
-    cur = await conn.execute("select phone from public.workspaces where id = %s", (workspace_id,))
-    row = await cur.fetchone()
-    return row["phone"] if row else None
 
 
 async def same_person(
@@ -134,15 +129,20 @@ async def keep(
 ) -> dict[str, Any]:
     """The workspace's lead for this person (one by e-mail or phone: a lead found before is
     completed, not repeated), and the customer they are."""
-    values = _normalized(values)
+    region = None
+    if values.get("phone") and not str(values["phone"]).strip().startswith("+"):
+        region = await business.default_region(conn, workspace_id)
+    values = _normalized(values, region)
     customer_id = None
-    if values.get("email") or values.get("phone"):
+    # A customer's phone is who they are (orders, WhatsApp): only a number in E.164 is one.
+    e164 = values["phone"] if str(values.get("phone") or "").startswith("+") else None
+    if values.get("email") or e164:
         customer_id = await customers.upsert_contact(
             conn,
             workspace_id,
             name=values.get("name"),
             email=values.get("email"),
-            phone=values.get("phone"),
+            phone=e164,
             company=values.get("company"),
         )
     existing = await same_person(conn, workspace_id, values.get("email"), values.get("phone"))
@@ -161,15 +161,26 @@ async def keep(
     )
 
 
-def _normalized(values: dict[str, Any]) -> dict[str, Any]:
-    """E-mail lower-cased and phone in E.164, as customers and de-duplication need them; a
-    phone that is not one is kept out."""
+def _normalized(values: dict[str, Any], region: str | None) -> dict[str, Any]:
+    """E-mail lower-cased and phone in E.164 (a national number read in the workspace's
+    country), as customers and de-duplication need them. A phone that is not a valid number so
+    read is kept as written, for a person to call: the visitor gave it, and the lead may have
+    nothing else."""
     values = dict(values)
     if values.get("email"):
         values["email"] = str(values["email"]).strip().lower()
     if values.get("phone"):
-        try:
-            values["phone"] = to_e164(str(values["phone"]))
-        except ValueError:
-            values["phone"] = None
+        written = " ".join(str(values["phone"]).split())
+        values["phone"] = valid_e164(written, region) or _as_written(written)
     return values
+
+
+def _as_written(phone: str) -> str | None:
+    """A phone that is not a valid number: with its country code, in E.164 as before (it may be
+    a new range); without one, as the visitor wrote it (no `+`, so never taken for E.164)."""
+    if phone.startswith("+"):
+        try:
+            return to_e164(phone)
+        except ValueError:
+            return None
+    return phone if 7 <= sum(c.isdigit() for c in phone) <= 15 else None

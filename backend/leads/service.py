@@ -8,11 +8,11 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import phonenumbers
 import structlog
 
 from backend.billing import prices
 from backend.billing import service as billing
+from backend.business import service as business
 from backend.context import AppContext
 from backend.errors import NotFound
 from backend.integrations.openai.client import OpenAIError
@@ -30,16 +30,6 @@ class Extraction:
     lead: dict[str, Any] | None
 
 
-def region_of(phone: str | None) -> str | None:
-    """The country a workspace is in, from its own phone number (to read local numbers)."""
-    if not phone:
-        return None
-    try:
-        return phonenumbers.region_code_for_number(phonenumbers.parse(phone, None))
-    except phonenumbers.NumberParseException:
-        return None
-
-
 async def extract_conversation(
     context: AppContext, workspace_id: UUID, conversation_id: UUID, principal: str
 ) -> Extraction:
@@ -48,7 +38,7 @@ async def extract_conversation(
         if conversation is None:
             raise NotFound("Conversation not found")
         messages = await repository.messages(conn, conversation_id)
-        region = region_of(await repository.workspace_phone(conn, workspace_id))
+        region = await business.default_region(conn, workspace_id)
         key = await _model_key(context, conn, workspace_id)
     parsed = extract.deterministic(messages, region)
     read = parsed

@@ -197,12 +197,6 @@ async def conversations(
     return rows, int(counted["n"]) if counted else 0
 
 
-async def workspace_phone(conn: Connection, workspace_id: UUID) -> str | None:
-    cur = await conn.execute("select phone from public.workspaces where id = %s", (workspace_id,))
-    row = await cur.fetchone()
-    return row["phone"] if row else None
-
-
 _CALL = (
     "id, phone, status, duration_seconds, language, started_at, ended_at, transcript, recording_url"
 )

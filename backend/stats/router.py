@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, Query
 
 from backend.auth.dependencies import api_key_subject
 from backend.auth.subjects import ApiKey, AuthSubject
+from backend.business import service as business
 from backend.context import Context
 from backend.errors import NotFound
-from backend.leads.service import region_of
 from backend.stats import repository
 
 router = APIRouter(prefix="/api/stats", tags=["stats"])
@@ -28,8 +28,8 @@ def _principal(subject: AuthSubject[ApiKey]) -> str:
     return f"api_key:{subject.principal.id}"
 
 
-# How national numbers are read for a workspace without a phone of its own (as Bolna
-# connections read them by default).
+# How national numbers are read for a workspace with neither a country nor a phone of its own
+# (as Bolna connections read them by default).
 DEFAULT_COUNTRY = "IN"
 
 
@@ -101,7 +101,7 @@ async def conversations(
     async with context.db.for_workspace(subject.workspace_id, _principal(subject)) as conn:
         prefixes: list[str] = []
         if search:
-            region = region_of(await repository.workspace_phone(conn, subject.workspace_id))
+            region = await business.default_region(conn, subject.workspace_id)
             prefixes = phone_prefixes(search, region or DEFAULT_COUNTRY)
         rows, total = await repository.conversations(
             conn,

@@ -15,9 +15,12 @@ _NAME_FIELDS = frozenset({"name", "full_name", "fullname", "your_name"})
 _COMPANY_FIELDS = frozenset({"company", "company_name", "organisation", "organization"})
 
 
-def check(fields: list[dict[str, Any]], data: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]:
+def check(
+    fields: list[dict[str, Any]], data: dict[str, Any], region: str | None = None
+) -> tuple[dict[str, Any], list[dict]]:
     """The submission with each value in its canonical form (trimmed text, lower-case e-mail,
-    E.164 phone, ISO date, number, boolean), and the errors, one per field at fault."""
+    E.164 phone: a national number read in `region`, the workspace's country; ISO date,
+    number, boolean), and the errors, one per field at fault."""
     errors: list[dict[str, str]] = []
     clean: dict[str, Any] = {}
     known = {field["name"] for field in fields}
@@ -34,13 +37,13 @@ def check(fields: list[dict[str, Any]], data: dict[str, Any]) -> tuple[dict[str,
                 errors.append({"field": f"submitted_data.{name}", "message": "is required"})
             continue
         try:
-            clean[name] = _value(field, raw)
+            clean[name] = _value(field, raw, region)
         except ValueError as exc:
             errors.append({"field": f"submitted_data.{name}", "message": str(exc)})
     return clean, errors
 
 
-def _value(field: dict[str, Any], raw: Any) -> Any:
+def _value(field: dict[str, Any], raw: Any, region: str | None) -> Any:
     kind = field.get("type", "text")
     if kind == "checkbox":
         if not isinstance(raw, bool):
@@ -64,7 +67,7 @@ def _value(field: dict[str, Any], raw: Any) -> Any:
         except EmailNotValidError:
             raise ValueError("must be an e-mail address") from None
     if kind == "phone":
-        return to_e164(text)
+        return to_e164(text, region)
     if kind == "date":
         try:
             return dt.date.fromisoformat(text).isoformat()

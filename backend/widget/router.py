@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Request, status
 
 from backend.auth.dependencies import AdminSubject, CurrentPrincipal, Session
+from backend.business import service as business
 from backend.chat.engine import ChatInput
 from backend.chat.router import limit_visitor, respond
 from backend.chat.schemas import ChatMessageOut, VisitorIdentity
@@ -122,11 +123,14 @@ async def submit_form(
     how to reach the visitor."""
     async with context.db.system() as conn:
         form = await repository.active_form(conn, data.form_id)
+        region = None
+        if form is not None and any(f.get("type") == "phone" for f in form["fields"]):
+            region = await business.default_region(conn, form["workspace_id"])
     if form is None:
         raise NotFound("Form not found")
     service.check_origin(request, form["allowed_domains"])
     await limit_visitor(context, request, form["chatbot_id"], data.visitor_id)
-    clean, errors = forms.check(form["fields"], data.submitted_data)
+    clean, errors = forms.check(form["fields"], data.submitted_data, region)
     if errors:
         raise ValidationFailed("Some fields need another look", errors=errors)
     lead = forms.lead_of(form["fields"], clean)

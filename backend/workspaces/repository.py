@@ -55,8 +55,16 @@ async def create(conn: Connection, *, name: str, slug: str) -> UUID:
 
 
 async def update(conn: Connection, workspace_id: UUID, **changes: Any) -> None:
-    """Change a workspace's name, slug or business profile (e-mail, phone, industry)."""
-    assert set(changes) <= {"name", "slug", "email", "phone", "industry", "time_zone"}, changes
+    """Change a workspace's name, slug or business profile (e-mail, phone, industry, country)."""
+    assert set(changes) <= {
+        "name",
+        "slug",
+        "email",
+        "phone",
+        "industry",
+        "time_zone",
+        "country",
+    }, changes
     await conn.execute(
         sql.SQL("update public.workspaces set {} where id = %(_id)s").format(set_sql(changes)),
         {**changes, "_id": workspace_id},

@@ -15,8 +15,11 @@ from backend.billing import service as billing
 from backend.business import router as business_router
 from tests.fixtures.factories import create_admin, create_api_key
 
-# The documented fields, and the time zone the stats count days in (an addition).
-PROFILE_FIELDS = {"id", "name", "email", "phone", "industry", "active", "createdAt", "timeZone"}
+# The documented fields, the time zone the stats count days in and the country national phone
+# numbers are read in (additions).
+PROFILE_FIELDS = {
+    "id", "name", "email", "phone", "industry", "active", "createdAt", "timeZone", "country",
+}  # fmt: skip
 CREDIT_FIELDS = {
     "totalCredits",
     "usedCredits",
@@ -124,6 +127,9 @@ async def test_patch_profile(client, admin):
         ({"phone": "1" * 33}, "phone"),
         ({"industry": "x" * 101}, "industry"),
         ({"active": False}, "active"),
+        ({"country": "XX"}, "country"),
+        ({"country": "GBR"}, "country"),
+        ({"country": "United Kingdom"}, "country"),
     ],
 )
 async def test_patch_profile_validation(client, admin, body, field):
@@ -132,6 +138,24 @@ async def test_patch_profile_validation(client, admin, body, field):
     assert response.status_code == 400, response.text
     assert field in field_names(response)
     assert (await client.get("/api/business/me", headers=admin.headers)).json()["data"] == before
+
+
+async def test_the_country_is_set_or_follows_the_workspace_phone(client, admin):
+    async def country():
+        response = await client.get("/api/business/me", headers=admin.headers)
+        return response.json()["data"]["country"]
+
+    async def patch(body):
+        response = await client.patch("/api/business/me", headers=admin.headers, json=body)
+        assert response.status_code == 200, response.text
+        return response.json()["data"]["country"]
+
+    assert await country() is None  # neither a country nor a phone: national numbers unread
+    assert await patch({"phone": "+44 20 7946 0958"}) == "GB"  # the phone's, until set
+    assert await patch({"country": "in"}) == "IN"
+    assert await patch({"phone": "+1 415 555 0100"}) == "IN"  # once set, the phone is not read
+    assert await country() == "IN"
+    assert await patch({"country": None}) == "US"  # cleared: the phone's again
 
 
 async def test_each_workspace_sees_its_own_profile(client, admin, other_admin):

@@ -80,6 +80,21 @@ async def test_an_admin_adds_a_customer_who_signs_in_to_the_portal(
     assert {e["field"] for e in bad.json()["errors"]} >= {"email", "phone"}
 
 
+async def test_a_customers_national_number_is_read_in_the_workspaces_country(
+    client, admin, anon_key
+):
+    body = {"email": "kiran@example.in", "phone": "98765 43210"}
+    refused = await client.post("/api/customers", headers=admin.headers, json=body)
+    assert refused.status_code == 400, refused.text  # no country, no phone: whose number?
+    assert [e["field"] for e in refused.json()["errors"]] == ["phone"]
+    patched = await client.patch("/api/business/me", headers=admin.headers, json={"country": "IN"})
+    assert patched.status_code == 200, patched.text
+    created = await client.post("/api/customers", headers=admin.headers, json=body)
+    assert created.status_code == 201, created.text
+    listed = (await client.get("/api/customers", headers=admin.headers)).json()["data"]
+    assert [(c["email"], c["phone"]) for c in listed] == [("kiran@example.in", "+919876543210")]
+
+
 async def test_customers_are_listed_searched_and_filtered(client, admin, anon_key, customer):
     await add_customer(client, admin, anon_key, full_name="Arjun Mehta", tags=["new"])
     everyone = (await client.get("/api/customers", headers=admin.headers)).json()

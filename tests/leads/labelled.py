@@ -9,8 +9,11 @@ How the labels were decided:
   one", the label is what they settled on.
 - E-mails are lower-cased and de-obfuscated ("dot"/"at"/"arroba"/"[at]" spelled out); an address
   that is only part of a URL is not an e-mail the visitor gave.
-- Phones are E.164, read with `region` when written without a country code. Order ids, tracking
-  numbers, SKUs, prices, dates and pin codes are never phones, even when they would parse as one.
+- Phones are E.164, read with `region` (the shop's country) when written without a country code,
+  unless the conversation says whose they are ("my UK mobile", a +44 the visitor used elsewhere);
+  a number valid neither there nor in a country the conversation names is labelled as written.
+  Order ids, tracking numbers, SKUs, prices, dates and pin codes are never phones, even when they
+  would parse as one.
 - Names are kept in the script the visitor wrote them in, never guessed from an e-mail or a
   company; a bare first name stays a bare first name. Companies drop generic words the visitor
   put in front ("de la société", "شركة") but keep the legal suffix they wrote ("GmbH", "Ltd").
@@ -35,7 +38,7 @@ class Labelled:
     notes: str = ""
 
 
-LABELLED: list[Labelled] = [
+ORIGINAL: list[Labelled] = [
     # English
     Labelled(
         name="en_all_fields_one_line",
@@ -989,6 +992,494 @@ LABELLED: list[Labelled] = [
 ]
 
 
+# Added with P8: foreign national formats and their context, corrections, "name is" phrasing.
+# A phone kept as written (its country cannot be told) is labelled as the visitor wrote it.
+ADDED: list[Labelled] = [
+    # A national number of another country than the shop's
+    Labelled(
+        name="en_uk_mobile_in_us_shop",
+        messages=[
+            ("user", "Can I get the quote for the kitchen cabinets by text?"),
+            ("assistant", "Sure! What's your name and mobile number?"),
+            ("user", "Alex Moore, my UK mobile is 07911 123456"),
+        ],
+        region="US",
+        name_="Alex Moore",
+        phone="+447911123456",
+        notes="British national format in a US shop, said to be a UK mobile.",
+    ),
+    Labelled(
+        name="en_plus44_code_said_earlier",
+        messages=[
+            ("user", "I'm in London at the moment, so the country code is +44."),
+            ("assistant", "Thanks! Which number should our travel desk call?"),
+            ("user", "Mobile: 07911 123456"),
+        ],
+        region="IN",
+        phone="+447911123456",
+        notes="The +44 given in an earlier message tells how to read the national number.",
+    ),
+    Labelled(
+        name="en_us_office_then_cell_in_uk_shop",
+        messages=[
+            ("user", "We'd like to order 30 blazers for our New York team."),
+            ("assistant", "Lovely. Who should our account manager call?"),
+            (
+                "user",
+                "Dana Whitfield. Office is +1 212 555 0143 but my cell is better: (415) 555-2671",
+            ),
+        ],
+        region="GB",
+        name_="Dana Whitfield",
+        phone="+14155552671",
+        notes="+1 used for the office number; the cell in US national format is read the same.",
+    ),
+    Labelled(
+        name="en_foreign_number_no_context",
+        messages=[
+            ("user", "Do you ship surfboards to Europe?"),
+            ("assistant", "We do. Can I take a number for our export team?"),
+            ("user", "Sure, call me on 07911 123456 after 6pm."),
+        ],
+        region="US",
+        phone="07911 123456",
+        notes="Not a US number and nothing says whose it is: kept as written.",
+    ),
+    Labelled(
+        name="en_germany_number_in_indian_shop",
+        messages=[
+            ("user", "I'm an NRI living in Germany, I want to buy a flat in Pune."),
+            ("assistant", "Wonderful! Name and a number to reach you?"),
+            ("user", "Vivek Joshi. My number here is 0151 23456789"),
+        ],
+        region="IN",
+        name_="Vivek Joshi",
+        phone="+4915123456789",
+        notes="The country named earlier in the conversation (Germany) reads the number.",
+    ),
+    Labelled(
+        name="hinglish_uae_number",
+        messages=[
+            ("user", "Bhaiya gold chain ka rate kya hai 22 carat?"),
+            ("assistant", "Aaj ka rate bhej dete hain. Aapka number?"),
+            ("user", "Main abhi Dubai mein hoon, UAE number 050 123 4567 pe WhatsApp karo"),
+        ],
+        region="IN",
+        phone="+971501234567",
+        notes="UAE mobile in national format from a visitor of an Indian shop.",
+    ),
+    Labelled(
+        name="es_uk_mobile_in_spanish_shop",
+        messages=[
+            ("user", "Hola, quiero alquilar el apartamento de Nerja en julio."),
+            ("assistant", "¡Genial! ¿Tu nombre y un teléfono?"),
+            ("user", "Soy Emma Clarke, mi móvil inglés es 07911 123456"),
+        ],
+        region="ES",
+        name_="Emma Clarke",
+        phone="+447911123456",
+        notes="'móvil inglés' says the number is British.",
+    ),
+    Labelled(
+        name="fr_belgian_mobile",
+        messages=[
+            ("user", "Bonjour, livrez-vous à Bruxelles ?"),
+            ("assistant", "Oui ! Un numéro pour le livreur ?"),
+            ("user", "Mon portable belge : 0470 12 34 56. Sophie Lambert."),
+        ],
+        region="FR",
+        name_="Sophie Lambert",
+        phone="+32470123456",
+        notes="Valid as a French landline too, but said to be Belgian.",
+    ),
+    Labelled(
+        name="de_swiss_mobile",
+        messages=[
+            ("user", "Liefern Sie die Sofas auch nach Zürich?"),
+            ("assistant", "Ja. Unter welcher Nummer erreichen wir Sie?"),
+            ("user", "Meine Schweizer Handynummer ist 079 123 45 67."),
+        ],
+        region="DE",
+        phone="+41791234567",
+        notes="Also a valid German number (area 0791), but said to be Swiss.",
+    ),
+    Labelled(
+        name="pt_brazilian_mobile_in_pt_shop",
+        messages=[
+            ("user", "Olá, vocês enviam azulejos para São Paulo?"),
+            ("assistant", "Enviamos. Deixe um contacto, por favor."),
+            ("user", "Meu celular brasileiro é (11) 91234-5678, sou a Ana Costa."),
+        ],
+        region="PT",
+        name_="Ana Costa",
+        phone="+5511912345678",
+        notes="Brazilian national format in a Portuguese shop.",
+    ),
+    Labelled(
+        name="ar_saudi_number_in_uae_shop",
+        messages=[
+            ("user", "هل توصلون إلى الرياض؟"),
+            ("assistant", "نعم. ما رقم جوالك؟"),
+            ("user", "رقمي السعودي 0501234567"),
+        ],
+        region="AE",
+        phone="+966501234567",
+        notes="Valid as a UAE mobile too, but said to be Saudi.",
+    ),
+    # Corrections: the corrected value wins even when the wrong one is written last
+    Labelled(
+        name="en_phone_instead_of",
+        messages=[
+            ("user", "Please call me about the home loan."),
+            ("assistant", "Sure, what's your number?"),
+            ("user", "98765 43210"),
+            ("user", "Actually no, use 98401 23456 instead of 98765 43210."),
+        ],
+        region="IN",
+        phone="+919840123456",
+        notes="The rejected number is repeated after the correction.",
+    ),
+    Labelled(
+        name="en_email_not_the_old_one",
+        messages=[
+            ("user", "I'd like the brochure for the Goa villas. I'm Kiran Rao."),
+            ("assistant", "Sure, which email?"),
+            ("user", "Send it to kiran.rao@example.in, not kiran@example.in, that one's old."),
+        ],
+        region="IN",
+        name_="Kiran Rao",
+        email="kiran.rao@example.in",
+        notes="The address named as not to be used comes last.",
+    ),
+    Labelled(
+        name="es_email_en_vez_de",
+        messages=[
+            ("user", "Quiero la factura del pedido."),
+            ("assistant", "Claro, ¿a qué correo?"),
+            ("user", "lucia@gmail.com"),
+            ("user", "Perdón, mejor usa lucia.f@gmail.com en vez de lucia@gmail.com"),
+        ],
+        region="ES",
+        email="lucia.f@gmail.com",
+        notes="Spanish correction with 'en vez de'.",
+    ),
+    Labelled(
+        name="fr_phone_au_lieu_de",
+        messages=[
+            ("user", "Je voudrais être rappelé pour l'assurance habitation."),
+            ("assistant", "Bien sûr, à quel numéro ?"),
+            ("user", "En fait non, appelez le 06 98 76 54 32 au lieu du 06 12 34 56 78."),
+        ],
+        region="FR",
+        phone="+33698765432",
+        notes="French correction with 'au lieu du'.",
+    ),
+    Labelled(
+        name="de_phone_statt",
+        messages=[
+            ("user", "Bitte rufen Sie mich wegen der Probefahrt an."),
+            ("assistant", "Gern, unter welcher Nummer?"),
+            ("user", "Doch lieber die 0151 23456798 statt 0151 23456789."),
+        ],
+        region="DE",
+        phone="+4915123456798",
+        notes="German correction with 'statt'.",
+    ),
+    Labelled(
+        name="pt_phone_em_vez_de",
+        messages=[
+            ("user", "Quero marcar uma visita ao T2."),
+            ("assistant", "Claro, qual o seu telemóvel?"),
+            ("user", "912 345 678"),
+            ("user", "Aliás, ligue para o 912 345 679 em vez do 912 345 678."),
+        ],
+        region="PT",
+        phone="+351912345679",
+        notes="Portuguese correction with 'em vez do'.",
+    ),
+    Labelled(
+        name="hi_phone_wrong_one_last",
+        messages=[
+            ("user", "मुझे सोफ़ा सेट के बारे में जानकारी चाहिए।"),
+            ("assistant", "ज़रूर, आपका नंबर?"),
+            ("user", "सही नंबर 98401 23456 है, 98765 43210 गलत था।"),
+        ],
+        region="IN",
+        phone="+919840123456",
+        notes="The wrong number comes last, said to be wrong (गलत).",
+    ),
+    Labelled(
+        name="hinglish_phone_purana",
+        messages=[
+            ("user", "Fridge ki delivery kab tak hogi?"),
+            ("assistant", "Kal tak. Driver ke liye number bata dijiye."),
+            ("user", "actually nahi, 98401 23456 use karo, 98765 43210 purana hai"),
+        ],
+        region="IN",
+        phone="+919840123456",
+        notes="The old number (purana) comes last.",
+    ),
+    Labelled(
+        name="ta_phone_wrong_one_last",
+        messages=[
+            ("user", "புடவை ஆர்டர் பற்றி பேச வேண்டும்."),
+            ("assistant", "உங்கள் எண்ணைச் சொல்லுங்கள்."),
+            ("user", "சரியான எண் 98401 23456, 98765 43210 தவறு."),
+        ],
+        region="IN",
+        phone="+919840123456",
+        notes="The wrong number (தவறு) comes last.",
+    ),
+    Labelled(
+        name="ar_phone_badalan_min",
+        messages=[
+            ("user", "أريد موعداً لصيانة المكيف."),
+            ("assistant", "ما رقم جوالك؟"),
+            ("user", "عفواً، استخدم 0501234568 بدلاً من 0501234567"),
+        ],
+        region="SA",
+        phone="+966501234568",
+        notes="Arabic correction with 'بدلاً من' (instead of).",
+    ),
+    # "name is" phrasing
+    Labelled(
+        name="en_name_is_lowercase",
+        messages=[
+            ("user", "Hi, is the yoga class on Sunday open?"),
+            ("assistant", "Yes! Can I take your name and email to book you in?"),
+            ("user", "name is priya raman, email priya.r@example.in"),
+        ],
+        region="IN",
+        name_="priya raman",
+        email="priya.r@example.in",
+        notes="'name is' without 'my', written in lower case.",
+    ),
+    Labelled(
+        name="en_company_name_is_not_a_name",
+        messages=[
+            ("user", "Our company name is Lumen Labs and we need 40 hoodies."),
+            ("assistant", "Great, and your name?"),
+            ("user", "The name's Tom Baker."),
+        ],
+        region="GB",
+        name_="Tom Baker",
+        company="Lumen Labs",
+        notes="'company name is' names the company, not the visitor.",
+    ),
+    Labelled(
+        name="es_el_nombre_es",
+        messages=[
+            ("user", "Necesito un fontanero para mañana."),
+            ("assistant", "¿A nombre de quién hago la reserva?"),
+            ("user", "El nombre es Andrés Gómez, teléfono 612 345 678."),
+        ],
+        region="ES",
+        name_="Andrés Gómez",
+        phone="+34612345678",
+        notes="'El nombre es' without 'mi'.",
+    ),
+    Labelled(
+        name="fr_mon_nom_cest",
+        messages=[
+            ("user", "Bonjour, une table pour deux ce soir ?"),
+            ("assistant", "Avec plaisir, à quel nom ?"),
+            ("user", "Mon nom c'est Hugo Lambert."),
+        ],
+        region="FR",
+        name_="Hugo Lambert",
+        notes="Spoken French 'mon nom c'est'.",
+    ),
+    Labelled(
+        name="de_name_ist",
+        messages=[
+            ("user", "Ich brauche einen Termin beim Zahnarzt."),
+            ("assistant", "Gern. Auf welchen Namen?"),
+            ("user", "Name ist Anna Schmidt, anna.schmidt@example.de"),
+        ],
+        region="DE",
+        name_="Anna Schmidt",
+        email="anna.schmidt@example.de",
+        notes="'Name ist' without 'mein'.",
+    ),
+    Labelled(
+        name="pt_me_chamo",
+        messages=[
+            ("user", "Olá! Têm vagas para a aula de surf amanhã?"),
+            ("assistant", "Temos! Como se chama?"),
+            ("user", "Me chamo Bruno Lima, o nome é com i."),
+        ],
+        region="BR",
+        name_="Bruno Lima",
+        notes="Brazilian 'me chamo'; 'o nome é com i' is not a name.",
+    ),
+    Labelled(
+        name="hi_naam_hai_before_name",
+        messages=[
+            ("user", "मुझे एसी सर्विस करवानी है।"),
+            ("assistant", "ज़रूर, आपका नाम?"),
+            ("user", "मेरा नाम है राकेश मेहता।"),
+        ],
+        region="IN",
+        name_="राकेश मेहता",
+        notes="'मेरा नाम है' before the name.",
+    ),
+    Labelled(
+        name="hinglish_mera_naam_hai",
+        messages=[
+            ("user", "Lehenga ka trial kab ho sakta hai?"),
+            ("assistant", "Kal 11 baje. Naam bata dijiye?"),
+            ("user", "Mera naam hai Pooja Singh"),
+        ],
+        region="IN",
+        name_="Pooja Singh",
+        notes="'Mera naam hai' before the name.",
+    ),
+    Labelled(
+        name="ta_peyar_without_en",
+        messages=[
+            ("user", "நாளைக்கு டேபிள் புக் செய்ய வேண்டும்."),
+            ("assistant", "சரி, யார் பெயரில்?"),
+            ("user", "பெயர் அருண் குமார்."),
+        ],
+        region="IN",
+        name_="அருண் குமார்",
+        notes="'பெயர்' (name) without 'என்' (my).",
+    ),
+    Labelled(
+        name="ar_ismi_huwa",
+        messages=[
+            ("user", "أريد حجز طاولة الليلة."),
+            ("assistant", "باسم من؟"),
+            ("user", "اسمي هو محمد علي"),
+        ],
+        region="AE",
+        name_="محمد علي",
+        notes="'اسمي هو' (my name is) with the copula.",
+    ),
+    # Written after the reader was changed, and measured once before any further change.
+    Labelled(
+        name="en_irish_mobile_in_uk_shop",
+        messages=[
+            ("user", "Do you deliver the garden furniture to Dublin?"),
+            ("assistant", "We do. Your name and a mobile for the courier?"),
+            ("user", "Siobhan Kelly here, Irish mobile 087 123 4567"),
+        ],
+        region="GB",
+        name_="Siobhan Kelly",
+        phone="+353871234567",
+        notes="Irish national format in a British shop, said to be Irish.",
+    ),
+    Labelled(
+        name="en_australian_number_code_given",
+        messages=[
+            ("user", "I'm calling from Sydney, so it's +61 for me."),
+            ("assistant", "No problem. What number should our team call?"),
+            ("user", "My name is Jack Wilson and my mobile is 0412 345 678"),
+        ],
+        region="US",
+        name_="Jack Wilson",
+        phone="+61412345678",
+        notes="+61 given in an earlier message.",
+    ),
+    Labelled(
+        name="es_correction_no_el_otro",
+        messages=[
+            ("user", "Necesito presupuesto para una mudanza."),
+            ("assistant", "¿Tu correo?"),
+            ("user", "mario.ruiz@gmail.com"),
+            ("user", "Uy, no, ese está mal. Es mario.ruiz@hotmail.com"),
+        ],
+        region="ES",
+        email="mario.ruiz@hotmail.com",
+        notes="Correction in a second message, referring to the first address by 'ese'.",
+    ),
+    Labelled(
+        name="fr_nom_cest_lowercase",
+        messages=[
+            ("user", "Je voudrais un rendez-vous chez le coiffeur jeudi."),
+            ("assistant", "Bien sûr, à quel nom ?"),
+            ("user", "je m'appelle lucie bernard, 06 11 22 33 44"),
+        ],
+        region="FR",
+        name_="lucie bernard",
+        phone="+33611223344",
+        notes="Name in lower case after 'je m'appelle'.",
+    ),
+    Labelled(
+        name="de_nummer_falsch_korrigiert",
+        messages=[
+            ("user", "Können Sie mich wegen der Küche zurückrufen?"),
+            ("assistant", "Gern. Ihre Nummer?"),
+            ("user", "030 1234567, nein Moment, die ist falsch, richtig ist 030 7654321"),
+        ],
+        region="DE",
+        phone="+49307654321",
+        notes="Wrong number said first and called wrong, the right one last.",
+    ),
+    Labelled(
+        name="pt_nome_e",
+        messages=[
+            ("user", "Boa tarde, queria reservar um quarto duplo."),
+            ("assistant", "Claro! Em que nome?"),
+            ("user", "O nome é Ricardo Matos, telemóvel 936 123 456."),
+        ],
+        region="PT",
+        name_="Ricardo Matos",
+        phone="+351936123456",
+        notes="'O nome é' without 'meu'.",
+    ),
+    Labelled(
+        name="hinglish_naam_number_sahi",
+        messages=[
+            ("user", "Sofa repair ke liye kisi ko bhejo"),
+            ("assistant", "Zaroor. Naam aur number?"),
+            ("user", "naam hai Manoj Tiwari. number 98765 12345 tha, ab 91234 56780 use karo"),
+        ],
+        region="IN",
+        name_="Manoj Tiwari",
+        phone="+919123456780",
+        notes="Old number then the one to use.",
+    ),
+    Labelled(
+        name="ar_name_and_kuwaiti_number",
+        messages=[
+            ("user", "أريد الاستفسار عن دورات اللغة الإنجليزية."),
+            ("assistant", "أهلاً! ما اسمك ورقمك؟"),
+            ("user", "اسمي سارة العنزي، رقمي الكويتي 9876 5432"),
+        ],
+        region="AE",
+        name_="سارة العنزي",
+        phone="+96598765432",
+        notes="Kuwaiti number in a UAE shop, said to be Kuwaiti.",
+    ),
+    Labelled(
+        name="en_order_number_and_foreign_phone",
+        messages=[
+            ("user", "Order 40512345 never arrived. I'm in Singapore now."),
+            ("assistant", "Sorry about that! A number to reach you?"),
+            ("user", "Sure, 9123 4567"),
+        ],
+        region="IN",
+        phone="+6591234567",
+        notes="The order number is not a phone; the number is read in the country named earlier.",
+    ),
+    Labelled(
+        name="ta_name_is_with_email",
+        messages=[
+            ("user", "எனக்கு வீட்டுக் கடன் பற்றி தகவல் வேண்டும்."),
+            ("assistant", "உங்கள் பெயர் மற்றும் மின்னஞ்சல்?"),
+            ("user", "பெயர் மீனா சுந்தரம், meena.s@example.in"),
+        ],
+        region="IN",
+        name_="மீனா சுந்தரம்",
+        email="meena.s@example.in",
+        notes="'பெயர்' with a comma-separated e-mail.",
+    ),
+]
+
+LABELLED: list[Labelled] = ORIGINAL + ADDED
+
+
 def _check() -> None:
     import phonenumbers
 
@@ -1001,7 +1492,9 @@ def _check() -> None:
         assert case.notes, case.name
         if case.email is not None:
             assert case.email == case.email.lower() and "@" in case.email, case.name
-        if case.phone is not None:
+        if case.phone is not None and not case.phone.startswith("+"):  # kept as written
+            assert any(case.phone in text for role, text in case.messages if role == "user")
+        elif case.phone is not None:
             number = phonenumbers.parse(case.phone, None)
             assert phonenumbers.is_valid_number(number), case.name
             e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -24,10 +24,12 @@ def same(field: str, found: str | None, expected: str | None) -> bool:
     return found == expected
 
 
-def scores() -> tuple[dict[str, tuple[float, float, int, int]], list[str]]:
+def scores(
+    cases: list[Labelled] = LABELLED,
+) -> tuple[dict[str, tuple[float, float, int, int]], list[str]]:
     counts = {f: [0, 0, 0] for f in FIELDS}  # right, found, expected
     misses = []
-    for case in LABELLED:
+    for case in cases:
         messages = [{"role": role, "content": text} for role, text in case.messages]
         found = deterministic(messages, case.region).values()
         for field, expected in expected_of(case).items():

@@ -187,3 +187,59 @@ async def test_a_workspace_out_of_budget_gets_the_parsers_reading_only(
     ).json()
     assert body["lead_info"]["email"] == "ravi@example.com"
     assert fake_openai.chat_requests == []  # the model was not asked
+
+
+async def extract(client, admin, conversation_id):
+    response = await client.post(
+        "/api/leads/extract", headers=admin.headers, params={"conversation_id": conversation_id}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["lead_info"]
+
+
+async def set_country(client, admin, country):
+    response = await client.patch(
+        "/api/business/me", headers=admin.headers, json={"country": country}
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_a_national_number_is_read_in_the_workspaces_country(client, admin):
+    bot = await create_chatbot(client, admin)
+    said = "I'm Helen Price, call me on 020 7946 0958"
+    # No country and no phone of the workspace: the number is kept as the visitor wrote it
+    # (it used to be dropped), and does not make a customer.
+    before = await extract(client, admin, await conversation(client, bot["id"], said, visitor="a"))
+    assert (before["name"], before["phone"]) == ("Helen Price", "020 7946 0958")
+    customers = (await client.get("/api/customers", headers=admin.headers)).json()["data"]
+    assert customers == []
+
+    await set_country(client, admin, "GB")
+    lead = await extract(client, admin, await conversation(client, bot["id"], said, visitor="b"))
+    assert lead["phone"] == "+442079460958"
+    customers = (await client.get("/api/customers", headers=admin.headers)).json()["data"]
+    assert [(c["name"], c["phone"]) for c in customers] == [("Helen Price", "+442079460958")]
+
+    # Another country's national format, said to be one: read in that country.
+    other = await conversation(
+        client, bot["id"], "Alex Moore, my US cell is (415) 555-2671", visitor="c"
+    )
+    assert (await extract(client, admin, other))["phone"] == "+14155552671"
+
+
+async def test_the_visitors_correction_wins(client, admin):
+    bot = await create_chatbot(client, admin)
+    await set_country(client, admin, "IN")
+    conversation_id = await conversation(
+        client,
+        bot["id"],
+        "My name is Sanjay Iyer, my number is 98765 43210, email sanjay@example.in",
+        "Actually no, use 98401 23456 instead of 98765 43210, and sanjay.iyer@example.in,"
+        " not sanjay@example.in",
+    )
+    lead = await extract(client, admin, conversation_id)
+    assert (lead["name"], lead["phone"], lead["email"]) == (
+        "Sanjay Iyer",
+        "+919840123456",
+        "sanjay.iyer@example.in",
+    )

@@ -188,6 +188,10 @@ async def test_a_phone_search_matches_the_start_of_the_number_international_or_n
     assert patched.status_code == 200, patched.text
     assert await _search(client, stats, "415 555 0100") == ["14155550100"]  # now American
     assert await _search(client, stats, "98765 43210") == []
+    # The workspace's country, once set, wins over its phone's.
+    patched = await client.patch("/api/business/me", headers=admin.headers, json={"country": "IN"})
+    assert patched.status_code == 200, patched.text
+    assert await _search(client, stats, "98765 43210") == ["919876543210"]
 
 
 async def test_a_phone_search_reads_the_phone_index_under_the_row_policies(context, admin):

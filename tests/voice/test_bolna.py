@@ -205,6 +205,12 @@ async def test_default_country_follows_the_workspace_phone(api, admin, bolna):
     assert response.json()["default_country"] == "US"
     chosen = await connect(client, admin, bolna.add_agent(), default_country="in")
     assert chosen.json()["default_country"] == "IN"
+    # The workspace's country, once set, wins over its phone's; the connection's own still wins.
+    patched = await client.patch("/api/business/me", headers=admin.headers, json={"country": "GB"})
+    assert patched.status_code == 200, patched.text
+    assert (await connect(client, admin, bolna.add_agent())).json()["default_country"] == "GB"
+    chosen = await connect(client, admin, bolna.add_agent(), default_country="IN")
+    assert chosen.json()["default_country"] == "IN"
 
 
 async def test_only_owners_and_admins_connect(api, admin, other_admin, bolna):

@@ -238,6 +238,29 @@ async def test_a_form_submission_is_stored_and_becomes_a_lead(client, context, b
     assert counts["customers"] == "priya@example.com +919876543210"
 
 
+async def test_a_forms_national_number_is_read_in_the_workspaces_country(client, admin, bot):
+    def submit(visitor, phone):
+        return client.post(
+            "/api/forms/submit",
+            json={
+                "form_id": bot["form"]["id"],
+                "visitor_id": visitor,
+                "submitted_data": {"name": "Priya", "email": f"{visitor}@example.com",
+                                   "phone": phone, "size": "M"},
+            },
+        )  # fmt: skip
+
+    refused = await submit("v1", "98765 43210")  # whose country? the workspace has none
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["errors"][0]["field"] == "submitted_data.phone"
+    patched = await client.patch("/api/business/me", headers=admin.headers, json={"country": "IN"})
+    assert patched.status_code == 200, patched.text
+    accepted = await submit("v2", "98765 43210")
+    assert accepted.status_code == 201, accepted.text
+    leads = (await client.get("/api/leads", headers=admin.headers)).json()["leads"]
+    assert [lead["phone"] for lead in leads] == ["+919876543210"]
+
+
 async def test_a_bad_form_submission_says_what_is_wrong_and_stores_nothing(client, context, bot):
     response = await client.post(
         "/api/forms/submit",
