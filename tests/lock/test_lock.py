@@ -60,8 +60,8 @@ CHANGES: dict[str, Callable[[Path], None]] = {
             '[project.optional-dependencies]\nvoice = ["numpy>=2"]\n',
         )
     ),
-    "another Python": lambda p: _edit(
-        p, 'requires-python = ">=3.11"', 'requires-python = ">=3.12"'
+    "another Python": lambda p: p.write_text(
+        re.sub(r'requires-python = "[^"]*"', 'requires-python = ">=3.14"', p.read_text())
     ),
 }
 
