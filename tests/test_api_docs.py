@@ -111,9 +111,6 @@ def _matches(pattern: str, method: str, path: str) -> bool:
 def test_every_route_answers_in_its_documented_shape() -> None:
     rows, default = _shape_table()
     assert rows and default == "envelope"
-    pending = set(ROUTE.findall(_section(ROOT / "docs/api-conventions.md", "## Routes that do")))
-    assert pending, "the list of routes still to move"
-    seen: set[tuple[str, str]] = set()
     wrong = []
     for route in ROUTES:
         model = route.response_model
@@ -121,7 +118,6 @@ def test_every_route_answers_in_its_documented_shape() -> None:
             continue
         actual = "envelope" if isinstance(model, type) and issubclass(model, Envelope) else "plain"
         for method in route.methods:
-            seen.add((method, route.path))
             expected = next(
                 (
                     shape
@@ -130,9 +126,6 @@ def test_every_route_answers_in_its_documented_shape() -> None:
                 ),
                 default,
             )
-            if expected == "envelope" and (method, route.path) in pending:
-                expected = "plain"
             if expected != "own" and actual != expected:
                 wrong.append(f"{method} {route.path}: {actual}, documented {expected}")
     assert wrong == []
-    assert pending <= seen, "a route listed as still to move no longer exists"
