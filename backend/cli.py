@@ -13,6 +13,7 @@ import uvicorn
 
 from backend.config import Settings, get_settings
 from backend.errors import VoxtroError
+from backend.logging import configure_logging
 
 app = typer.Typer(help="Voxtro: AI customer conversations.", no_args_is_help=True)
 credits_app = typer.Typer(
@@ -54,19 +55,22 @@ def dev(
     os.environ.setdefault("FETCH_ALLOW_LOOPBACK", "true")
     get_settings.cache_clear()
     settings, found = _bootstrap()
+    # Before anything logs (migrations, the demo seed): structlog's defaults would colour lines
+    # written into a pipe.
+    configure_logging(level=settings.log_level, json=settings.log_json)
     _migrate(settings)
 
     from backend.app import create_app
 
-    demo = None
+    demo = demo_bot = None
     keys = None
     if settings.local_auth:
         from backend.auth.tokens import TokenService
 
-        demo = asyncio.run(_seed(settings, found["demo_password"]))
+        demo, demo_bot = asyncio.run(_seed(settings, found["demo_password"]))
         tokens = TokenService(settings)
         keys = (tokens.issue_api_role_key("anon"), tokens.issue_api_role_key("service_role"))
-    _print_banner(settings, demo, keys)
+    _print_banner(settings, demo, keys, demo_bot)
     uvicorn.run(
         create_app(settings, run_jobs=True),
         host="127.0.0.1",
@@ -76,19 +80,26 @@ def dev(
     )
 
 
-async def _seed(settings: Settings, password: str) -> object:
+async def _seed(settings: Settings, password: str) -> tuple[object, str | None]:
+    """The demo account, and the id of the chatbot the demo page embeds (None: there is none)."""
     from backend.context import AppContext
     from backend.seed import seed_demo
+    from backend.widget.repository import demo_bot
 
     context = AppContext.build(settings)
     await context.db.open()
     try:
-        return await seed_demo(context, password=password)
+        account = await seed_demo(context, password=password)
+        async with context.db.system() as conn:
+            bot = await demo_bot(conn)
+        return account, None if bot is None else str(bot["id"])
     finally:
         await context.aclose()
 
 
-def _print_banner(settings: Settings, demo: object, keys: tuple[str, str] | None) -> None:
+def _print_banner(
+    settings: Settings, demo: object, keys: tuple[str, str] | None, demo_bot: str | None = None
+) -> None:
     url = settings.base_url
     lines = [
         "",
@@ -107,6 +118,8 @@ def _print_banner(settings: Settings, demo: object, keys: tuple[str, str] | None
             f"      Demo admin: {getattr(demo, 'email', '')}",
             f"   Demo password: {getattr(demo, 'password', '')}",
         ]
+    if demo_bot is not None:
+        lines.append(f"    Demo chatbot: {demo_bot}")
     if keys is not None:
         lines += [f"        anon key: {keys[0]}", f"service_role key: {keys[1]}"]
     lines += ["", "Press Ctrl-C to stop.", ""]
@@ -141,7 +154,6 @@ def worker(
     """The job worker: crawls, e-mails, deliveries, scheduled work."""
     settings, _ = _bootstrap()
     from backend.context import AppContext
-    from backend.logging import configure_logging
     from backend.tasks import run_worker, task_app
 
     configure_logging(level=settings.log_level, json=settings.log_json)

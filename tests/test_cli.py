@@ -16,6 +16,8 @@ import httpx
 
 from tests.fixtures.servers import free_port
 
+_output: list[str] = []  # everything the `voxtro dev` processes of this module wrote
+
 
 def _start(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
     env = {
@@ -35,6 +37,7 @@ def _start(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], dict[str, 
     deadline = time.monotonic() + 60
     assert process.stdout is not None
     for line in process.stdout:
+        _output.append(line)
         match = re.match(r"\s*([\w ]+?): (\S+)$", line)
         if match:
             banner[match.group(1).strip()] = match.group(2)
@@ -57,7 +60,10 @@ def _wait_ready(url: str) -> None:
 
 def _stop(process: subprocess.Popen[str]) -> int:
     process.send_signal(signal.SIGINT)
-    return process.wait(timeout=30)
+    code = process.wait(timeout=30)
+    assert process.stdout is not None
+    _output.append(process.stdout.read())  # the logs of the requests, and of the shutdown
+    return code
 
 
 def test_dev_starts_everything_and_a_second_start_reuses_the_data() -> None:
@@ -88,6 +94,7 @@ def test_dev_starts_everything_and_a_second_start_reuses_the_data() -> None:
         demo = httpx.get(banner["Widget demo page"])
         assert demo.status_code == 200
         [chatbot_id] = re.findall(r'src="/api/widget/([0-9a-f-]{36})/script.js"', demo.text)
+        assert banner["Demo chatbot"] == chatbot_id
         answer = httpx.post(
             f"{url}/api/widget/{chatbot_id}/message",
             json={"visitor_id": "first-minute", "message": "Can I pay cash on delivery?"},
@@ -112,6 +119,7 @@ def test_dev_starts_everything_and_a_second_start_reuses_the_data() -> None:
         _wait_ready(second["API URL"])
         assert second["anon key"] == banner["anon key"]
         assert second["Demo password"] == banner["Demo password"]
+        assert second["Demo chatbot"] == banner["Demo chatbot"]
         session = httpx.post(
             f"{second['API URL']}/auth/v1/token?grant_type=password",
             headers={"apikey": second["anon key"]},
@@ -128,6 +136,10 @@ def test_dev_starts_everything_and_a_second_start_reuses_the_data() -> None:
         assert [b["name"] for b in chatbots.json()["data"]] == ["Chicx Assistant"]
     finally:
         assert _stop(process) == 0
+    # Written into a pipe, not a terminal: readable lines without colour codes.
+    logs = "".join(_output)
+    assert "demo_workspace_created" in logs and "path=/readyz" in logs, logs[-2000:]
+    assert "\x1b[" not in logs
 
 
 def test_create_user_makes_an_admin_with_a_workspace(database_url, monkeypatch) -> None:

@@ -6,14 +6,19 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-# `api`: the REST API at large; `stats:read`: the dashboard stats API; `notifications:send`:
-# the commerce notification webhooks (OTP, order updates, confirmation calls …).
+# The README's "API keys for integrations" lists the routes each scope opens (a test pins it).
 Scope = Literal["api", "stats:read", "notifications:send"]
 
 
 class ApiKeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
-    scopes: list[Scope] = Field(default=["api"], min_length=1)
+    scopes: list[Scope] = Field(
+        default=["api"],
+        min_length=1,
+        description="`api`: the workspace's profile, AI configuration, credits, analytics, cache"
+        " figures, lead extraction and the OpenAI-compatible API; `stats:read`: the dashboard"
+        " stats API; `notifications:send`: e-mails and the shop's notification webhooks",
+    )
 
 
 class ApiKeyOut(BaseModel):

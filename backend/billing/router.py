@@ -23,6 +23,7 @@ from backend.billing.schemas import (
     SubscribeCreate,
 )
 from backend.context import Context
+from backend.kit.schemas import Envelope
 
 router = APIRouter(tags=["billing"])
 
@@ -30,44 +31,46 @@ _MANAGE = "manage billing"
 
 
 @router.get("/api/billing")
-async def get_billing(subject: AdminSubject, context: Context) -> BillingOverview:
+async def get_billing(subject: AdminSubject, context: Context) -> Envelope[BillingOverview]:
     subject.require_admin(_MANAGE)
-    return BillingOverview.model_validate(await stripe_billing.overview(context, subject))
+    overview = await stripe_billing.overview(context, subject)
+    return Envelope(data=BillingOverview.model_validate(overview))
 
 
 @router.post("/api/billing/checkout")
 async def checkout(
     data: CheckoutCreate, subject: AdminSubject, context: Context
-) -> CheckoutCreated:
+) -> Envelope[CheckoutCreated]:
     """A Stripe Checkout page selling `amount` dollars of credits; they are added once Stripe
     confirms the payment."""
     subject.require_admin(_MANAGE)
     session = await stripe_billing.buy_credits(
         context, subject, data.amount, success_url=data.success_url, cancel_url=data.cancel_url
     )
-    return CheckoutCreated(url=session.url, session_id=session.id)
+    return Envelope(data=CheckoutCreated(url=session.url, session_id=session.id))
 
 
 @router.post("/api/billing/subscribe")
 async def subscribe(
     data: SubscribeCreate, subject: AdminSubject, context: Context
-) -> CheckoutCreated:
+) -> Envelope[CheckoutCreated]:
     """A Stripe Checkout page subscribing the workspace to a plan (409 if it has one)."""
     subject.require_admin(_MANAGE)
     session = await stripe_billing.subscribe(
         context, subject, data.plan, success_url=data.success_url, cancel_url=data.cancel_url
     )
-    return CheckoutCreated(url=session.url, session_id=session.id)
+    return Envelope(data=CheckoutCreated(url=session.url, session_id=session.id))
 
 
 @router.post("/api/billing/portal")
 async def portal(
     subject: AdminSubject, context: Context, data: PortalCreate | None = None
-) -> PortalLink:
+) -> Envelope[PortalLink]:
     """A link to Stripe's billing portal: payment methods, invoices, the plan."""
     subject.require_admin(_MANAGE)
     return_url = data.return_url if data else None
-    return PortalLink(url=await stripe_billing.portal(context, subject, return_to=return_url))
+    url = await stripe_billing.portal(context, subject, return_to=return_url)
+    return Envelope(data=PortalLink(url=url))
 
 
 async def stripe_event(

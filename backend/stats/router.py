@@ -1,6 +1,7 @@
-"""The stats API for dashboards (the CHICX integration guide, section 1), for integrations with a
-workspace API key carrying `stats:read` in `X-API-Key`. Every channel counts: widget, portal,
-WhatsApp and voice."""
+"""The stats API for dashboards (the CHICX integration guide, section 1): for integrations, a
+workspace API key carrying `stats:read` in `X-API-Key`, as the guide says; for the console, an
+admin's token, in the workspace it selects. Every channel counts: widget, portal, WhatsApp and
+voice."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from uuid import UUID
 import phonenumbers
 from fastapi import APIRouter, Depends, Query
 
-from backend.auth.dependencies import api_key_subject
-from backend.auth.subjects import ApiKey, AuthSubject
+from backend.auth.dependencies import api_subject
+from backend.auth.subjects import ApiKey, AuthSubject, User
 from backend.business import service as business
 from backend.context import Context
 from backend.errors import NotFound
@@ -19,13 +20,14 @@ from backend.stats import repository
 
 router = APIRouter(prefix="/api/stats", tags=["stats"])
 
-StatsKey = Annotated[AuthSubject[ApiKey], Depends(api_key_subject("stats:read"))]
+StatsSubject = Annotated[AuthSubject[User | ApiKey], Depends(api_subject("stats:read"))]
 Page = Annotated[int, Query(ge=1)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 
 
-def _principal(subject: AuthSubject[ApiKey]) -> str:
-    return f"api_key:{subject.principal.id}"
+def _principal(subject: AuthSubject[User | ApiKey]) -> str:
+    kind = "api_key" if isinstance(subject.principal, ApiKey) else "user"
+    return f"{kind}:{subject.principal.id}"
 
 
 # How national numbers are read for a workspace with neither a country nor a phone of its own
@@ -64,7 +66,7 @@ def _call_item(row: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/overview")
-async def overview(subject: StatsKey, context: Context) -> dict[str, int]:
+async def overview(subject: StatsSubject, context: Context) -> dict[str, int]:
     async with context.db.for_workspace(subject.workspace_id, _principal(subject)) as conn:
         days = await repository.calendar(conn, subject.workspace_id)
         row = await repository.overview(conn, subject.workspace_id, days)
@@ -73,7 +75,7 @@ async def overview(subject: StatsKey, context: Context) -> dict[str, int]:
 
 @router.get("/messages-per-day")
 async def messages_per_day(
-    subject: StatsKey, context: Context, days: Annotated[int, Query(ge=1, le=90)] = 30
+    subject: StatsSubject, context: Context, days: Annotated[int, Query(ge=1, le=90)] = 30
 ) -> dict[str, list[dict[str, Any]]]:
     """A row for every day, zeros included, in the workspace's time zone."""
     async with context.db.for_workspace(subject.workspace_id, _principal(subject)) as conn:
@@ -84,7 +86,7 @@ async def messages_per_day(
 
 @router.get("/conversations")
 async def conversations(
-    subject: StatsKey,
+    subject: StatsSubject,
     context: Context,
     status: Literal["active", "closed", "escalated"] | None = None,
     search: Annotated[
@@ -131,7 +133,7 @@ async def conversations(
 
 @router.get("/calls")
 async def calls(
-    subject: StatsKey,
+    subject: StatsSubject,
     context: Context,
     status: Literal["resolved", "escalated", "missed", "failed"] | None = None,
     page: Page = 1,
@@ -145,7 +147,7 @@ async def calls(
     return {"items": [_call_item(r) for r in rows], "total": total, "page": page, "limit": limit}
 
 
-async def _call(subject: AuthSubject[ApiKey], context: Any, call_id: UUID) -> dict[str, Any]:
+async def _call(subject: AuthSubject[User | ApiKey], context: Any, call_id: UUID) -> dict[str, Any]:
     async with context.db.for_workspace(subject.workspace_id, _principal(subject)) as conn:
         row = await repository.call(conn, subject.workspace_id, call_id)
     if row is None:
@@ -154,13 +156,13 @@ async def _call(subject: AuthSubject[ApiKey], context: Any, call_id: UUID) -> di
 
 
 @router.get("/calls/{call_id}")
-async def call(call_id: UUID, subject: StatsKey, context: Context) -> dict[str, Any]:
+async def call(call_id: UUID, subject: StatsSubject, context: Context) -> dict[str, Any]:
     row = await _call(subject, context, call_id)
     return {**_call_item(row), "ended_at": row["ended_at"], "transcript": row["transcript"]}
 
 
 @router.get("/calls/{call_id}/audio")
-async def call_audio(call_id: UUID, subject: StatsKey, context: Context) -> dict[str, Any]:
+async def call_audio(call_id: UUID, subject: StatsSubject, context: Context) -> dict[str, Any]:
     row = await _call(subject, context, call_id)
     if row["recording_url"] is None:
         raise NotFound("This call has no recording")

@@ -79,8 +79,10 @@ async def sync(subject: AdminSubject, context: Context) -> VoiceSync:
 
 
 @router.get("/api/voice/assistants")
-async def list_assistants(subject: AdminSubject, context: Context) -> list[VoiceAssistant]:
-    return [_assistant(r) for r in await service.list_assistants(context, subject)]
+async def list_assistants(subject: AdminSubject, context: Context) -> VoiceSync:
+    """The assistants as the last sync left them, in the shape `POST /api/voice/sync` answers."""
+    rows = await service.list_assistants(context, subject)
+    return VoiceSync(count=len(rows), assistants=[_assistant(r) for r in rows])
 
 
 @router.get("/api/voice/token")

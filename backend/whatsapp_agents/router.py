@@ -78,8 +78,10 @@ async def sync(subject: AdminSubject, context: Context) -> WhatsAppSync:
 
 
 @router.get("/api/whatsapp")
-async def list_agents(subject: AdminSubject, context: Context) -> list[WhatsAppAgent]:
-    return _agents(await service.list_agents(context, subject))
+async def list_agents(subject: AdminSubject, context: Context) -> WhatsAppSync:
+    """The agents as the last sync left them, in the shape `POST /api/whatsapp/sync` answers."""
+    rows = await service.list_agents(context, subject)
+    return WhatsAppSync(count=len(rows), agents=_agents(rows))
 
 
 @router.get("/api/whatsapp/{agent_id}")

@@ -128,7 +128,7 @@ async def credits_of(client: httpx.AsyncClient, admin: Admin) -> dict[str, Any]:
 async def overview(client: httpx.AsyncClient, admin: Admin) -> dict[str, Any]:
     response = await client.get("/api/billing", headers=admin.headers)
     assert response.status_code == 200, response.text
-    data: dict[str, Any] = response.json()
+    data: dict[str, Any] = response.json()["data"]
     return data
 
 
@@ -155,7 +155,7 @@ async def subscribe(
         "/api/billing/subscribe", headers=admin.headers, json={"plan": plan}
     )
     assert response.status_code == 200, response.text
-    session = fake.complete_checkout(response.json()["session_id"])
+    session = fake.complete_checkout(response.json()["data"]["session_id"])
     assert (await deliver(client, event("checkout.session.completed", session))).status_code == 200
     await run_jobs(ctx)
     return session
@@ -333,7 +333,8 @@ async def test_checkout_creates_the_customer_once_and_reuses_it(billing, owner, 
     [customer] = fake_stripe.customers.values()
     assert customer["metadata"] == {"workspace_id": owner.workspace_id}
     for response, cents in [(first, 1050), (second, 25000)]:
-        body = response.json()
+        assert response.json()["success"] is True
+        body = response.json()["data"]
         assert set(body) == {"url", "session_id"}
         session = fake_stripe.sessions[body["session_id"]]
         assert body["url"] == session["url"]
@@ -385,7 +386,7 @@ async def test_return_urls_must_be_ours(billing, owner, fake_stripe):
         json={"amount": 10, "success_url": "http://test/console/billing?ok=1"},
     )
     assert ours.status_code == 200, ours.text
-    session = fake_stripe.sessions[ours.json()["session_id"]]
+    session = fake_stripe.sessions[ours.json()["data"]["session_id"]]
     assert session["success_url"] == (
         "http://test/console/billing?ok=1&session_id={CHECKOUT_SESSION_ID}"
     )
@@ -398,7 +399,7 @@ async def test_a_top_up_is_credited_once_however_often_stripe_delivers_it(
     response = await client.post(
         "/api/billing/checkout", headers=owner.headers, json={"amount": 12.34}
     )
-    session = fake_stripe.complete_checkout(response.json()["session_id"])
+    session = fake_stripe.complete_checkout(response.json()["data"]["session_id"])
     completed = event("checkout.session.completed", session)
 
     for _ in range(3):  # Stripe retries a delivery it thinks failed
@@ -431,7 +432,9 @@ async def test_an_unpaid_session_credits_nothing_until_its_payment_succeeds(
     response = await client.post(
         "/api/billing/checkout", headers=owner.headers, json={"amount": 20}
     )
-    pending = fake_stripe.complete_checkout(response.json()["session_id"], payment_status="unpaid")
+    pending = fake_stripe.complete_checkout(
+        response.json()["data"]["session_id"], payment_status="unpaid"
+    )
     await deliver(client, event("checkout.session.completed", pending))
     await run_jobs(ctx)
     assert (await credits_of(client, owner))["totalCredits"] == 5.0
@@ -449,7 +452,7 @@ async def test_bad_stale_or_missing_signatures_are_refused_and_nothing_is_stored
     response = await client.post(
         "/api/billing/checkout", headers=owner.headers, json={"amount": 50}
     )
-    session = fake_stripe.complete_checkout(response.json()["session_id"])
+    session = fake_stripe.complete_checkout(response.json()["data"]["session_id"])
     completed = event("checkout.session.completed", session)
     body = json.dumps(completed)
 
@@ -509,7 +512,7 @@ async def test_processing_an_event_twice_applies_it_once(billing, owner, fake_st
     response = await client.post(
         "/api/billing/checkout", headers=owner.headers, json={"amount": 30}
     )
-    session = fake_stripe.complete_checkout(response.json()["session_id"])
+    session = fake_stripe.complete_checkout(response.json()["data"]["session_id"])
     completed = event("checkout.session.completed", session)
     await deliver(client, completed)
     await asyncio.gather(*(webhooks.process(ctx.db, completed["id"]) for _ in range(3)))
@@ -564,7 +567,7 @@ async def test_an_event_whose_job_ran_out_of_retries_is_processed_when_stripe_de
     response = await client.post(
         "/api/billing/checkout", headers=owner.headers, json={"amount": 40}
     )
-    session = fake_stripe.complete_checkout(response.json()["session_id"])
+    session = fake_stripe.complete_checkout(response.json()["data"]["session_id"])
     completed = event("checkout.session.completed", session)
     assert (await deliver(client, completed)).status_code == 200
     await give_up_stripe_jobs(ctx)
@@ -598,7 +601,7 @@ async def test_the_sweeper_processes_events_whose_job_ran_out_of_retries(
         response = await client.post(
             "/api/billing/checkout", headers=owner.headers, json={"amount": amount}
         )
-        sessions.append(fake_stripe.complete_checkout(response.json()["session_id"]))
+        sessions.append(fake_stripe.complete_checkout(response.json()["data"]["session_id"]))
     old, recent = (event("checkout.session.completed", s) for s in sessions)
     for evt in (old, recent):
         await deliver(client, evt)
@@ -728,7 +731,7 @@ async def test_usage_written_while_prepaid_is_never_metered(billing, owner, fake
     response = await client.post(
         "/api/billing/subscribe", headers=owner.headers, json={"plan": "growth"}
     )
-    session = fake_stripe.complete_checkout(response.json()["session_id"])
+    session = fake_stripe.complete_checkout(response.json()["data"]["session_id"])
     # Stripe created the event ten minutes ago; our worker gets to it only now.
     completed = event("checkout.session.completed", session, created=int(time.time()) - 600)
     await deliver(client, completed)
@@ -893,7 +896,7 @@ async def test_a_subscription_that_ended_before_its_checkout_was_processed_never
     response = await client.post(
         "/api/billing/subscribe", headers=owner.headers, json={"plan": "growth"}
     )
-    session = fake_stripe.complete_checkout(response.json()["session_id"])
+    session = fake_stripe.complete_checkout(response.json()["data"]["session_id"])
     now = int(time.time())
     ended = event(
         "customer.subscription.deleted", subscription_of(session, "canceled"), created=now + 5
@@ -1197,7 +1200,7 @@ async def test_the_billing_portal_link(billing, owner, fake_stripe):
     )
     assert response.status_code == 200, response.text
     [portal] = fake_stripe.portal_sessions
-    assert response.json() == {"url": portal["url"]}
+    assert response.json() == {"success": True, "data": {"url": portal["url"]}}
     assert portal["return_url"] == "http://test/console"
     [customer] = fake_stripe.customers.values()  # created on first use
     assert portal["customer"] == customer["id"]

@@ -1,11 +1,12 @@
-"""The dashboard stats API: an API key with `stats:read`, the documented shapes, every channel,
-days in the workspace's time zone, and the documented errors (400 for bad parameters)."""
+"""The dashboard stats API: an API key with `stats:read` or an admin's token, the documented
+shapes, every channel, days in the workspace's time zone, and the documented errors (400 for bad
+parameters)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.fixtures.factories import create_api_key, create_chatbot
+from tests.fixtures.factories import PASSWORD, create_api_key, create_chatbot
 
 
 async def say(client, bot_id, text, visitor):
@@ -47,12 +48,73 @@ async def add_call(context, workspace_id, **values):
         return str((await cur.fetchone())["id"])
 
 
-async def test_only_a_key_with_stats_read_gets_in(client, admin):
+async def test_only_a_key_with_stats_read_or_an_admin_gets_in(client, admin):
     plain = await create_api_key(client, admin, scopes=["api"])
     assert (await client.get("/api/stats/overview")).status_code == 401
     refused = await client.get("/api/stats/overview", headers={"X-API-Key": plain["key"]})
     assert refused.status_code == 403
-    assert (await client.get("/api/stats/overview", headers=admin.headers)).status_code == 403
+    assert refused.json()["code"] == "FORBIDDEN" and "stats:read" in refused.json()["message"]
+    assert (await client.get("/api/stats/overview", headers=admin.headers)).status_code == 200
+
+
+STATS_PATHS = (
+    "/api/stats/overview",
+    "/api/stats/messages-per-day?days=7",
+    "/api/stats/conversations?limit=5",
+    "/api/stats/calls",
+    "/api/stats/calls/{call}",
+    "/api/stats/calls/{call}/audio",
+)
+
+
+async def test_an_admin_token_gets_the_same_answers_as_a_stats_key(client, context, admin, stats):
+    """The console reads the stats API with the admin's own token."""
+    bot = await create_chatbot(client, admin)
+    await say(client, bot["id"], "hello", "a")
+    call = await add_call(context, admin.workspace_id, call_id="c1")
+    for path in STATS_PATHS:
+        url = path.format(call=call)
+        by_key = await client.get(url, headers=stats)
+        by_admin = await client.get(url, headers=admin.headers)
+        assert by_key.status_code == by_admin.status_code == 200, (url, by_admin.text)
+        assert by_admin.json() == by_key.json(), url
+    assert (await client.get("/api/stats/overview", headers=admin.headers)).json()[
+        "total_conversations"
+    ] == 1
+    # The workspace the console selects, like every admin route.
+    chosen = {**admin.headers, "X-Workspace-Id": admin.workspace_id}
+    assert (await client.get(f"/api/stats/calls/{call}", headers=chosen)).json()["id"] == call
+
+
+async def test_customers_and_other_workspaces_admins_are_refused(
+    client, context, admin, other_admin, anon_key
+):
+    call = await add_call(context, admin.workspace_id, call_id="c1")
+    email = "priya@example.com"
+    created = await client.post(
+        "/api/customers", headers=admin.headers, json={"email": email, "password": PASSWORD}
+    )
+    assert created.status_code == 201, created.text
+    session = await client.post(
+        "/auth/v1/token?grant_type=password",
+        headers={"apikey": anon_key},
+        json={"email": email, "password": PASSWORD},
+    )
+    customer = {"Authorization": f"Bearer {session.json()['access_token']}"}
+    for path in STATS_PATHS:
+        refused = await client.get(path.format(call=call), headers=customer)
+        assert refused.status_code == 403, path
+        assert refused.json()["code"] == "FORBIDDEN"
+        assert refused.json()["status"] == "error"  # the guide's error shape
+    # Another workspace's admin: not through its own workspace, nor by naming this one.
+    theirs = await client.get(f"/api/stats/calls/{call}", headers=other_admin.headers)
+    assert theirs.status_code == 404
+    assert (await client.get("/api/stats/calls", headers=other_admin.headers)).json()["total"] == 0
+    naming = {**other_admin.headers, "X-Workspace-Id": admin.workspace_id}
+    for path in STATS_PATHS:
+        refused = await client.get(path.format(call=call), headers=naming)
+        assert refused.status_code == 404, path
+        assert refused.json()["code"] == "NOT_FOUND"
 
 
 async def test_overview_counts_every_channel(client, context, admin, stats):

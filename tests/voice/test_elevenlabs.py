@@ -229,7 +229,8 @@ async def test_sync_imports_every_page_and_removes_agents_gone_upstream(
         [support["agent_id"], sales["agent_id"]]
     )
     listed = (await client.get("/api/whatsapp", headers=admin.headers)).json()
-    assert [(a["name"], a["status"]) for a in listed] == [
+    assert listed["count"] == 2
+    assert [(a["name"], a["status"]) for a in listed["agents"]] == [
         ("Sales Agent", "active"),
         ("Support Agent", "archived"),  # archived on ElevenLabs
     ]
@@ -452,7 +453,10 @@ async def test_another_workspace_cannot_see_or_change_the_agents(
     support = elevenlabs.add_agent("Support Agent")
     await synced(client, admin)
 
-    assert (await client.get("/api/whatsapp", headers=other_admin.headers)).json() == []
+    assert (await client.get("/api/whatsapp", headers=other_admin.headers)).json() == {
+        "count": 0,
+        "agents": [],
+    }
     seen = await client.get(f"/api/whatsapp/{support['agent_id']}", headers=other_admin.headers)
     assert seen.status_code == 404, seen.text
     changed = await client.patch(

@@ -193,7 +193,8 @@ async def test_sync_imports_assistants_and_removes_the_ones_gone_upstream(voice,
     assert [r["vapi_id"] for r in await stored(context, "voice_assistants")] == [sales["id"]]
 
     listed = await client.get("/api/voice/assistants", headers=admin.headers)
-    assert [a["id"] for a in listed.json()] == [sales["id"]]
+    assert listed.json()["count"] == 1
+    assert [a["id"] for a in listed.json()["assistants"]] == [sales["id"]]
 
 
 async def test_sync_reads_every_page_and_deletes_nothing_still_upstream(voice, admin, vapi):
@@ -209,7 +210,7 @@ async def test_sync_reads_every_page_and_deletes_nothing_still_upstream(voice, a
         assert response.status_code == 200, response.text
         assert response.json()["count"] == 120
     listed = await client.get("/api/voice/assistants", headers=admin.headers)
-    assert len(listed.json()) == 120
+    assert listed.json()["count"] == len(listed.json()["assistants"]) == 120
 
 
 async def test_sync_without_a_connection_is_404(voice, admin):
