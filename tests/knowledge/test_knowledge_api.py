@@ -281,8 +281,7 @@ async def test_a_site_that_cannot_be_reached_is_a_failed_crawl_saying_why(client
     assert (body["success"], body["state"], body["pages_crawled"]) == (False, "failed", 0)
     # ("could not be looked up" where this machine has no DNS server at all)
     assert body["error"] in {
-        "Could not reach example.invalid: the name does not resolve."
-        " Check the address for a typo.",
+        "Could not reach example.invalid: the name does not resolve. Check the address for a typo.",
         "Could not reach example.invalid: the name could not be looked up (no DNS answer)."
         " Check this server's network and DNS, then try again.",
     }
@@ -449,8 +448,7 @@ async def test_files_sent_as_octet_stream_are_read_by_their_name_and_content(cli
     image = await upload(client, admin, bot, "photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00")
     assert image.status_code == 400, image.text
     assert image.json()["message"] == (
-        "'photo.jpg' is neither PDF, HTML, Markdown nor text: use PDF, HTML, Markdown or plain"
-        " text"
+        "'photo.jpg' is neither PDF, HTML, Markdown nor text: use PDF, HTML, Markdown or plain text"
     )
     fake_pdf = await upload(client, admin, bot, "menu.pdf", b"just words")
     assert fake_pdf.status_code == 400
