@@ -177,7 +177,9 @@ def nothing_read(start_url: str, decisions: list[CrawlPage]) -> str:
     if start.unreachable is not None:
         return start.unreachable.sentence(host)
     others = [d for d in decisions if d is not start and d.status in {"failed", "skipped"}]
-    tail = f" The {len(others)} other pages found failed too." if others else ""
+    tail = {0: "", 1: " The other page found failed too."}.get(
+        len(others), f" The {len(others)} other pages found failed too."
+    )
     if start.http_status is not None and start.status == "failed":
         return (
             f"{start.url} answered {_http_status(start.http_status)}: check that the address is"
@@ -201,6 +203,8 @@ _REASONS = {
     "redirected off-site": "it redirects to another site",
     "not an http(s) URL": "it is not an http(s) address",
     "timeout": "it did not answer in time",
+    "no text": "no text was found in it",
+    "binary content": "it is not text",
 }
 
 
