@@ -26,13 +26,14 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def _bootstrap(*, existing: bool = False) -> tuple[Settings, dict[str, str]]:
+def _bootstrap(*, existing: bool = False, tables: bool = False) -> tuple[Settings, dict[str, str]]:
     """Settings for this run. Outside production, whatever the environment leaves out is filled
     in for a local run: the embedded PostgreSQL (without DATABASE_URL) and generated secrets.
 
     `existing`: the command works on a database made before (`voxtro dev` or `migrate`). Without
     one, it says what to do and stops before creating anything (no empty database, no secrets
-    in a mistyped folder)."""
+    in a mistyped folder). `tables`: a one-off command, which first checks that the database was
+    migrated (long-running processes leave that to `/readyz` and their own retries)."""
     settings = get_settings()
     found: dict[str, str] = {}
     if existing and settings.embedded_database:
@@ -50,7 +51,7 @@ def _bootstrap(*, existing: bool = False) -> tuple[Settings, dict[str, str]]:
         found = prepare_environment(settings.data_dir, need_database=settings.embedded_database)
         get_settings.cache_clear()
         settings = get_settings()
-    if existing:
+    if tables:
         asyncio.run(_check_schema(settings))
     return settings, found
 
@@ -218,7 +219,7 @@ def create_user(
     ] = None,
 ) -> None:
     """Create an admin user (in the local auth, or in Supabase Auth when SUPABASE_URL is set)."""
-    settings, _ = _bootstrap(existing=True)
+    settings, _ = _bootstrap(existing=True, tables=True)
 
     async def main() -> None:
         from backend.auth.subjects import User
@@ -276,7 +277,7 @@ def grant_credits(
         raise typer.BadParameter("must be 1 to 255 characters", param_hint="--reference")
     if note is not None and len(note) > 500:
         raise typer.BadParameter("must be at most 500 characters", param_hint="--note")
-    settings, _ = _bootstrap(existing=True)
+    settings, _ = _bootstrap(existing=True, tables=True)
 
     async def main() -> None:
         from backend.billing import credits

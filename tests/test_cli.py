@@ -201,3 +201,33 @@ def test_commands_on_a_folder_without_a_database_say_what_to_do_and_create_nothi
         assert "Traceback" not in result.stderr
     assert not missing.exists()
     assert list(empty.iterdir()) == []
+
+
+def test_a_database_never_migrated_says_to_migrate_first(database_url) -> None:
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("drop database if exists vx_unmigrated")
+        conn.execute("create database vx_unmigrated")
+    unmigrated = database_url.replace("/postgres?", "/vx_unmigrated?")
+    assert unmigrated != database_url
+    env = {k: v for k, v in os.environ.items() if k != "SUPABASE_URL"}
+    env.update(
+        {
+            "DATABASE_URL": unmigrated,
+            "VOXTRO_DATA_DIR": tempfile.mkdtemp(prefix="vxm"),
+            "LOG_JSON": "false",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "backend.cli", "credits", "grant", "acme", "5"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == (
+        "Error: The database has no Voxtro tables yet. Run `voxtro migrate` (or start `make dev`"
+        " once) first."
+    )
