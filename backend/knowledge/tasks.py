@@ -122,7 +122,7 @@ async def run_crawl(app: AppContext, crawl_id: UUID) -> dict[str, Any]:
         if await cancelled():
             state = "cancelled"
         elif not read:
-            state, error = "failed", nothing_read(source["url"], decisions)
+            state, error = "failed", _nothing_read(source["url"], decisions)
     except Exception:  # a crawl ends with a state, whatever happened
         log.exception("crawl_failed", crawl_id=str(crawl_id))
         state = "failed"
@@ -167,7 +167,7 @@ async def run_crawl(app: AppContext, crawl_id: UUID) -> dict[str, Any]:
     return finished or {}
 
 
-def nothing_read(start_url: str, decisions: list[CrawlPage]) -> str:
+def _nothing_read(start_url: str, decisions: list[CrawlPage]) -> str:
     """Why a crawl read no page, in words: the start page's fate says it best (a site that
     does not answer, a 404, robots.txt), then what became of the other pages."""
     host = urlsplit(start_url).hostname or start_url
