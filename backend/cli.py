@@ -6,7 +6,7 @@ import asyncio
 import os
 import uuid
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 import uvicorn
@@ -22,18 +22,57 @@ credits_app = typer.Typer(
 app.add_typer(credits_app, name="credits")
 
 
-def _bootstrap() -> tuple[Settings, dict[str, str]]:
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _bootstrap(*, existing: bool = False, tables: bool = False) -> tuple[Settings, dict[str, str]]:
     """Settings for this run. Outside production, whatever the environment leaves out is filled
-    in for a local run: the embedded PostgreSQL (without DATABASE_URL) and generated secrets."""
+    in for a local run: the embedded PostgreSQL (without DATABASE_URL) and generated secrets.
+
+    `existing`: the command works on a database made before (`voxtro dev` or `migrate`). Without
+    one, it says what to do and stops before creating anything (no empty database, no secrets
+    in a mistyped folder). `tables`: a one-off command, which first checks that the database was
+    migrated (long-running processes leave that to `/readyz` and their own retries)."""
     settings = get_settings()
     found: dict[str, str] = {}
+    if existing and settings.embedded_database:
+        from backend.embedded import has_database
+
+        if not has_database(settings.data_dir):
+            _fail(
+                f"No Voxtro database in {settings.data_dir}. Start it once there with `make dev`"
+                " (or `voxtro dev`), or set VOXTRO_DATA_DIR to the folder that holds yours"
+                " (DATABASE_URL to use another PostgreSQL)."
+            )
     if settings.environment != "production":
         from backend.embedded import prepare_environment
 
         found = prepare_environment(settings.data_dir, need_database=settings.embedded_database)
         get_settings.cache_clear()
         settings = get_settings()
+    if tables:
+        asyncio.run(_check_schema(settings))
     return settings, found
+
+
+async def _check_schema(settings: Settings) -> None:
+    """A database without our tables (never migrated) fails every command: say so first."""
+    import psycopg
+
+    try:
+        async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+            cur = await conn.execute("select to_regclass('public.workspaces') is not null")
+            row = await cur.fetchone()
+    except psycopg.OperationalError as exc:
+        where = "the embedded database" if settings.embedded_database else "DATABASE_URL"
+        _fail(f"Could not connect to {where}: {str(exc).strip().splitlines()[-1]}")
+    if not row or not row[0]:
+        _fail(
+            "The database has no Voxtro tables yet. Run `voxtro migrate` (or start `make dev`"
+            " once) first."
+        )
 
 
 def _migrate(settings: Settings) -> list[str]:
@@ -133,7 +172,7 @@ def serve(
     with_worker: Annotated[bool, typer.Option(help="Also run jobs in this process")] = False,
 ) -> None:
     """The web process (production: behind a load balancer, any number of them)."""
-    settings, _ = _bootstrap()
+    settings, _ = _bootstrap(existing=True)
     from backend.app import create_app
 
     uvicorn.run(
@@ -152,7 +191,7 @@ def worker(
     concurrency: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """The job worker: crawls, e-mails, deliveries, scheduled work."""
-    settings, _ = _bootstrap()
+    settings, _ = _bootstrap(existing=True)
     from backend.context import AppContext
     from backend.tasks import run_worker, task_app
 
@@ -192,7 +231,7 @@ def create_user(
     ] = None,
 ) -> None:
     """Create an admin user (in the local auth, or in Supabase Auth when SUPABASE_URL is set)."""
-    settings, _ = _bootstrap()
+    settings, _ = _bootstrap(existing=True, tables=True)
 
     async def main() -> None:
         from backend.auth.subjects import User
@@ -237,7 +276,7 @@ def _credit_amount(value: str) -> Decimal:
 
 @credits_app.command("grant")
 def grant_credits(
-    workspace: Annotated[str, typer.Argument(help="The workspace's id or slug")],
+    workspace: Annotated[str, typer.Argument(help="The workspace's slug, id or name")],
     amount: Annotated[Decimal, typer.Argument(help="US dollars", parser=_credit_amount)],
     note: Annotated[str | None, typer.Option(help="Why, for the ledger")] = None,
     reference: Annotated[
@@ -250,7 +289,7 @@ def grant_credits(
         raise typer.BadParameter("must be 1 to 255 characters", param_hint="--reference")
     if note is not None and len(note) > 500:
         raise typer.BadParameter("must be at most 500 characters", param_hint="--note")
-    settings, _ = _bootstrap()
+    settings, _ = _bootstrap(existing=True, tables=True)
 
     async def main() -> None:
         from backend.billing import credits
@@ -260,10 +299,16 @@ def grant_credits(
         await db.open()
         try:
             async with db.system() as conn:
-                found = await credits.find_workspace(conn, workspace)
-                if found is None:
-                    typer.echo(f"Error: no workspace with the id or slug '{workspace}'", err=True)
-                    raise typer.Exit(1)
+                matches = await credits.find_workspaces(conn, workspace)
+                if not matches:
+                    _fail(f"no workspace with the slug, id or name '{workspace}'")
+                if len(matches) > 1:
+                    named = ", ".join(f"{m['slug']} ({m['id']})" for m in matches)
+                    _fail(
+                        f"{len(matches)} workspaces are named '{workspace}': {named}. Give the"
+                        " slug or id of the one you mean."
+                    )
+                [found] = matches
                 mode_before = await credits.billing_mode(conn, found["id"])
                 granted = await credits.grant(
                     conn, found["id"], amount, "cli", reference or f"cli-{uuid.uuid4()}", note

@@ -41,9 +41,15 @@ class Settings(BaseSettings):
     # Fernet keys (comma-separated, newest first) for tenant secrets at rest.
     encryption_keys: str = ""
 
-    rate_limit_authenticated: str = "200/15 minutes"
+    # Rate limits ("<count>/<period>", e.g. "20/minute"; see the README, Rate limits).
+    rate_limit_authenticated: str = "200/15 minutes"  # per API key or signed-in user
+    # Anonymous callers of routes that are not a bot's (sign-up, sign-in, contact), per address.
     rate_limit_anonymous: str = "60/minute"
+    # A bot's public routes (widget, chat message, forms): per visitor of the bot, tightly…
     rate_limit_chat_visitor: str = "20/minute"
+    # …and per address per bot, generously: many visitors share one office or mobile-carrier
+    # address, while one address still cannot flood a bot.
+    rate_limit_bot_address: str = "600/minute"
     redis_url: str = ""
     # How many proxies in front of us append to X-Forwarded-For (Render: 1). 0 trusts nothing.
     trusted_proxy_hops: int = 0

@@ -19,6 +19,11 @@ log = structlog.get_logger(__name__)
 _servers: list[Any] = []  # keeps the server object alive (pgserver stops it when collected)
 
 
+def has_database(data_dir: Path) -> bool:
+    """Whether `data_dir` holds an embedded database (made by `voxtro dev` or `migrate`)."""
+    return (data_dir / "pg" / "PG_VERSION").is_file()
+
+
 def start_postgres(data_dir: Path) -> str:
     """Start (or reuse) the embedded server under `data_dir/pg`; returns its connection URL."""
     data_dir.mkdir(parents=True, exist_ok=True)

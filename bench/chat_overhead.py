@@ -211,6 +211,7 @@ async def main() -> None:
                 "RATE_LIMIT_ANONYMOUS": "10000000/minute",
                 "RATE_LIMIT_AUTHENTICATED": "10000000/minute",
                 "RATE_LIMIT_CHAT_VISITOR": "10000000/minute",
+                "RATE_LIMIT_BOT_ADDRESS": "10000000/minute",
                 "DB_POOL_MAX": "20",
             },
             factory=True,

@@ -73,6 +73,7 @@ async def setup(data_dir: Path) -> tuple[Settings, str]:
         encryption_keys=Fernet.generate_key().decode(),
         rate_limit_anonymous="100000/minute",
         rate_limit_chat_visitor="100000/minute",
+        rate_limit_bot_address="100000/minute",
     )
     context = AppContext.build(settings)
     await context.db.open()

@@ -48,6 +48,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "public_url": "http://test",
         "rate_limit_authenticated": "10000/minute",
         "rate_limit_anonymous": "10000/minute",
+        "rate_limit_bot_address": "10000/minute",
         "log_json": False,
         "log_level": "WARNING",
         "fetch_allow_loopback": True,

@@ -174,3 +174,72 @@ def test_create_user_makes_an_admin_with_a_workspace(database_url, monkeypatch) 
     assert "Created user" in result.output and "(acme-clinic)" in result.output
     assert again.exit_code == 1
     assert "already exists" in again.output
+
+
+def _run_without_a_database(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "SUPABASE_URL", "VOXTRO_DATA_DIR"}
+    }
+    env.update({"VOXTRO_DATA_DIR": str(data_dir), "LOG_JSON": "false"})
+    return subprocess.run(
+        [sys.executable, "-m", "backend.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_commands_on_a_folder_without_a_database_say_what_to_do_and_create_nothing() -> None:
+    """Forgetting VOXTRO_DATA_DIR used to create an empty database there and then die on
+    `relation "public.workspaces" does not exist`."""
+    parent = Path(tempfile.mkdtemp(prefix="vxn"))
+    missing, empty = parent / "missing", parent / "empty"
+    empty.mkdir()
+    for data_dir, args in [
+        (missing, ["credits", "grant", "acme", "5"]),
+        (empty, ["create-user", "owner@example.com", "--password", "a-good-password"]),
+        (missing, ["worker"]),
+    ]:
+        result = _run_without_a_database(data_dir, *args)
+        assert result.returncode == 1, (args, result.stdout, result.stderr)
+        assert result.stderr.strip() == (
+            f"Error: No Voxtro database in {data_dir}. Start it once there with `make dev`"
+            " (or `voxtro dev`), or set VOXTRO_DATA_DIR to the folder that holds yours"
+            " (DATABASE_URL to use another PostgreSQL)."
+        )
+        assert "Traceback" not in result.stderr
+    assert not missing.exists()
+    assert list(empty.iterdir()) == []
+
+
+def test_a_database_never_migrated_says_to_migrate_first(database_url) -> None:
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("drop database if exists vx_unmigrated")
+        conn.execute("create database vx_unmigrated")
+    unmigrated = database_url.replace("/postgres?", "/vx_unmigrated?")
+    assert unmigrated != database_url
+    env = {k: v for k, v in os.environ.items() if k != "SUPABASE_URL"}
+    env.update(
+        {
+            "DATABASE_URL": unmigrated,
+            "VOXTRO_DATA_DIR": tempfile.mkdtemp(prefix="vxm"),
+            "LOG_JSON": "false",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "backend.cli", "credits", "grant", "acme", "5"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == (
+        "Error: The database has no Voxtro tables yet. Run `voxtro migrate` (or start `make dev`"
+        " once) first."
+    )

@@ -23,37 +23,85 @@ from backend.kit.requests import bearer_token, client_ip
 from backend.workspaces import service as workspace_service
 
 
+async def _identify(request: Request, context: AppContext) -> Principal:
+    token = request.headers.get("x-api-key") or bearer_token(request)
+    ip = client_ip(request, trusted_proxy_hops=context.settings.trusted_proxy_hops)
+    if token is None:
+        return Anonymous(ip=ip)
+    if api_key_service.looks_like_key(token):
+        return await api_key_service.authenticate(context.db, token)
+    claims = await context.tokens.verify_user_token_or_anon(token)
+    if claims is None:
+        return Anonymous(ip=ip)
+    return User(id=UUID(claims["sub"]), email=claims.get("email") or "", claims=claims)
+
+
+async def _count(request: Request, context: AppContext, rule: str, key: str) -> None:
+    """Count one request of `key`; refuse it past the limit. The response carries the headers
+    of the limit closest to running out (seed 003: on every response)."""
+    state = await context.rate_limiter.hit(rule, key)
+    shown = getattr(request.state, "rate_limit", None)
+    if shown is None or not state.allowed or state.remaining < shown.remaining:
+        request.state.rate_limit = state  # the middleware puts it in the response headers
+    if not state.allowed:
+        raise RateLimited("Too many requests, try again later")
+
+
+async def _count_principal(request: Request, context: AppContext, principal: Principal) -> None:
+    if isinstance(principal, Anonymous):
+        await _count(request, context, context.settings.rate_limit_anonymous, f"ip:{principal.ip}")
+    else:
+        kind = "key" if isinstance(principal, ApiKey) else "user"
+        rule = context.settings.rate_limit_authenticated
+        await _count(request, context, rule, f"{kind}:{principal.id}")
+
+
 async def authenticate(request: Request, context: Context) -> Principal:
     """Identify the caller from `X-API-Key` / `Authorization`, then count the request against
     the caller's rate limit (per API key, per user, or per IP for anonymous callers)."""
-    token = request.headers.get("x-api-key") or bearer_token(request)
-    ip = client_ip(request, trusted_proxy_hops=context.settings.trusted_proxy_hops)
-    principal: Principal
-    if token is None:
-        principal = Anonymous(ip=ip)
-    elif api_key_service.looks_like_key(token):
-        principal = await api_key_service.authenticate(context.db, token)
-    else:
-        claims = await context.tokens.verify_user_token_or_anon(token)
-        principal = (
-            Anonymous(ip=ip)
-            if claims is None
-            else User(id=UUID(claims["sub"]), email=claims.get("email") or "", claims=claims)
-        )
-
-    if isinstance(principal, Anonymous):
-        rule, key = context.settings.rate_limit_anonymous, f"ip:{principal.ip}"
-    else:
-        kind = "key" if isinstance(principal, ApiKey) else "user"
-        rule, key = context.settings.rate_limit_authenticated, f"{kind}:{principal.id}"
-    state = await context.rate_limiter.hit(rule, key)
-    request.state.rate_limit = state  # the middleware puts it in the response headers
-    if not state.allowed:
-        raise RateLimited("Too many requests, try again later")
+    principal = await _identify(request, context)
+    await _count_principal(request, context, principal)
     return principal
 
 
+async def identify_visitor(request: Request, context: Context) -> Principal:
+    """The caller of a bot's public route (widget, chat message, form). Anonymous callers are
+    not counted per address across every bot here: the route counts them per bot
+    (`limit_bot_address`, `limit_visitor`), so that one shop's visitors sharing an address
+    neither use up nor feel another bot's traffic."""
+    principal = await _identify(request, context)
+    if not isinstance(principal, Anonymous):
+        await _count_principal(request, context, principal)
+    return principal
+
+
+async def limit_bot_address(context: AppContext, request: Request, chatbot_id: UUID) -> None:
+    """Every request from one address to one bot: a generous limit."""
+    ip = client_ip(request, trusted_proxy_hops=context.settings.trusted_proxy_hops)
+    await _count(
+        request, context, context.settings.rate_limit_bot_address, f"bot-ip:{chatbot_id}:{ip}"
+    )
+
+
+async def limit_visitor(
+    context: AppContext, request: Request, chatbot_id: UUID, visitor_id: str
+) -> None:
+    """A visitor's message or form: the address's limit on this bot, then the visitor's own,
+    tight one."""
+    await limit_bot_address(context, request, chatbot_id)
+    try:
+        await _count(
+            request,
+            context,
+            context.settings.rate_limit_chat_visitor,
+            f"visitor:{chatbot_id}:{visitor_id}",
+        )
+    except RateLimited as exc:
+        raise RateLimited("Too many messages, slow down a little") from exc
+
+
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+VisitorPrincipal = Annotated[Principal, Depends(identify_visitor)]
 
 
 async def open_session(principal: CurrentPrincipal, context: Context) -> AsyncIterator[Connection]:

@@ -117,14 +117,23 @@ async def recent_grants(
     return await cur.fetchall()
 
 
-async def find_workspace(conn: Connection, id_or_slug: str) -> dict[str, Any] | None:
-    """The workspace an operator names (by id or by slug) in `voxtro credits grant`."""
+async def find_workspaces(conn: Connection, named: str) -> list[dict[str, Any]]:
+    """The workspaces an operator means (in `voxtro credits grant`): the one of this id or
+    slug, else those of this name (any case); more than one means the name is ambiguous."""
     try:
-        workspace_id: UUID | None = UUID(id_or_slug)
+        workspace_id: UUID | None = UUID(named)
     except ValueError:
         workspace_id = None
     cur = await conn.execute(
         "select id, name, slug from public.workspaces where id = %s or slug = %s",
-        (workspace_id, id_or_slug),
+        (workspace_id, named),
     )
-    return await cur.fetchone()
+    found = await cur.fetchone()
+    if found is not None:
+        return [found]
+    cur = await conn.execute(
+        "select id, name, slug from public.workspaces where lower(name) = lower(%s)"
+        " order by created_at",
+        (named.strip(),),
+    )
+    return await cur.fetchall()

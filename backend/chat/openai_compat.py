@@ -17,9 +17,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.auth.dependencies import ApiKeySubject
+from backend.auth.dependencies import ApiKeySubject, limit_visitor
 from backend.chat.engine import ChatInput, ChatResult, Done, Token
-from backend.chat.router import limit_visitor
 from backend.chat.schemas import MAX_MESSAGE_CHARS
 from backend.context import Context
 from backend.errors import NotFound, ValidationFailed

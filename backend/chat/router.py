@@ -1,5 +1,6 @@
 """`POST /api/chat/message`: public, like the widget (the chatbot id is the only credential),
-limited per visitor and per IP; answers as JSON, or as server-sent events when asked."""
+limited per visitor and per address on each bot; answers as JSON, or as server-sent events
+when asked."""
 
 from __future__ import annotations
 
@@ -11,29 +12,18 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import StreamingResponse
 
-from backend.auth.dependencies import CurrentPrincipal
+from backend.auth.dependencies import VisitorPrincipal, limit_visitor
 from backend.auth.subjects import User
 from backend.chat.engine import ChatInput, ChatResult, Done, Token
 from backend.chat.schemas import ChatMessageIn, ChatMessageOut
 from backend.context import AppContext, Context
 from backend.customers import service as customers
-from backend.errors import Forbidden, RateLimited, VoxtroError
+from backend.errors import Forbidden, VoxtroError
 from backend.widget import identity
 from backend.widget import repository as widget_repository
 from backend.workspaces import repository as workspaces
 
 router = APIRouter(tags=["chat"])
-
-
-async def limit_visitor(
-    context: AppContext, request: Request, chatbot_id: UUID, visitor_id: str
-) -> None:
-    state = await context.rate_limiter.hit(
-        context.settings.rate_limit_chat_visitor, f"visitor:{chatbot_id}:{visitor_id}"
-    )
-    if not state.allowed:
-        request.state.rate_limit = state
-        raise RateLimited("Too many messages, slow down a little")
 
 
 async def preview_allowed(context: AppContext, principal: Any, chatbot_id: UUID) -> bool:
@@ -105,7 +95,7 @@ async def respond(
 async def chat_message(
     data: ChatMessageIn,
     request: Request,
-    principal: CurrentPrincipal,
+    principal: VisitorPrincipal,
     context: Context,
     accept: Annotated[str, Header()] = "",
 ) -> Any:

@@ -20,7 +20,8 @@ from jsonschema import Draft202012Validator
 from backend.integrations.commerce.client import CommerceClient, CommerceError
 from backend.integrations.openai.client import ToolCall
 from backend.kit.crypto import SecretBox
-from backend.kit.safe_http import SafeHTTPClient, SafeHTTPError
+from backend.kit.network_errors import service_at, unreachable
+from backend.kit.safe_http import SafeHTTPClient, SafeHTTPError, UnsafeURLError
 
 MAX_RESULT_CHARS = 4000
 
@@ -296,7 +297,12 @@ class Toolbox:
                 json=rest if method not in {"GET", "DELETE"} else None,
             )
         except (SafeHTTPError, httpx.HTTPError) as exc:
-            return ToolOutcome(f"error: the request failed: {exc}", {**record, "status": "error"})
+            reason = (
+                f"the address is not allowed ({exc.reason})"
+                if isinstance(exc, UnsafeURLError)
+                else unreachable(service_at("the action's server", url), exc)
+            )
+            return ToolOutcome(f"error: {reason}", {**record, "status": "error"})
         status = "ok" if response.status_code < 400 else "error"
         return ToolOutcome(
             _trim(f"HTTP {response.status_code}\n{response.text()}"),

@@ -151,7 +151,7 @@ async def connect(
         async with _bolna(context, data.api_key) as bolna:
             agent = await _check_with_bolna(bolna, data.agent_id)
     except BolnaError as exc:  # what is left: Bolna down, or answering nonsense
-        raise ProviderUnavailable(f"{exc}; try again later") from exc
+        raise ProviderUnavailable(str(exc)) from exc
 
     token = secrets.token_urlsafe(32)
     agent_name = agent.get("agent_name")
@@ -246,7 +246,7 @@ async def _place(
                 user_data=variables,
             )
     except BolnaUnavailable as exc:
-        raise ProviderUnavailable(f"{exc}; no call was recorded, try again later") from exc
+        raise ProviderUnavailable(f"{exc} No call was placed or recorded.") from exc
     except InvalidKey as exc:
         raise ConnectionRefused(
             f"Bolna refused this workspace's API key ({exc}): connect Bolna again"

@@ -36,7 +36,7 @@ async def connect_openai(
             "OpenAI refused this key", errors=[{"field": "api_key", "message": "invalid key"}]
         ) from exc
     except OpenAIError as exc:
-        raise ProviderUnavailable(f"Could not reach OpenAI to check the key: {exc}") from exc
+        raise ProviderUnavailable(f"{exc} The key was not checked, so it was not saved.") from exc
     async with context.db.as_claims(subject.principal.claims) as conn:
         return await repository.save_openai(
             conn,
@@ -60,7 +60,7 @@ async def validate_openai(context: AppContext, subject: AuthSubject[User]) -> di
     except InvalidKey:
         models, error = None, "OpenAI refused this key"
     except OpenAIError as exc:
-        raise ProviderUnavailable(f"Could not reach OpenAI to check the key: {exc}") from exc
+        raise ProviderUnavailable(f"{exc} The key was not checked.") from exc
     async with context.db.as_claims(subject.principal.claims) as conn:
         checked = await repository.record_openai_check(
             conn, subject.workspace_id, valid=error is None, models=models, error=error

@@ -39,6 +39,7 @@ import lxml.html
 import tldextract
 from lxml import etree
 
+from backend.kit.network_errors import Failure, describe
 from backend.kit.safe_http import (
     ResponseTooLargeError,
     SafeHTTPClient,
@@ -184,6 +185,8 @@ class CrawlPage:
     last_modified: str | None = None
     reason: str | None = None
     content_hash: str | None = None
+    # Why the site gave no answer at all (name, connection, TLS, timeout), when that is why.
+    unreachable: Failure | None = None
 
 
 @dataclass
@@ -458,6 +461,7 @@ class _Host:
 class _Failure:
     reason: str
     status: PageStatus = "failed"
+    unreachable: Failure | None = None
 
 
 @dataclass(frozen=True)
@@ -633,7 +637,15 @@ class _Run:
         self._pages_in_flight -= 1
         if isinstance(done.result, _Failure):
             failure = done.result
-            self._decide(CrawlPage(done.url, done.depth, failure.status, reason=failure.reason))
+            self._decide(
+                CrawlPage(
+                    done.url,
+                    done.depth,
+                    failure.status,
+                    reason=failure.reason,
+                    unreachable=failure.unreachable,
+                )
+            )
             return
         self._stats.bytes += len(done.result.content)
         page, links = self._judge(done.url, done.depth, done.result)
@@ -712,12 +724,14 @@ class _Run:
             return _Failure("too large", status="skipped")
         except TooManyRedirectsError:
             return _Failure("too many redirects")
-        except httpx.TimeoutException:
-            return _Failure("timeout")
+        except httpx.TimeoutException as exc:
+            return _Failure("timeout", unreachable=describe(exc))
         except httpx.ConnectError as exc:
-            return _Failure(f"connection failed: {exc}")
+            failure = describe(exc)
+            return _Failure(f"connection failed: {failure.reason}", unreachable=failure)
         except (httpx.HTTPError, SafeHTTPError) as exc:
-            return _Failure(f"network error: {exc}")
+            failure = describe(exc)
+            return _Failure(f"network error: {failure.reason}", unreachable=failure)
 
     async def _fetch_page(self, url: str, depth: int) -> _PageDone:
         headers = self._conditional_headers(url)

@@ -95,6 +95,67 @@ def extract(body: bytes, *, content_type: str, url: str | None = None) -> Docume
     return Document(url=url, title=title, text=text, language=language, content_type=media_type)
 
 
+# Browsers and curl send these when they do not know a file's type: the name and the bytes say.
+UNKNOWN_TYPES = frozenset(
+    {"", "application/octet-stream", "binary/octet-stream", "application/x-unknown"}
+)
+_TYPES_BY_EXTENSION = {
+    "pdf": "application/pdf",
+    "html": "text/html",
+    "htm": "text/html",
+    "xhtml": "application/xhtml+xml",
+    "md": "text/markdown",
+    "markdown": "text/markdown",
+    "mdown": "text/markdown",
+    "mkd": "text/markdown",
+    "txt": "text/plain",
+    "text": "text/plain",
+}
+_HTML_START = re.compile(
+    rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)[\s>]",
+    re.IGNORECASE | re.DOTALL,
+)
+_SNIFF_BYTES = 8192
+
+
+def file_type(body: bytes, *, filename: str | None, declared: str | None) -> str | None:
+    """The media type to read an uploaded file as, or None when it is not PDF, HTML, Markdown
+    or text. A declared type we read is trusted; an unknown one (`application/octet-stream`,
+    curl's default) is worked out from the file name and then the content."""
+    media_type, _ = _parse_content_type(declared or "")
+    if media_type in SUPPORTED_TYPES:
+        return media_type
+    if media_type not in UNKNOWN_TYPES:
+        return None
+    head = body[:_SNIFF_BYTES].lstrip(codecs.BOM_UTF8)
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    extension = (filename or "").rsplit(".", 1)[-1].lower() if "." in (filename or "") else ""
+    by_name = _TYPES_BY_EXTENSION.get(extension)
+    if by_name in PDF_TYPES:
+        return None  # named .pdf, but not a PDF
+    if not _looks_like_text(body[:_SNIFF_BYTES]):
+        return None
+    if by_name is not None:
+        return by_name
+    return "text/html" if _HTML_START.match(head) else "text/plain"
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if _bom_codec(head) is not None:
+        return True
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A sniffed head may cut a character in two; anything else is not UTF-8, but may still
+        # be text in another encoding.
+        if exc.start < len(head) - 3:
+            return charset_normalizer.from_bytes(head).best() is not None
+    return True
+
+
 def _parse_content_type(content_type: str) -> tuple[str, str | None]:
     media_type, _, params = content_type.partition(";")
     match = _CHARSET_PARAM.search(params)

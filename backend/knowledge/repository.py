@@ -144,6 +144,23 @@ async def page_validators(
     }
 
 
+async def source_with_content(
+    conn: Connection, chatbot_id: UUID, kind: str, content_hash: str
+) -> dict[str, Any] | None:
+    """A source of `kind` of the bot made of exactly this content (one page of that hash)."""
+    cur = await conn.execute(
+        "select s.* from public.knowledge_sources s"
+        " where s.chatbot_id = %s and s.kind = %s"
+        " and exists (select 1 from public.knowledge_pages p"
+        "             where p.source_id = s.id and p.content_hash = %s)"
+        " and not exists (select 1 from public.knowledge_pages p"
+        "                 where p.source_id = s.id and p.content_hash is distinct from %s)"
+        " order by s.created_at limit 1",
+        (chatbot_id, kind, content_hash, content_hash),
+    )
+    return await cur.fetchone()
+
+
 async def upsert_page(conn: Connection, values: dict[str, Any]) -> UUID:
     columns = [c for c in values if c not in {"source_id", "url"}]
     query = sql.SQL("{} ").format(insert_sql("knowledge_pages", values)) + sql.SQL(

@@ -7,7 +7,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from fastapi import APIRouter, File, Form, UploadFile, status
+from fastapi import APIRouter, File, Form, Response, UploadFile, status
 
 from backend.auth.dependencies import AdminSubject
 from backend.auth.subjects import AuthSubject, User
@@ -17,12 +17,19 @@ from backend.context import AppContext, Context
 from backend.errors import NotFound, ValidationFailed
 from backend.kit.schemas import Envelope
 from backend.knowledge import repository, service, tasks
-from backend.knowledge.extract import SUPPORTED_TYPES, Document, ExtractionError, extract
+from backend.knowledge.extract import (
+    UNKNOWN_TYPES,
+    Document,
+    ExtractionError,
+    extract,
+    file_type,
+)
 from backend.knowledge.schemas import (
     CrawlProgress,
     CrawlRequest,
     CrawlStarted,
     Source,
+    SourceAdded,
     SourceUpdate,
     TextSourceCreate,
 )
@@ -58,7 +65,9 @@ async def crawl_website(
     data: CrawlRequest, subject: AdminSubject, context: Context
 ) -> CrawlStarted:
     """Add a website to a chatbot's knowledge. Small crawls (up to 10 pages) finish before the
-    answer; larger ones run as a job whose progress `GET /api/chat/crawl/{crawl_id}` reports."""
+    answer; larger ones run as a job whose progress `GET /api/chat/crawl/{crawl_id}` reports.
+    A crawl that read no page is `success: false`, `state: "failed"`, with the reason in
+    `error` (and on the source)."""
     subject.require_admin("add knowledge")
     _check_max_pages(context, data.max_pages)
     url = str(data.url)
@@ -86,6 +95,7 @@ async def crawl_website(
         crawl_id=crawl["id"],
         source_id=source["id"],
         state=crawl["state"],
+        error=crawl["error"],
     )
 
 
@@ -141,10 +151,27 @@ async def list_sources(
 
 
 async def _add_document(
-    context: AppContext, subject: AuthSubject[User], chatbot_id: UUID, kind: str, document: Document
-) -> Source:
+    context: AppContext,
+    subject: AuthSubject[User],
+    chatbot_id: UUID,
+    kind: str,
+    document: Document,
+    response: Response,
+) -> SourceAdded:
+    """A new source of this document, 201; or, when the bot has a source of this kind with
+    exactly this text already, that one, 200 and `duplicate: true` (so sending the same file
+    again, or retrying an upload, adds nothing)."""
     async with context.db.as_claims(subject.principal.claims) as conn:
         await chatbots.get(conn, subject.workspace_id, chatbot_id)
+        existing = await service.same_document(conn, chatbot_id, kind, document)
+        if existing is not None:
+            response.status_code = status.HTTP_200_OK
+            return SourceAdded(
+                data=Source.model_validate(existing),
+                duplicate=True,
+                message=f"This content is already in the knowledge base as"
+                f' "{existing["title"]}": nothing was added',
+            )
         config = await business.get_ai_config(conn, subject.workspace_id)
         source = await service.add_text_source(
             conn,
@@ -157,19 +184,23 @@ async def _add_document(
         )
         await service.refresh_summary(conn, chatbot_id)
         await tasks.enqueue(conn, tasks.embed, source_id=str(source["id"]))
-    return Source.model_validate(source)
+    return SourceAdded(data=Source.model_validate(source))
 
 
 @sources_router.post("/text", status_code=status.HTTP_201_CREATED)
 async def add_text(
-    chatbot_id: UUID, data: TextSourceCreate, subject: AdminSubject, context: Context
-) -> Envelope[Source]:
+    chatbot_id: UUID,
+    data: TextSourceCreate,
+    subject: AdminSubject,
+    context: Context,
+    response: Response,
+) -> SourceAdded:
     """Pasted text (Markdown headings help it chunk well)."""
     subject.require_admin("add knowledge")
     document = Document(
         url=None, title=data.title, text=data.text, language=None, content_type="text/markdown"
     )
-    return Envelope(data=await _add_document(context, subject, chatbot_id, "text", document))
+    return await _add_document(context, subject, chatbot_id, "text", document, response)
 
 
 @sources_router.post("/files", status_code=status.HTTP_201_CREATED)
@@ -177,18 +208,29 @@ async def add_file(
     chatbot_id: UUID,
     subject: AdminSubject,
     context: Context,
+    response: Response,
     file: Annotated[UploadFile, File(description="PDF, HTML, Markdown or plain text")],
     title: Annotated[str | None, Form(max_length=300)] = None,
-) -> Envelope[Source]:
+) -> SourceAdded:
+    """A PDF, HTML, Markdown or text file. Its type is read from its content type, or, when
+    that says nothing (`application/octet-stream`, curl's default), from its name and its
+    content."""
     subject.require_admin("add knowledge")
-    content_type = (file.content_type or "").split(";")[0].strip().lower()
-    if content_type not in SUPPORTED_TYPES:
+    body = await file.read()
+    content_type = file_type(body, filename=file.filename, declared=file.content_type)
+    if content_type is None:
+        declared = (file.content_type or "").split(";")[0].strip().lower()
+        message = (
+            f"Files of type '{declared}' cannot be read"
+            if declared not in UNKNOWN_TYPES
+            else f"'{file.filename or 'The file'}' is neither PDF, HTML, Markdown nor text"
+        )
         raise ValidationFailed(
-            f"Files of type '{content_type or 'unknown'}' cannot be read",
+            f"{message}: use PDF, HTML, Markdown or plain text",
             errors=[{"field": "file", "message": "use PDF, HTML, Markdown or plain text"}],
         )
     try:
-        document = extract(await file.read(), content_type=content_type)
+        document = extract(body, content_type=content_type)
     except ExtractionError as exc:
         raise ValidationFailed(
             f"No text could be read from the file: {exc}",
@@ -201,7 +243,7 @@ async def add_file(
         language=document.language,
         content_type=document.content_type,
     )
-    return Envelope(data=await _add_document(context, subject, chatbot_id, "file", named))
+    return await _add_document(context, subject, chatbot_id, "file", named, response)
 
 
 @sources_router.patch("/{source_id}")

@@ -6,6 +6,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
+from backend.kit.schemas import Envelope
+
 
 class CrawlRequest(BaseModel):
     """`POST /api/chat/crawl` as documented."""
@@ -16,12 +18,13 @@ class CrawlRequest(BaseModel):
 
 
 class CrawlStarted(BaseModel):
-    success: bool
+    success: bool  # false when the crawl failed: `error` says why, in words
     pages_crawled: int
     content_extracted: int  # characters of text extracted
     crawl_id: UUID
     source_id: UUID
     state: str
+    error: str | None = None
 
 
 class CrawlProgress(BaseModel):
@@ -58,6 +61,13 @@ class Source(BaseModel):
     chunks: int
     last_crawled_at: datetime | None
     created_at: datetime
+
+
+class SourceAdded(Envelope[Source]):
+    """A source added; or, `duplicate: true`, the one that already held exactly this content."""
+
+    duplicate: bool = False
+    message: str | None = None
 
 
 class TextSourceCreate(BaseModel):

@@ -9,6 +9,7 @@ reciprocal rank.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -270,7 +271,8 @@ async def add_text_source(
     language: str | None,
 ) -> dict[str, Any]:
     """A source made of documents we were given (pasted text, a file, the bot's own knowledge
-    text), indexed at once: one page per document, so each keeps its own link."""
+    text), indexed at once: one page per document, so each keeps its own link (and the hash
+    of its text, by which `same_document` finds it again)."""
     source = await repository.create_source(
         conn,
         {
@@ -291,6 +293,7 @@ async def add_text_source(
                 "title": document.title,
                 "status": "fetched",
                 "bytes": len(document.text.encode()),
+                "content_hash": text_hash(document.text),
             },
         )
         await index_document(
@@ -306,6 +309,23 @@ async def add_text_source(
     refreshed = await repository.get_source(conn, workspace_id, source["id"])
     assert refreshed is not None
     return refreshed
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def same_document(
+    conn: Connection, chatbot_id: UUID, kind: str, document: Document
+) -> dict[str, Any] | None:
+    """The bot's source of `kind` already holding exactly this document, if any. Holds a lock
+    on (bot, text) to the end of the transaction, so that the same upload sent twice at once
+    also makes a single source."""
+    digest = text_hash(document.text)
+    await conn.execute(
+        "select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{chatbot_id}:{digest}",)
+    )
+    return await repository.source_with_content(conn, chatbot_id, kind, digest)
 
 
 _SOURCE_LINE = re.compile(

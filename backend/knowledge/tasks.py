@@ -14,8 +14,11 @@ it too. The source's status is left alone (its chunks are ready, only without ve
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import procrastinate
@@ -100,33 +103,48 @@ async def run_crawl(app: AppContext, crawl_id: UUID) -> dict[str, Any]:
         is_cancelled=cancelled,
     )
     seen: list[str] = []
-    extracted = 0
+    decisions: list[CrawlPage] = []  # without their bodies: to say why nothing was read
+    extracted = read = 0
     state, error = "succeeded", None
     try:
         async with contextlib.aclosing(crawler.crawl(source["url"])) as pages:
             async for page in pages:
-                extracted += await _store_page(
+                chars, decided = await _store_page(
                     app, workspace_id, found["chatbot_id"], source_id, page, workspace_language
                 )
+                extracted += chars
+                read += decided.status in {"fetched", "unchanged"}
+                decisions.append(decided)
                 if page.status in {"fetched", "unchanged"}:
                     seen.append(page.url)
                 async with app.db.for_workspace(workspace_id, _PRINCIPAL) as conn:
                     await _progress(conn, crawl_id, crawler, extracted)
         if await cancelled():
             state = "cancelled"
-    except Exception as exc:  # a crawl ends with a state, whatever happened
+        elif not read:
+            state, error = "failed", _nothing_read(source["url"], decisions)
+    except Exception:  # a crawl ends with a state, whatever happened
         log.exception("crawl_failed", crawl_id=str(crawl_id))
-        state, error = "failed", str(exc)[:500]
+        state = "failed"
+        error = (
+            "The crawl stopped on an unexpected error; what it had indexed stays. Try again,"
+            " and contact support if it happens again."
+        )
     async with app.db.for_workspace(workspace_id, _PRINCIPAL) as conn:
         if state == "succeeded" and seen:
             await repository.drop_pages_not_seen(conn, source_id, seen)
         await repository.refresh_counts(conn, source_id)
-        reached = bool(seen) or state != "succeeded"
+        counted = await repository.get_source(conn, workspace_id, source_id)
+        # A failed re-crawl keeps what the bot learnt before: the source stays ready, and says
+        # why its last crawl failed.
+        knows = counted is not None and counted["chunks"] > 0
         await repository.update_source(
             conn,
             source_id,
-            status="ready" if reached else "failed",
-            error=error or (None if reached else "the site could not be crawled"),
+            status="ready" if state != "failed" or knows else "failed",
+            error=(f"The last crawl failed: {error}" if knows else error)
+            if state == "failed"
+            else None,
             last_crawled_at=datetime.now(UTC),
         )
         await _progress(conn, crawl_id, crawler, extracted)
@@ -149,6 +167,55 @@ async def run_crawl(app: AppContext, crawl_id: UUID) -> dict[str, Any]:
     return finished or {}
 
 
+def _nothing_read(start_url: str, decisions: list[CrawlPage]) -> str:
+    """Why a crawl read no page, in words: the start page's fate says it best (a site that
+    does not answer, a 404, robots.txt), then what became of the other pages."""
+    host = urlsplit(start_url).hostname or start_url
+    start = next((d for d in decisions if d.depth == 0), None)
+    if start is None:
+        return f"No page of {host} could be read."
+    if start.unreachable is not None:
+        return start.unreachable.sentence(host)
+    others = [d for d in decisions if d is not start and d.status in {"failed", "skipped"}]
+    tail = {0: "", 1: " The other page found failed too."}.get(
+        len(others), f" The {len(others)} other pages found failed too."
+    )
+    if start.http_status is not None and start.status == "failed":
+        return (
+            f"{start.url} answered {_http_status(start.http_status)}: check that the address is"
+            f" right and the page is public.{tail}"
+        )
+    return f"Nothing could be read at {start.url}: {_reason_in_words(start.reason)}.{tail}"
+
+
+def _http_status(code: int) -> str:
+    try:
+        return f"HTTP {code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"HTTP {code}"
+
+
+_REASONS = {
+    "robots.txt": "the site's robots.txt does not allow crawling it",
+    "not html/pdf/text": "it is not HTML, PDF or text",
+    "too large": "it is too large",
+    "too many redirects": "it redirects too many times",
+    "redirected off-site": "it redirects to another site",
+    "not an http(s) URL": "it is not an http(s) address",
+    "timeout": "it did not answer in time",
+    "no text": "no text was found in it",
+    "binary content": "it is not text",
+}
+
+
+def _reason_in_words(reason: str | None) -> str:
+    if reason is None:
+        return "no text was found in it"
+    if reason.startswith("refused: "):
+        return f"it is not fetched for safety ({reason.removeprefix('refused: ')})"
+    return _REASONS.get(reason, reason)
+
+
 async def _store_page(
     app: AppContext,
     workspace_id: UUID,
@@ -156,15 +223,17 @@ async def _store_page(
     source_id: UUID,
     page: CrawlPage,
     language: str | None,
-) -> int:
+) -> tuple[int, CrawlPage]:
     """Record one page's outcome; index it when it was fetched. Returns the characters of text
-    it yielded."""
+    it yielded and the page as decided (a fetched page without text is skipped), body left
+    out."""
     status, reason, document = page.status, page.reason, None
     if status == "fetched":
         try:
             document = extract(page.body, content_type=page.content_type or "", url=page.url)
         except ExtractionError as exc:
             status, reason = "skipped", str(exc)
+    decided = replace(page, body=b"", status=status, reason=reason)
     async with app.db.for_workspace(workspace_id, _PRINCIPAL) as conn:
         if status == "unchanged":  # keep its chunks; only note that it is still there
             await conn.execute(
@@ -172,7 +241,7 @@ async def _store_page(
                 " where source_id = %s and url = %s",
                 (source_id, page.url),
             )
-            return 0
+            return 0, decided
         page_id = await repository.upsert_page(
             conn,
             {
@@ -190,7 +259,7 @@ async def _store_page(
             },
         )
         if document is None:
-            return 0
+            return 0, decided
         await service.index_document(
             conn,
             workspace_id=workspace_id,
@@ -200,7 +269,7 @@ async def _store_page(
             document=document,
             language=language,
         )
-        return len(document.text)
+        return len(document.text), decided
 
 
 async def _progress(conn: Any, crawl_id: UUID, crawler: Crawler, extracted: int) -> None:

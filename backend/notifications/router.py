@@ -9,9 +9,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
-from backend.auth.dependencies import AdminSubject, CurrentPrincipal, Session, api_subject
+from backend.auth.dependencies import (
+    AdminSubject,
+    Session,
+    VisitorPrincipal,
+    api_subject,
+    limit_visitor,
+)
 from backend.auth.subjects import ApiKey, AuthSubject, User
-from backend.chat.router import limit_visitor
 from backend.context import Context
 from backend.kit.schemas import Envelope, PageEnvelope
 from backend.notifications import repository, service
@@ -59,7 +64,7 @@ async def send_email(
 
 @router.post("/contact", status_code=status.HTTP_202_ACCEPTED)
 async def contact(
-    data: ContactIn, request: Request, context: Context, _: CurrentPrincipal
+    data: ContactIn, request: Request, context: Context, _: VisitorPrincipal
 ) -> EmailAccepted:
     """A website's contact form (public: the chatbot id names the workspace, and the bot's
     allowed domains the sites that may post). The message goes to the workspace's business

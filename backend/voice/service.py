@@ -84,7 +84,8 @@ def _stored_key_refused() -> ValidationFailed:
 
 
 def _unreachable(exc: VapiError) -> ProviderUnavailable:
-    return ProviderUnavailable(f"Could not reach VAPI: {exc}")
+    # The client's message already says what failed and what to check.
+    return ProviderUnavailable(str(exc))
 
 
 async def _public_key_problem(context: AppContext, public_key: str) -> str | None:

@@ -92,7 +92,8 @@ def _client(context: AppContext, api_key: str) -> ElevenLabsClient:
 
 
 def _unreachable(exc: ElevenLabsError) -> ProviderUnavailable:
-    return ProviderUnavailable(f"Could not reach ElevenLabs: {exc}")
+    # The client's message already says what failed and what to check.
+    return ProviderUnavailable(str(exc))
 
 
 def _connection_view(context: AppContext, row: dict[str, Any] | None) -> dict[str, Any]:

@@ -8,10 +8,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, status
 
-from backend.auth.dependencies import AdminSubject, CurrentPrincipal, Session
+from backend.auth.dependencies import (
+    AdminSubject,
+    Session,
+    VisitorPrincipal,
+    limit_bot_address,
+    limit_visitor,
+)
 from backend.business import service as business
 from backend.chat.engine import ChatInput
-from backend.chat.router import limit_visitor, respond
+from backend.chat.router import respond
 from backend.chat.schemas import ChatMessageOut, VisitorIdentity
 from backend.context import Context
 from backend.customers import service as customers
@@ -38,8 +44,9 @@ HISTORY_LIMIT = 100
 
 @router.get("/api/widget/{chatbot_id}/config")
 async def widget_config(
-    chatbot_id: UUID, request: Request, context: Context, _: CurrentPrincipal
+    chatbot_id: UUID, request: Request, context: Context, _: VisitorPrincipal
 ) -> WidgetConfig:
+    await limit_bot_address(context, request, chatbot_id)
     bot = await service.public_bot(context, request, chatbot_id, full=True)
     return WidgetConfig(
         chatbot_id=bot["id"],
@@ -58,14 +65,14 @@ async def widget_message(
     data: WidgetMessageIn,
     request: Request,
     context: Context,
-    _: CurrentPrincipal,
+    _: VisitorPrincipal,
     accept: Annotated[str, Header()] = "",
 ) -> Any:
     """A visitor's message: the answer as JSON, or as server-sent events (`token`…, `done`)
     with `stream: true` or `Accept: text/event-stream`."""
-    bot = await service.public_bot(context, request, chatbot_id)
-    # Limited before anything is verified or written for the visitor.
+    # Limited before anything is read, verified or written for the visitor.
     await limit_visitor(context, request, chatbot_id, data.visitor_id)
+    bot = await service.public_bot(context, request, chatbot_id)
     user = await identity.verified_user(context, bot["workspace_id"], data)
     customer_id = (
         await customers.for_verified_user(context, bot["workspace_id"], user) if user else None
@@ -90,13 +97,14 @@ async def visitor_history(
     conversation_id: UUID,
     request: Request,
     context: Context,
-    _: CurrentPrincipal,
+    _: VisitorPrincipal,
     visitor_id: Annotated[str, Query(min_length=1, max_length=200)],
     user_id: Annotated[str | None, Query(max_length=200)] = None,
     user_hash: Annotated[str | None, Query(max_length=128)] = None,
 ) -> VisitorHistory:
     """A conversation's messages, for the visitor whose conversation it is and no one else (a
     signed-in user's: with their verified identity)."""
+    await limit_bot_address(context, request, chatbot_id)
     bot = await service.public_bot(context, request, chatbot_id)
     user = await identity.verified_user(
         context, bot["workspace_id"], VisitorIdentity(user_id=user_id, user_hash=user_hash)
@@ -117,7 +125,7 @@ async def visitor_history(
 
 @router.post("/api/forms/submit", status_code=status.HTTP_201_CREATED)
 async def submit_form(
-    data: FormSubmitIn, request: Request, context: Context, _: CurrentPrincipal
+    data: FormSubmitIn, request: Request, context: Context, _: VisitorPrincipal
 ) -> FormSubmitOut:
     """A form filled in the widget: stored against the conversation, and a lead when it says
     how to reach the visitor."""

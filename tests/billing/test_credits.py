@@ -186,7 +186,9 @@ async def test_the_cli_grants_once_per_reference(database_url, client, context, 
 
     unknown = voxtro(database_url, "no-such-workspace", "5")
     assert unknown.returncode == 1
-    assert "no workspace with the id or slug 'no-such-workspace'" in unknown.stderr
+    assert unknown.stderr.strip() == (
+        "Error: no workspace with the slug, id or name 'no-such-workspace'"
+    )
     nothing = voxtro(database_url, slug, "0")
     assert nothing.returncode == 2  # a usage error: nothing was granted
     assert "must be more than 0" in nothing.stderr
@@ -206,3 +208,25 @@ async def test_the_cli_grants_once_per_reference(database_url, client, context, 
         (Decimal("0.75"), "cli", None),
     ]
     assert rows[0]["reference"] == "deal-7" and rows[1]["reference"].startswith("cli-")
+
+
+async def test_the_cli_finds_a_workspace_by_name_and_refuses_an_ambiguous_one(
+    database_url, client, admin, other_admin
+):
+    made = []
+    for owner, name in [(admin, "Acme Clinic"), (other_admin, "Acme Clinic"), (admin, "Bolt")]:
+        response = await client.post("/api/workspaces", headers=owner.headers, json={"name": name})
+        assert response.status_code == 201, response.text
+        made.append(response.json()["data"])
+
+    by_name = voxtro(database_url, "bolt", "3")  # any case
+    assert by_name.returncode == 0, by_name.stderr
+    assert f"Granted $3.00 to {made[2]['slug']} ({made[2]['id']})" in by_name.stdout
+
+    ambiguous = voxtro(database_url, "Acme Clinic", "3")
+    assert ambiguous.returncode == 1
+    assert ambiguous.stderr.strip() == (
+        f"Error: 2 workspaces are named 'Acme Clinic': {made[0]['slug']} ({made[0]['id']}),"
+        f" {made[1]['slug']} ({made[1]['id']}). Give the slug or id of the one you mean."
+    )
+    assert "Granted" not in ambiguous.stdout

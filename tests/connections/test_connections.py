@@ -150,8 +150,35 @@ async def test_the_provider_down_is_a_502_and_nothing_is_stored(
     body = response.json()
     assert body["code"] == "PROVIDER_UNAVAILABLE" and body["success"] is False
     assert fake_openai.key not in response.text
+    assert body["message"] == (
+        "OpenAI answered HTTP 503 Service Unavailable (The engine is currently overloaded, please"
+        " try again later.): the trouble is on OpenAI's side. Try again in a few minutes. The key"
+        " was not checked, so it was not saved."
+    )
     assert (await status_of(client, admin.headers))["connected"] is False
     assert await stored_openai(context) == []
+
+
+async def test_openai_out_of_reach_says_once_what_failed_and_what_to_check(database_url, anon_key):
+    from tests.conftest import app_with
+    from tests.fixtures.servers import free_port
+
+    port = free_port()
+    async with app_with(database_url, openai_base_url=f"http://127.0.0.1:{port}/v1") as (
+        client,
+        context,
+    ):
+        admin = await create_admin(client, anon_key)
+        response = await client.post(
+            "/api/openai/connect", headers=admin.headers, json={"api_key": "sk-" + "a" * 40}
+        )
+        assert response.status_code == 502, response.text
+        assert response.json()["message"] == (
+            f"Could not reach OpenAI at 127.0.0.1:{port}: the connection was refused. Check the"
+            " address (OPENAI_BASE_URL) and its port, and that the service is running. The key"
+            " was not checked, so it was not saved."
+        )
+        assert await stored_openai(context) == []
 
 
 async def test_validate_without_a_key_is_404(client, admin, fake_openai):

@@ -241,15 +241,28 @@ async def test_bad_crawls_end_clearly_and_keep_what_was_there(client, admin, oth
     over = await crawl(client, admin, bot, site.url, max_pages=100_000)
     assert over.status_code == 400 and over.json()["errors"][0]["field"] == "max_pages"
     missing = (await crawl(client, admin, bot, f"{site.url}/no-such-page")).json()
-    assert missing["pages_crawled"] == 0
+    assert (missing["success"], missing["state"], missing["pages_crawled"]) == (False, "failed", 0)
+    assert missing["error"] == (
+        f"{site.url}/no-such-page answered HTTP 404 Not Found: check that the address is right"
+        " and the page is public."
+    )
     progress = (
         await client.get(f"/api/chat/crawl/{missing['crawl_id']}", headers=admin.headers)
     ).json()
-    assert progress["pages_failed"] == 1
+    assert progress["pages_failed"] == 1 and progress["error"] == missing["error"]
     # Unreachable, and a private address (the crawler refuses it without connecting).
-    for url in ("http://127.0.0.1:9/", "http://10.0.0.1/"):
-        result = (await crawl(client, admin, bot, url)).json()
-        assert result["pages_crawled"] == 0
+    refused = (await crawl(client, admin, bot, "http://127.0.0.1:9/")).json()
+    assert (refused["success"], refused["state"]) == (False, "failed")
+    assert refused["error"] == (
+        "Could not reach 127.0.0.1: the connection was refused. Check the address and its port,"
+        " and that the service is running."
+    )
+    private = (await crawl(client, admin, bot, "http://10.0.0.1/")).json()
+    assert private["success"] is False
+    assert private["error"] == (
+        "Nothing could be read at http://10.0.0.1/: it is not fetched for safety"
+        " (it is a private address)."
+    )
     # Another workspace's crawl is unknown here.
     theirs = await client.get(f"/api/chat/crawl/{missing['crawl_id']}", headers=other_admin.headers)
     assert theirs.status_code == 404
@@ -257,6 +270,45 @@ async def test_bad_crawls_end_clearly_and_keep_what_was_there(client, admin, oth
         await client.get(f"/api/chatbots/{bot['id']}/knowledge", headers=admin.headers)
     ).json()["data"]
     assert {s["status"] for s in sources} == {"failed"}
+    assert {s["error"] for s in sources} == {missing["error"], refused["error"], private["error"]}
+
+
+async def test_a_site_that_cannot_be_reached_is_a_failed_crawl_saying_why(client, admin):
+    bot = await create_chatbot(client, admin)
+    response = await crawl(client, admin, bot, "http://example.invalid/")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["success"], body["state"], body["pages_crawled"]) == (False, "failed", 0)
+    # ("could not be looked up" where this machine has no DNS server at all)
+    assert body["error"] in {
+        "Could not reach example.invalid: the name does not resolve. Check the address for a typo.",
+        "Could not reach example.invalid: the name could not be looked up (no DNS answer)."
+        " Check this server's network and DNS, then try again.",
+    }
+    [source] = (
+        await client.get(f"/api/chatbots/{bot['id']}/knowledge", headers=admin.headers)
+    ).json()["data"]
+    assert (source["status"], source["error"]) == ("failed", body["error"])
+
+
+async def test_a_background_crawl_whose_pages_all_fail_is_failed(client, context, admin, site):
+    bot = await create_chatbot(client, admin)
+    site.pages.clear()  # every page answers 404
+    started = (await crawl(client, admin, bot, site.url, max_pages=50)).json()
+    assert (started["success"], started["state"]) == (True, "queued")
+    await run_worker(context, concurrency=1, wait=False)
+    progress = (
+        await client.get(f"/api/chat/crawl/{started['crawl_id']}", headers=admin.headers)
+    ).json()
+    assert (progress["state"], progress["pages_fetched"]) == ("failed", 0)
+    assert progress["error"] == (
+        f"{site.url}/ answered HTTP 404 Not Found: check that the address is right and the page"
+        " is public."
+    )
+    [source] = (
+        await client.get(f"/api/chatbots/{bot['id']}/knowledge", headers=admin.headers)
+    ).json()["data"]
+    assert (source["status"], source["error"]) == ("failed", progress["error"])
 
 
 async def test_a_recrawl_of_a_site_that_went_down_keeps_what_the_bot_knew(
@@ -276,11 +328,15 @@ async def test_a_recrawl_of_a_site_that_went_down_keeps_what_the_bot_knew(
     progress = (
         await client.get(f"/api/chat/crawl/{again.json()['id']}", headers=admin.headers)
     ).json()
-    assert progress["state"] == "succeeded" and progress["pages_failed"] >= 1
+    assert progress["state"] == "failed" and progress["pages_failed"] >= 1
+    assert progress["error"].startswith(f"{site.url}/ answered HTTP 404 Not Found")
     [after] = (
         await client.get(f"/api/chatbots/{bot['id']}/knowledge", headers=admin.headers)
     ).json()["data"]
     assert after["chunks"] == source["chunks"]
+    # What the bot knew stays, and the source says its last crawl failed.
+    assert after["status"] == "ready"
+    assert after["error"] == f"The last crawl failed: {progress['error']}"
     answer = (await chat(client, bot["id"], "How many days do I have to return a saree?")).json()
     assert "fourteen days" in answer["message"]
 
@@ -357,3 +413,81 @@ async def test_a_bot_that_grows_large_gets_its_own_vector_index(
             ).fetchone()
     assert index is not None and "hnsw" in index["indexdef"]
     assert bot["id"] in index["indexdef"]
+
+
+async def upload(client, admin, bot, name, body, content_type="application/octet-stream"):
+    return await client.post(
+        f"/api/chatbots/{bot['id']}/knowledge/files",
+        headers=admin.headers,
+        files={"file": (name, body, content_type)},
+    )
+
+
+async def test_files_sent_as_octet_stream_are_read_by_their_name_and_content(client, admin):
+    """curl -F file=@faq.md sends application/octet-stream."""
+    bot = await create_chatbot(client, admin)
+    markdown = await upload(client, admin, bot, "faq.md", b"# FAQ\n\nGift wrap is free in May.")
+    assert markdown.status_code == 201, markdown.text
+    assert markdown.json()["data"]["title"] == "FAQ"
+    html = await upload(
+        client,
+        admin,
+        bot,
+        "returns",
+        b"<!DOCTYPE html><html><head><title>Returns</title></head>"
+        b"<body><main><p>Returns are accepted within fourteen days.</p></main></body></html>",
+    )
+    assert html.status_code == 201, html.text
+    assert html.json()["data"]["title"] == "Returns"
+    plain = await upload(client, admin, bot, "notes", "Café opens at nine.".encode())
+    assert plain.status_code == 201, plain.text
+
+    answer = (await chat(client, bot["id"], "Is gift wrap free in May?")).json()
+    assert "Gift wrap is free in May" in answer["message"]
+
+    image = await upload(client, admin, bot, "photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00")
+    assert image.status_code == 400, image.text
+    assert image.json()["message"] == (
+        "'photo.jpg' is neither PDF, HTML, Markdown nor text: use PDF, HTML, Markdown or plain text"
+    )
+    fake_pdf = await upload(client, admin, bot, "menu.pdf", b"just words")
+    assert fake_pdf.status_code == 400
+    sources = (
+        await client.get(f"/api/chatbots/{bot['id']}/knowledge", headers=admin.headers)
+    ).json()["data"]
+    assert len(sources) == 3
+
+
+async def test_the_same_file_uploaded_twice_is_one_source(client, admin):
+    bot = await create_chatbot(client, admin)
+    body = b"# Shipping\n\nWe ship within three days."
+    first = await upload(client, admin, bot, "faq.md", body)
+    again = await upload(client, admin, bot, "faq-copy.md", body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["duplicate"] is False
+    repeated = again.json()
+    assert repeated["duplicate"] is True
+    assert repeated["data"]["id"] == first.json()["data"]["id"]
+    assert repeated["message"] == (
+        'This content is already in the knowledge base as "Shipping": nothing was added'
+    )
+    other = await upload(client, admin, bot, "faq.md", body + b" Express takes one.")
+    assert other.status_code == 201
+
+    # Pasted text too.
+    text = {"title": "Hours", "text": "We open at ten."}
+    pasted = [
+        await client.post(
+            f"/api/chatbots/{bot['id']}/knowledge/text", headers=admin.headers, json=text
+        )
+        for _ in range(2)
+    ]
+    assert [r.status_code for r in pasted] == [201, 200]
+    sources = (
+        await client.get(f"/api/chatbots/{bot['id']}/knowledge", headers=admin.headers)
+    ).json()["data"]
+    assert sorted(s["kind"] for s in sources) == ["file", "file", "text"]
+
+    # Another bot may hold the same file.
+    second_bot = await create_chatbot(client, admin)
+    assert (await upload(client, admin, second_bot, "faq.md", body)).status_code == 201

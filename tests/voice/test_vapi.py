@@ -533,3 +533,38 @@ async def test_numbers_that_fit_no_column_read_as_absent(voice, admin):
     [call] = await stored(context, "calls")
     assert call["duration_seconds"] == 128  # from startedAt and endedAt instead
     assert call["cost"] == 0
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        (
+            "refused",
+            "Could not reach VAPI at 127.0.0.1:{port}: the connection was refused. Check the"
+            " address (VAPI_BASE_URL) and its port, and that the service is running.",
+        ),
+        (
+            "unresolvable",
+            "Could not reach VAPI at vapi.invalid: the name does not resolve. Check the address"
+            " (VAPI_BASE_URL) for a typo.",
+        ),
+    ],
+)
+async def test_vapi_out_of_reach_says_once_what_failed_and_what_to_check(
+    database_url, anon_key, address, message
+):
+    from tests.fixtures.factories import create_admin
+    from tests.fixtures.servers import free_port
+
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}" if address == "refused" else "http://vapi.invalid"
+    async with app_with(database_url, vapi_base_url=base_url) as (client, context):
+        admin = await create_admin(client, anon_key)
+        response = await connect(client, admin)
+        assert response.status_code == 502, response.text
+        body = response.json()
+        assert body["code"] == "PROVIDER_UNAVAILABLE"
+        if address == "unresolvable" and "looked up" in body["message"]:
+            pytest.skip("this machine has no DNS server at all")
+        assert body["message"] == message.format(port=port)
+        assert await stored(context, "voice_connections") == []

@@ -380,3 +380,56 @@ async def test_a_signed_in_users_conversation_stays_theirs_on_a_shared_browser(c
     assert (await client.get(url, params={"visitor_id": "shared"})).status_code == 404
     own = await client.get(url, params={"visitor_id": "shared", **mine})
     assert own.status_code == 200 and len(own.json()["messages"]) == 4
+
+
+async def test_visitors_behind_one_address_are_limited_per_bot_and_per_visitor(
+    database_url, anon_key
+):
+    """One office or mobile-carrier address: each bot's visitors count against that bot's
+    generous per-address limit, each visitor against their own tight one, and nothing against
+    the per-address limit of the other anonymous routes."""
+    from tests.conftest import app_with
+    from tests.fixtures.factories import create_admin
+
+    async with app_with(
+        database_url,
+        rate_limit_anonymous="2/minute",
+        rate_limit_bot_address="6/minute",
+        rate_limit_chat_visitor="3/minute",
+    ) as (client, _):
+        shop = await create_admin(client, anon_key, "shop")
+        cafe = await create_admin(client, anon_key, "cafe")
+        shop_bot = await create_chatbot(client, shop)
+        cafe_bot = await create_chatbot(client, cafe)
+
+        # Five visitors of the shop from one address: far over the anonymous limit (2), fine.
+        for n in range(5):
+            answer = await say(client, shop_bot["id"], "Hello", visitor=f"shop-{n}")
+            assert answer.status_code == 200, answer.text
+        # The café's visitors from the same address are not limited by the shop's.
+        for n in range(3):
+            answer = await say(client, cafe_bot["id"], "Hello", visitor="cafe-1")
+            assert answer.status_code == 200, answer.text
+            assert answer.headers["X-RateLimit-Limit"] == "3"
+            assert answer.headers["X-RateLimit-Remaining"] == str(2 - n)
+        # One visitor is limited tightly; another visitor of the same bot still gets through.
+        refused = await say(client, cafe_bot["id"], "Hello?", visitor="cafe-1")
+        assert refused.status_code == 429
+        assert refused.json() == {
+            "success": False,
+            "status": "error",
+            "code": "RATE_LIMIT_EXCEEDED",
+            "message": "Too many messages, slow down a little",
+            "errors": [],
+        }
+        assert refused.headers["X-RateLimit-Remaining"] == "0"
+        assert int(refused.headers["X-RateLimit-Reset"]) > 0
+        assert (await say(client, cafe_bot["id"], "Hi", visitor="cafe-2")).status_code == 200
+
+        # One address cannot flood a bot: the shop's sixth request from it, the config read
+        # included, is its last this minute.
+        config = await client.get(f"/api/widget/{shop_bot['id']}/config")
+        assert config.status_code == 200
+        flood = await say(client, shop_bot["id"], "Hello", visitor="shop-new")
+        assert flood.status_code == 429
+        assert flood.headers["X-RateLimit-Limit"] == "6"

@@ -13,6 +13,8 @@ from urllib.parse import quote
 
 import httpx
 
+from backend.kit.network_errors import bad_status, service_at, unreachable
+
 
 class BolnaError(Exception):
     pass
@@ -52,6 +54,7 @@ def _message(response: httpx.Response) -> str:
 
 class BolnaClient:
     def __init__(self, api_key: str, *, base_url: str, timeout: float = 15.0) -> None:
+        self._where = service_at("Bolna", base_url)
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
@@ -73,7 +76,7 @@ class BolnaClient:
         try:
             response = await self._client.request(method, path, json=json)
         except httpx.HTTPError as exc:
-            raise BolnaUnavailable(f"Bolna could not be reached: {exc!r}") from exc
+            raise BolnaUnavailable(unreachable(self._where, exc, setting="BOLNA_BASE_URL")) from exc
         status = response.status_code
         if status in (401, 403):
             raise InvalidKey(_message(response))
@@ -82,11 +85,14 @@ class BolnaClient:
         if status in (400, 422):
             raise BolnaValidationError(_message(response))
         if status >= 300:
-            raise BolnaUnavailable(f"Bolna answered HTTP {status}: {_message(response)}")
+            raise BolnaUnavailable(bad_status("Bolna", status, _message(response)))
         try:
             body = response.json()
         except ValueError as exc:
-            raise BolnaUnavailable("Bolna answered something that is not JSON") from exc
+            raise BolnaUnavailable(
+                "Bolna answered something that is not JSON. Check that BOLNA_BASE_URL is its API"
+                " address."
+            ) from exc
         if not isinstance(body, dict):
             raise BolnaUnavailable(f"Bolna answered an unexpected shape for {method} {path}")
         return body

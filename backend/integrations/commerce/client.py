@@ -11,11 +11,18 @@ from typing import Any
 
 import httpx
 
-from backend.kit.safe_http import SafeHTTPClient, SafeHTTPError
+from backend.kit.network_errors import service_at, unreachable
+from backend.kit.safe_http import SafeHTTPClient, SafeHTTPError, UnsafeURLError
 
 
 class CommerceError(Exception):
     pass
+
+
+def _unreachable(exc: Exception, base_url: str) -> str:
+    if isinstance(exc, UnsafeURLError):
+        return f"the store's address is not allowed ({exc.reason})"
+    return unreachable(service_at("the store", base_url), exc)
 
 
 class CommerceClient:
@@ -31,7 +38,7 @@ class CommerceClient:
                 f"{self._base_url}{path}", headers=self._headers, params=query
             )
         except (SafeHTTPError, httpx.HTTPError) as exc:
-            raise CommerceError(f"the store could not be reached: {exc}") from exc
+            raise CommerceError(_unreachable(exc, self._base_url)) from exc
         if response.status_code == 404:
             return {"status": False, "message": "not found"}
         if response.status_code >= 400:

@@ -13,6 +13,8 @@ from urllib.parse import quote
 
 import httpx
 
+from backend.kit.network_errors import bad_status, service_at, unreachable
+
 AGENT_PAGE_SIZE = 100  # the most `GET /v1/convai/agents` returns in one page
 
 
@@ -78,6 +80,7 @@ def _problems(detail: Any) -> list[tuple[str, str]]:
 
 class ElevenLabsClient:
     def __init__(self, api_key: str, *, base_url: str, timeout: float = 15.0) -> None:
+        self._where = service_at("ElevenLabs", base_url)
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={"xi-api-key": api_key, "Accept": "application/json"},
@@ -96,7 +99,9 @@ class ElevenLabsClient:
         try:
             response = await self._client.request(method, path, params=params, json=json)
         except httpx.HTTPError as exc:
-            raise ElevenLabsUnavailable(f"ElevenLabs could not be reached: {exc}") from exc
+            raise ElevenLabsUnavailable(
+                unreachable(self._where, exc, setting="ELEVENLABS_BASE_URL")
+            ) from exc
         status = response.status_code
         if status in (401, 403):
             detail = _detail(response)
@@ -112,12 +117,15 @@ class ElevenLabsClient:
             raise ElevenLabsValidationError(_problems(_detail(response)))
         if status >= 300:
             raise ElevenLabsUnavailable(
-                f"ElevenLabs answered HTTP {status}: {_message(_detail(response))}"
+                bad_status("ElevenLabs", status, _message(_detail(response)))
             )
         try:
             body = response.json()
         except ValueError as exc:
-            raise ElevenLabsUnavailable("ElevenLabs answered something that is not JSON") from exc
+            raise ElevenLabsUnavailable(
+                "ElevenLabs answered something that is not JSON. Check that ELEVENLABS_BASE_URL"
+                " is its API address."
+            ) from exc
         if not isinstance(body, dict):
             raise ElevenLabsUnavailable(f"ElevenLabs answered an unexpected shape for {path}")
         return body

@@ -16,6 +16,8 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
+from backend.kit.network_errors import bad_status, service_at, unreachable
+
 _CLIENT_CACHE_SIZE = 512
 
 
@@ -86,7 +88,20 @@ def _translate(exc: openai.APIError) -> OpenAIError:
         exc, openai.BadRequestError | openai.NotFoundError | openai.UnprocessableEntityError
     ):
         return BadRequest(str(exc))
+    if isinstance(exc, openai.APIConnectionError):  # timeouts included
+        where = service_at("OpenAI", str(exc.request.url))
+        return ProviderUnavailable(unreachable(where, exc, setting="OPENAI_BASE_URL"))
+    if isinstance(exc, openai.APIStatusError):
+        return ProviderUnavailable(bad_status("OpenAI", exc.status_code, _detail(exc)))
     return ProviderUnavailable(str(exc))
+
+
+def _detail(exc: openai.APIStatusError) -> str | None:
+    body = exc.body
+    if isinstance(body, dict):
+        message = body.get("message") or (body.get("error") or {}).get("message")
+        return str(message) if message else None
+    return None
 
 
 class OpenAIGateway:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import stripe
 
+from backend.kit.network_errors import bad_status, unreachable
+
 # Stripe refuses signed events older than this (and so do we): a captured delivery cannot be
 # replayed later.
 WEBHOOK_TOLERANCE_SECONDS = 300
@@ -55,8 +57,16 @@ def _failure(exc: stripe.StripeError) -> StripeFailure:
     retryable = isinstance(exc, stripe.APIConnectionError) or (
         status is not None and (status in {409, 429} or status >= 500)
     )
+    if isinstance(exc, stripe.APIConnectionError):
+        message = unreachable("Stripe", exc, setting="STRIPE_API_BASE")
+    elif exc.user_message:
+        message = exc.user_message
+    elif status is not None:
+        message = bad_status("Stripe", status)
+    else:
+        message = str(exc) or "Stripe refused the request."
     return StripeFailure(
-        exc.user_message or repr(exc),
+        message,
         status=status,
         code=exc.code,
         param=getattr(exc, "param", None),

@@ -15,6 +15,8 @@ from urllib.parse import quote
 
 import httpx
 
+from backend.kit.network_errors import bad_status, service_at, unreachable
+
 # VAPI keys look like UUIDs (providers.md §2; `pk_`/`sk_` prefixes are unverified).
 _KEY_FORMAT = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -73,6 +75,7 @@ def _messages(response: httpx.Response) -> list[str]:
 
 class VapiClient:
     def __init__(self, private_key: str, *, base_url: str, timeout: float = 15.0) -> None:
+        self._where = service_at("VAPI", base_url)
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {private_key}", "Accept": "application/json"},
@@ -91,7 +94,7 @@ class VapiClient:
         try:
             response = await self._client.request(method, path, params=params, json=json)
         except httpx.HTTPError as exc:
-            raise VapiUnavailable(f"VAPI could not be reached: {exc}") from exc
+            raise VapiUnavailable(unreachable(self._where, exc, setting="VAPI_BASE_URL")) from exc
         status = response.status_code
         if status in (401, 403):
             raise InvalidKey("; ".join(_messages(response)))
@@ -100,11 +103,14 @@ class VapiClient:
         if status in (400, 422):
             raise VapiValidationError(_messages(response))
         if status >= 300:
-            raise VapiUnavailable(f"VAPI answered HTTP {status}: {'; '.join(_messages(response))}")
+            raise VapiUnavailable(bad_status("VAPI", status, "; ".join(_messages(response))))
         try:
             return response.json()
         except ValueError as exc:
-            raise VapiUnavailable("VAPI answered something that is not JSON") from exc
+            raise VapiUnavailable(
+                "VAPI answered something that is not JSON. Check that VAPI_BASE_URL is its API"
+                " address."
+            ) from exc
 
     async def check_key(self) -> None:
         """The cheapest authenticated call: `InvalidKey` unless this is a private key."""
