@@ -36,7 +36,7 @@ async def load_bot(conn: Connection, chatbot_id: UUID) -> dict[str, Any] | None:
 async def faqs(conn: Connection, chatbot_id: UUID) -> list[dict[str, Any]]:
     cur = await conn.execute(
         "select id, question, answer, question_variants, is_active from public.chatbot_faqs"
-        " where chatbot_id = %s and is_active",
+        " where chatbot_id = %s and is_active order by created_at, id",
         (chatbot_id,),
     )
     return await cur.fetchall()
