@@ -20,14 +20,14 @@ from typing import Any
 from backend.kit.lexicon import Lexicon, Reading, lexicon
 
 # At or above this score an FAQ answers the question by itself, without a model.
-CONFIDENT = 70.0
+CONFIDENT = 62.0
 # Without a model, an FAQ this close still answers when the knowledge base has nothing better.
 PROBABLE = 55.0
 # Above this it is worth showing the model as context.
 RELEVANT = 35.0
 
 # How much the question's share covered counts against the FAQ question's share asked.
-_QUESTION_SHARE = 0.6
+_QUESTION_SHARE = 0.7
 # A word of the question found only in the FAQ's answer counts this much of one in its question.
 _ANSWER_CREDIT = 0.6
 
@@ -77,7 +77,10 @@ class FaqIndex:
         self._weights = {
             f: math.log(1 + (n + 1) / (df + 0.5)) for f, df in document_frequency.items()
         }
-        self._unknown = math.log(1 + (n + 1) / 0.5)
+        # A word no FAQ uses weighs as the rarest that one does: visitors add words of their own
+        # ("can you deliver to my *house*?"), and an unrelated question is told apart by the
+        # bot's words it lacks, not by how foreign its own are.
+        self._unknown = math.log(1 + (n + 1) / 1.5)
 
     def weight(self, feature: str) -> float:
         return self._weights.get(feature, self._unknown)

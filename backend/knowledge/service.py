@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from backend.db import Connection
-from backend.kit.lexicon import lexicon
+from backend.kit.lexicon import Lexicon, lexicon, tokens
 from backend.knowledge import repository
 from backend.knowledge.chunking import chunk_text
 from backend.knowledge.extract import Document
@@ -30,9 +31,16 @@ PAIRED_TERMS = 8  # "any two of them" pairs up at most this many words (28 pairs
 RRF_K = 60
 # Without embeddings, a passage must hold at least this share of the question (its words
 # weighed by rarity in the bot's knowledge): below it, it shares a word but not the subject.
-MIN_SCORE = 0.5
-# A word of the question in a passage's title or heading counts this much more.
+MIN_SCORE = 0.55
+# A word of the question in a passage's title or heading counts this much more in ranking.
 TITLE_WEIGHT = 1.3
+# In at most this share of the bot's chunks a word is rare (a product name, not "delivery").
+RARE_SHARE = 0.2
+RARE_CHUNKS = 3  # and in this many at least (a small site names its products on every hub page)
+# A word the bot has nowhere, asked about a passage titled by a rare word of the question.
+VISITORS_OWN = 0.3
+# Words of a question found in a passage's text (none in its title) lie within this many words.
+NEAR = 24
 MAX_GROUPS = 10  # words (with their other names) of a question searched
 TERM_COUNT_CAP = 1000  # chunks counted per word for its weight: past that it is common
 
@@ -183,8 +191,9 @@ async def _search_words(
     bot's knowledge (a product name more than "order"), in a title or heading more."""
     words = lexicon(language)
     reading = words.read(question)
-    groups = [words.expansion(f, said) for f, said in reading.words.items() if said]
-    expressions = ["(" + " | ".join(group) + ")" for group in groups if group][:MAX_GROUPS]
+    groups = [words.expansion(f, said) for f, said in reading.words.items()]
+    groups = [group for group in groups if group][:MAX_GROUPS]
+    expressions = ["(" + " | ".join(group) + ")" for group in groups]
     if not expressions:
         return []
     config = ts_config(language)
@@ -196,23 +205,61 @@ async def _search_words(
     )
     # Rare in this bot's knowledge weighs most; in nearly every chunk, nothing (BM25's idf).
     weights = [math.log(1 + (chunks - df + 0.5) / (df + 0.5)) for df in counts]
-    total = sum(weights) or 1.0
     held = await repository.term_matches(
         conn, chatbot_id, [r["id"] for r in rows], ts_config=config, expressions=expressions
     )
     scored = []
     for order, row in enumerate(rows):
         in_text, in_title = held.get(row["id"], ([], []))
-        weight = sum(
-            w * (TITLE_WEIGHT if titled else 1.0)
-            for w, found, titled in zip(weights, in_text, in_title, strict=False)
-            if found or titled
+        # A passage titled by a rare word of the question (a product's name) is about what
+        # was asked: the question's words the bot has nowhere ("how *loud* is the Zephyr?")
+        # are the visitor's own, and count less against it.
+        topical = any(
+            titled and df <= max(RARE_CHUNKS, chunks * RARE_SHARE)
+            for titled, df in zip(in_title, counts, strict=False)
         )
-        score = min(1.0, weight / total)
-        if score >= MIN_SCORE:
-            scored.append((score, -order, row))
+        total = sum(
+            w * (VISITORS_OWN if topical and df == 0 else 1.0)
+            for w, df in zip(weights, counts, strict=True)
+        )
+        found = [bool(a or b) for a, b in zip(in_text, in_title, strict=False)]
+        held_weight = sum(w for w, f in zip(weights, found, strict=False) if f)
+        titled_weight = sum(w for w, t in zip(weights, in_title, strict=False) if t)
+        coverage = held_weight / total if total else 0.0
+        # Words of the question far apart in a passage that no word of the question titles
+        # are two subjects, not one ("the speed of light": "eight speeds" and "a ring of
+        # light" on one page).
+        if coverage >= MIN_SCORE and not topical and sum(found) > 1:
+            located = [g for g, f, t in zip(groups, found, in_title, strict=False) if f and not t]
+            if _span(words, row["content"], located) > NEAR:
+                continue
+        if coverage >= MIN_SCORE:
+            rank = (held_weight + (TITLE_WEIGHT - 1) * titled_weight) / total
+            scored.append((rank, -order, coverage, row))
     scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
-    return [_passage(row, score) for score, _, row in scored[:k]]
+    return [_passage(row, coverage) for _, _, coverage, row in scored[:k]]
+
+
+def _span(words: Lexicon, text: str, groups: list[list[str]]) -> float:
+    """The fewest consecutive words of `text` that hold a word of each group (stemmed as the
+    full-text search stems them); infinite when one is not found."""
+    wanted = [set(words.stems(group)) for group in groups]
+    positions: list[tuple[int, int]] = []
+    for at, stem in enumerate(words.stems(tokens(text))):
+        positions += [(at, g) for g, stems in enumerate(wanted) if stem in stems]
+    if {g for _, g in positions} != set(range(len(wanted))):
+        return math.inf
+    best, seen, start = math.inf, Counter[int](), 0
+    for at, group in positions:
+        seen[group] += 1
+        while len(seen) == len(wanted):
+            first, first_group = positions[start]
+            best = min(best, at - first + 1)
+            seen[first_group] -= 1
+            if not seen[first_group]:
+                del seen[first_group]
+            start += 1
+    return best
 
 
 def _passage(row: dict[str, Any], score: float) -> Passage:

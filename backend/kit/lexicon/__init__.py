@@ -23,7 +23,6 @@ import Stemmer
 _HERE = Path(__file__).resolve().parent
 # Word characters, and the vowel signs of Indic scripts (which \w does not count as letters).
 _TOKEN = re.compile(r"[\w\u0900-\u0DFF]+", re.UNICODE)
-MAX_PHRASE = 5
 MAX_EXPANSION = 16  # words searched for one concept of a question
 CONCEPT = "@"
 
@@ -106,7 +105,7 @@ class Lexicon:
         # Phrase (as stems) -> the concept it names; "" for small talk, read as nothing.
         self._phrases: dict[tuple[str, ...], str] = {}
         self.concept_words: dict[str, list[str]] = {}
-        self._parents: dict[str, str] = {}
+        self._parents: dict[str, list[str]] = {}
         self._small_talk: dict[tuple[str, ...], str] = {}
         courtesy: set[tuple[str, ...]] = set()
         for d in data:
@@ -127,42 +126,68 @@ class Lexicon:
         self._courtesy = frozenset(courtesy)
         for key in self._small_talk:
             self._phrases.setdefault(tuple(self.stem(t) for t in key), "")
+        # The longest phrase starting with each word: most words start none, and are read
+        # without trying any.
+        self._starts = _longest(self._phrases)
+        self._talk_starts = _longest({**dict.fromkeys(self._courtesy, ""), **self._small_talk})
 
     def stem(self, token: str) -> str:
         return str(self._stemmer.stemWord(token))
+
+    def stems(self, words: list[str]) -> list[str]:
+        return list(self._stemmer.stemWords(words))
 
     def _key(self, phrase: str) -> tuple[str, ...]:
         return tuple(self.stem(t) for t in tokens(phrase))
 
     def read(self, text: str) -> Reading:
         words = tokens(text)
-        stems = [self.stem(t) for t in words]
+        stems: list[str] = self._stemmer.stemWords(words)
         features: dict[str, list[str]] = {}
         also: set[str] = set()
         i = 0
         while i < len(words):
-            for size in range(min(MAX_PHRASE, len(words) - i), 0, -1):
-                concept = self._phrases.get(tuple(stems[i : i + size]))
-                if concept is None:
-                    continue
-                said = words[i : i + size]
-                if concept:
-                    features.setdefault(CONCEPT + concept, []).extend(said)
-                    parent = self._parents.get(concept)
-                    if parent:
-                        # Cash on delivery is a payment, but a question about payment is not
-                        # asking about cash on delivery: matchable, not required.
-                        also.add(CONCEPT + parent)
-                if size > 1:
-                    also.update(s for w, s in zip(said, stems[i : i + size], strict=True)
-                                if w not in self.stopwords)  # fmt: skip
-                i += size
-                break
-            else:
+            size, concept = self._phrase_at(words, stems, i)
+            if concept is None:
                 if words[i] not in self.stopwords and (len(words[i]) > 1 or words[i].isdigit()):
                     features.setdefault(stems[i], []).append(words[i])
                 i += 1
+                continue
+            # A phrase is searched by its concept's words, not by its parts ("send" of "send
+            # back" would find the delivery page).
+            said = words[i : i + 1] if size == 1 else []
+            if concept:
+                features.setdefault(CONCEPT + concept, []).extend(said)
+                # Cash on delivery is a payment, but a question about payment is not asking
+                # about cash on delivery: matchable, not required.
+                also.update(CONCEPT + parent for parent in self._parents.get(concept, []))
+            if size > 1:
+                also.update(stems[j] for j in range(i, i + size) if words[j] not in self.stopwords)
+            i += size
         return Reading(frozenset(features), frozenset(also), features)
+
+    def _phrase_at(self, words: list[str], stems: list[str], i: int) -> tuple[int, str | None]:
+        """The longest phrase of the map at word `i` (its length in words and its concept); a
+        verb and its particle also with up to two words that mean nothing between ("send *it*
+        back", "call *it* off").
+        A word that means nothing alone names no concept ("am" is a time only in "9 am")."""
+        longest = min(self._starts.get(stems[i], 0), len(words) - i)
+        for size in range(longest, 1, -1):
+            concept = self._phrases.get(tuple(stems[i : i + size]))
+            if concept is not None:
+                return size, concept
+        if longest:
+            for end in range(i + 2, min(i + 4, len(words))):
+                if words[end - 1] not in self.stopwords:
+                    break
+                if words[end] not in self.stopwords:
+                    continue
+                concept = self._phrases.get((stems[i], stems[end]))
+                if concept is not None:
+                    return end - i + 1, concept
+        if words[i] in self.stopwords:
+            return 1, None
+        return 1, self._phrases.get((stems[i],))
 
     def small_talk(self, text: str, *, names: frozenset[str] = frozenset()) -> SmallTalk | None:
         """A greeting, a thank-you or a goodbye, and what the message says besides it."""
@@ -171,7 +196,8 @@ class Lexicon:
         rest: list[str] = []
         i = 0
         while i < len(words):
-            for size in range(min(MAX_PHRASE, len(words) - i), 0, -1):
+            longest = max(self._talk_starts.get(words[i], 0), 1)
+            for size in range(min(longest, len(words) - i), 0, -1):
                 key = tuple(words[i : i + size])
                 if key in self._small_talk:
                     kinds.append(self._small_talk[key])
@@ -202,6 +228,13 @@ class Lexicon:
                 if len(words) == 1:
                     found.setdefault(words[0].replace("_", ""), None)
         return [w for w in found if w]
+
+
+def _longest(phrases: dict[tuple[str, ...], str]) -> dict[str, int]:
+    longest: dict[str, int] = {}
+    for key in phrases:
+        longest[key[0]] = max(longest.get(key[0], 0), len(key))
+    return longest
 
 
 def language_code(language: str | None) -> str:
