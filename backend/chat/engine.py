@@ -271,23 +271,24 @@ class ChatEngine:
                 talk = None  # "Hi, how long does shipping take?" is a question
             asked = words.read(inp.message)
             matches = parts.faqs.best(asked) if hit is None and talk is None else []
-            faq = matches[0] if matches and matches[0].score >= faq_matching.CONFIDENT else None
+            best = matches[0] if matches else None
+            faq = best if best is not None and best.score >= faq_matching.CONFIDENT else None
             passages: list[knowledge.Passage] = []
             call = None
-            if hit is None and faq is None and talk is None and api_key is None:
-                if parts.knowledge.chunks and asked.features:
+            if hit is None and talk is None and api_key is None:
+                # Without a model, the FAQ and the knowledge are ranked together: unless an
+                # FAQ is certain, the passage holding more of the question answers ("shipping"
+                # is better told by the shipping page than by "Do you ship internationally?").
+                certain = best is not None and best.score >= faq_matching.CERTAIN
+                if not certain and parts.knowledge.chunks and asked.features:
                     passages = await knowledge.search(
                         conn, bot["id"], inp.message, language=bot["language"]
                     )
-                # Ranked with the knowledge: a close FAQ answers unless a passage holds more
-                # of the question.
-                probable = matches[0] if matches else None
-                if (
-                    probable is not None
-                    and probable.score >= faq_matching.PROBABLE
-                    and (not passages or passages[0].score < probable.score / 100)
-                ):
-                    faq, passages = probable, []
+                held = 100 * passages[0].score if passages else 0.0
+                if best is not None and best.score >= max(faq_matching.PROBABLE, held):
+                    faq, passages = best, []
+                else:
+                    faq = None
             elif hit is None and faq is None and talk is None:
                 call = self._prepare_call(turn, matches, parts)
                 try:
@@ -884,6 +885,9 @@ def _unwrap(text: str) -> str:
 _NO_ANSWER = "Sorry, I don't know the answer to that yet."
 
 
+_DEFAULT_WELCOME = "Hi! How can I help?"  # chatbots.first_message's default
+
+
 def _name_words(bot: dict[str, Any]) -> frozenset[str]:
     """The bot's and its business's names: "Hi Chicx Assistant!" is still a greeting."""
     return frozenset(tokens(f"{bot['name']} {bot.get('workspace_name') or ''}"))
@@ -893,8 +897,10 @@ def _small_talk(kind: str, bot: dict[str, Any], words: Lexicon, parts: _BotParts
     replies = words.replies
     if kind != "greeting":
         return replies[kind]
-    # The bot's own welcome when it has one, and what a visitor may ask it.
-    text = (bot.get("first_message") or "").strip() or replies["greeting"]
+    # The bot's own welcome when an admin wrote one (the column's default is English, whatever
+    # the workspace speaks), and what a visitor may ask it.
+    welcome = (bot.get("first_message") or "").strip()
+    text = welcome if welcome and welcome != _DEFAULT_WELCOME else replies["greeting"]
     if parts.topics:
         text += f"\n\n{replies['examples']}\n" + "\n".join(f"- {t}" for t in parts.topics)
     return text

@@ -21,6 +21,8 @@ from backend.kit.lexicon import Lexicon, Reading, lexicon
 
 # At or above this score an FAQ answers the question by itself, without a model.
 CONFIDENT = 62.0
+# ...and without a model, no knowledge passage could answer it better.
+CERTAIN = 90.0
 # Without a model, an FAQ this close still answers when the knowledge base has nothing better.
 PROBABLE = 55.0
 # Above this it is worth showing the model as context.
@@ -46,10 +48,20 @@ def normalize(text: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class _Phrasing:
+    """A question or variant of an FAQ, ready to score: what it matches, and its own
+    features with their weights."""
+
+    matches: frozenset[str]
+    own: tuple[tuple[str, float], ...]
+    own_weight: float
+
+
+@dataclass(frozen=True, slots=True)
 class _Entry:
     faq: dict[str, Any]
-    phrasings: tuple[Reading, ...]  # the question and each variant
-    answer: Reading
+    phrasings: tuple[_Phrasing, ...]
+    answer: frozenset[str]
 
 
 class FaqIndex:
@@ -57,23 +69,22 @@ class FaqIndex:
 
     def __init__(self, faqs: list[dict[str, Any]], language: str | None) -> None:
         self.lexicon: Lexicon = lexicon(language)
-        self.entries: list[_Entry] = []
+        read: list[tuple[dict[str, Any], list[Reading], Reading]] = []
         document_frequency: dict[str, int] = {}
         for faq in faqs:
             if not faq["is_active"]:
                 continue
-            phrasings = tuple(
+            phrasings = [
                 self.lexicon.read(text)
                 for text in (faq["question"], *faq["question_variants"])
                 if text.strip()
-            )
-            entry = _Entry(faq, phrasings, self.lexicon.read(faq["answer"]))
-            self.entries.append(entry)
+            ]
+            answer = self.lexicon.read(faq["answer"])
+            read.append((faq, phrasings, answer))
             seen = set().union(*(p.features | p.also for p in phrasings))
-            seen |= entry.answer.features | entry.answer.also
-            for feature in seen:
+            for feature in seen | answer.features | answer.also:
                 document_frequency[feature] = document_frequency.get(feature, 0) + 1
-        n = len(self.entries)
+        n = len(read)
         self._weights = {
             f: math.log(1 + (n + 1) / (df + 0.5)) for f, df in document_frequency.items()
         }
@@ -81,46 +92,56 @@ class FaqIndex:
         # ("can you deliver to my *house*?"), and an unrelated question is told apart by the
         # bot's words it lacks, not by how foreign its own are.
         self._unknown = math.log(1 + (n + 1) / 1.5)
+        self.entries = [
+            _Entry(faq, tuple(self._phrasing(p) for p in phrasings), answer.features | answer.also)
+            for faq, phrasings, answer in read
+        ]
+
+    def _phrasing(self, reading: Reading) -> _Phrasing:
+        own = tuple((f, self.weight(f)) for f in reading.features)
+        return _Phrasing(reading.features | reading.also, own, sum(w for _, w in own))
 
     def weight(self, feature: str) -> float:
         return self._weights.get(feature, self._unknown)
-
-    def known(self, feature: str) -> bool:
-        return feature in self._weights
 
     def best(self, question: str | Reading, *, limit: int = 3) -> list[FaqMatch]:
         """The FAQs closest to `question`, best first, above the relevance bar."""
         asked = self.lexicon.read(question) if isinstance(question, str) else question
         if not asked.features:
             return []
-        total = sum(self.weight(f) for f in asked.features)
+        weighed = [(f, self.weight(f)) for f in asked.features]
+        total = sum(w for _, w in weighed)
+        reach = asked.features | asked.also
         matches = []
         for entry in self.entries:
-            score = max(self._score(asked, total, p, entry.answer) for p in entry.phrasings)
+            score = max(
+                self._score(weighed, total, reach, p, entry.answer) for p in entry.phrasings
+            )
             if score >= RELEVANT:
                 faq = entry.faq
-                matches.append(FaqMatch(str(faq["id"]), faq["question"], faq["answer"], score))
+                matches.append(
+                    FaqMatch(str(faq["id"]), faq["question"], faq["answer"], round(score, 1))
+                )
         matches.sort(key=lambda m: m.score, reverse=True)
         return matches[:limit]
 
-    def _score(self, asked: Reading, total: float, phrasing: Reading, answer: Reading) -> float:
-        in_question = phrasing.features | phrasing.also
-        in_answer = answer.features | answer.also
+    @staticmethod
+    def _score(
+        weighed: list[tuple[str, float]],
+        total: float,
+        reach: frozenset[str],
+        phrasing: _Phrasing,
+        answer: frozenset[str],
+    ) -> float:
         covered = 0.0
-        for feature in asked.features:
-            if feature in in_question:
-                covered += self.weight(feature)
-            elif feature in in_answer:
-                covered += _ANSWER_CREDIT * self.weight(feature)
-        question_share = covered / total
-        own = sum(self.weight(f) for f in phrasing.features)
-        reach = asked.features | asked.also
-        asked_share = (
-            sum(self.weight(f) for f in phrasing.features if f in reach) / own if own else 0.0
-        )
-        return round(
-            100 * (_QUESTION_SHARE * question_share + (1 - _QUESTION_SHARE) * asked_share), 1
-        )
+        for feature, weight in weighed:
+            if feature in phrasing.matches:
+                covered += weight
+            elif feature in answer:
+                covered += _ANSWER_CREDIT * weight
+        asked = sum(w for f, w in phrasing.own if f in reach)
+        asked_share = asked / phrasing.own_weight if phrasing.own_weight else 0.0
+        return 100 * (_QUESTION_SHARE * covered / total + (1 - _QUESTION_SHARE) * asked_share)
 
     def topics(self, limit: int = 4) -> list[str]:
         """What the bot can tell about, as its FAQs ask it (the widget's suggested questions)."""

@@ -203,8 +203,11 @@ async def _search_words(
     chunks, counts = await repository.term_counts(
         conn, chatbot_id, ts_config=config, expressions=expressions, cap=TERM_COUNT_CAP
     )
-    # Rare in this bot's knowledge weighs most; in nearly every chunk, nothing (BM25's idf).
-    weights = [math.log(1 + (chunks - df + 0.5) / (df + 0.5)) for df in counts]
+    # Rare in this bot's knowledge weighs most; in nearly every chunk, nothing (BM25's idf). A
+    # word found nowhere weighs as one found once: visitors bring words of their own ("can I
+    # still *buy* spare parts for an *old* model?"), and a question on another subject is told
+    # apart by what it shares, not by how foreign the rest is.
+    weights = [math.log(1 + (chunks - df + 0.5) / (df + 0.5)) for df in (max(d, 1) for d in counts)]
     held = await repository.term_matches(
         conn, chatbot_id, [r["id"] for r in rows], ts_config=config, expressions=expressions
     )

@@ -147,7 +147,10 @@ class Lexicon:
         also: set[str] = set()
         i = 0
         while i < len(words):
-            size, concept = self._phrase_at(words, stems, i)
+            # Most words start no phrase of the map: no phrase is tried for them.
+            size, concept = (
+                self._phrase_at(words, stems, i) if stems[i] in self._starts else (1, None)
+            )
             if concept is None:
                 if words[i] not in self.stopwords and (len(words[i]) > 1 or words[i].isdigit()):
                     features.setdefault(stems[i], []).append(words[i])
