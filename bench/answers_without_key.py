@@ -187,7 +187,10 @@ class Tally:
 
     def rates(self) -> str:
         n = self.total or 1
-        return f"{self.hit / n:5.2f} hit  {self.wrong / n:5.2f} wrong  (n={self.total})"
+        return (
+            f"{self.hit / n:5.3f} hit {self.wrong / n:5.3f} wrong"
+            f" ({self.hit}/{self.wrong}/{self.total})"
+        )
 
 
 @dataclass
@@ -379,6 +382,7 @@ async def report(
 
     print("Answers without a model key (hit = the right answer; for unrelated questions, a plain")
     print("'what I can help with' reply). Baseline: the matcher and search before P8, same bots.\n")
+    print("(hit rate, wrong-answer rate, and hits/wrong answers/questions)\n")
     print(f"{'set':<28} {'now':<34} {'before P8':<34} goal")
     names = {"faq": "FAQ paraphrases", "site": "site questions", "unrelated": "unrelated questions"}
     for key, name in names.items():

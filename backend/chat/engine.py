@@ -272,7 +272,10 @@ class ChatEngine:
             asked = words.read(inp.message)
             matches = parts.faqs.best(asked) if hit is None and talk is None else []
             best = matches[0] if matches else None
-            faq = best if best is not None and best.score >= faq_matching.CONFIDENT else None
+            # With a model, only a certain match answers by itself: the model, shown the close
+            # ones, answers the rest in its own words.
+            bar = faq_matching.CONFIDENT if api_key is None else faq_matching.CERTAIN
+            faq = best if best is not None and best.score >= bar else None
             passages: list[knowledge.Passage] = []
             call = None
             if hit is None and talk is None and api_key is None:
@@ -285,7 +288,7 @@ class ChatEngine:
                         conn, bot["id"], inp.message, language=bot["language"]
                     )
                 held = 100 * passages[0].score if passages else 0.0
-                if best is not None and best.score >= max(faq_matching.PROBABLE, held):
+                if best is not None and best.score >= max(faq_matching.CONFIDENT, held):
                     faq, passages = best, []
                 else:
                     faq = None

@@ -19,12 +19,11 @@ from typing import Any
 
 from backend.kit.lexicon import Lexicon, Reading, lexicon
 
-# At or above this score an FAQ answers the question by itself, without a model.
+# Without a model, at or above this score an FAQ answers unless a knowledge passage holds more
+# of the question.
 CONFIDENT = 62.0
-# ...and without a model, no knowledge passage could answer it better.
+# At or above this an FAQ answers by itself, with or without a model.
 CERTAIN = 90.0
-# Without a model, an FAQ this close still answers when the knowledge base has nothing better.
-PROBABLE = 55.0
 # Above this it is worth showing the model as context.
 RELEVANT = 35.0
 
