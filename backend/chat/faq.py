@@ -145,10 +145,3 @@ class FaqIndex:
     def topics(self, limit: int = 4) -> list[str]:
         """What the bot can tell about, as its FAQs ask it (the widget's suggested questions)."""
         return [e.faq["question"] for e in self.entries[:limit]]
-
-
-def best_matches(
-    question: str, faqs: list[dict[str, Any]], *, language: str | None = None, limit: int = 3
-) -> list[FaqMatch]:
-    """One-off matching (the index is better kept: see FaqIndex)."""
-    return FaqIndex(faqs, language).best(question, limit=limit)
