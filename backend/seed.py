@@ -40,6 +40,8 @@ Dry clean silk sarees only. Store them wrapped in muslin cloth, away from sunlig
 them along new lines every three months so the creases do not set.
 """
 _FAQS = [
+    ("How long does delivery take?", "Three to five working days anywhere in India; express delivery reaches Chennai, Bengaluru and Mumbai the next day."),
+    ("What are your opening hours?", "Our boutique in Mylapore is open 10 am to 8 pm, Monday to Saturday; the online shop never closes."),
     ("Do you ship internationally?", "Not yet: we ship within India only."),
     ("Can I pay cash on delivery?", "Yes, cash on delivery is available for orders up to 10,000 rupees."),
     ("Where is your store?", "Our boutique is on Luz Church Road, Mylapore, Chennai, open 10 am to 8 pm."),
@@ -117,8 +119,9 @@ async def _create_demo_chatbot(conn: Connection, workspace_id: UUID, user_id: An
     )
     for question, answer in _FAQS:
         await conn.execute(
-            "insert into public.chatbot_faqs (workspace_id, chatbot_id, question, answer)"
-            " values (%s, %s, %s, %s)",
+            # In the order listed (the widget suggests them by creation time).
+            "insert into public.chatbot_faqs (workspace_id, chatbot_id, question, answer,"
+            " created_at) values (%s, %s, %s, %s, clock_timestamp())",
             (workspace_id, bot["id"], question, answer),
         )
     await conn.execute(

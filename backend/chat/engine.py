@@ -43,6 +43,7 @@ from backend.db import Connection, set_claims, workspace_claims
 from backend.errors import NotFound, VoxtroError
 from backend.integrations.commerce.client import CommerceClient
 from backend.integrations.openai.client import Completion, InvalidKey, OpenAIError
+from backend.kit.lexicon import Lexicon, tokens
 from backend.kit.phones import national_digits
 from backend.kit.text import estimate_tokens, max_tokens_of
 from backend.kit.timing import provider_wait
@@ -58,6 +59,7 @@ MAX_TOOL_ROUNDS = 3
 # What one round's tool results may add to the prompt (a few calls of MAX_RESULT_CHARS each).
 MAX_TOOL_RESULT_TOKENS = 3 * MAX_RESULT_CHARS // 2
 HISTORY_MESSAGES = 20
+TOPICS = 4  # what a greeting or an unanswered question offers to ask about
 _CHANNEL_LABELS = {
     "widget": "CHAT",
     "api": "API",
@@ -189,9 +191,11 @@ class _ModelCall:
 
 @dataclass(frozen=True)
 class _BotParts:
-    faqs: list[dict[str, Any]]
+    faqs: faq_matching.FaqIndex
     actions: list[dict[str, Any]]
     knowledge: knowledge.Extent
+    # What the bot can tell about, to offer a visitor: its FAQs' questions, else its pages.
+    topics: list[str]
 
 
 class _PartsCache:
@@ -200,19 +204,21 @@ class _PartsCache:
     makes the old entry unreachable."""
 
     def __init__(self, size: int = 1000) -> None:
-        self._entries: OrderedDict[tuple[UUID, int], _BotParts] = OrderedDict()
+        self._entries: OrderedDict[tuple[UUID, int, str | None], _BotParts] = OrderedDict()
         self._size = size
 
     async def get(self, conn: Connection, bot: dict[str, Any]) -> _BotParts:
-        key = (bot["id"], bot["cache_version"])
+        # The language reads the FAQs; changing it changes no cache version.
+        key = (bot["id"], bot["cache_version"], bot["language"])
         if key in self._entries:
             self._entries.move_to_end(key)
             return self._entries[key]
-        parts = _BotParts(
-            await repository.faqs(conn, bot["id"]),
-            await repository.actions(conn, bot["id"]),
-            await knowledge.extent(conn, bot["id"]),
-        )
+        faqs = faq_matching.FaqIndex(await repository.faqs(conn, bot["id"]), bot["language"])
+        extent = await knowledge.extent(conn, bot["id"])
+        topics = faqs.topics(TOPICS)
+        if not topics and extent.chunks:
+            topics = await knowledge.topics(conn, bot["id"], TOPICS)
+        parts = _BotParts(faqs, await repository.actions(conn, bot["id"]), extent, topics)
         self._entries[key] = parts
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)
@@ -254,16 +260,39 @@ class ChatEngine:
                 if turn.shares_answers
                 else None
             )
-            matches = faq_matching.best_matches(inp.message, parts.faqs) if hit is None else []
-            faq = matches[0] if matches and matches[0].score >= faq_matching.CONFIDENT else None
             api_key = self._api_key(bot)
+            words = parts.faqs.lexicon
+            # Without a model, a greeting or a thank-you is answered as one (a model answers
+            # it in its own words).
+            talk = (
+                words.small_talk(inp.message, names=_name_words(bot)) if api_key is None else None
+            )
+            if talk is not None and words.read(talk.rest).features:
+                talk = None  # "Hi, how long does shipping take?" is a question
+            asked = words.read(inp.message)
+            matches = parts.faqs.best(asked) if hit is None and talk is None else []
+            best = matches[0] if matches else None
+            # With a model, only a certain match answers by itself: the model, shown the close
+            # ones, answers the rest in its own words.
+            bar = faq_matching.CONFIDENT if api_key is None else faq_matching.CERTAIN
+            faq = best if best is not None and best.score >= bar else None
             passages: list[knowledge.Passage] = []
             call = None
-            if hit is None and faq is None and api_key is None and parts.knowledge.chunks:
-                passages = await knowledge.search(
-                    conn, bot["id"], inp.message, language=bot["language"]
-                )
-            elif hit is None and faq is None:
+            if hit is None and talk is None and api_key is None:
+                # Without a model, the FAQ and the knowledge are ranked together: unless an
+                # FAQ is certain, the passage holding more of the question answers ("shipping"
+                # is better told by the shipping page than by "Do you ship internationally?").
+                certain = best is not None and best.score >= faq_matching.CERTAIN
+                if not certain and parts.knowledge.chunks and asked.features:
+                    passages = await knowledge.search(
+                        conn, bot["id"], inp.message, language=bot["language"]
+                    )
+                held = 100 * passages[0].score if passages else 0.0
+                if best is not None and best.score >= max(faq_matching.CONFIDENT, held):
+                    faq, passages = best, []
+                else:
+                    faq = None
+            elif hit is None and faq is None and talk is None:
                 call = self._prepare_call(turn, matches, parts)
                 try:
                     call.admission = await billing.admit(conn, turn.workspace_id, call.max_cost)
@@ -273,8 +302,10 @@ class ChatEngine:
             yield await self._answer(turn, hit["answer"], "cache", citations=hit["citations"])
         elif faq is not None:
             yield await self._answer(turn, faq.answer, "faq")
+        elif talk is not None:
+            yield await self._answer(turn, _small_talk(talk.kind, bot, words, parts), "small_talk")
         elif api_key is None or call is None:
-            yield await self._answer_without_model(turn, passages)
+            yield await self._answer_without_model(turn, passages, parts)
         else:
             if call.admission is None:
                 call.admission = await billing.wait_for_room(
@@ -325,9 +356,16 @@ class ChatEngine:
 
     # -- answers without a model ----------------------------------------------------------------
 
-    async def _answer_without_model(self, turn: _Turn, passages: list[knowledge.Passage]) -> Done:
+    async def _answer_without_model(
+        self, turn: _Turn, passages: list[knowledge.Passage], parts: _BotParts
+    ) -> Done:
+        replies = parts.faqs.lexicon.replies
         if not passages:
-            return await self._answer(turn, turn.bot["fallback_message"] or _NO_ANSWER, "fallback")
+            # Plainly, and with what the bot can help with instead of a guess.
+            text = turn.bot["fallback_message"] or _NO_ANSWER
+            if parts.topics:
+                text += f"\n\n{replies['topics']}\n" + "\n".join(f"- {t}" for t in parts.topics)
+            return await self._answer(turn, text, "fallback")
         best = passages[0]
         # Lines wrapped inside a paragraph of the source read as one paragraph here.
         unwrapped = _unwrap(best.text)
@@ -339,8 +377,8 @@ class ChatEngine:
             f"- {c['title'] or c['url']}: {c['url']}" if c["url"] else f"- {c['title']}"
             for c in citations
         )
-        answer = f"Here is what I found:\n\n{text}" + (
-            f"\n\nSources:\n{sources}" if sources else ""
+        answer = f"{replies['found']}\n\n{text}" + (
+            f"\n\n{replies['sources']}\n{sources}" if sources else ""
         )
         return await self._answer(turn, answer, "knowledge", citations=citations)
 
@@ -848,3 +886,24 @@ def _unwrap(text: str) -> str:
 
 
 _NO_ANSWER = "Sorry, I don't know the answer to that yet."
+
+
+_DEFAULT_WELCOME = "Hi! How can I help?"  # chatbots.first_message's default
+
+
+def _name_words(bot: dict[str, Any]) -> frozenset[str]:
+    """The bot's and its business's names: "Hi Chicx Assistant!" is still a greeting."""
+    return frozenset(tokens(f"{bot['name']} {bot.get('workspace_name') or ''}"))
+
+
+def _small_talk(kind: str, bot: dict[str, Any], words: Lexicon, parts: _BotParts) -> str:
+    replies = words.replies
+    if kind != "greeting":
+        return replies[kind]
+    # The bot's own welcome when an admin wrote one (the column's default is English, whatever
+    # the workspace speaks), and what a visitor may ask it.
+    welcome = (bot.get("first_message") or "").strip()
+    text = welcome if welcome and welcome != _DEFAULT_WELCOME else replies["greeting"]
+    if parts.topics:
+        text += f"\n\n{replies['examples']}\n" + "\n".join(f"- {t}" for t in parts.topics)
+    return text

@@ -18,7 +18,9 @@ async def load_bot(conn: Connection, chatbot_id: UUID) -> dict[str, Any] | None:
     cur = await conn.execute(
         """
         select b.*, w.name as workspace_name,
-               a.custom_prompt, a.tone, a.language, a.prohibited_topics, a.fallback_message,
+               a.custom_prompt, a.tone, a.prohibited_topics, a.fallback_message,
+               -- A workspace that never saved its AI configuration speaks its default.
+               coalesce(a.language, 'en') as language,
                o.encrypted_api_key as openai_key, o.status as openai_status,
                c.base_url as commerce_base_url, c.encrypted_api_key as commerce_key
         from public.chatbots b
@@ -36,7 +38,7 @@ async def load_bot(conn: Connection, chatbot_id: UUID) -> dict[str, Any] | None:
 async def faqs(conn: Connection, chatbot_id: UUID) -> list[dict[str, Any]]:
     cur = await conn.execute(
         "select id, question, answer, question_variants, is_active from public.chatbot_faqs"
-        " where chatbot_id = %s and is_active",
+        " where chatbot_id = %s and is_active order by created_at, id",
         (chatbot_id,),
     )
     return await cur.fetchall()

@@ -320,3 +320,40 @@ async def extent(conn: Connection, chatbot_id: UUID) -> dict[str, bool]:
     row = await cur.fetchone()
     assert row is not None
     return {"chunks": bool(row["chunks"]), "vectors": bool(row["vectors"])}
+
+
+async def term_counts(
+    conn: Connection, chatbot_id: UUID, *, ts_config: str, expressions: list[str], cap: int
+) -> tuple[int, list[int]]:
+    """The bot's chunks, and how many of them hold each expression, each counted up to `cap`."""
+    cur = await conn.execute(
+        "select public.knowledge_term_counts(%s, %s::regconfig, %s, %s) as counts",
+        (chatbot_id, ts_config, expressions, cap),
+    )
+    row = await cur.fetchone()
+    counts = (row or {}).get("counts") or [0] * (len(expressions) + 1)
+    return counts[0], counts[1:]
+
+
+async def term_matches(
+    conn: Connection, chatbot_id: UUID, ids: list[Any], *, ts_config: str, expressions: list[str]
+) -> dict[Any, tuple[list[bool], list[bool]]]:
+    """For each chunk of `ids`: which expressions its text holds, and which its title or
+    heading."""
+    cur = await conn.execute(
+        "select * from public.knowledge_term_matches(%s, %s, %s::regconfig, %s)",
+        (chatbot_id, ids, ts_config, expressions),
+    )
+    return {row["id"]: (row["in_text"], row["in_title"]) for row in await cur.fetchall()}
+
+
+async def page_titles(conn: Connection, chatbot_id: UUID, limit: int) -> list[str]:
+    """Titles of the bot's first pages (what its knowledge is about, to tell a visitor)."""
+    cur = await conn.execute(
+        "select p.title from public.knowledge_pages p"
+        " join public.knowledge_sources s on s.id = p.source_id"
+        " where s.chatbot_id = %s and p.status in ('fetched', 'unchanged') and p.title <> ''"
+        " order by s.created_at, p.url limit %s",
+        (chatbot_id, limit),
+    )
+    return [row["title"] for row in await cur.fetchall()]

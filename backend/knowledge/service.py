@@ -10,12 +10,15 @@ reciprocal rank.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from backend.db import Connection
+from backend.kit.lexicon import Lexicon, lexicon, tokens
 from backend.knowledge import repository
 from backend.knowledge.chunking import chunk_text
 from backend.knowledge.extract import Document
@@ -27,8 +30,20 @@ CANDIDATES = 50  # per search method
 RANKED_MATCHES = 1000
 PAIRED_TERMS = 8  # "any two of them" pairs up at most this many words (28 pairs)
 RRF_K = 60
-# Without a model, a passage must hold at least this share of the question's words.
-MIN_COVERAGE = 0.35
+# Without embeddings, a passage must hold at least this share of the question (its words
+# weighed by rarity in the bot's knowledge): below it, it shares a word but not the subject.
+MIN_SCORE = 0.55
+# A word of the question in a passage's title or heading counts this much more in ranking.
+TITLE_WEIGHT = 1.3
+# In at most this share of the bot's chunks a word is rare (a product name, not "delivery").
+RARE_SHARE = 0.2
+RARE_CHUNKS = 3  # and in this many at least (a small site names its products on every hub page)
+# A word the bot has nowhere, asked about a passage titled by a rare word of the question.
+VISITORS_OWN = 0.3
+# Words of a question found in a passage's text (none in its title) lie within this many words.
+NEAR = 24
+MAX_GROUPS = 10  # words (with their other names) of a question searched
+TERM_COUNT_CAP = 1000  # chunks counted per word for its weight: past that it is common
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOPWORDS = frozenset(
@@ -120,6 +135,12 @@ async def extent(conn: Connection, chatbot_id: UUID) -> Extent:
     return Extent(chunks=found["chunks"], vectors=found["vectors"])
 
 
+async def topics(conn: Connection, chatbot_id: UUID, limit: int) -> list[str]:
+    """What the bot's knowledge is about: the titles of its first pages."""
+    titles = await repository.page_titles(conn, chatbot_id, limit * 3)
+    return list(dict.fromkeys(titles))[:limit]
+
+
 def ts_config(language: str | None) -> str:
     return _TS_CONFIGS.get((language or "").lower()[:2], "simple")
 
@@ -133,15 +154,6 @@ def query_terms(text: str) -> list[str]:
     return [w for w in seen if w][:20]
 
 
-def _coverage(terms: list[str], row: dict[str, Any]) -> float:
-    words = set(_WORD.findall(f"{row['title']} {row['heading'] or ''} {row['content']}".lower()))
-    # Prefix match stands in for stemming here ("return" covers "returns").
-    hits = sum(
-        1 for t in terms if t in words or any(w.startswith(t[:5]) for w in words if len(t) > 4)
-    )
-    return hits / len(terms) if terms else 0.0
-
-
 async def search(
     conn: Connection,
     chatbot_id: UUID,
@@ -152,19 +164,14 @@ async def search(
     k: int = 4,
 ) -> list[Passage]:
     """The chunks that best answer `question`, best first."""
+    if embedding is None:
+        return await _search_words(conn, chatbot_id, question, language=language, k=k)
     terms = query_terms(question)
-    queries = text_queries(terms)
-    if embedding is not None:
-        # With meaning to search by, words add the passages that hold all of them; the looser
-        # queries would read every posting list of every word in the index for little more.
-        queries = queries[:1]
+    # With meaning to search by, words add the passages that hold all of them; the looser
+    # queries would read every posting list of every word in the index for little more.
+    queries = text_queries(terms)[:1]
     text_rows = await _text_candidates(conn, chatbot_id, queries, ts_config(language))
-    vector_rows: list[dict[str, Any]] = []
-    if embedding is not None:
-        vector_rows = await repository.search_vector(conn, chatbot_id, embedding, limit=CANDIDATES)
-    else:
-        # Without embeddings the words must carry the answer.
-        text_rows = [r for r in text_rows if _coverage(terms, r) >= MIN_COVERAGE]
+    vector_rows = await repository.search_vector(conn, chatbot_id, embedding, limit=CANDIDATES)
     scores: dict[Any, float] = {}
     rows: dict[Any, dict[str, Any]] = {}
     for ranked in (text_rows, vector_rows):
@@ -172,15 +179,95 @@ async def search(
             scores[row["id"]] = scores.get(row["id"], 0.0) + 1.0 / (RRF_K + rank)
             rows[row["id"]] = row
     best = sorted(scores, key=lambda chunk_id: scores[chunk_id], reverse=True)[:k]
-    return [
-        Passage(
-            text=rows[i]["content"],
-            title=_label(rows[i]),
-            url=rows[i]["url"],
-            score=round(scores[i], 5),
+    return [_passage(rows[i], scores[i]) for i in best]
+
+
+async def _search_words(
+    conn: Connection, chatbot_id: UUID, question: str, *, language: str | None, k: int
+) -> list[Passage]:
+    """Without embeddings the words must carry the answer. The question is read as the FAQs
+    read it (stems, and the curated names of common things: "delivery" finds a page that says
+    "shipping"); each of its words is searched with its other names, and the candidates are
+    ranked by how much of the question they hold, a word weighing by how rare it is in this
+    bot's knowledge (a product name more than "order"), in a title or heading more."""
+    words = lexicon(language)
+    reading = words.read(question)
+    groups = [words.expansion(f, said) for f, said in reading.words.items()]
+    groups = [group for group in groups if group][:MAX_GROUPS]
+    expressions = ["(" + " | ".join(group) + ")" for group in groups]
+    if not expressions:
+        return []
+    config = ts_config(language)
+    rows = await _text_candidates(conn, chatbot_id, text_queries(expressions), config)
+    if not rows:
+        return []
+    chunks, counts = await repository.term_counts(
+        conn, chatbot_id, ts_config=config, expressions=expressions, cap=TERM_COUNT_CAP
+    )
+    # Rare in this bot's knowledge weighs most; in nearly every chunk, nothing (BM25's idf). A
+    # word found nowhere weighs as one found once: visitors bring words of their own ("can I
+    # still *buy* spare parts for an *old* model?"), and a question on another subject is told
+    # apart by what it shares, not by how foreign the rest is.
+    weights = [math.log(1 + (chunks - df + 0.5) / (df + 0.5)) for df in (max(d, 1) for d in counts)]
+    held = await repository.term_matches(
+        conn, chatbot_id, [r["id"] for r in rows], ts_config=config, expressions=expressions
+    )
+    scored = []
+    for order, row in enumerate(rows):
+        in_text, in_title = held.get(row["id"], ([], []))
+        # A passage titled by a rare word of the question (a product's name) is about what
+        # was asked: the question's words the bot has nowhere ("how *loud* is the Zephyr?")
+        # are the visitor's own, and count less against it.
+        topical = any(
+            titled and df <= max(RARE_CHUNKS, chunks * RARE_SHARE)
+            for titled, df in zip(in_title, counts, strict=False)
         )
-        for i in best
-    ]
+        total = sum(
+            w * (VISITORS_OWN if topical and df == 0 else 1.0)
+            for w, df in zip(weights, counts, strict=True)
+        )
+        found = [bool(a or b) for a, b in zip(in_text, in_title, strict=False)]
+        held_weight = sum(w for w, f in zip(weights, found, strict=False) if f)
+        titled_weight = sum(w for w, t in zip(weights, in_title, strict=False) if t)
+        coverage = held_weight / total if total else 0.0
+        # Words of the question far apart in a passage that no word of the question titles
+        # are two subjects, not one ("the speed of light": "eight speeds" and "a ring of
+        # light" on one page).
+        if coverage >= MIN_SCORE and not topical and sum(found) > 1:
+            located = [g for g, f, t in zip(groups, found, in_title, strict=False) if f and not t]
+            if _span(words, row["content"], located) > NEAR:
+                continue
+        if coverage >= MIN_SCORE:
+            rank = (held_weight + (TITLE_WEIGHT - 1) * titled_weight) / total
+            scored.append((rank, -order, coverage, row))
+    scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
+    return [_passage(row, coverage) for _, _, coverage, row in scored[:k]]
+
+
+def _span(words: Lexicon, text: str, groups: list[list[str]]) -> float:
+    """The fewest consecutive words of `text` that hold a word of each group (stemmed as the
+    full-text search stems them); infinite when one is not found."""
+    wanted = [set(words.stems(group)) for group in groups]
+    positions: list[tuple[int, int]] = []
+    for at, stem in enumerate(words.stems(tokens(text))):
+        positions += [(at, g) for g, stems in enumerate(wanted) if stem in stems]
+    if {g for _, g in positions} != set(range(len(wanted))):
+        return math.inf
+    best, seen, start = math.inf, Counter[int](), 0
+    for at, group in positions:
+        seen[group] += 1
+        while len(seen) == len(wanted):
+            first, first_group = positions[start]
+            best = min(best, at - first + 1)
+            seen[first_group] -= 1
+            if not seen[first_group]:
+                del seen[first_group]
+            start += 1
+    return best
+
+
+def _passage(row: dict[str, Any], score: float) -> Passage:
+    return Passage(text=row["content"], title=_label(row), url=row["url"], score=round(score, 5))
 
 
 def text_queries(terms: list[str]) -> list[str]:

@@ -54,7 +54,10 @@ async def test_says_plainly_when_it_cannot_answer(client, admin):
     )
     body = (await chat(client, bot["id"], "Do you sell bicycles?")).json()
     assert body["source"] == "fallback"
-    assert body["message"] == "I can't answer that; a colleague will get back to you."
+    # The workspace's words, then what the bot can help with (its knowledge's pages here).
+    said, offered = body["message"].split("\n\n")
+    assert said == "I can't answer that; a colleague will get back to you."
+    assert offered == "I can help with questions such as:\n- Returns\n- Shipping"
 
 
 async def test_a_conversation_continues_and_is_stored(client, context, admin):
