@@ -29,13 +29,13 @@ router = APIRouter(tags=["billing"])
 _MANAGE = "manage billing"
 
 
-@router.get("/api/billing")
+@router.get("/api/billing", summary="Get the workspace's billing overview")
 async def get_billing(subject: AdminSubject, context: Context) -> BillingOverview:
     subject.require_admin(_MANAGE)
     return BillingOverview.model_validate(await stripe_billing.overview(context, subject))
 
 
-@router.post("/api/billing/checkout")
+@router.post("/api/billing/checkout", summary="Buy credits (Stripe Checkout link)")
 async def checkout(
     data: CheckoutCreate, subject: AdminSubject, context: Context
 ) -> CheckoutCreated:
@@ -48,7 +48,7 @@ async def checkout(
     return CheckoutCreated(url=session.url, session_id=session.id)
 
 
-@router.post("/api/billing/subscribe")
+@router.post("/api/billing/subscribe", summary="Subscribe to a plan (Stripe Checkout link)")
 async def subscribe(
     data: SubscribeCreate, subject: AdminSubject, context: Context
 ) -> CheckoutCreated:
@@ -60,7 +60,7 @@ async def subscribe(
     return CheckoutCreated(url=session.url, session_id=session.id)
 
 
-@router.post("/api/billing/portal")
+@router.post("/api/billing/portal", summary="Open Stripe's billing portal")
 async def portal(
     subject: AdminSubject, context: Context, data: PortalCreate | None = None
 ) -> PortalLink:
@@ -79,7 +79,7 @@ async def stripe_event(
     return webhooks.verified_event(context.settings, await request.body(), stripe_signature)
 
 
-@router.post("/api/webhooks/stripe", tags=["webhooks"])
+@router.post("/api/webhooks/stripe", tags=["webhooks"], summary="Receive a Stripe event")
 async def stripe_webhook(
     event: Annotated[dict[str, Any], Depends(stripe_event)], context: Context
 ) -> StripeWebhookAck:

@@ -84,7 +84,9 @@ def _usage(result: ChatResult) -> dict[str, Any]:
     }
 
 
-@router.post("/v1/chat/completions")
+@router.post(
+    "/v1/chat/completions", summary="Create a chat completion with a chatbot (OpenAI format)"
+)
 async def chat_completions(
     data: CompletionRequest, request: Request, subject: ApiKeySubject, context: Context
 ) -> Any:

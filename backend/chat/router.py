@@ -101,7 +101,9 @@ async def respond(
     )
 
 
-@router.post("/api/chat/message", response_model=ChatMessageOut)
+@router.post(
+    "/api/chat/message", response_model=ChatMessageOut, summary="Send a message to a chatbot"
+)
 async def chat_message(
     data: ChatMessageIn,
     request: Request,

@@ -35,7 +35,7 @@ PUBLIC_CORS_PATHS = ("/api/widget/", "/api/forms/submit", "/api/notifications/co
 HISTORY_LIMIT = 100
 
 
-@router.get("/api/widget/{chatbot_id}/config")
+@router.get("/api/widget/{chatbot_id}/config", summary="Get a chatbot's widget configuration")
 async def widget_config(
     chatbot_id: UUID, request: Request, context: Context, _: CurrentPrincipal
 ) -> WidgetConfig:
@@ -51,7 +51,11 @@ async def widget_config(
     )
 
 
-@router.post("/api/widget/{chatbot_id}/message", response_model=ChatMessageOut)
+@router.post(
+    "/api/widget/{chatbot_id}/message",
+    response_model=ChatMessageOut,
+    summary="Send a visitor's message from the widget",
+)
 async def widget_message(
     chatbot_id: UUID,
     data: WidgetMessageIn,
@@ -83,7 +87,10 @@ async def widget_message(
     return await respond(events, stream=data.stream or "text/event-stream" in accept)
 
 
-@router.get("/api/widget/{chatbot_id}/conversations/{conversation_id}/messages")
+@router.get(
+    "/api/widget/{chatbot_id}/conversations/{conversation_id}/messages",
+    summary="Get a visitor's conversation history",
+)
 async def visitor_history(
     chatbot_id: UUID,
     conversation_id: UUID,
@@ -114,7 +121,9 @@ async def visitor_history(
     return VisitorHistory.model_validate({"conversation_id": conversation_id, "messages": messages})
 
 
-@router.post("/api/forms/submit", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/api/forms/submit", status_code=status.HTTP_201_CREATED, summary="Submit a widget form"
+)
 async def submit_form(
     data: FormSubmitIn, request: Request, context: Context, _: CurrentPrincipal
 ) -> FormSubmitOut:
@@ -163,7 +172,7 @@ async def submit_form(
     )
 
 
-@router.get("/api/widget/identity-secret")
+@router.get("/api/widget/identity-secret", summary="Get the identity verification secret")
 async def get_identity_secret(
     subject: AdminSubject, session: Session, context: Context
 ) -> Envelope[IdentitySecret]:
@@ -177,7 +186,9 @@ async def get_identity_secret(
     return Envelope(data=IdentitySecret(secret=value))
 
 
-@router.post("/api/widget/identity-secret/rotate")
+@router.post(
+    "/api/widget/identity-secret/rotate", summary="Rotate the identity verification secret"
+)
 async def rotate_identity_secret(
     subject: AdminSubject, session: Session, context: Context
 ) -> Envelope[IdentitySecret]:
