@@ -24,7 +24,13 @@ from backend.middleware import (
     PublicCORSMiddleware,
     RequestContextMiddleware,
 )
-from backend.openapi import API_DESCRIPTION, DEFAULT_RESPONSES, TAGS, install_openapi
+from backend.openapi import (
+    API_DESCRIPTION,
+    DEFAULT_RESPONSES,
+    DOCS_ASSETS,
+    TAGS,
+    install_openapi,
+)
 from backend.tasks import run_worker, task_app
 from backend.widget.router import PUBLIC_CORS_PATHS
 
@@ -61,10 +67,10 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> F
                 await task_app.close_async()
             await context.aclose()
 
-    # /docs with Swagger UI's files from the package, not a CDN. No /redoc: ReDoc still
-    # fetches its logo from Redocly's CDN on every view.
+    # /docs and /redoc with Swagger UI's and ReDoc's files from the package, not a CDN.
     app = FastAPIOffline(
-        redoc_url=None,
+        static_url=DOCS_ASSETS,
+        redoc_url=None,  # ours, below
         title="Voxtro API",
         version="0.1.0",
         description=API_DESCRIPTION,
