@@ -169,6 +169,20 @@ async def test_docs_pages_load_their_assets_from_us(client):
         assert "://" not in html, page  # no absolute URL anywhere on the page
 
 
+async def test_answers_that_are_not_json_are_documented_as_such(client, spec):
+    link = spec["paths"]["/auth/v1/verify"]["get"]["responses"]
+    assert [s for s in link if s.startswith(("2", "3"))] == ["303"]
+    answer = await client.get("/auth/v1/verify", params={"token": "nope", "type": "magiclink"})
+    assert answer.status_code == 303 and "#" in answer.headers["location"]
+    for method, path in [
+        ("post", "/api/chat/message"),
+        ("post", "/api/widget/{chatbot_id}/message"),
+        ("post", "/v1/chat/completions"),
+    ]:
+        content = spec["paths"][path][method]["responses"]["200"]["content"]
+        assert set(content) == {"application/json", "text/event-stream"}, path
+
+
 # -- in a browser with no internet ------------------------------------------------------------
 
 

@@ -41,8 +41,8 @@ api_key_header = APIKeyHeader(
     "operation may need one of its scopes.",
     auto_error=False,
 )
-BearerJWT = Annotated[HTTPAuthorizationCredentials | None, Security(bearer_jwt)]
-ApiKeyHeader = Annotated[str | None, Security(api_key_header)]
+BearerCredential = Annotated[HTTPAuthorizationCredentials | None, Security(bearer_jwt)]
+ApiKeyCredential = Annotated[str | None, Security(api_key_header)]
 
 
 async def authenticate(request: Request, context: Context) -> Principal:
@@ -102,7 +102,7 @@ def _workspace_header(x_workspace_id: str | None) -> UUID | None:
         ) from exc
 
 
-async def signed_in_user(principal: CurrentPrincipal, _: BearerJWT) -> User:
+async def signed_in_user(principal: CurrentPrincipal, _: BearerCredential) -> User:
     """A Supabase user (admin or customer)."""
     if isinstance(principal, User):
         return principal
@@ -149,8 +149,8 @@ def api_subject(scope: str) -> Callable[..., Coroutine[Any, Any, AuthSubject[Use
     async def dependency(
         principal: CurrentPrincipal,
         context: Context,
-        _bearer: BearerJWT,
-        _key: ApiKeyHeader,
+        _bearer: BearerCredential,
+        _key: ApiKeyCredential,
         x_workspace_id: Annotated[str | None, Header()] = None,
     ) -> AuthSubject[User | ApiKey]:
         if isinstance(principal, ApiKey):
@@ -168,7 +168,7 @@ def api_subject(scope: str) -> Callable[..., Coroutine[Any, Any, AuthSubject[Use
 def api_key_subject(scope: str) -> Callable[..., Coroutine[Any, Any, AuthSubject[ApiKey]]]:
     """A dependency for integrations only: a workspace API key that carries `scope`."""
 
-    async def dependency(principal: CurrentPrincipal, _: ApiKeyHeader) -> AuthSubject[ApiKey]:
+    async def dependency(principal: CurrentPrincipal, _: ApiKeyCredential) -> AuthSubject[ApiKey]:
         if isinstance(principal, ApiKey):
             return _key_with_scope(principal, scope)
         if isinstance(principal, User):

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from backend.api_keys import service as api_key_service
-from backend.auth.dependencies import ApiKeyHeader
+from backend.auth.dependencies import ApiKeyCredential
 from backend.auth.subjects import ApiKey, AuthSubject
 from backend.confirmations import repository
 from backend.context import Context
@@ -30,7 +30,7 @@ def secret_header(slug: str) -> str:
 
 
 async def notification_sender(
-    slug: str, request: Request, context: Context, _: ApiKeyHeader
+    slug: str, request: Request, context: Context, _: ApiKeyCredential
 ) -> AuthSubject[ApiKey]:
     """The API key's workspace, once the key is valid, within its rate limit, carries the scope
     and belongs to the slug's workspace. Counted against the same limits as `authenticate`:

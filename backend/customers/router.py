@@ -12,7 +12,7 @@ from uuid import UUID
 import structlog
 from fastapi import APIRouter, Depends, Query, status
 
-from backend.auth.dependencies import AdminSubject, BearerJWT, CurrentPrincipal, Session
+from backend.auth.dependencies import AdminSubject, BearerCredential, CurrentPrincipal, Session
 from backend.auth.subjects import Anonymous, User
 from backend.chatbots.service import ChatbotNotFound
 from backend.context import Context
@@ -214,7 +214,7 @@ async def update_ticket(
 # -- the portal (customer tokens only) ----------------------------------------------------------
 
 
-async def portal_user(principal: CurrentPrincipal, _: BearerJWT) -> User:
+async def portal_user(principal: CurrentPrincipal, _: BearerCredential) -> User:
     if isinstance(principal, Anonymous):
         raise Unauthorized()
     if not isinstance(principal, User) or not principal.is_customer:

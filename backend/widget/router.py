@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Request, status
 
 from backend.auth.dependencies import AdminSubject, CurrentPrincipal, Session
 from backend.chat.engine import ChatInput
-from backend.chat.router import limit_visitor, respond
+from backend.chat.router import STREAMED, limit_visitor, respond
 from backend.chat.schemas import ChatMessageOut, VisitorIdentity
 from backend.context import Context
 from backend.customers import service as customers
@@ -55,6 +55,7 @@ async def widget_config(
     "/api/widget/{chatbot_id}/message",
     response_model=ChatMessageOut,
     summary="Send a visitor's message from the widget",
+    responses=STREAMED,
 )
 async def widget_message(
     chatbot_id: UUID,

@@ -220,7 +220,15 @@ async def otp(
     return {}
 
 
-@router.get("/verify", dependencies=[], summary="Follow a magic link and sign in")
+@router.get(
+    "/verify",
+    dependencies=[],
+    summary="Follow a magic link and sign in",
+    response_class=RedirectResponse,
+    status_code=status.HTTP_303_SEE_OTHER,
+    response_description="On to the site, with the session (or what went wrong) in the URL "
+    "fragment",
+)
 async def verify_link(
     context: Context,
     session: AuthSession,
