@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.middleware.gzip import GZipMiddleware
 
 from backend.api import build_router
@@ -17,12 +18,18 @@ from backend.auth.gotrue.service import AuthApiError
 from backend.config import Settings, get_settings
 from backend.context import AppContext
 from backend.errors import install_error_handlers
-from backend.kit.schemas import ErrorBody
 from backend.logging import configure_logging
 from backend.middleware import (
     BodySizeLimitMiddleware,
     PublicCORSMiddleware,
     RequestContextMiddleware,
+)
+from backend.openapi import (
+    API_DESCRIPTION,
+    DEFAULT_RESPONSES,
+    DOCS_ASSETS,
+    TAGS,
+    install_openapi,
 )
 from backend.tasks import run_worker, task_app
 from backend.widget.router import PUBLIC_CORS_PATHS
@@ -60,18 +67,21 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> F
                 await task_app.close_async()
             await context.aclose()
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI's and ReDoc's files from the package, not a CDN.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
+        redoc_url=None,  # ours, below
         title="Voxtro API",
         version="0.1.0",
-        description="AI customer conversations: chatbots, widget, WhatsApp, voice, analytics.",
+        description=API_DESCRIPTION,
         lifespan=lifespan,
-        responses={
-            401: {"model": ErrorBody, "description": "Invalid or missing authentication"},
-            404: {"model": ErrorBody, "description": "Not found"},
-            400: {"model": ErrorBody, "description": "Invalid request data (VALIDATION_ERROR)"},
-            429: {"model": ErrorBody, "description": "Too many requests"},
-        },
+        openapi_tags=TAGS,
+        responses=DEFAULT_RESPONSES,
+        # No validator badge: it would send the spec's URL to swagger.io. No list of every
+        # schema under the operations: each operation shows its own, and /docs renders sooner.
+        swagger_ui_parameters={"validatorUrl": None, "defaultModelsExpandDepth": -1},
     )
+    install_openapi(app)
     app.state.context = context
     install_error_handlers(app)
 

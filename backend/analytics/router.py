@@ -15,12 +15,12 @@ from backend.kit.schemas import Envelope
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])
 
 
-@router.get("/dashboard")
+@router.get("/dashboard", summary="Get the dashboard's figures")
 async def get_dashboard(subject: ApiSubject, session: Session) -> Envelope[Dashboard]:
     return Envelope(data=await service.dashboard(session, subject.workspace_id))
 
 
-@router.get("/costs")
+@router.get("/costs", summary="Get the cost breakdown of a period")
 async def get_costs(
     subject: ApiSubject,
     session: Session,

@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from backend.api_keys import service as api_key_service
 from backend.auth.subjects import Anonymous, ApiKey, AuthSubject, Principal, User, rls_claims
@@ -21,6 +22,27 @@ from backend.db import Connection
 from backend.errors import Forbidden, RateLimited, Unauthorized, ValidationFailed
 from backend.kit.requests import bearer_token, client_ip
 from backend.workspaces import service as workspace_service
+
+# The two ways to authenticate, as OpenAPI security schemes. `authenticate` reads the headers
+# itself (a public route identifies its caller too); the dependencies below that require a
+# credential take these as parameters only so that each operation documents what it accepts.
+# They never refuse a request: what is wrong with a credential is `authenticate`'s to say.
+bearer_jwt = HTTPBearer(
+    scheme_name="BearerJWT",
+    bearerFormat="JWT",
+    description="A Supabase Auth access token (admins and customers), from `POST /auth/token` "
+    "or Supabase's own clients.",
+    auto_error=False,
+)
+api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="ApiKey",
+    description="A workspace API key (`vx_live_…`), created with `POST /api/api-keys`; the "
+    "operation may need one of its scopes.",
+    auto_error=False,
+)
+BearerCredential = Annotated[HTTPAuthorizationCredentials | None, Security(bearer_jwt)]
+ApiKeyCredential = Annotated[str | None, Security(api_key_header)]
 
 
 async def _identify(request: Request, context: AppContext) -> Principal:
@@ -128,7 +150,7 @@ def _workspace_header(x_workspace_id: str | None) -> UUID | None:
         ) from exc
 
 
-async def signed_in_user(principal: CurrentPrincipal) -> User:
+async def signed_in_user(principal: CurrentPrincipal, _: BearerCredential) -> User:
     """A Supabase user (admin or customer)."""
     if isinstance(principal, User):
         return principal
@@ -175,12 +197,14 @@ def api_subject(scope: str) -> Callable[..., Coroutine[Any, Any, AuthSubject[Use
     async def dependency(
         principal: CurrentPrincipal,
         context: Context,
+        _bearer: BearerCredential,
+        _key: ApiKeyCredential,
         x_workspace_id: Annotated[str | None, Header()] = None,
     ) -> AuthSubject[User | ApiKey]:
         if isinstance(principal, ApiKey):
             keyed = _key_with_scope(principal, scope)
             return AuthSubject(principal=keyed.principal, workspace_id=keyed.workspace_id)
-        user = await admin_user(await signed_in_user(principal))
+        user = await admin_user(await signed_in_user(principal, _bearer))
         subject = await _resolve_workspace(context, user, x_workspace_id)
         return AuthSubject(
             principal=subject.principal, workspace_id=subject.workspace_id, role=subject.role
@@ -192,7 +216,7 @@ def api_subject(scope: str) -> Callable[..., Coroutine[Any, Any, AuthSubject[Use
 def api_key_subject(scope: str) -> Callable[..., Coroutine[Any, Any, AuthSubject[ApiKey]]]:
     """A dependency for integrations only: a workspace API key that carries `scope`."""
 
-    async def dependency(principal: CurrentPrincipal) -> AuthSubject[ApiKey]:
+    async def dependency(principal: CurrentPrincipal, _: ApiKeyCredential) -> AuthSubject[ApiKey]:
         if isinstance(principal, ApiKey):
             return _key_with_scope(principal, scope)
         if isinstance(principal, User):

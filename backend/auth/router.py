@@ -58,7 +58,12 @@ def _user_out(user: dict[str, Any]) -> UserOut:
     )
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, dependencies=rate_limited)
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=rate_limited,
+    summary="Register a user with e-mail and password",
+)
 async def register(data: Register, context: Context) -> UserOut:
     metadata = {"full_name": data.full_name} if data.full_name else {}
     user = await context.identity.create_user(
@@ -67,7 +72,11 @@ async def register(data: Register, context: Context) -> UserOut:
     return _user_out(user)
 
 
-@router.post("/token", dependencies=rate_limited)
+@router.post(
+    "/token",
+    dependencies=rate_limited,
+    summary="Sign in with e-mail and password (OAuth2 password flow)",
+)
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], context: Context
 ) -> TokenOut:
@@ -78,7 +87,7 @@ async def login(
     return TokenOut.model_validate(session)
 
 
-@router.get("/me")
+@router.get("/me", summary="Get the signed-in user")
 async def me(user: Annotated[User, Depends(signed_in_user)]) -> UserOut:
     claims = user.claims
     return _user_out(
@@ -86,7 +95,7 @@ async def me(user: Annotated[User, Depends(signed_in_user)]) -> UserOut:
     )
 
 
-@router.get("/users")
+@router.get("/users", summary="List the users of the current workspace")
 async def users_of_workspace(subject: AdminSubject, session: Session) -> list[MemberOut]:
     """The users of the caller's workspace."""
     rows = await workspace_repository.members(session, subject.workspace_id)

@@ -30,14 +30,14 @@ router = APIRouter(tags=["billing"])
 _MANAGE = "manage billing"
 
 
-@router.get("/api/billing")
+@router.get("/api/billing", summary="Get the workspace's billing overview")
 async def get_billing(subject: AdminSubject, context: Context) -> Envelope[BillingOverview]:
     subject.require_admin(_MANAGE)
     overview = await stripe_billing.overview(context, subject)
     return Envelope(data=BillingOverview.model_validate(overview))
 
 
-@router.post("/api/billing/checkout")
+@router.post("/api/billing/checkout", summary="Buy credits (Stripe Checkout link)")
 async def checkout(
     data: CheckoutCreate, subject: AdminSubject, context: Context
 ) -> Envelope[CheckoutCreated]:
@@ -50,7 +50,7 @@ async def checkout(
     return Envelope(data=CheckoutCreated(url=session.url, session_id=session.id))
 
 
-@router.post("/api/billing/subscribe")
+@router.post("/api/billing/subscribe", summary="Subscribe to a plan (Stripe Checkout link)")
 async def subscribe(
     data: SubscribeCreate, subject: AdminSubject, context: Context
 ) -> Envelope[CheckoutCreated]:
@@ -62,7 +62,7 @@ async def subscribe(
     return Envelope(data=CheckoutCreated(url=session.url, session_id=session.id))
 
 
-@router.post("/api/billing/portal")
+@router.post("/api/billing/portal", summary="Open Stripe's billing portal")
 async def portal(
     subject: AdminSubject, context: Context, data: PortalCreate | None = None
 ) -> Envelope[PortalLink]:
@@ -82,7 +82,7 @@ async def stripe_event(
     return webhooks.verified_event(context.settings, await request.body(), stripe_signature)
 
 
-@router.post("/api/webhooks/stripe", tags=["webhooks"])
+@router.post("/api/webhooks/stripe", tags=["webhooks"], summary="Receive a Stripe event")
 async def stripe_webhook(
     event: Annotated[dict[str, Any], Depends(stripe_event)], context: Context
 ) -> StripeWebhookAck:

@@ -47,7 +47,7 @@ def _ai_config_out(row: dict[str, Any]) -> AIConfig:
     )
 
 
-@router.get("/me")
+@router.get("/me", summary="Get the business profile")
 async def get_profile(subject: ApiSubject, session: Session) -> Envelope[BusinessProfile]:
     row = await repository.profile(session, subject.workspace_id)
     if row is None:
@@ -68,7 +68,7 @@ async def get_profile(subject: ApiSubject, session: Session) -> Envelope[Busines
     )
 
 
-@router.patch("/me")
+@router.patch("/me", summary="Update the business profile")
 async def update_profile(
     data: BusinessProfileUpdate, subject: AdminSubject, session: Session
 ) -> Envelope[BusinessProfile]:
@@ -87,14 +87,14 @@ async def update_profile(
     return await get_profile(subject, session)  # type: ignore[arg-type]
 
 
-@router.get("/ai-config")
+@router.get("/ai-config", summary="Get the AI configuration")
 async def get_ai_config(subject: ApiSubject, session: Session) -> Envelope[AIConfig]:
     return Envelope(
         data=_ai_config_out(await repository.get_ai_config(session, subject.workspace_id))
     )
 
 
-@router.put("/ai-config")
+@router.put("/ai-config", summary="Set the AI configuration")
 async def put_ai_config(
     data: AIConfig, subject: AdminSubject, session: Session
 ) -> Envelope[AIConfig]:
@@ -127,12 +127,12 @@ async def _credits(session: Connection, workspace_id: UUID) -> Credits:
     )
 
 
-@router.get("/credits")
+@router.get("/credits", summary="Get credits, spend and the monthly budget")
 async def get_credits(subject: ApiSubject, session: Session) -> Envelope[Credits]:
     return Envelope(data=await _credits(session, subject.workspace_id))
 
 
-@router.put("/credits")
+@router.put("/credits", summary="Set or clear the monthly budget")
 async def put_credits(
     data: BudgetUpdate, subject: AdminSubject, session: Session
 ) -> Envelope[Credits]:
@@ -143,7 +143,7 @@ async def put_credits(
     return Envelope(data=await _credits(session, subject.workspace_id))
 
 
-@router.get("/alerts")
+@router.get("/alerts", summary="List budget alerts")
 async def get_budget_alerts(
     subject: ApiSubject, session: Session, page: Page = 1, limit: Limit = 20
 ) -> PageEnvelope[BudgetAlert]:

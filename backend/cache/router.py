@@ -19,7 +19,7 @@ def _percent(part: int, whole: int) -> int:
     return round(part * 100 / whole) if whole else 0
 
 
-@router.get("/stats")
+@router.get("/stats", summary="Get response cache statistics")
 async def cache_stats(subject: ApiSubject, session: Session) -> Envelope[CacheStats]:
     found = await repository.stats(session, subject.workspace_id)
     answers = {r["channel"]: r for r in found["answers"]}
@@ -42,7 +42,9 @@ async def cache_stats(subject: ApiSubject, session: Session) -> Envelope[CacheSt
     )
 
 
-@router.post("/warm", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/warm", status_code=status.HTTP_202_ACCEPTED, summary="Warm the response cache with questions"
+)
 async def warm_cache(
     data: CacheWarm, subject: AdminSubject, session: Session
 ) -> Envelope[CacheWarmQueued]:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.auth.dependencies import ApiKeySubject, limit_visitor
 from backend.chat.engine import ChatInput, ChatResult, Done, Token
+from backend.chat.router import STREAMED
 from backend.chat.schemas import MAX_MESSAGE_CHARS
 from backend.context import Context
 from backend.errors import NotFound, ValidationFailed
@@ -83,7 +84,11 @@ def _usage(result: ChatResult) -> dict[str, Any]:
     }
 
 
-@router.post("/v1/chat/completions")
+@router.post(
+    "/v1/chat/completions",
+    summary="Create a chat completion with a chatbot (OpenAI format)",
+    responses=STREAMED,
+)
 async def chat_completions(
     data: CompletionRequest, request: Request, subject: ApiKeySubject, context: Context
 ) -> Any:

@@ -52,6 +52,15 @@ def result_json(result: ChatResult) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
+# For the spec: what a streamed answer is, besides the JSON one.
+STREAMED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The answer: JSON, or server-sent events when asked to stream.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
 def _sse(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
 
@@ -91,7 +100,12 @@ async def respond(
     )
 
 
-@router.post("/api/chat/message", response_model=ChatMessageOut)
+@router.post(
+    "/api/chat/message",
+    response_model=ChatMessageOut,
+    summary="Send a message to a chatbot",
+    responses=STREAMED,
+)
 async def chat_message(
     data: ChatMessageIn,
     request: Request,

@@ -28,7 +28,7 @@ from backend.kit.schemas import Envelope, PageEnvelope, Pagination
 router = APIRouter(prefix="/api/chatbots", tags=["chatbots"])
 
 
-@router.get("")
+@router.get("", summary="List chatbots")
 async def list_chatbots(
     subject: AdminSubject,
     session: Session,
@@ -42,14 +42,14 @@ async def list_chatbots(
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Create a chatbot")
 async def create_chatbot(
     data: ChatbotCreate, subject: AdminSubject, session: Session
 ) -> Envelope[Chatbot]:
     return Envelope(data=Chatbot.model_validate(await service.create(session, subject, data)))
 
 
-@router.get("/{chatbot_id}")
+@router.get("/{chatbot_id}", summary="Get a chatbot")
 async def get_chatbot(
     chatbot_id: UUID, subject: AdminSubject, session: Session
 ) -> Envelope[Chatbot]:
@@ -58,7 +58,7 @@ async def get_chatbot(
     )
 
 
-@router.patch("/{chatbot_id}")
+@router.patch("/{chatbot_id}", summary="Update a chatbot")
 async def update_chatbot(
     chatbot_id: UUID, data: ChatbotUpdate, subject: AdminSubject, session: Session
 ) -> Envelope[Chatbot]:
@@ -67,7 +67,7 @@ async def update_chatbot(
     )
 
 
-@router.delete("/{chatbot_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{chatbot_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a chatbot")
 async def delete_chatbot(chatbot_id: UUID, subject: AdminSubject, session: Session) -> None:
     await service.delete(session, subject, chatbot_id)
 
@@ -77,9 +77,13 @@ def _add_child_routes(
     create_model: type[BaseModel],
     update_model: type[BaseModel],
     out_model: type[BaseModel],
+    *,
+    one: str,
 ) -> None:
-    """List, create, update and delete for one kind of a bot's parts (FAQs, forms, actions)."""
+    """List, create, update and delete for one kind of a bot's parts (FAQs, forms, actions);
+    `one` names one of them in the summaries (`an FAQ`)."""
     label = kind[:-1]
+    noun = one.split(" ", 1)[1]
 
     async def list_children(
         chatbot_id: UUID, subject: AdminSubject, session: Session, context: Context
@@ -123,6 +127,7 @@ def _add_child_routes(
         list_children,
         methods=["GET"],
         name=f"list_{kind}",
+        summary=f"List a chatbot's {noun}s",
         response_model=Envelope[list[out_model]],  # type: ignore[valid-type]
     )
     router.add_api_route(
@@ -130,6 +135,7 @@ def _add_child_routes(
         create_child,
         methods=["POST"],
         name=f"create_{label}",
+        summary=f"Add {one} to a chatbot",
         status_code=201,
         response_model=Envelope[out_model],  # type: ignore[valid-type]
     )
@@ -138,6 +144,7 @@ def _add_child_routes(
         update_child,
         methods=["PATCH"],
         name=f"update_{label}",
+        summary=f"Update a chatbot's {noun}",
         response_model=Envelope[out_model],  # type: ignore[valid-type]
     )
     router.add_api_route(
@@ -145,10 +152,11 @@ def _add_child_routes(
         delete_child,
         methods=["DELETE"],
         name=f"delete_{label}",
+        summary=f"Delete a chatbot's {noun}",
         status_code=204,
     )
 
 
-_add_child_routes("faqs", FaqCreate, FaqUpdate, Faq)
-_add_child_routes("forms", FormCreate, FormUpdate, Form)
-_add_child_routes("actions", ActionCreate, ActionUpdate, Action)
+_add_child_routes("faqs", FaqCreate, FaqUpdate, Faq, one="an FAQ")
+_add_child_routes("forms", FormCreate, FormUpdate, Form, one="a form")
+_add_child_routes("actions", ActionCreate, ActionUpdate, Action, one="an action")

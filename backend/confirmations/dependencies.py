@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from backend.api_keys import service as api_key_service
+from backend.auth.dependencies import ApiKeyCredential
 from backend.auth.subjects import ApiKey, AuthSubject
 from backend.confirmations import repository
 from backend.context import Context
@@ -28,7 +29,9 @@ def secret_header(slug: str) -> str:
     return f"X-{slug.upper()}-Secret"
 
 
-async def notification_sender(slug: str, request: Request, context: Context) -> AuthSubject[ApiKey]:
+async def notification_sender(
+    slug: str, request: Request, context: Context, _: ApiKeyCredential
+) -> AuthSubject[ApiKey]:
     """The API key's workspace, once the key is valid, within its rate limit, carries the scope
     and belongs to the slug's workspace. Counted against the same limits as `authenticate`:
     per key, or per IP for a request without one."""

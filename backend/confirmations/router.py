@@ -26,7 +26,7 @@ from backend.voice.schemas import WebhookAck
 router = APIRouter()
 
 
-@router.put("/api/bolna/connection", tags=["voice"])
+@router.put("/api/bolna/connection", tags=["voice"], summary="Connect Bolna (key and agent)")
 async def connect(data: BolnaConnect, subject: AdminSubject, context: Context) -> BolnaConnection:
     """Check the key (`GET /user/me`) and the agent with Bolna (400 names the wrong one; 502
     when Bolna cannot be reached), and store them, the key encrypted. The answer carries the
@@ -35,12 +35,16 @@ async def connect(data: BolnaConnect, subject: AdminSubject, context: Context) -
     return BolnaConnection.model_validate(await service.connect(context, subject, data))
 
 
-@router.get("/api/bolna/connection", tags=["voice"])
+@router.get("/api/bolna/connection", tags=["voice"], summary="Get the Bolna connection status")
 async def connection_status(subject: AdminSubject, context: Context) -> BolnaConnection:
     return BolnaConnection.model_validate(await service.status(context, subject))
 
 
-@router.post("/webhooks/{slug}/confirm-order", tags=["notifications"])
+@router.post(
+    "/webhooks/{slug}/confirm-order",
+    tags=["notifications"],
+    summary="Place an order confirmation call",
+)
 async def confirm_order(
     data: ConfirmOrder,
     subject: NotificationSender,
@@ -67,7 +71,9 @@ async def confirm_order(
     )
 
 
-@router.post("/api/webhooks/bolna/{token}", tags=["webhooks"])
+@router.post(
+    "/api/webhooks/bolna/{token}", tags=["webhooks"], summary="Receive a Bolna call update"
+)
 async def bolna_webhook(token: str, request: Request, context: Context) -> WebhookAck:
     """Bolna's execution object, posted on every status change of a call. The token in the
     URL names the workspace (Bolna signs nothing). Repeated and late deliveries change

@@ -16,7 +16,7 @@ from backend.context import Context
 router = APIRouter(tags=["connections"])
 
 
-@router.post("/api/openai/connect")
+@router.post("/api/openai/connect", summary="Connect an OpenAI key")
 async def connect_openai(
     data: OpenAIConnect, subject: AdminSubject, context: Context
 ) -> OpenAIStatus:
@@ -25,22 +25,26 @@ async def connect_openai(
     return OpenAIStatus.model_validate({**row, "connected": True})
 
 
-@router.get("/api/openai/validate")
+@router.get("/api/openai/validate", summary="Check the stored OpenAI key with OpenAI")
 async def validate_openai(subject: AdminSubject, context: Context) -> OpenAIValidation:
     return OpenAIValidation.model_validate(await service.validate_openai(context, subject))
 
 
-@router.get("/api/openai/status")
+@router.get("/api/openai/status", summary="Get the OpenAI connection status")
 async def openai_status(subject: AdminSubject, session: Session) -> OpenAIStatus:
     return OpenAIStatus.model_validate(await service.openai_status(session, subject))
 
 
-@router.delete("/api/openai/connect", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/api/openai/connect",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Disconnect the OpenAI key",
+)
 async def disconnect_openai(subject: AdminSubject, session: Session) -> None:
     await service.disconnect_openai(session, subject)
 
 
-@router.put("/api/connections/commerce")
+@router.put("/api/connections/commerce", summary="Connect the shop's product and order API")
 async def connect_commerce(
     data: CommerceConnect, subject: AdminSubject, session: Session, context: Context
 ) -> CommerceStatus:
@@ -50,11 +54,15 @@ async def connect_commerce(
     )
 
 
-@router.get("/api/connections/commerce")
+@router.get("/api/connections/commerce", summary="Get the shop API connection status")
 async def commerce_status(subject: AdminSubject, session: Session) -> CommerceStatus:
     return CommerceStatus.model_validate(await service.commerce_status(session, subject))
 
 
-@router.delete("/api/connections/commerce", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/api/connections/commerce",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Disconnect the shop API",
+)
 async def disconnect_commerce(subject: AdminSubject, session: Session) -> None:
     await service.disconnect_commerce(session, subject)

@@ -12,7 +12,7 @@ from uuid import UUID
 import structlog
 from fastapi import APIRouter, Depends, Query, status
 
-from backend.auth.dependencies import AdminSubject, CurrentPrincipal, Session
+from backend.auth.dependencies import AdminSubject, BearerCredential, CurrentPrincipal, Session
 from backend.auth.subjects import Anonymous, User
 from backend.business import service as business
 from backend.chatbots.service import ChatbotNotFound
@@ -60,7 +60,9 @@ class TicketNotFound(NotFound):
 # -- admin ------------------------------------------------------------------------------------
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, summary="Create a customer with a portal login"
+)
 async def create_customer(
     data: CustomerCreate, subject: AdminSubject, session: Session, context: Context
 ) -> CustomerCreated:
@@ -117,7 +119,7 @@ async def create_customer(
     return CustomerCreated(customer_id=row["id"], user_id=row["user_id"], email=email)
 
 
-@router.get("")
+@router.get("", summary="List customers")
 async def list_customers(
     subject: AdminSubject,
     session: Session,
@@ -142,7 +144,7 @@ async def list_customers(
     )
 
 
-@router.post("/send-login-link")
+@router.post("/send-login-link", summary="E-mail a customer a portal sign-in link")
 async def send_login_link(
     subject: AdminSubject,
     session: Session,
@@ -161,7 +163,9 @@ async def send_login_link(
     return {"success": True, "message": "If this customer has a portal login, a link is on its way"}
 
 
-@router.post("/tickets", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/tickets", status_code=status.HTTP_201_CREATED, summary="Open a ticket for a customer"
+)
 async def create_ticket(data: TicketCreate, subject: AdminSubject, session: Session) -> Ticket:
     if await repository.get(session, subject.workspace_id, data.customer_id) is None:
         raise CustomerNotFound()
@@ -179,7 +183,7 @@ async def create_ticket(data: TicketCreate, subject: AdminSubject, session: Sess
     return Ticket.model_validate(row)
 
 
-@router.get("/tickets")
+@router.get("/tickets", summary="List tickets")
 async def list_tickets(
     subject: AdminSubject,
     session: Session,
@@ -203,7 +207,7 @@ async def list_tickets(
     )
 
 
-@router.patch("/tickets/{ticket_id}")
+@router.patch("/tickets/{ticket_id}", summary="Update a ticket")
 async def update_ticket(
     ticket_id: UUID, data: TicketUpdate, subject: AdminSubject, session: Session
 ) -> Ticket:
@@ -221,7 +225,7 @@ async def update_ticket(
 # -- the portal (customer tokens only) ----------------------------------------------------------
 
 
-async def portal_user(principal: CurrentPrincipal) -> User:
+async def portal_user(principal: CurrentPrincipal, _: BearerCredential) -> User:
     if isinstance(principal, Anonymous):
         raise Unauthorized()
     if not isinstance(principal, User) or not principal.is_customer:
@@ -239,7 +243,7 @@ async def _customer(conn: Connection, user: User) -> dict[str, Any]:
     return customer
 
 
-@router.get("/portal/me")
+@router.get("/portal/me", summary="Portal: get my customer profile")
 async def portal_me(user: PortalUser, context: Context) -> PortalProfile:
     async with context.db.as_claims(user.claims) as conn:
         customer = await _customer(conn, user)
@@ -254,7 +258,7 @@ async def portal_me(user: PortalUser, context: Context) -> PortalProfile:
     )
 
 
-@router.get("/portal/agents")
+@router.get("/portal/agents", summary="Portal: list the agents I can talk to")
 async def portal_agents(user: PortalUser, context: Context) -> PortalAgents:
     async with context.db.as_claims(user.claims) as conn:
         customer = await _customer(conn, user)
@@ -269,7 +273,7 @@ async def portal_agents(user: PortalUser, context: Context) -> PortalAgents:
     )
 
 
-@router.get("/portal/conversations")
+@router.get("/portal/conversations", summary="Portal: list my conversations")
 async def portal_conversations(
     user: PortalUser, context: Context, page: Page = 1, limit: Limit = 20
 ) -> PageEnvelope[CustomerConversation]:
@@ -283,7 +287,10 @@ async def portal_conversations(
     )
 
 
-@router.get("/portal/conversations/{conversation_id}/messages")
+@router.get(
+    "/portal/conversations/{conversation_id}/messages",
+    summary="Portal: list a conversation's messages",
+)
 async def portal_messages(
     conversation_id: UUID, user: PortalUser, context: Context
 ) -> Envelope[list[PortalMessage]]:
@@ -299,7 +306,7 @@ async def portal_messages(
     return Envelope(data=[PortalMessage.model_validate(r) for r in rows])
 
 
-@router.get("/portal/tickets")
+@router.get("/portal/tickets", summary="Portal: list my tickets")
 async def portal_tickets(
     user: PortalUser, context: Context, page: Page = 1, limit: Limit = 20
 ) -> PageEnvelope[Ticket]:
@@ -313,7 +320,9 @@ async def portal_tickets(
     )
 
 
-@router.post("/portal/tickets", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/portal/tickets", status_code=status.HTTP_201_CREATED, summary="Portal: open a ticket"
+)
 async def portal_create_ticket(
     data: PortalTicketCreate, user: PortalUser, context: Context
 ) -> Ticket:
@@ -341,7 +350,7 @@ async def portal_create_ticket(
 
 
 # Last: `/{customer_id}/…` would otherwise catch `/portal/…`.
-@router.get("/{customer_id}/conversations")
+@router.get("/{customer_id}/conversations", summary="List a customer's conversations")
 async def customer_conversations(
     customer_id: UUID, subject: AdminSubject, session: Session, page: Page = 1, limit: Limit = 10
 ) -> PageEnvelope[CustomerConversation]:

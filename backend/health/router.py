@@ -13,13 +13,13 @@ class NotReady(VoxtroError):
     code = "NOT_READY"
 
 
-@router.get("/healthz")
+@router.get("/healthz", summary="Check that the process is up")
 async def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", summary="Check that the process can serve (database reachable)")
 async def readyz(context: Context) -> dict[str, str]:
     """The process can serve: its database answers."""
     try:

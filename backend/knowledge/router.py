@@ -60,7 +60,7 @@ def _check_max_pages(context: AppContext, max_pages: int) -> None:
         )
 
 
-@router.post("/api/chat/crawl")
+@router.post("/api/chat/crawl", summary="Crawl a website into a chatbot's knowledge")
 async def crawl_website(
     data: CrawlRequest, subject: AdminSubject, context: Context
 ) -> CrawlStarted:
@@ -99,7 +99,7 @@ async def crawl_website(
     )
 
 
-@router.get("/api/chat/crawl/{crawl_id}")
+@router.get("/api/chat/crawl/{crawl_id}", summary="Get a crawl's progress")
 async def crawl_progress(crawl_id: UUID, subject: AdminSubject, context: Context) -> CrawlProgress:
     async with context.db.as_claims(subject.principal.claims) as conn:
         crawl = await repository.get_crawl(conn, subject.workspace_id, crawl_id)
@@ -108,7 +108,7 @@ async def crawl_progress(crawl_id: UUID, subject: AdminSubject, context: Context
     return CrawlProgress.model_validate(crawl)
 
 
-@router.post("/api/chat/crawl/{crawl_id}/cancel")
+@router.post("/api/chat/crawl/{crawl_id}/cancel", summary="Cancel a crawl")
 async def cancel_crawl(crawl_id: UUID, subject: AdminSubject, context: Context) -> CrawlProgress:
     """Stop a crawl: what it indexed so far stays."""
     subject.require_admin("cancel crawls")
@@ -140,7 +140,7 @@ async def _source(
     return source
 
 
-@sources_router.get("")
+@sources_router.get("", summary="List a chatbot's knowledge sources")
 async def list_sources(
     chatbot_id: UUID, subject: AdminSubject, context: Context
 ) -> Envelope[list[Source]]:
@@ -187,7 +187,9 @@ async def _add_document(
     return SourceAdded(data=Source.model_validate(source))
 
 
-@sources_router.post("/text", status_code=status.HTTP_201_CREATED)
+@sources_router.post(
+    "/text", status_code=status.HTTP_201_CREATED, summary="Add pasted text to a chatbot's knowledge"
+)
 async def add_text(
     chatbot_id: UUID,
     data: TextSourceCreate,
@@ -203,7 +205,9 @@ async def add_text(
     return await _add_document(context, subject, chatbot_id, "text", document, response)
 
 
-@sources_router.post("/files", status_code=status.HTTP_201_CREATED)
+@sources_router.post(
+    "/files", status_code=status.HTTP_201_CREATED, summary="Upload a file to a chatbot's knowledge"
+)
 async def add_file(
     chatbot_id: UUID,
     subject: AdminSubject,
@@ -246,7 +250,7 @@ async def add_file(
     return await _add_document(context, subject, chatbot_id, "file", named, response)
 
 
-@sources_router.patch("/{source_id}")
+@sources_router.patch("/{source_id}", summary="Change a website source's re-crawl schedule")
 async def update_source(
     chatbot_id: UUID, source_id: UUID, data: SourceUpdate, subject: AdminSubject, context: Context
 ) -> Envelope[Source]:
@@ -267,7 +271,11 @@ async def update_source(
     return Envelope(data=Source.model_validate(source))
 
 
-@sources_router.post("/{source_id}/recrawl", status_code=status.HTTP_202_ACCEPTED)
+@sources_router.post(
+    "/{source_id}/recrawl",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Re-crawl a website source now",
+)
 async def recrawl(
     chatbot_id: UUID, source_id: UUID, subject: AdminSubject, context: Context
 ) -> CrawlProgress:
@@ -283,7 +291,9 @@ async def recrawl(
     return CrawlProgress.model_validate(crawl)
 
 
-@sources_router.delete("/{source_id}", status_code=status.HTTP_204_NO_CONTENT)
+@sources_router.delete(
+    "/{source_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a knowledge source"
+)
 async def delete_source(
     chatbot_id: UUID, source_id: UUID, subject: AdminSubject, context: Context
 ) -> None:

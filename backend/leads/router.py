@@ -33,7 +33,7 @@ def _principal(subject: Any) -> str:
     return f"leads:{subject.principal.id}"
 
 
-@router.post("/extract")
+@router.post("/extract", summary="Extract a lead from one conversation")
 async def extract_one(
     subject: ApiSubject, context: Context, conversation_id: UUID
 ) -> dict[str, Any]:
@@ -51,7 +51,7 @@ async def extract_one(
     }
 
 
-@router.post("/extract-batch")
+@router.post("/extract-batch", summary="Extract leads from conversations not read yet")
 async def extract_batch(
     subject: ApiSubject,
     context: Context,
@@ -70,7 +70,7 @@ async def extract_batch(
     }
 
 
-@router.get("")
+@router.get("", summary="List leads")
 async def list_leads(
     subject: ApiSubject,
     context: Context,

@@ -36,7 +36,7 @@ router = APIRouter(prefix="/api/notifications", tags=["notifications"])
 SenderSubject = Annotated[AuthSubject[User | ApiKey], Depends(api_subject("notifications:send"))]
 
 
-@router.post("/email", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/email", status_code=status.HTTP_202_ACCEPTED, summary="Send an e-mail")
 async def send_email(
     data: EmailSend,
     subject: SenderSubject,
@@ -62,7 +62,9 @@ async def send_email(
     return EmailAccepted(id=row["id"], status=row["status"])
 
 
-@router.post("/contact", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/contact", status_code=status.HTTP_202_ACCEPTED, summary="Submit a website contact form"
+)
 async def contact(
     data: ContactIn, request: Request, context: Context, _: VisitorPrincipal
 ) -> EmailAccepted:
@@ -77,7 +79,7 @@ async def contact(
     return EmailAccepted(id=row["id"], status=row["status"])
 
 
-@router.get("/emails")
+@router.get("/emails", summary="List sent and queued e-mails")
 async def list_emails(
     subject: AdminSubject,
     session: Session,
@@ -101,7 +103,7 @@ async def list_emails(
     )
 
 
-@router.get("/emails/{email_id}")
+@router.get("/emails/{email_id}", summary="Get an e-mail")
 async def get_email(
     email_id: UUID, subject: AdminSubject, session: Session
 ) -> Envelope[EmailDetail]:

@@ -65,7 +65,7 @@ def _call_item(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/overview")
+@router.get("/overview", summary="Get overview totals")
 async def overview(subject: StatsSubject, context: Context) -> dict[str, int]:
     async with context.db.for_workspace(subject.workspace_id, _principal(subject)) as conn:
         days = await repository.calendar(conn, subject.workspace_id)
@@ -73,7 +73,7 @@ async def overview(subject: StatsSubject, context: Context) -> dict[str, int]:
     return {key: int(value) for key, value in row.items()}
 
 
-@router.get("/messages-per-day")
+@router.get("/messages-per-day", summary="Get messages per day")
 async def messages_per_day(
     subject: StatsSubject, context: Context, days: Annotated[int, Query(ge=1, le=90)] = 30
 ) -> dict[str, list[dict[str, Any]]]:
@@ -84,7 +84,7 @@ async def messages_per_day(
     return {"data": [{"date": r["date"].isoformat(), "count": int(r["count"])} for r in rows]}
 
 
-@router.get("/conversations")
+@router.get("/conversations", summary="List conversations with their figures")
 async def conversations(
     subject: StatsSubject,
     context: Context,
@@ -131,7 +131,7 @@ async def conversations(
     }
 
 
-@router.get("/calls")
+@router.get("/calls", summary="List finished calls")
 async def calls(
     subject: StatsSubject,
     context: Context,
@@ -155,13 +155,13 @@ async def _call(subject: AuthSubject[User | ApiKey], context: Any, call_id: UUID
     return row
 
 
-@router.get("/calls/{call_id}")
+@router.get("/calls/{call_id}", summary="Get a call with its transcript")
 async def call(call_id: UUID, subject: StatsSubject, context: Context) -> dict[str, Any]:
     row = await _call(subject, context, call_id)
     return {**_call_item(row), "ended_at": row["ended_at"], "transcript": row["transcript"]}
 
 
-@router.get("/calls/{call_id}/audio")
+@router.get("/calls/{call_id}/audio", summary="Get the link to a call's recording")
 async def call_audio(call_id: UUID, subject: StatsSubject, context: Context) -> dict[str, Any]:
     row = await _call(subject, context, call_id)
     if row["recording_url"] is None:

@@ -44,7 +44,7 @@ def _assistant(row: dict[str, Any]) -> VoiceAssistant:
     )
 
 
-@router.post("/api/voice/connect")
+@router.post("/api/voice/connect", summary="Connect VAPI (private and public keys)")
 async def connect(data: VoiceConnect, subject: AdminSubject, context: Context) -> VoiceConnection:
     """Check both keys with VAPI (400 names the wrong one), store them encrypted, and answer
     the webhook URL and, when the connection is new, its secret (shown once)."""
@@ -58,12 +58,12 @@ async def connect(data: VoiceConnect, subject: AdminSubject, context: Context) -
     return VoiceConnection.model_validate(row)
 
 
-@router.get("/api/voice/connect")
+@router.get("/api/voice/connect", summary="Get the VAPI connection status")
 async def connection_status(subject: AdminSubject, context: Context) -> VoiceConnection:
     return VoiceConnection.model_validate(await service.status(context, subject))
 
 
-@router.post("/api/voice/validate")
+@router.post("/api/voice/validate", summary="Check a VAPI public key")
 async def validate_public_key(
     data: PublicKeyValidate, _: AdminSubject, context: Context
 ) -> PublicKeyValidation:
@@ -72,26 +72,26 @@ async def validate_public_key(
     )
 
 
-@router.post("/api/voice/sync")
+@router.post("/api/voice/sync", summary="Sync voice assistants from VAPI")
 async def sync(subject: AdminSubject, context: Context) -> VoiceSync:
     rows = await service.sync(context, subject)
     return VoiceSync(count=len(rows), assistants=[_assistant(r) for r in rows])
 
 
-@router.get("/api/voice/assistants")
+@router.get("/api/voice/assistants", summary="List voice assistants")
 async def list_assistants(subject: AdminSubject, context: Context) -> VoiceSync:
     """The assistants as the last sync left them, in the shape `POST /api/voice/sync` answers."""
     rows = await service.list_assistants(context, subject)
     return VoiceSync(count=len(rows), assistants=[_assistant(r) for r in rows])
 
 
-@router.get("/api/voice/token")
+@router.get("/api/voice/token", summary="Get the VAPI public key for the browser SDK")
 async def token(subject: AdminSubject, context: Context) -> VoiceToken:
     """The workspace's VAPI public key, for the browser Web SDK (`new Vapi(token)`)."""
     return VoiceToken(token=await service.token(context, subject))
 
 
-@router.patch("/api/voice/{assistant_id}")
+@router.patch("/api/voice/{assistant_id}", summary="Update a voice assistant on VAPI")
 async def update_assistant(
     assistant_id: str, data: VoiceAssistantUpdate, subject: AdminSubject, context: Context
 ) -> VoiceAssistant:
@@ -100,7 +100,7 @@ async def update_assistant(
     return _assistant(await service.update(context, subject, assistant_id, data))
 
 
-@router.post("/api/voice/calls/import")
+@router.post("/api/voice/calls/import", summary="Import recent calls from VAPI")
 async def import_calls(
     subject: AdminSubject, context: Context, data: CallImport | None = None
 ) -> CallImportResult:
@@ -112,7 +112,7 @@ async def import_calls(
     return CallImportResult.model_validate(counts)
 
 
-@router.post("/api/webhooks/vapi", tags=["webhooks"])
+@router.post("/api/webhooks/vapi", tags=["webhooks"], summary="Receive a VAPI server message")
 async def vapi_webhook(
     request: Request,
     context: Context,

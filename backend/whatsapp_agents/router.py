@@ -36,7 +36,7 @@ def _agents(rows: list[dict[str, Any]]) -> list[WhatsAppAgent]:
     return [WhatsAppAgent.model_validate(r) for r in rows]
 
 
-@router.post("/api/whatsapp/validate-elevenlabs")
+@router.post("/api/whatsapp/validate-elevenlabs", summary="Check and save an ElevenLabs key")
 async def validate_elevenlabs(
     subject: AdminSubject,
     context: Context,
@@ -56,12 +56,12 @@ async def validate_elevenlabs(
     return ElevenLabsValidation.model_validate(await service.validate_key(context, subject, key))
 
 
-@router.get("/api/whatsapp/connection")
+@router.get("/api/whatsapp/connection", summary="Get the ElevenLabs connection status")
 async def connection_status(subject: AdminSubject, context: Context) -> ElevenLabsConnection:
     return ElevenLabsConnection.model_validate(await service.status(context, subject))
 
 
-@router.put("/api/whatsapp/webhook-secret")
+@router.put("/api/whatsapp/webhook-secret", summary="Set the ElevenLabs webhook secret")
 async def set_webhook_secret(
     data: WebhookSecret, subject: AdminSubject, context: Context
 ) -> ElevenLabsConnection:
@@ -71,26 +71,26 @@ async def set_webhook_secret(
     return ElevenLabsConnection.model_validate(row)
 
 
-@router.post("/api/whatsapp/sync")
+@router.post("/api/whatsapp/sync", summary="Sync WhatsApp agents from ElevenLabs")
 async def sync(subject: AdminSubject, context: Context) -> WhatsAppSync:
     rows = await service.sync(context, subject)
     return WhatsAppSync(count=len(rows), agents=_agents(rows))
 
 
-@router.get("/api/whatsapp")
+@router.get("/api/whatsapp", summary="List WhatsApp agents")
 async def list_agents(subject: AdminSubject, context: Context) -> WhatsAppSync:
     """The agents as the last sync left them, in the shape `POST /api/whatsapp/sync` answers."""
     rows = await service.list_agents(context, subject)
     return WhatsAppSync(count=len(rows), agents=_agents(rows))
 
 
-@router.get("/api/whatsapp/{agent_id}")
+@router.get("/api/whatsapp/{agent_id}", summary="Get a WhatsApp agent")
 async def get_agent(agent_id: AgentId, subject: AdminSubject, context: Context) -> WhatsAppAgent:
     """The local copy, as the last sync or update left it."""
     return WhatsAppAgent.model_validate(await service.get_agent(context, subject, agent_id))
 
 
-@router.patch("/api/whatsapp/{agent_id}")
+@router.patch("/api/whatsapp/{agent_id}", summary="Update a WhatsApp agent on ElevenLabs")
 async def update_agent(
     agent_id: AgentId, data: WhatsAppAgentUpdate, subject: AdminSubject, context: Context
 ) -> WhatsAppAgent:
@@ -99,7 +99,11 @@ async def update_agent(
     return WhatsAppAgent.model_validate(await service.update(context, subject, agent_id, data))
 
 
-@router.post("/api/webhooks/elevenlabs/{token}", tags=["webhooks"])
+@router.post(
+    "/api/webhooks/elevenlabs/{token}",
+    tags=["webhooks"],
+    summary="Receive an ElevenLabs post-call webhook",
+)
 async def elevenlabs_webhook(
     token: str,
     request: Request,

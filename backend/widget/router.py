@@ -17,7 +17,7 @@ from backend.auth.dependencies import (
 )
 from backend.business import service as business
 from backend.chat.engine import ChatInput
-from backend.chat.router import respond
+from backend.chat.router import STREAMED, respond
 from backend.chat.schemas import ChatMessageOut, VisitorIdentity
 from backend.context import Context
 from backend.customers import service as customers
@@ -42,7 +42,7 @@ PUBLIC_CORS_PATHS = ("/api/widget/", "/api/forms/submit", "/api/notifications/co
 HISTORY_LIMIT = 100
 
 
-@router.get("/api/widget/{chatbot_id}/config")
+@router.get("/api/widget/{chatbot_id}/config", summary="Get a chatbot's widget configuration")
 async def widget_config(
     chatbot_id: UUID, request: Request, context: Context, _: VisitorPrincipal
 ) -> WidgetConfig:
@@ -59,7 +59,12 @@ async def widget_config(
     )
 
 
-@router.post("/api/widget/{chatbot_id}/message", response_model=ChatMessageOut)
+@router.post(
+    "/api/widget/{chatbot_id}/message",
+    response_model=ChatMessageOut,
+    summary="Send a visitor's message from the widget",
+    responses=STREAMED,
+)
 async def widget_message(
     chatbot_id: UUID,
     data: WidgetMessageIn,
@@ -91,7 +96,10 @@ async def widget_message(
     return await respond(events, stream=data.stream or "text/event-stream" in accept)
 
 
-@router.get("/api/widget/{chatbot_id}/conversations/{conversation_id}/messages")
+@router.get(
+    "/api/widget/{chatbot_id}/conversations/{conversation_id}/messages",
+    summary="Get a visitor's conversation history",
+)
 async def visitor_history(
     chatbot_id: UUID,
     conversation_id: UUID,
@@ -123,7 +131,9 @@ async def visitor_history(
     return VisitorHistory.model_validate({"conversation_id": conversation_id, "messages": messages})
 
 
-@router.post("/api/forms/submit", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/api/forms/submit", status_code=status.HTTP_201_CREATED, summary="Submit a widget form"
+)
 async def submit_form(
     data: FormSubmitIn, request: Request, context: Context, _: VisitorPrincipal
 ) -> FormSubmitOut:
@@ -175,7 +185,7 @@ async def submit_form(
     )
 
 
-@router.get("/api/widget/identity-secret")
+@router.get("/api/widget/identity-secret", summary="Get the identity verification secret")
 async def get_identity_secret(
     subject: AdminSubject, session: Session, context: Context
 ) -> Envelope[IdentitySecret]:
@@ -189,7 +199,9 @@ async def get_identity_secret(
     return Envelope(data=IdentitySecret(secret=value))
 
 
-@router.post("/api/widget/identity-secret/rotate")
+@router.post(
+    "/api/widget/identity-secret/rotate", summary="Rotate the identity verification secret"
+)
 async def rotate_identity_secret(
     subject: AdminSubject, session: Session, context: Context
 ) -> Envelope[IdentitySecret]:

@@ -138,12 +138,12 @@ def auth_error_response(exc: AuthApiError) -> JSONResponse:
 # -- public endpoints -------------------------------------------------------------------------
 
 
-@router.get("/health")
+@router.get("/health", summary="Check the auth service")
 async def health() -> dict[str, str]:
     return {"version": "voxtro", "name": "GoTrue", "description": "Voxtro local auth"}
 
 
-@router.get("/settings", dependencies=public)
+@router.get("/settings", dependencies=public, summary="Get the auth service's settings")
 async def settings() -> dict[str, Any]:
     return {
         "external": {"email": True, "phone": False},
@@ -155,7 +155,7 @@ async def settings() -> dict[str, Any]:
     }
 
 
-@router.post("/signup", dependencies=public)
+@router.post("/signup", dependencies=public, summary="Sign up and start a session")
 async def signup(data: SignUp, context: Context, session: AuthSession) -> dict[str, Any]:
     if await repository.get_user_by_email(session, data.email):
         raise AuthApiError(422, "user_already_exists", "User already registered")
@@ -165,7 +165,12 @@ async def signup(data: SignUp, context: Context, session: AuthSession) -> dict[s
     return session_json(await context.auth.start_session(session, user, method="password"))
 
 
-@router.post("/token", dependencies=public, response_model=None)
+@router.post(
+    "/token",
+    dependencies=public,
+    response_model=None,
+    summary="Start or refresh a session (password or refresh-token grant)",
+)
 async def token(
     request: Request,
     context: Context,
@@ -194,7 +199,7 @@ async def token(
     return session_json(result)
 
 
-@router.post("/otp", dependencies=public)
+@router.post("/otp", dependencies=public, summary="Send a magic link by e-mail")
 async def otp(
     data: OtpRequest, context: Context, session: AuthSession, redirect_to: str | None = None
 ) -> dict[str, Any]:
@@ -215,7 +220,15 @@ async def otp(
     return {}
 
 
-@router.get("/verify", dependencies=[])
+@router.get(
+    "/verify",
+    dependencies=[],
+    summary="Follow a magic link and sign in",
+    response_class=RedirectResponse,
+    status_code=status.HTTP_303_SEE_OTHER,
+    response_description="On to the site, with the session (or what went wrong) in the URL "
+    "fragment",
+)
 async def verify_link(
     context: Context,
     session: AuthSession,
@@ -246,7 +259,7 @@ async def verify_link(
     return RedirectResponse(f"{target}#{fragment}", status_code=status.HTTP_303_SEE_OTHER)
 
 
-@router.post("/verify", dependencies=public)
+@router.post("/verify", dependencies=public, summary="Verify a one-time token and sign in")
 async def verify_otp(data: VerifyRequest, context: Context, session: AuthSession) -> dict[str, Any]:
     if data.email and data.token:
         # A six-digit code is guessable from many addresses at once: limit tries per e-mail.
@@ -261,7 +274,7 @@ async def verify_otp(data: VerifyRequest, context: Context, session: AuthSession
     return session_json(result)
 
 
-@router.get("/user", dependencies=public)
+@router.get("/user", dependencies=public, summary="Get the session's user")
 async def get_user(claims: UserClaims, session: AuthSession) -> dict[str, Any]:
     user = await repository.get_user(session, UUID(claims["sub"]))
     if user is None:
@@ -269,7 +282,9 @@ async def get_user(claims: UserClaims, session: AuthSession) -> dict[str, Any]:
     return user_json(user)
 
 
-@router.put("/user", dependencies=public)
+@router.put(
+    "/user", dependencies=public, summary="Update the session's user (e-mail, password, metadata)"
+)
 async def update_user(
     data: UserUpdate, claims: UserClaims, context: Context, session: AuthSession
 ) -> dict[str, Any]:
@@ -283,7 +298,12 @@ async def update_user(
     return user_json(user)
 
 
-@router.post("/logout", dependencies=public, status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/logout",
+    dependencies=public,
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Sign out (end the session)",
+)
 async def logout(
     claims: UserClaims,
     context: Context,
@@ -296,7 +316,7 @@ async def logout(
 # -- admin endpoints (service-role key) -------------------------------------------------------
 
 
-@router.post("/admin/users", dependencies=admin)
+@router.post("/admin/users", dependencies=admin, summary="Create a user (service role)")
 async def admin_create_user(
     data: AdminUserCreate, context: Context, session: AuthSession
 ) -> dict[str, Any]:
@@ -317,7 +337,7 @@ def _blank_is(default: int) -> BeforeValidator:
     return BeforeValidator(lambda value: default if value == "" else value)
 
 
-@router.get("/admin/users", dependencies=admin)
+@router.get("/admin/users", dependencies=admin, summary="List users (service role)")
 async def admin_list_users(
     response: Response,
     session: AuthSession,
@@ -329,7 +349,7 @@ async def admin_list_users(
     return {"users": [user_json(r) for r in rows], "aud": "authenticated"}
 
 
-@router.get("/admin/users/{user_id}", dependencies=admin)
+@router.get("/admin/users/{user_id}", dependencies=admin, summary="Get a user (service role)")
 async def admin_get_user(user_id: UUID, session: AuthSession) -> dict[str, Any]:
     user = await repository.get_user(session, user_id)
     if user is None:
@@ -337,7 +357,7 @@ async def admin_get_user(user_id: UUID, session: AuthSession) -> dict[str, Any]:
     return user_json(user)
 
 
-@router.put("/admin/users/{user_id}", dependencies=admin)
+@router.put("/admin/users/{user_id}", dependencies=admin, summary="Update a user (service role)")
 async def admin_update_user(
     user_id: UUID, data: AdminUserUpdate, context: Context, session: AuthSession
 ) -> dict[str, Any]:
@@ -352,7 +372,7 @@ async def admin_update_user(
     return user_json(user)
 
 
-@router.delete("/admin/users/{user_id}", dependencies=admin)
+@router.delete("/admin/users/{user_id}", dependencies=admin, summary="Delete a user (service role)")
 async def admin_delete_user(user_id: UUID, session: AuthSession) -> dict[str, Any]:
     user = await repository.get_user(session, user_id)
     if user is None or not await repository.delete_user(session, user_id):
@@ -360,7 +380,11 @@ async def admin_delete_user(user_id: UUID, session: AuthSession) -> dict[str, An
     return user_json(user)
 
 
-@router.post("/admin/generate_link", dependencies=admin)
+@router.post(
+    "/admin/generate_link",
+    dependencies=admin,
+    summary="Generate a sign-in or sign-up link (service role)",
+)
 async def admin_generate_link(
     data: GenerateLink, context: Context, session: AuthSession, redirect_to: str | None = None
 ) -> dict[str, Any]:
