@@ -115,8 +115,8 @@ async def test_security_schemes_are_declared_and_say_who_may_call(spec):
     by_route = {(m, p): schemes_of(op) for m, p, op in operations(spec)}
     assert by_route[("POST", "/api/chatbots")] == {"BearerJWT"}  # admins only
     assert by_route[("GET", "/api/leads")] == {"BearerJWT", "ApiKey"}  # admins or integrations
-    assert by_route[("GET", "/api/stats/overview")] == {"ApiKey"}  # integrations only
-    assert by_route[("POST", "/webhooks/{slug}/confirm-order")] == {"ApiKey"}
+    assert by_route[("GET", "/api/stats/overview")] == {"BearerJWT", "ApiKey"}
+    assert by_route[("POST", "/webhooks/{slug}/confirm-order")] == {"ApiKey"}  # integrations only
     assert by_route[("GET", "/api/customers/portal/me")] == {"BearerJWT"}  # customers
     assert by_route[("GET", "/api/widget/{chatbot_id}/config")] == set()  # public
     assert by_route[("GET", "/healthz")] == set()
