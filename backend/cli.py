@@ -28,9 +28,13 @@ def _bootstrap() -> tuple[Settings, dict[str, str]]:
     settings = get_settings()
     found: dict[str, str] = {}
     if settings.environment != "production":
-        from backend.embedded import prepare_environment
+        from backend.embedded import EmbeddedDatabaseError, prepare_environment
 
-        found = prepare_environment(settings.data_dir, need_database=settings.embedded_database)
+        try:
+            found = prepare_environment(settings.data_dir, need_database=settings.embedded_database)
+        except EmbeddedDatabaseError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(1) from exc
         get_settings.cache_clear()
         settings = get_settings()
     return settings, found
