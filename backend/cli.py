@@ -47,9 +47,13 @@ def _bootstrap(*, existing: bool = False, tables: bool = False) -> tuple[Setting
                 " (DATABASE_URL to use another PostgreSQL)."
             )
     if settings.environment != "production":
-        from backend.embedded import prepare_environment
+        from backend.embedded import EmbeddedDatabaseError, prepare_environment
 
-        found = prepare_environment(settings.data_dir, need_database=settings.embedded_database)
+        try:
+            found = prepare_environment(settings.data_dir, need_database=settings.embedded_database)
+        except EmbeddedDatabaseError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(1) from exc
         get_settings.cache_clear()
         settings = get_settings()
     if tables:

