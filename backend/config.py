@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     supabase_anon_key: str = ""
     jwt_audience: str = "authenticated"
     access_token_ttl_seconds: int = 3600
+    # A signed-out session's token is refused at once by every route that opens a tenant
+    # transaction (the session is looked up in the statement that sets its claims), and by the
+    # few others within this many seconds (each process remembers a live session that long).
+    session_check_seconds: float = Field(default=5.0, ge=0, le=60)
 
     # Fernet keys (comma-separated, newest first) for tenant secrets at rest.
     encryption_keys: str = ""

@@ -35,11 +35,13 @@ async def authenticate(request: Request, context: Context) -> Principal:
         principal = await api_key_service.authenticate(context.db, token)
     else:
         claims = await context.tokens.verify_user_token_or_anon(token)
-        principal = (
-            Anonymous(ip=ip)
-            if claims is None
-            else User(id=UUID(claims["sub"]), email=claims.get("email") or "", claims=claims)
-        )
+        if claims is None:
+            principal = Anonymous(ip=ip)
+        else:
+            # A signed-out token stays valid as a JWT until it expires: its session says it
+            # no longer counts.
+            await context.db.require_live_session(claims)
+            principal = User(id=_subject(claims), email=claims.get("email") or "", claims=claims)
 
     if isinstance(principal, Anonymous):
         rule, key = context.settings.rate_limit_anonymous, f"ip:{principal.ip}"
@@ -51,6 +53,13 @@ async def authenticate(request: Request, context: Context) -> Principal:
     if not state.allowed:
         raise RateLimited("Too many requests, try again later")
     return principal
+
+
+def _subject(claims: dict[str, Any]) -> UUID:
+    try:
+        return UUID(str(claims["sub"]))
+    except ValueError:
+        raise Unauthorized("Token subject is not a user id") from None
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

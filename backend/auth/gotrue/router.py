@@ -31,8 +31,9 @@ from backend.auth.gotrue.schemas import (
 )
 from backend.auth.gotrue.service import AuthApiError
 from backend.context import AppContext, Context
-from backend.db import Connection
+from backend.db import Connection, SessionEnded, session_of
 from backend.errors import error_body
+from backend.kit.pagination import MAX_PAGE
 from backend.kit.requests import bearer_token, client_ip
 from backend.tasks import enqueue
 
@@ -81,8 +82,11 @@ async def user_claims(request: Request, context: Context, session: AuthSession) 
             403, "bad_jwt", "invalid JWT: unable to parse or verify signature"
         ) from exc
     # As Supabase Auth does: the access token of a signed-out session no longer counts.
-    session_id = claims.get("session_id")
-    if session_id and not await repository.session_exists(session, UUID(session_id)):
+    try:
+        session_id = session_of(claims)
+    except SessionEnded:
+        session_id = UUID(int=0)  # no session has it
+    if session_id and not await repository.session_exists(session, session_id):
         raise AuthApiError(
             403, "session_not_found", "Session from session_id claim in JWT does not exist"
         )
@@ -291,6 +295,10 @@ async def logout(
     scope: Literal["global", "local", "others"] = "global",
 ) -> None:
     await context.auth.sign_out(session, claims, scope)
+    session_id = session_of(claims)
+    if scope != "others" and session_id is not None:
+        # This process stops taking the token at once (the others within seconds).
+        context.db.sessions.ended(session_id)
 
 
 # -- admin endpoints (service-role key) -------------------------------------------------------
@@ -321,7 +329,7 @@ def _blank_is(default: int) -> BeforeValidator:
 async def admin_list_users(
     response: Response,
     session: AuthSession,
-    page: Annotated[int, _blank_is(1), Query(ge=1)] = 1,
+    page: Annotated[int, _blank_is(1), Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, _blank_is(50), Query(ge=1, le=1000)] = 50,
 ) -> dict[str, Any]:
     rows, total = await repository.list_users(session, page=page, per_page=per_page)
