@@ -128,12 +128,12 @@ class Database:
         user token, only while its session lives (`SessionEnded` otherwise)."""
         session_id = session_of(claims)
         async with self.pool.connection() as conn, conn.transaction():
-            if await set_claims(conn, claims, session_id=session_id):
-                assert session_id is not None
+            live = await set_claims(conn, claims, session_id=session_id)
+            if session_id is not None:
+                if not live:
+                    self.sessions.ended(session_id)
+                    raise SessionEnded()
                 self.sessions.saw(session_id)
-            elif session_id is not None:
-                self.sessions.ended(session_id)
-                raise SessionEnded()
             yield conn
 
     async def require_live_session(self, claims: Mapping[str, Any]) -> None:
