@@ -14,14 +14,13 @@ from backend.auth.dependencies import api_key_subject
 from backend.auth.subjects import ApiKey, AuthSubject
 from backend.context import Context
 from backend.errors import NotFound
+from backend.kit.pagination import Limit, Page
 from backend.leads.service import region_of
 from backend.stats import repository
 
 router = APIRouter(prefix="/api/stats", tags=["stats"])
 
 StatsKey = Annotated[AuthSubject[ApiKey], Depends(api_key_subject("stats:read"))]
-Page = Annotated[int, Query(ge=1)]
-Limit = Annotated[int, Query(ge=1, le=100)]
 
 
 def _principal(subject: AuthSubject[ApiKey]) -> str:

@@ -5,9 +5,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.kit.schemas import ProviderKey
+
 
 class ElevenLabsKey(BaseModel):
-    api_key: str = Field(min_length=1, max_length=200)
+    api_key: ProviderKey = Field(min_length=1, max_length=200)
 
 
 class ElevenLabsUser(BaseModel):

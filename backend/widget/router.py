@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query, Request, status
 from backend.auth.dependencies import AdminSubject, CurrentPrincipal, Session
 from backend.chat.engine import ChatInput
 from backend.chat.router import limit_visitor, respond
-from backend.chat.schemas import ChatMessageOut, VisitorIdentity
+from backend.chat.schemas import USER_HASH_PATTERN, ChatMessageOut, VisitorIdentity
 from backend.context import Context
 from backend.customers import service as customers
 from backend.errors import NotFound, ValidationFailed
@@ -92,7 +92,7 @@ async def visitor_history(
     _: CurrentPrincipal,
     visitor_id: Annotated[str, Query(min_length=1, max_length=200)],
     user_id: Annotated[str | None, Query(max_length=200)] = None,
-    user_hash: Annotated[str | None, Query(max_length=128)] = None,
+    user_hash: Annotated[str | None, Query(max_length=128, pattern=USER_HASH_PATTERN)] = None,
 ) -> VisitorHistory:
     """A conversation's messages, for the visitor whose conversation it is and no one else (a
     signed-in user's: with their verified identity)."""
