@@ -56,7 +56,7 @@ def dev(
     settings, found = _bootstrap()
     _migrate(settings)
 
-    from backend.app import create_app
+    from backend.app import create_app, server_config
 
     demo = None
     keys = None
@@ -67,13 +67,9 @@ def dev(
         tokens = TokenService(settings)
         keys = (tokens.issue_api_role_key("anon"), tokens.issue_api_role_key("service_role"))
     _print_banner(settings, demo, keys)
-    uvicorn.run(
-        create_app(settings, run_jobs=True),
-        host="127.0.0.1",
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-    )
+    uvicorn.Server(
+        server_config(create_app(settings, run_jobs=True), host="127.0.0.1", port=settings.port)
+    ).run()
 
 
 async def _seed(settings: Settings, password: str) -> object:
@@ -121,17 +117,13 @@ def serve(
 ) -> None:
     """The web process (production: behind a load balancer, any number of them)."""
     settings, _ = _bootstrap()
-    from backend.app import create_app
+    from backend.app import create_app, server_config
 
-    uvicorn.run(
-        create_app(settings, run_jobs=with_worker),
-        host=host,
-        port=port or settings.port,
-        log_config=None,
-        access_log=False,
-        # Client addresses come from X-Forwarded-For only as far as TRUSTED_PROXY_HOPS says.
-        proxy_headers=False,
-    )
+    uvicorn.Server(
+        server_config(
+            create_app(settings, run_jobs=with_worker), host=host, port=port or settings.port
+        )
+    ).run()
 
 
 @app.command()

@@ -27,7 +27,11 @@ async def authenticate(request: Request, context: Context) -> Principal:
     """Identify the caller from `X-API-Key` / `Authorization`, then count the request against
     the caller's rate limit (per API key, per user, or per IP for anonymous callers)."""
     token = request.headers.get("x-api-key") or bearer_token(request)
-    ip = client_ip(request, trusted_proxy_hops=context.settings.trusted_proxy_hops)
+    ip = client_ip(
+        request,
+        trusted_proxies=context.settings.trusted_proxies,
+        trusted_proxy_hops=context.settings.trusted_proxy_hops,
+    )
     principal: Principal
     if token is None:
         principal = Anonymous(ip=ip)
@@ -35,13 +39,14 @@ async def authenticate(request: Request, context: Context) -> Principal:
         principal = await api_key_service.authenticate(context.db, token)
     else:
         claims = await context.tokens.verify_user_token_or_anon(token)
-        if claims is None:
-            principal = Anonymous(ip=ip)
-        else:
-            # A signed-out token stays valid as a JWT until it expires: its session says it
-            # no longer counts.
-            await context.db.require_live_session(claims)
-            principal = User(id=_subject(claims), email=claims.get("email") or "", claims=claims)
+        # A signed-out token stays valid as a JWT until it expires: whether its session still
+        # lives is asked where the request first opens a transaction under its claims (the same
+        # statement sets them, so the check costs no round trip), or by routes that open none.
+        principal = (
+            Anonymous(ip=ip)
+            if claims is None
+            else User(id=_subject(claims), email=claims.get("email") or "", claims=claims)
+        )
 
     if isinstance(principal, Anonymous):
         rule, key = context.settings.rate_limit_anonymous, f"ip:{principal.ip}"

@@ -55,7 +55,11 @@ async def require_api_key(request: Request, context: Context) -> str:
         role = await context.tokens.verify_api_role_key(key)
     except Exception as exc:
         raise AuthApiError(401, "invalid_api_key", "Invalid API key") from exc
-    ip = client_ip(request, trusted_proxy_hops=context.settings.trusted_proxy_hops)
+    ip = client_ip(
+        request,
+        trusted_proxies=context.settings.trusted_proxies,
+        trusted_proxy_hops=context.settings.trusted_proxy_hops,
+    )
     state = await context.rate_limiter.hit(context.settings.rate_limit_anonymous, f"auth-ip:{ip}")
     request.state.rate_limit = state
     if not state.allowed:
