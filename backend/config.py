@@ -39,10 +39,10 @@ class Settings(BaseSettings):
     supabase_anon_key: str = ""
     jwt_audience: str = "authenticated"
     access_token_ttl_seconds: int = 3600
-    # A signed-out session's token is refused at once by every route that works under its
-    # claims (the session is looked up in the statement that sets them), and by the one route
-    # that reads the token alone (/auth/me) within this many seconds (each process remembers a
-    # live session that long).
+    # A signed-out session's token is refused by every route within this many seconds: each
+    # process looks a token's session up at most this often (in the statement that sets the
+    # request's claims, so without a round trip of its own), and at once after a sign-out that
+    # went through it.
     session_check_seconds: float = Field(default=5.0, ge=0, le=60)
 
     # Fernet keys (comma-separated, newest first) for tenant secrets at rest.

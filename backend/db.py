@@ -69,10 +69,9 @@ def session_of(claims: Mapping[str, Any]) -> UUID | None:
 
 
 class LiveSessions:
-    """The sessions this process saw alive in the last `ttl` seconds, so that a request that
-    opens no tenant transaction pays for a session lookup at most once per `ttl` per session.
-    Every tenant transaction looks its session up anyway (in the statement that sets its claims)
-    and refreshes the entry: an active session is found here without a round trip of its own."""
+    """The sessions this process saw alive in the last `ttl` seconds: a busy session is looked
+    up once per `ttl`, not on every request. A session ended elsewhere (another web process,
+    Supabase) is refused here within `ttl`; one ended through this process, at once."""
 
     _MAX_ENTRIES = 100_000
 
@@ -127,13 +126,18 @@ class Database:
         """A transaction under RLS as the `authenticated` role with these JWT claims; for a
         user token, only while its session lives (`SessionEnded` otherwise)."""
         session_id = session_of(claims)
+        # Looked up in the statement that sets the claims (no round trip of its own), and only
+        # when this process has not seen the session alive within the last `sessions.ttl`.
+        check = (
+            session_id if session_id is not None and not self.sessions.fresh(session_id) else None
+        )
         async with self.pool.connection() as conn, conn.transaction():
-            live = await set_claims(conn, claims, session_id=session_id)
-            if session_id is not None:
+            live = await set_claims(conn, claims, session_id=check)
+            if check is not None:
                 if not live:
-                    self.sessions.ended(session_id)
+                    self.sessions.ended(check)
                     raise SessionEnded()
-                self.sessions.saw(session_id)
+                self.sessions.saw(check)
             yield conn
 
     async def require_live_session(self, claims: Mapping[str, Any]) -> None:

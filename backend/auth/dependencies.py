@@ -40,8 +40,8 @@ async def authenticate(request: Request, context: Context) -> Principal:
     else:
         claims = await context.tokens.verify_user_token_or_anon(token)
         # A signed-out token stays valid as a JWT until it expires: whether its session still
-        # lives is asked where the request first opens a transaction under its claims (the same
-        # statement sets them, so the check costs no round trip), or by routes that open none.
+        # lives is asked where the request opens a transaction under its claims (the statement
+        # that sets them, so without a round trip of its own), or by routes that open none.
         principal = (
             Anonymous(ip=ip)
             if claims is None

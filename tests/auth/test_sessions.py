@@ -112,12 +112,15 @@ async def test_other_sessions_of_the_user_keep_working(
 
 
 async def test_a_session_past_its_hard_end_is_refused(
-    client: httpx.AsyncClient, admin: Admin, context: AppContext
+    client: httpx.AsyncClient, anon_key: str, database_url: str
 ):
     # Supabase's time-boxed sessions carry `not_after`.
-    async with context.db.system() as conn:
-        await conn.execute(
-            "update auth.sessions set not_after = now() - interval '1 second' where id = %s",
-            (session_id(admin),),
-        )
-    assert (await client.get("/api/chatbots", headers=admin.headers)).status_code == 401
+    admin = await create_admin(client, anon_key, "timeboxed")
+    async with app_with(database_url, session_check_seconds=0) as (other, context):
+        assert (await other.get("/api/chatbots", headers=admin.headers)).status_code == 200
+        async with context.db.system() as conn:
+            await conn.execute(
+                "update auth.sessions set not_after = now() - interval '1 second' where id = %s",
+                (session_id(admin),),
+            )
+        assert (await other.get("/api/chatbots", headers=admin.headers)).status_code == 401
