@@ -8,7 +8,6 @@ import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.middleware.gzip import GZipMiddleware
@@ -102,18 +101,18 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> F
     return app
 
 
-def server_config(app: Any, *, host: str, port: int, **options: Any) -> uvicorn.Config:
-    """How every mode serves the app (`voxtro dev`, `voxtro serve`, the tests' live server).
+def server_options(*, host: str, port: int, **options: Any) -> dict[str, Any]:
+    """How every mode serves the app (`voxtro dev`, `voxtro serve`, the tests' live server):
+    the keyword arguments of `uvicorn.run` and `uvicorn.Config`.
 
     Without uvicorn's proxy headers: its default believes `X-Forwarded-For` from 127.0.0.1,
     which under `voxtro dev` is every caller, so anyone could pick the address their per-IP
     limits count against. Client addresses come from TRUSTED_PROXIES instead (kit/requests)."""
-    return uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
+    return {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "access_log": False,
+        "proxy_headers": False,
         **options,
-    )
+    }

@@ -56,7 +56,7 @@ def dev(
     settings, found = _bootstrap()
     _migrate(settings)
 
-    from backend.app import create_app, server_config
+    from backend.app import create_app, server_options
 
     demo = None
     keys = None
@@ -67,9 +67,9 @@ def dev(
         tokens = TokenService(settings)
         keys = (tokens.issue_api_role_key("anon"), tokens.issue_api_role_key("service_role"))
     _print_banner(settings, demo, keys)
-    uvicorn.Server(
-        server_config(create_app(settings, run_jobs=True), host="127.0.0.1", port=settings.port)
-    ).run()
+    uvicorn.run(
+        create_app(settings, run_jobs=True), **server_options(host="127.0.0.1", port=settings.port)
+    )
 
 
 async def _seed(settings: Settings, password: str) -> object:
@@ -117,13 +117,12 @@ def serve(
 ) -> None:
     """The web process (production: behind a load balancer, any number of them)."""
     settings, _ = _bootstrap()
-    from backend.app import create_app, server_config
+    from backend.app import create_app, server_options
 
-    uvicorn.Server(
-        server_config(
-            create_app(settings, run_jobs=with_worker), host=host, port=port or settings.port
-        )
-    ).run()
+    uvicorn.run(
+        create_app(settings, run_jobs=with_worker),
+        **server_options(host=host, port=port or settings.port),
+    )
 
 
 @app.command()

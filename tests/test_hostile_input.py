@@ -264,7 +264,6 @@ async def test_a_workspace_slug_that_cannot_be_a_header_name_is_refused(
             {"api_key": "bn-ключ-12345", "agent_id": "agent-1"},
             "api_key",
         ),
-        ("/api/whatsapp/validate-elevenlabs", {"api_key": "xi-kéy"}, "api_key"),
     ],
 )
 async def test_provider_keys_that_cannot_go_in_a_header_are_refused_when_saved(

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from backend.auth.dependencies import AdminSubject
 from backend.context import Context
 from backend.errors import BadRequest, ValidationFailed
-from backend.kit.schemas import ProviderKey
 from backend.whatsapp_agents import service
 from backend.whatsapp_agents.schemas import (
     ElevenLabsConnection,
@@ -41,7 +40,7 @@ def _agents(rows: list[dict[str, Any]]) -> list[WhatsAppAgent]:
 async def validate_elevenlabs(
     subject: AdminSubject,
     context: Context,
-    api_key: Annotated[ProviderKey | None, Query(max_length=200)] = None,
+    api_key: Annotated[str | None, Query(max_length=200)] = None,
     body: ElevenLabsKey | None = None,
 ) -> ElevenLabsValidation:
     """Check an ElevenLabs key and, when valid, save it (encrypted) for the sync that follows.
