@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: dev test lint format migrate worker clean lock check-lock
+.PHONY: dev test fuzz lint format migrate worker clean lock check-lock
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Voxtro needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -31,6 +31,11 @@ dev: check-lock $(VENV)/.installed
 
 test: check-lock $(VENV)/.installed
 	$(BIN)/python -m pytest
+
+# The whole API under many more generated requests than `make test` sends (tests/test_api_fuzz.py).
+FUZZ_EXAMPLES ?= 200
+fuzz: $(VENV)/.installed
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/test_api_fuzz.py -x
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check backend tests bench scripts

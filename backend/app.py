@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -18,6 +19,7 @@ from backend.auth.gotrue.service import AuthApiError
 from backend.config import Settings, get_settings
 from backend.context import AppContext
 from backend.errors import install_error_handlers
+from backend.kit.input_guard import InputGuardMiddleware
 from backend.logging import configure_logging
 from backend.middleware import (
     BodySizeLimitMiddleware,
@@ -89,6 +91,8 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> F
     async def _auth_api_error(_: Request, exc: AuthApiError) -> JSONResponse:
         return auth_error_response(exc)
 
+    # Inside the size limit: it reads whole bodies, which the limit keeps bounded.
+    app.add_middleware(InputGuardMiddleware)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
@@ -105,3 +109,20 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> F
     app.add_middleware(PublicCORSMiddleware, path_prefixes=PUBLIC_CORS_PATHS)
     app.include_router(build_router(local_auth=settings.local_auth))
     return app
+
+
+def server_options(*, host: str, port: int, **options: Any) -> dict[str, Any]:
+    """How every mode serves the app (`voxtro dev`, `voxtro serve`, the tests' live server):
+    the keyword arguments of `uvicorn.run` and `uvicorn.Config`.
+
+    Without uvicorn's proxy headers: its default believes `X-Forwarded-For` from 127.0.0.1,
+    which under `voxtro dev` is every caller, so anyone could pick the address their per-IP
+    limits count against. Client addresses come from TRUSTED_PROXIES instead (kit/requests)."""
+    return {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "access_log": False,
+        "proxy_headers": False,
+        **options,
+    }

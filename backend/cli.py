@@ -103,7 +103,7 @@ def dev(
     configure_logging(level=settings.log_level, json=settings.log_json)
     _migrate(settings)
 
-    from backend.app import create_app
+    from backend.app import create_app, server_options
 
     demo = demo_bot = None
     keys = None
@@ -115,11 +115,7 @@ def dev(
         keys = (tokens.issue_api_role_key("anon"), tokens.issue_api_role_key("service_role"))
     _print_banner(settings, demo, keys, demo_bot)
     uvicorn.run(
-        create_app(settings, run_jobs=True),
-        host="127.0.0.1",
-        port=settings.port,
-        log_config=None,
-        access_log=False,
+        create_app(settings, run_jobs=True), **server_options(host="127.0.0.1", port=settings.port)
     )
 
 
@@ -177,16 +173,11 @@ def serve(
 ) -> None:
     """The web process (production: behind a load balancer, any number of them)."""
     settings, _ = _bootstrap(existing=True)
-    from backend.app import create_app
+    from backend.app import create_app, server_options
 
     uvicorn.run(
         create_app(settings, run_jobs=with_worker),
-        host=host,
-        port=port or settings.port,
-        log_config=None,
-        access_log=False,
-        # Client addresses come from X-Forwarded-For only as far as TRUSTED_PROXY_HOPS says.
-        proxy_headers=False,
+        **server_options(host=host, port=port or settings.port),
     )
 
 

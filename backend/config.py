@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from backend.kit.requests import proxy_networks
 
 # Values that must never guard a production deployment.
 _PLACEHOLDER_SECRETS = {"", "changeme", "secret", "super-secret", "your-super-secret-jwt-token"}
@@ -37,6 +39,11 @@ class Settings(BaseSettings):
     supabase_anon_key: str = ""
     jwt_audience: str = "authenticated"
     access_token_ttl_seconds: int = 3600
+    # A signed-out session's token is refused by every route within this many seconds: each
+    # process looks a token's session up at most this often (in the statement that sets the
+    # request's claims, so without a round trip of its own), and at once after a sign-out that
+    # went through it.
+    session_check_seconds: float = Field(default=5.0, ge=0, le=60)
 
     # Fernet keys (comma-separated, newest first) for tenant secrets at rest.
     encryption_keys: str = ""
@@ -51,8 +58,11 @@ class Settings(BaseSettings):
     # address, while one address still cannot flood a bot.
     rate_limit_bot_address: str = "600/minute"
     redis_url: str = ""
-    # How many proxies in front of us append to X-Forwarded-For (Render: 1). 0 trusts nothing.
-    trusted_proxy_hops: int = 0
+    # X-Forwarded-For is believed only from these peers (comma-separated addresses or networks;
+    # none by default, in every mode), and then only as far as TRUSTED_PROXY_HOPS entries from
+    # the right: how many proxies (ours, and a CDN in front of them) append to it.
+    trusted_proxies: str = ""
+    trusted_proxy_hops: int = Field(default=1, ge=0, le=10)
 
     max_body_bytes: int = 1_000_000
     max_upload_bytes: int = 20_000_000  # knowledge files (PDFs)
@@ -122,6 +132,15 @@ class Settings(BaseSettings):
     @property
     def auth_issuer(self) -> str:
         return f"{self.supabase_url or self.base_url}/auth/v1"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        try:
+            proxy_networks(value)
+        except ValueError as exc:
+            raise ValueError(f"TRUSTED_PROXIES: {exc}") from exc
+        return value
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:

@@ -39,7 +39,10 @@ class AppContext:
     def build(cls, settings: Settings) -> AppContext:
         tokens = TokenService(settings)
         db = Database(
-            settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+            settings.database_url,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            session_ttl=settings.session_check_seconds,
         )
         auth = AuthService(
             tokens, base_url=settings.base_url, link_secret=settings.supabase_jwt_secret

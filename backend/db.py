@@ -9,6 +9,7 @@ an API key, the local auth server, migrations) uses `system()`, as the login rol
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,7 +19,16 @@ from psycopg import AsyncConnection, pq, sql
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from backend.errors import Unauthorized
+
 Connection = AsyncConnection[DictRow]
+
+# Whether a token's session still exists: signing out deletes its row (Supabase Auth and the
+# local auth server alike), and Supabase sessions may also carry a hard end (`not_after`).
+_SESSION_LIVE = (
+    "exists (select 1 from auth.sessions where id = %(session_id)s"
+    " and (not_after is null or not_after > now()))"
+)
 
 
 def workspace_claims(workspace_id: UUID, principal: str) -> dict[str, Any]:
@@ -41,9 +51,54 @@ async def _configure(conn: Connection) -> None:
     await conn.commit()
 
 
+class SessionEnded(Unauthorized):
+    def __init__(self) -> None:
+        super().__init__("Your session has ended: sign in again")
+
+
+def session_of(claims: Mapping[str, Any]) -> UUID | None:
+    """The auth session a user token belongs to (None for tokens that belong to none: API
+    keys, jobs, and tokens minted without one)."""
+    value = claims.get("session_id")
+    if not value:
+        return None
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise SessionEnded() from None
+
+
+class LiveSessions:
+    """The sessions this process saw alive in the last `ttl` seconds: a busy session is looked
+    up once per `ttl`, not on every request. A session ended elsewhere (another web process,
+    Supabase) is refused here within `ttl`; one ended through this process, at once."""
+
+    _MAX_ENTRIES = 100_000
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._seen: dict[UUID, float] = {}
+
+    def fresh(self, session_id: UUID) -> bool:
+        seen = self._seen.get(session_id)
+        return seen is not None and time.monotonic() - seen < self.ttl
+
+    def saw(self, session_id: UUID) -> None:
+        if len(self._seen) >= self._MAX_ENTRIES:
+            cutoff = time.monotonic() - self.ttl
+            self._seen = {k: v for k, v in self._seen.items() if v > cutoff}
+        self._seen[session_id] = time.monotonic()
+
+    def ended(self, session_id: UUID) -> None:
+        self._seen.pop(session_id, None)
+
+
 class Database:
-    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 20) -> None:
+    def __init__(
+        self, url: str, *, min_size: int = 2, max_size: int = 20, session_ttl: float = 5.0
+    ) -> None:
         self.url = url
+        self.sessions = LiveSessions(session_ttl)
         self.pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             url,
             min_size=min_size,
@@ -68,10 +123,36 @@ class Database:
 
     @asynccontextmanager
     async def as_claims(self, claims: Mapping[str, Any]) -> AsyncIterator[Connection]:
-        """A transaction under RLS as the `authenticated` role with these JWT claims."""
+        """A transaction under RLS as the `authenticated` role with these JWT claims; for a
+        user token, only while its session lives (`SessionEnded` otherwise)."""
+        session_id = session_of(claims)
+        # Looked up in the statement that sets the claims (no round trip of its own), and only
+        # when this process has not seen the session alive within the last `sessions.ttl`.
+        check = (
+            session_id if session_id is not None and not self.sessions.fresh(session_id) else None
+        )
         async with self.pool.connection() as conn, conn.transaction():
-            await set_claims(conn, claims)
+            live = await set_claims(conn, claims, session_id=check)
+            if check is not None:
+                if not live:
+                    self.sessions.ended(check)
+                    raise SessionEnded()
+                self.sessions.saw(check)
             yield conn
+
+    async def require_live_session(self, claims: Mapping[str, Any]) -> None:
+        """Refuse a user token whose session has ended (signed out, or past its hard end),
+        as seen at most `sessions.ttl` seconds ago."""
+        session_id = session_of(claims)
+        if session_id is None or self.sessions.fresh(session_id):
+            return
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(f"select {_SESSION_LIVE} as live", {"session_id": session_id})
+            row = await cur.fetchone()
+        if not (row and row["live"]):
+            self.sessions.ended(session_id)
+            raise SessionEnded()
+        self.sessions.saw(session_id)
 
     @asynccontextmanager
     async def for_workspace(self, workspace_id: UUID, principal: str) -> AsyncIterator[Connection]:
@@ -100,14 +181,22 @@ async def as_login_role(conn: Connection) -> AsyncIterator[Connection]:
             await conn.execute("select set_config('role', 'authenticated', true)")
 
 
-async def set_claims(conn: Connection, claims: Mapping[str, Any]) -> None:
+async def set_claims(
+    conn: Connection, claims: Mapping[str, Any], *, session_id: UUID | None = None
+) -> bool:
+    """Run the transaction under these claims; with a `session_id`, the same statement says
+    whether that session still lives (without one: True)."""
     # Both settings are transaction-local: the pooled connection is back to the login role
-    # (and no claims) as soon as the transaction ends.
-    await conn.execute(
-        "select set_config('role', 'authenticated', true),"
-        " set_config('request.jwt.claims', %s, true)",
-        (json.dumps(dict(claims), default=str),),
+    # (and no claims) as soon as the transaction ends. Privileges are checked as the statement
+    # starts, so the session lookup still runs as the login role, which may read auth.sessions.
+    live = _SESSION_LIVE if session_id is not None else "true"
+    cur = await conn.execute(
+        f"select {live} as live, set_config('role', 'authenticated', true),"
+        " set_config('request.jwt.claims', %(claims)s, true)",
+        {"claims": json.dumps(dict(claims), default=str), "session_id": session_id},
     )
+    row = await cur.fetchone()
+    return bool(row and row["live"])
 
 
 def insert_sql(table: str, columns: Iterable[str], *, returning: str | None = None) -> sql.Composed:

@@ -45,9 +45,17 @@ BearerCredential = Annotated[HTTPAuthorizationCredentials | None, Security(beare
 ApiKeyCredential = Annotated[str | None, Security(api_key_header)]
 
 
+def _client_ip(request: Request, context: AppContext) -> str:
+    return client_ip(
+        request,
+        trusted_proxies=context.settings.trusted_proxies,
+        trusted_proxy_hops=context.settings.trusted_proxy_hops,
+    )
+
+
 async def _identify(request: Request, context: AppContext) -> Principal:
     token = request.headers.get("x-api-key") or bearer_token(request)
-    ip = client_ip(request, trusted_proxy_hops=context.settings.trusted_proxy_hops)
+    ip = _client_ip(request, context)
     if token is None:
         return Anonymous(ip=ip)
     if api_key_service.looks_like_key(token):
@@ -55,7 +63,10 @@ async def _identify(request: Request, context: AppContext) -> Principal:
     claims = await context.tokens.verify_user_token_or_anon(token)
     if claims is None:
         return Anonymous(ip=ip)
-    return User(id=UUID(claims["sub"]), email=claims.get("email") or "", claims=claims)
+    # A signed-out token stays valid as a JWT until it expires: whether its session still
+    # lives is asked where the request opens a transaction under its claims (the statement
+    # that sets them, so without a round trip of its own), or by routes that open none.
+    return User(id=_subject(claims), email=claims.get("email") or "", claims=claims)
 
 
 async def _count(request: Request, context: AppContext, rule: str, key: str) -> None:
@@ -99,7 +110,7 @@ async def identify_visitor(request: Request, context: Context) -> Principal:
 
 async def limit_bot_address(context: AppContext, request: Request, chatbot_id: UUID) -> None:
     """Every request from one address to one bot: a generous limit."""
-    ip = client_ip(request, trusted_proxy_hops=context.settings.trusted_proxy_hops)
+    ip = _client_ip(request, context)
     await _count(
         request, context, context.settings.rate_limit_bot_address, f"bot-ip:{chatbot_id}:{ip}"
     )
@@ -120,6 +131,13 @@ async def limit_visitor(
         )
     except RateLimited as exc:
         raise RateLimited("Too many messages, slow down a little") from exc
+
+
+def _subject(claims: dict[str, Any]) -> UUID:
+    try:
+        return UUID(str(claims["sub"]))
+    except ValueError:
+        raise Unauthorized("Token subject is not a user id") from None
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

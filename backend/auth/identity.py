@@ -48,9 +48,15 @@ class AuthUnavailable(VoxtroError):
 
 class IdentityProvider(Protocol):
     async def create_user(
-        self, *, email: str, password: str | None, user_metadata: dict[str, Any]
+        self,
+        *,
+        email: str,
+        password: str | None,
+        user_metadata: dict[str, Any],
+        app_metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Create a confirmed user; returns Supabase's User object. `EmailTaken` on duplicates."""
+        """Create a confirmed user; returns Supabase's User object. `EmailTaken` on duplicates.
+        `app_metadata` is what its user cannot change (only the service role writes it)."""
         ...
 
     async def sign_in_with_password(self, *, email: str, password: str) -> dict[str, Any]:
@@ -88,12 +94,21 @@ class LocalIdentity:
         self._auth = auth
 
     async def create_user(
-        self, *, email: str, password: str | None, user_metadata: dict[str, Any]
+        self,
+        *,
+        email: str,
+        password: str | None,
+        user_metadata: dict[str, Any],
+        app_metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         try:
             async with self._db.system() as conn:
                 user = await self._auth.create_user(
-                    conn, email=email, password=password, user_metadata=user_metadata
+                    conn,
+                    email=email,
+                    password=password,
+                    user_metadata=user_metadata,
+                    app_metadata=app_metadata,
                 )
         except AuthApiError as exc:
             raise _from_auth_error(exc) from exc
@@ -143,13 +158,20 @@ class SupabaseIdentity:
             await client.auth.close()
 
     async def create_user(
-        self, *, email: str, password: str | None, user_metadata: dict[str, Any]
+        self,
+        *,
+        email: str,
+        password: str | None,
+        user_metadata: dict[str, Any],
+        app_metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         attributes: dict[str, Any] = {
             "email": email,
             "email_confirm": True,
             "user_metadata": user_metadata,
         }
+        if app_metadata:
+            attributes["app_metadata"] = app_metadata
         if password is not None:
             attributes["password"] = password
         try:

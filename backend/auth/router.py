@@ -11,7 +11,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, EmailStr, Field
 
 from backend.auth.dependencies import AdminSubject, Session, authenticate, signed_in_user
-from backend.auth.subjects import User
+from backend.auth.subjects import User, is_customer
 from backend.context import Context
 from backend.workspaces import repository as workspace_repository
 
@@ -53,7 +53,7 @@ def _user_out(user: dict[str, Any]) -> UserOut:
         id=user["id"],
         email=user.get("email") or "",
         full_name=metadata.get("full_name"),
-        is_customer=bool(metadata.get("is_customer")),
+        is_customer=is_customer(user),
         created_at=user.get("created_at"),
     )
 
@@ -88,10 +88,17 @@ async def login(
 
 
 @router.get("/me", summary="Get the signed-in user")
-async def me(user: Annotated[User, Depends(signed_in_user)]) -> UserOut:
+async def me(user: Annotated[User, Depends(signed_in_user)], context: Context) -> UserOut:
+    # Read from the token alone: its session is looked up here (at most every few seconds).
+    await context.db.require_live_session(user.claims)
     claims = user.claims
     return _user_out(
-        {"id": user.id, "email": user.email, "user_metadata": claims.get("user_metadata")}
+        {
+            "id": user.id,
+            "email": user.email,
+            "user_metadata": claims.get("user_metadata"),
+            "app_metadata": claims.get("app_metadata"),
+        }
     )
 
 

@@ -10,6 +10,23 @@ from backend.db import workspace_claims
 from backend.errors import Forbidden
 
 
+def is_customer(user: dict[str, Any]) -> bool:
+    """Whether a user (token claims, or Supabase's User object) is a workspace's customer.
+
+    The mark that counts is in `app_metadata`, which only the service role writes: a customer
+    cannot take it off. The documented copy in `user_metadata` (which the portal's frontend
+    reads) is editable by its user, so it is heeded only one way: it can make its holder a
+    customer (the portal instead of the console, which takes nothing from anyone else), never
+    unmake one. Portal access itself is granted by the workspace's customer record.
+    """
+    app = user.get("app_metadata")
+    own = user.get("user_metadata")
+    return bool(
+        (isinstance(app, dict) and app.get("is_customer"))
+        or (isinstance(own, dict) and own.get("is_customer"))
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     """A Supabase Auth user: a workspace admin, or a customer of a workspace (portal)."""
@@ -20,10 +37,7 @@ class User:
 
     @property
     def is_customer(self) -> bool:
-        # The documented flag lives in user_metadata, which users can edit themselves: it only
-        # ever narrows what its holder may do (the portal instead of the console), and portal
-        # access is granted by the workspace's customer record, never by the flag alone.
-        return bool((self.claims.get("user_metadata") or {}).get("is_customer"))
+        return is_customer(self.claims)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from backend.auth.dependencies import AdminSubject, ApiSubject, Session
 from backend.billing import alerts as billing_alerts
@@ -24,13 +24,11 @@ from backend.business.schemas import (
 )
 from backend.db import Connection
 from backend.errors import NotFound, ValidationFailed
+from backend.kit.pagination import Limit, Page
 from backend.kit.schemas import Envelope, PageEnvelope
 from backend.workspaces import repository as workspaces
 
 router = APIRouter(prefix="/api/business", tags=["business"])
-
-Page = Annotated[int, Query(ge=1)]
-Limit = Annotated[int, Query(ge=1, le=100)]
 
 
 def _utc(moment: datetime) -> str:

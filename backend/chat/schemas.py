@@ -6,13 +6,15 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 MAX_MESSAGE_CHARS = 4000
+# An HMAC-SHA256 in hex (the identity verification recipe); anything else cannot match.
+USER_HASH_PATTERN = "^[0-9A-Fa-f]+$"
 
 
 class VisitorIdentity(BaseModel):
     """Who the host page says the visitor is; believed only with a valid `user_hash`."""
 
     user_id: str | None = Field(default=None, min_length=1, max_length=200)
-    user_hash: str | None = Field(default=None, max_length=128)
+    user_hash: str | None = Field(default=None, max_length=128, pattern=USER_HASH_PATTERN)
     user_name: str | None = Field(default=None, max_length=200)
     user_email: str | None = Field(default=None, max_length=320)
 

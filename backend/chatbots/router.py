@@ -1,9 +1,9 @@
 # No `from __future__ import annotations` here: the routes below are built in a loop and
 # FastAPI must see their body types as real classes, not strings.
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel
 
 from backend.auth.dependencies import AdminSubject, Session
@@ -23,6 +23,7 @@ from backend.chatbots.schemas import (
     FormUpdate,
 )
 from backend.context import Context
+from backend.kit.pagination import Limit, Page
 from backend.kit.schemas import Envelope, PageEnvelope, Pagination
 
 router = APIRouter(prefix="/api/chatbots", tags=["chatbots"])
@@ -32,8 +33,8 @@ router = APIRouter(prefix="/api/chatbots", tags=["chatbots"])
 async def list_chatbots(
     subject: AdminSubject,
     session: Session,
-    page: Annotated[int, Query(ge=1)] = 1,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    page: Page = 1,
+    limit: Limit = 20,
 ) -> PageEnvelope[Chatbot]:
     rows, total = await service.list_chatbots(session, subject.workspace_id, page=page, limit=limit)
     return PageEnvelope(
@@ -100,7 +101,9 @@ def _add_child_routes(
         session: Session,
         context: Context,
     ) -> Envelope[Any]:
-        row = await service.create_child(session, kind, subject, chatbot_id, data, context.secrets)
+        row = await service.create_child(
+            session, kind, subject, chatbot_id, data, context.secrets, context.http
+        )
         return Envelope(data=out_model.model_validate(row))
 
     async def update_child(
@@ -112,7 +115,7 @@ def _add_child_routes(
         context: Context,
     ) -> Envelope[Any]:
         row = await service.update_child(
-            session, kind, subject, chatbot_id, child_id, data, context.secrets
+            session, kind, subject, chatbot_id, child_id, data, context.secrets, context.http
         )
         return Envelope(data=out_model.model_validate(row))
 

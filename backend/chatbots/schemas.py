@@ -185,6 +185,19 @@ def _check_parameters_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+
+
+def _check_headers(headers: dict[str, str]) -> dict[str, str]:
+    # Sent with every call of the action: what HTTP cannot carry is refused when saved.
+    for name, value in headers.items():
+        if not _HEADER_NAME.match(name):
+            raise ValueError(f"'{name[:100]}' is not an HTTP header name")
+        if len(value) > 4000 or not all(" " <= c <= "~" or c == "\t" for c in value):
+            raise ValueError(f"the value of '{name}' must be printable ASCII, 4000 at most")
+    return headers
+
+
 class ActionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -200,6 +213,11 @@ class ActionCreate(BaseModel):
     @classmethod
     def _schema(cls, value: dict[str, Any]) -> dict[str, Any]:
         return _check_parameters_schema(value)
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_headers(value)
 
 
 class ActionUpdate(BaseModel):
@@ -217,6 +235,11 @@ class ActionUpdate(BaseModel):
     @classmethod
     def _schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         return None if value is None else _check_parameters_schema(value)
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return None if value is None else _check_headers(value)
 
 
 class Action(BaseModel):

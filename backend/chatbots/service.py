@@ -29,6 +29,7 @@ from backend.connections import repository as connections
 from backend.db import Connection
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.kit.crypto import SecretBox
+from backend.kit.safe_http import SafeHTTPClient, require_fetchable
 from backend.knowledge import service as knowledge
 
 
@@ -171,6 +172,10 @@ def _action_out(row: dict[str, Any], secrets: SecretBox) -> dict[str, Any]:
     return {**row, "header_names": sorted(headers)}
 
 
+# What a PATCH may set to null: an FAQ's category, an action's headers (none at all).
+_CLEARABLE = {"faqs": {"category"}, "forms": set[str](), "actions": {"headers"}}
+
+
 def _child_values(kind: str, values: dict[str, Any], secrets: SecretBox) -> dict[str, Any]:
     if kind == "actions" and values.get("name") in BUILTIN_TOOL_NAMES:
         raise ValidationFailed(
@@ -200,10 +205,13 @@ async def create_child(
     chatbot_id: UUID,
     data: FaqCreate | FormCreate | ActionCreate,
     secrets: SecretBox,
+    http: SafeHTTPClient,
 ) -> dict[str, Any]:
     subject.require_admin("change chatbots")
     await get(conn, subject.workspace_id, chatbot_id)
     values = _child_values(kind, data.model_dump(), secrets)
+    if kind == "actions":
+        await require_fetchable(http, values["url_template"], field="url_template")
     try:
         async with conn.transaction():
             row = await repository.create_child(
@@ -222,9 +230,20 @@ async def update_child(
     child_id: UUID,
     data: FaqUpdate | FormUpdate | ActionUpdate,
     secrets: SecretBox,
+    http: SafeHTTPClient,
 ) -> dict[str, Any]:
     subject.require_admin("change chatbots")
-    changes = _child_values(kind, data.model_dump(exclude_unset=True), secrets)
+    sent = data.model_dump(exclude_unset=True)
+    # PATCH: a field left out stays; a field sent as null is cleared, which only some may be.
+    nulls = [name for name, value in sent.items() if value is None and name not in _CLEARABLE[kind]]
+    if nulls:
+        raise ValidationFailed(
+            "These fields cannot be null",
+            errors=[{"field": n, "message": "cannot be null"} for n in nulls],
+        )
+    changes = _child_values(kind, sent, secrets)
+    if kind == "actions" and changes.get("url_template"):
+        await require_fetchable(http, changes["url_template"], field="url_template")
     try:
         async with conn.transaction():
             row = await repository.update_child(

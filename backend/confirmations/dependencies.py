@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from backend.api_keys import service as api_key_service
 from backend.auth.dependencies import ApiKeyCredential
@@ -21,6 +21,7 @@ from backend.confirmations import repository
 from backend.context import Context
 from backend.errors import Forbidden, NotFound, RateLimited, Unauthorized
 from backend.kit.requests import client_ip
+from backend.workspaces.schemas import SLUG_PATTERN
 
 SCOPE = "notifications:send"
 
@@ -29,8 +30,12 @@ def secret_header(slug: str) -> str:
     return f"X-{slug.upper()}-Secret"
 
 
+# A slug is what workspaces are given (and what fits in a header name); anything else names none.
+Slug = Annotated[str, Path(pattern=SLUG_PATTERN, description="The workspace's slug")]
+
+
 async def notification_sender(
-    slug: str, request: Request, context: Context, _: ApiKeyCredential
+    slug: Slug, request: Request, context: Context, _: ApiKeyCredential
 ) -> AuthSubject[ApiKey]:
     """The API key's workspace, once the key is valid, within its rate limit, carries the scope
     and belongs to the slug's workspace. Counted against the same limits as `authenticate`:
@@ -38,10 +43,12 @@ async def notification_sender(
     header = secret_header(slug)
     token = request.headers.get("x-api-key") or request.headers.get(header)
     if not token or not api_key_service.looks_like_key(token.strip()):
-        state = await context.rate_limiter.hit(
-            context.settings.rate_limit_anonymous,
-            f"ip:{client_ip(request, trusted_proxy_hops=context.settings.trusted_proxy_hops)}",
+        ip = client_ip(
+            request,
+            trusted_proxies=context.settings.trusted_proxies,
+            trusted_proxy_hops=context.settings.trusted_proxy_hops,
         )
+        state = await context.rate_limiter.hit(context.settings.rate_limit_anonymous, f"ip:{ip}")
         request.state.rate_limit = state
         if not state.allowed:
             raise RateLimited("Too many requests, try again later")

@@ -8,10 +8,11 @@ import phonenumbers
 from pydantic import BaseModel, Field, field_validator
 
 from backend.kit.phones import to_e164
+from backend.kit.schemas import ProviderKey
 
 
 class BolnaConnect(BaseModel):
-    api_key: str = Field(min_length=8, max_length=200)
+    api_key: ProviderKey = Field(min_length=8, max_length=200)
     agent_id: str = Field(min_length=1, max_length=100, description="makes confirmation calls")
     from_phone_number: str | None = Field(
         default=None, description="caller id, E.164; default: the Bolna account's number"

@@ -5,9 +5,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, HttpUrl
 
+from backend.kit.schemas import ProviderKey
+
 
 class OpenAIConnect(BaseModel):
-    api_key: str = Field(min_length=8, max_length=500)
+    api_key: ProviderKey = Field(min_length=8, max_length=500)
 
 
 class OpenAIStatus(BaseModel):
@@ -29,7 +31,7 @@ class OpenAIValidation(BaseModel):
 
 class CommerceConnect(BaseModel):
     base_url: HttpUrl
-    api_key: str = Field(min_length=1, max_length=500)
+    api_key: ProviderKey = Field(min_length=1, max_length=500)
 
 
 class CommerceStatus(BaseModel):

@@ -12,6 +12,7 @@ from backend.context import AppContext
 from backend.db import Connection
 from backend.errors import NotFound, ProviderUnavailable, ValidationFailed
 from backend.integrations.openai.client import InvalidKey, OpenAIError
+from backend.kit.safe_http import require_fetchable
 
 
 class NoOpenAIKey(NotFound):
@@ -87,10 +88,12 @@ async def connect_commerce(
     conn: Connection, context: AppContext, subject: AuthSubject[User], data: CommerceConnect
 ) -> dict[str, Any]:
     subject.require_admin("manage provider keys")
+    base_url = str(data.base_url).rstrip("/")
+    await require_fetchable(context.http, base_url, field="base_url")
     row = await repository.save_commerce(
         conn,
         subject.workspace_id,
-        base_url=str(data.base_url).rstrip("/"),
+        base_url=base_url,
         encrypted_api_key=context.secrets.encrypt(data.api_key),
         key_last4=_last4(data.api_key),
     )

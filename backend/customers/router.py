@@ -36,15 +36,13 @@ from backend.customers.schemas import (
 )
 from backend.db import Connection
 from backend.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from backend.kit.pagination import Limit, Page
 from backend.kit.phones import to_e164
 from backend.kit.schemas import Envelope, PageEnvelope
 
 log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/api/customers", tags=["customers"])
-
-Page = Annotated[int, Query(ge=1)]
-Limit = Annotated[int, Query(ge=1, le=100)]
 
 
 class CustomerNotFound(NotFound):
@@ -93,12 +91,15 @@ async def create_customer(
     user = await context.identity.create_user(
         email=email,
         password=data.password,
+        # The portal's frontend reads the flag in user_metadata (as the document says); the
+        # backend trusts the copy in app_metadata, which the customer cannot edit.
         user_metadata={
             "is_customer": True,
             "full_name": data.full_name,
             "company_name": data.company_name,
             "workspace_id": str(subject.workspace_id),
         },
+        app_metadata={"is_customer": True, "workspace_id": str(subject.workspace_id)},
     )
     row = await repository.insert_customer(
         session,

@@ -461,7 +461,8 @@ class SafeHTTPClient:
         self._policy = _Policy(
             allow_loopback=allow_loopback, allowed_ports=frozenset(allowed_ports)
         )
-        self._transport = _GuardedTransport(_GuardedBackend(self._policy, resolver or _getaddrinfo))
+        self._resolver = resolver or _getaddrinfo
+        self._transport = _GuardedTransport(_GuardedBackend(self._policy, self._resolver))
         self._max_bytes = max_bytes
         self._timeout = timeout
         self._io_timeouts = httpx.Timeout(read_timeout, connect=connect_timeout).as_dict()
@@ -472,6 +473,31 @@ class SafeHTTPClient:
 
     async def __aenter__(self) -> Self:
         return self
+
+    async def check_url(self, url: str, *, resolve_timeout: float = 2.0) -> None:
+        """Refuse (`UnsafeURLError`) a URL a tenant saves that no fetch would be allowed to
+        reach, so that they hear it at once rather than at its first use: the same checks as a
+        fetch, the host's current addresses included. A name that does not resolve (yet)
+        passes; every fetch checks again anyway."""
+        parsed = _checked_url(url, self._policy)
+        if literal_address(parsed.host) is not None:
+            return  # vetted whole by _checked_url
+        port = parsed.port if parsed.port is not None else _DEFAULT_PORTS[parsed.scheme]
+        try:
+            async with asyncio.timeout(resolve_timeout):
+                answers = await self._resolver(parsed.host, port)
+        except (OSError, TimeoutError):
+            return
+        for answer in answers:
+            try:
+                ip = ipaddress.ip_address(answer)
+            except ValueError:
+                continue
+            reason = self._policy.address_refusal(ip)
+            if reason is not None:
+                raise UnsafeURLError(str(parsed), f"{parsed.host} is {ip}, which is {reason}")
+            if not self._policy.port_allowed(port, ip):
+                raise UnsafeURLError(str(parsed), f"port {port} is not allowed")
 
     async def __aexit__(
         self,
@@ -551,3 +577,17 @@ class SafeHTTPClient:
             if len(body) > self._max_bytes:
                 raise ResponseTooLargeError(url, self._max_bytes)
         return bytes(body)
+
+
+async def require_fetchable(http: SafeHTTPClient, url: str, *, field: str) -> None:
+    """A tenant saving `url` (in `field`) hears at once, with a 400, that it may never be
+    fetched (a private address, a port or scheme we do not fetch)."""
+    from backend.errors import ValidationFailed
+
+    try:
+        await http.check_url(url)
+    except UnsafeURLError as exc:
+        raise ValidationFailed(
+            f"{field} cannot be used: {exc.reason}",
+            errors=[{"field": field, "message": f"cannot be fetched: {exc.reason}"}],
+        ) from exc

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 T = TypeVar("T")
 
@@ -45,3 +45,17 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     errors: list[FieldError] = Field(default_factory=list)
+
+
+def _header_safe(value: str) -> str:
+    value = value.strip()
+    if not value or not all("!" <= c <= "~" for c in value):
+        raise ValueError(
+            "must be the key exactly as the provider shows it: printable ASCII, no spaces"
+        )
+    return value
+
+
+# A credential we send to its provider in an HTTP header, which can carry nothing but ASCII: a
+# key pasted with a stray character is refused when it is saved, not on every later call.
+ProviderKey = Annotated[str, AfterValidator(_header_safe)]

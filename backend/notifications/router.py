@@ -18,6 +18,7 @@ from backend.auth.dependencies import (
 )
 from backend.auth.subjects import ApiKey, AuthSubject, User
 from backend.context import Context
+from backend.kit.pagination import Limit, Page
 from backend.kit.schemas import Envelope, PageEnvelope
 from backend.notifications import repository, service
 from backend.notifications.schemas import (
@@ -83,8 +84,8 @@ async def contact(
 async def list_emails(
     subject: AdminSubject,
     session: Session,
-    page: Annotated[int, Query(ge=1)] = 1,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    page: Page = 1,
+    limit: Limit = 20,
     status_filter: Annotated[EmailStatus | None, Query(alias="status")] = None,
     kind: EmailKind | None = None,
 ) -> PageEnvelope[EmailSummary]:

@@ -16,13 +16,12 @@ from backend.auth.subjects import ApiKey, AuthSubject, User
 from backend.business import service as business
 from backend.context import Context
 from backend.errors import NotFound
+from backend.kit.pagination import Limit, Page
 from backend.stats import repository
 
 router = APIRouter(prefix="/api/stats", tags=["stats"])
 
 StatsSubject = Annotated[AuthSubject[User | ApiKey], Depends(api_subject("stats:read"))]
-Page = Annotated[int, Query(ge=1)]
-Limit = Annotated[int, Query(ge=1, le=100)]
 
 
 def _principal(subject: AuthSubject[User | ApiKey]) -> str:

@@ -6,10 +6,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from backend.kit.schemas import ProviderKey
+
 
 class VoiceConnect(BaseModel):
-    private_key: str = Field(min_length=8, max_length=200)
-    public_key: str = Field(min_length=8, max_length=200)
+    private_key: ProviderKey = Field(min_length=8, max_length=200)
+    public_key: ProviderKey = Field(min_length=8, max_length=200)
     # A new webhook secret, shown in the answer (the old one stops working at once).
     rotate_webhook_secret: bool = False
 
@@ -27,7 +29,7 @@ class VoiceConnection(BaseModel):
 
 
 class PublicKeyValidate(BaseModel):
-    public_key: str = Field(min_length=1, max_length=200)
+    public_key: ProviderKey = Field(min_length=1, max_length=200)
 
 
 class PublicKeyValidation(BaseModel):

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class ElevenLabsKey(BaseModel):
+    # Not refused here: validating a key that could never work answers `valid: false`.
     api_key: str = Field(min_length=1, max_length=200)
 
 

@@ -65,7 +65,9 @@ async def verify(
     if not user_id:
         return None
     key = await secret(conn, box, workspace_id) if user_hash else None
-    if key is None or not hmac.compare_digest(sign(key, user_id), str(user_hash).lower()):
+    # As bytes: compare_digest refuses str with anything but ASCII in it.
+    expected = sign(key, user_id).encode() if key is not None else b""
+    if key is None or not hmac.compare_digest(expected, str(user_hash).lower().encode()):
         log.warning(
             "widget_identity_unverified", workspace_id=str(workspace_id), hash=bool(user_hash)
         )

@@ -18,7 +18,7 @@ from backend.auth.dependencies import (
 from backend.business import service as business
 from backend.chat.engine import ChatInput
 from backend.chat.router import STREAMED, respond
-from backend.chat.schemas import ChatMessageOut, VisitorIdentity
+from backend.chat.schemas import USER_HASH_PATTERN, ChatMessageOut, VisitorIdentity
 from backend.context import Context
 from backend.customers import service as customers
 from backend.errors import NotFound, ValidationFailed
@@ -108,7 +108,7 @@ async def visitor_history(
     _: VisitorPrincipal,
     visitor_id: Annotated[str, Query(min_length=1, max_length=200)],
     user_id: Annotated[str | None, Query(max_length=200)] = None,
-    user_hash: Annotated[str | None, Query(max_length=128)] = None,
+    user_hash: Annotated[str | None, Query(max_length=128, pattern=USER_HASH_PATTERN)] = None,
 ) -> VisitorHistory:
     """A conversation's messages, for the visitor whose conversation it is and no one else (a
     signed-in user's: with their verified identity)."""

@@ -84,15 +84,22 @@ def assert_unauthorized(response: httpx.Response) -> None:
 # -- our API with hand-made tokens ------------------------------------------------------------
 
 
+def _session(admin: Admin) -> str:
+    """The admin's own sign-in session: a token counts only while its session lives."""
+    return str(jwt.decode(admin.token, options={"verify_signature": False})["session_id"])
+
+
 async def test_a_token_minted_with_the_project_secret_works(client, admin: Admin):
-    token = hs256(supabase_claims(admin.user_id, admin.email))
+    token = hs256(supabase_claims(admin.user_id, admin.email, session_id=_session(admin)))
     response = await client.get("/api/workspaces", headers=bearer(token))
     assert response.status_code == 200, response.text
     assert [w["id"] for w in response.json()["data"]] == [admin.workspace_id]
 
 
 async def test_the_audience_may_be_a_list(client, admin: Admin):
-    claims = supabase_claims(admin.user_id, admin.email, aud=["authenticated", "other"])
+    claims = supabase_claims(
+        admin.user_id, admin.email, aud=["authenticated", "other"], session_id=_session(admin)
+    )
     response = await client.get("/api/workspaces", headers=bearer(hs256(claims)))
     assert response.status_code == 200, response.text
 
@@ -105,7 +112,7 @@ def _swap_payload(token: str) -> str:
 
 
 def _claims(admin: Admin, **overrides: Any) -> dict[str, Any]:
-    return supabase_claims(admin.user_id, admin.email, **overrides)
+    return supabase_claims(admin.user_id, admin.email, session_id=_session(admin), **overrides)
 
 
 BAD_TOKENS: dict[str, Callable[[Admin, str], str]] = {

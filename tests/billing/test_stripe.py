@@ -459,6 +459,11 @@ async def test_bad_stale_or_missing_signatures_are_refused_and_nothing_is_stored
     attempts = {
         "wrong secret": await deliver(client, completed, secret="whsec_someone_else"),
         "stale": await deliver(client, completed, timestamp=int(time.time()) - 301),
+        # Signed "in the future": a captured signature would stay good until then.
+        "an hour ahead": await deliver(client, completed, timestamp=int(time.time()) + 3600),
+        "just past the tolerance ahead": await deliver(
+            client, completed, timestamp=int(time.time()) + 310
+        ),
         "missing": await deliver(client, completed, signature=None),
         "garbled": await deliver(client, completed, signature="t=abc,v1=zz"),
         "no v1": await deliver(
@@ -480,9 +485,12 @@ async def test_bad_stale_or_missing_signatures_are_refused_and_nothing_is_stored
         await fetch(ctx, "select * from procrastinate_jobs where task_name like 'billing.%%'") == []
     )
 
-    # Within the tolerance it is accepted (a signature made 4 minutes ago).
+    # Within the tolerance it is accepted (a signature made 4 minutes ago; a clock a minute
+    # ahead of ours).
     fresh = await deliver(client, completed, timestamp=int(time.time()) - 240)
     assert fresh.status_code == 200
+    ahead = await deliver(client, completed, timestamp=int(time.time()) + 60)
+    assert ahead.status_code == 200
     await run_jobs(ctx)
     assert (await credits_of(client, owner))["totalCredits"] == 55.0
 

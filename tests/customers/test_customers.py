@@ -318,3 +318,34 @@ async def test_a_verified_widget_visitor_becomes_a_customer(client, context, adm
     assert conversations.json()["pagination"]["total"] == 2
     meera = await client.get(f"/api/customers/{known.id}/conversations", headers=admin.headers)
     assert meera.json()["pagination"]["total"] == 0
+
+
+async def test_a_customer_who_unmarks_themselves_is_still_a_customer(
+    client, admin, anon_key, customer
+):
+    """`user_metadata` is the customer's to edit; the mark that counts is in `app_metadata`,
+    which only the service role writes."""
+    edited = await client.put(
+        "/auth/v1/user",
+        headers={**customer.headers, "apikey": anon_key},
+        json={"data": {"is_customer": False}},
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["user_metadata"]["is_customer"] is False
+    assert edited.json()["app_metadata"]["is_customer"] is True
+    # A fresh token carries the edited metadata.
+    session = await client.post(
+        "/auth/v1/token?grant_type=password",
+        headers={"apikey": anon_key},
+        json={"email": customer.email, "password": PASSWORD},
+    )
+    headers = {"Authorization": f"Bearer {session.json()['access_token']}"}
+
+    made = await client.post("/api/workspaces", headers=headers, json={"name": "Mine now"})
+    assert made.status_code == 403, made.text
+    assert (await client.get("/api/workspaces", headers=headers)).status_code == 403
+    assert (await client.get("/api/chatbots", headers=headers)).status_code == 403
+    assert (await client.get("/auth/me", headers=headers)).json()["is_customer"] is True
+    assert (await client.get("/api/customers/portal/me", headers=headers)).status_code == 200
+    workspaces = await client.get("/api/workspaces", headers=admin.headers)
+    assert len(workspaces.json()["data"]) == 1

@@ -31,8 +31,9 @@ from backend.auth.gotrue.schemas import (
 )
 from backend.auth.gotrue.service import AuthApiError
 from backend.context import AppContext, Context
-from backend.db import Connection
+from backend.db import Connection, SessionEnded, session_of
 from backend.errors import error_body
+from backend.kit.pagination import MAX_PAGE
 from backend.kit.requests import bearer_token, client_ip
 from backend.tasks import enqueue
 
@@ -54,7 +55,11 @@ async def require_api_key(request: Request, context: Context) -> str:
         role = await context.tokens.verify_api_role_key(key)
     except Exception as exc:
         raise AuthApiError(401, "invalid_api_key", "Invalid API key") from exc
-    ip = client_ip(request, trusted_proxy_hops=context.settings.trusted_proxy_hops)
+    ip = client_ip(
+        request,
+        trusted_proxies=context.settings.trusted_proxies,
+        trusted_proxy_hops=context.settings.trusted_proxy_hops,
+    )
     state = await context.rate_limiter.hit(context.settings.rate_limit_anonymous, f"auth-ip:{ip}")
     request.state.rate_limit = state
     if not state.allowed:
@@ -81,8 +86,11 @@ async def user_claims(request: Request, context: Context, session: AuthSession) 
             403, "bad_jwt", "invalid JWT: unable to parse or verify signature"
         ) from exc
     # As Supabase Auth does: the access token of a signed-out session no longer counts.
-    session_id = claims.get("session_id")
-    if session_id and not await repository.session_exists(session, UUID(session_id)):
+    try:
+        session_id = session_of(claims)
+    except SessionEnded:
+        session_id = UUID(int=0)  # no session has it
+    if session_id and not await repository.session_exists(session, session_id):
         raise AuthApiError(
             403, "session_not_found", "Session from session_id claim in JWT does not exist"
         )
@@ -311,6 +319,10 @@ async def logout(
     scope: Literal["global", "local", "others"] = "global",
 ) -> None:
     await context.auth.sign_out(session, claims, scope)
+    session_id = session_of(claims)
+    if scope != "others" and session_id is not None:
+        # This process stops taking the token at once (the others within seconds).
+        context.db.sessions.ended(session_id)
 
 
 # -- admin endpoints (service-role key) -------------------------------------------------------
@@ -341,7 +353,7 @@ def _blank_is(default: int) -> BeforeValidator:
 async def admin_list_users(
     response: Response,
     session: AuthSession,
-    page: Annotated[int, _blank_is(1), Query(ge=1)] = 1,
+    page: Annotated[int, _blank_is(1), Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, _blank_is(50), Query(ge=1, le=1000)] = 50,
 ) -> dict[str, Any]:
     rows, total = await repository.list_users(session, page=page, per_page=per_page)

@@ -10,6 +10,7 @@ trying again later may help.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import stripe
@@ -235,3 +236,10 @@ def verify_signature(
         stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance)
     except stripe.SignatureVerificationError as exc:
         raise InvalidSignature(exc.user_message or "Invalid Stripe-Signature") from exc
+    # stripe-python refuses only old timestamps; one far ahead is as much a replay risk (a
+    # signature captured now would stay good until then).
+    stamped = next(
+        (i.strip()[2:] for i in (signature or "").split(",") if i.strip().startswith("t=")), ""
+    )
+    if not stamped.strip().isdigit() or int(stamped) > time.time() + tolerance:
+        raise InvalidSignature("Timestamp outside the tolerance zone")
