@@ -13,7 +13,7 @@ from tests.fixtures.servers import LiveServer
 
 
 async def _statuses(url: str, forwarded_for: list[str]) -> list[int]:
-    # An anonymous request counts against the per-IP limit before the route runs.
+    # A bot's public route counts each address on that bot before the bot is looked up.
     path = f"/api/widget/{uuid.uuid4()}/config"
     async with httpx.AsyncClient(base_url=url) as client:
         return [
@@ -23,7 +23,7 @@ async def _statuses(url: str, forwarded_for: list[str]) -> list[int]:
 
 
 async def test_a_made_up_forwarded_address_does_not_dodge_the_per_ip_limit(database_url: str):
-    settings = make_settings(database_url, rate_limit_anonymous="3/minute")
+    settings = make_settings(database_url, rate_limit_bot_address="3/minute")
     with LiveServer(create_app(settings)) as server:
         statuses = await _statuses(server.url, [f"203.0.113.{i}" for i in range(1, 6)])
     assert statuses[:3] == [404, 404, 404]
@@ -33,7 +33,7 @@ async def test_a_made_up_forwarded_address_does_not_dodge_the_per_ip_limit(datab
 async def test_the_forwarded_address_counts_from_a_configured_proxy(database_url: str):
     # The test client connects from 127.0.0.1: here that is our proxy.
     settings = make_settings(
-        database_url, rate_limit_anonymous="3/minute", trusted_proxies="127.0.0.1"
+        database_url, rate_limit_bot_address="3/minute", trusted_proxies="127.0.0.1"
     )
     with LiveServer(create_app(settings)) as server:
         statuses = await _statuses(server.url, [f"203.0.113.{i}" for i in range(1, 6)])
