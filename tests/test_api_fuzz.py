@@ -16,7 +16,12 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, seed, settings
 from schemathesis import Case
-from schemathesis.checks import not_a_server_error, response_schema_conformance
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from backend.app import create_app
 from tests.conftest import make_settings
@@ -81,10 +86,14 @@ async def fuzz_admin(app: Any, anon_key: str) -> Admin:
 schema = schemathesis.openapi.from_dict(create_app(make_settings("postgresql:///unused")).openapi())
 
 
-# What a request must never get, and what every answer must be. More checks (status codes
-# conformance, 422 vs 400) wait for the spec to declare the platform's error answers: see
-# README "Fuzzing".
-CHECKS = [not_a_server_error, response_schema_conformance]
+# What a request must never get, and what every answer must be: a status, a content type and a
+# body that the spec declares for that operation.
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 FUZZ = settings(
     max_examples=EXAMPLES,
