@@ -18,7 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from backend.db import Connection
-from backend.kit.lexicon import Lexicon, lexicon, tokens
+from backend.kit.lexicon import SNOWBALL, Lexicon, lexicon, tokens
 from backend.knowledge import repository
 from backend.knowledge.chunking import chunk_text
 from backend.knowledge.extract import Document
@@ -88,29 +88,6 @@ _STOPWORDS = frozenset(
         "your",
     ]
 )
-# Postgres text search configurations for the languages a workspace may answer in.
-_TS_CONFIGS = {
-    "ar": "arabic",
-    "da": "danish",
-    "de": "german",
-    "el": "greek",
-    "en": "english",
-    "es": "spanish",
-    "fi": "finnish",
-    "fr": "french",
-    "hi": "hindi",
-    "hu": "hungarian",
-    "id": "indonesian",
-    "it": "italian",
-    "nl": "dutch",
-    "no": "norwegian",
-    "pt": "portuguese",
-    "ro": "romanian",
-    "ru": "russian",
-    "sv": "swedish",
-    "ta": "tamil",
-    "tr": "turkish",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +119,7 @@ async def topics(conn: Connection, chatbot_id: UUID, limit: int) -> list[str]:
 
 
 def ts_config(language: str | None) -> str:
-    return _TS_CONFIGS.get((language or "").lower()[:2], "simple")
+    return SNOWBALL.get((language or "").lower()[:2], "simple")
 
 
 def query_terms(text: str) -> list[str]:

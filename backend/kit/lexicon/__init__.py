@@ -39,12 +39,18 @@ _ALIASES = {
     "hindi": "hi",
     "hinglish": "hi",
 }
-# Snowball stemmers for languages without data of their own (stems still help there).
-_STEMMERS = {
+# The Snowball algorithm of each language a workspace may answer in, by ISO code. PostgreSQL's
+# text search configurations carry the same names, so knowledge search reads this table too.
+SNOWBALL = {
     "ar": "arabic",
     "da": "danish",
+    "de": "german",
     "el": "greek",
+    "en": "english",
+    "es": "spanish",
     "fi": "finnish",
+    "fr": "french",
+    "hi": "hindi",
     "hu": "hungarian",
     "id": "indonesian",
     "it": "italian",
@@ -264,4 +270,4 @@ def lexicon(language: str | None) -> Lexicon:
         own = _load(_DATA[code])
         data = [own] if code == "en" else [own, _load("en")]
         return Lexicon(code, data, own["stemmer"])
-    return Lexicon(code, [_load("en")], _STEMMERS.get(code, "english"))
+    return Lexicon(code, [_load("en")], SNOWBALL.get(code, "english"))
