@@ -14,7 +14,6 @@ from backend.cache.router import router as cache_router
 from backend.chat.openai_compat import router as openai_compat_router
 from backend.chat.router import router as chat_router
 from backend.chatbots.router import router as chatbots_router
-from backend.confirmations.router import router as confirmations_router
 from backend.connections.router import router as connections_router
 from backend.customers.router import router as customers_router
 from backend.health.router import router as health_router
@@ -23,8 +22,9 @@ from backend.knowledge.router import sources_router as knowledge_sources_router
 from backend.leads.router import router as leads_router
 from backend.notifications.router import router as notifications_router
 from backend.stats.router import router as stats_router
-from backend.voice.router import router as voice_router
-from backend.whatsapp_agents.router import router as whatsapp_agents_router
+from backend.voice.bolna.router import router as bolna_router
+from backend.voice.elevenlabs.router import router as elevenlabs_router
+from backend.voice.vapi.router import router as vapi_router
 from backend.widget.router import router as widget_router
 from backend.widget.static import router as widget_static_router
 from backend.workspaces.router import router as workspaces_router
@@ -54,7 +54,7 @@ def build_router(*, local_auth: bool) -> APIRouter:
     router.include_router(stats_router)
     router.include_router(widget_router)
     router.include_router(widget_static_router)
-    router.include_router(voice_router)
-    router.include_router(confirmations_router)
-    router.include_router(whatsapp_agents_router)
+    router.include_router(vapi_router)
+    router.include_router(bolna_router)
+    router.include_router(elevenlabs_router)
     return router

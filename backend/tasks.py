@@ -27,7 +27,7 @@ TASK_MODULES = [
     "backend.knowledge.tasks",
     "backend.notifications.tasks",
     "backend.stats.tasks",
-    "backend.voice.tasks",
+    "backend.voice.vapi.tasks",
 ]
 
 task_app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)

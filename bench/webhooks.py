@@ -46,11 +46,11 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backend.confirmations.service import _token_hash as bolna_token_hash  # noqa: E402
+from backend.voice.bolna.service import _token_hash as bolna_token_hash  # noqa: E402
 from backend.embedded import start_postgres  # noqa: E402
 from backend.kit.crypto import SecretBox  # noqa: E402
 from backend.migrate import migrate  # noqa: E402
-from backend.voice.service import _secret_hash as vapi_secret_hash  # noqa: E402
+from backend.voice.vapi.service import _secret_hash as vapi_secret_hash  # noqa: E402
 from bench.chat_overhead import serve, wait_ready  # noqa: E402
 from tests.fixtures.servers import free_port  # noqa: E402
 

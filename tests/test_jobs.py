@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,7 +18,14 @@ import pytest
 
 from backend.auth.gotrue.tasks import send_link_email
 from backend.context import AppContext
-from backend.tasks import PROVIDER_RETRY, enqueue, retry_stalled_jobs, run_worker, task_app
+from backend.tasks import (
+    PROVIDER_RETRY,
+    TASK_MODULES,
+    enqueue,
+    retry_stalled_jobs,
+    run_worker,
+    task_app,
+)
 from tests.conftest import RESEND_KEY, make_settings
 from tests.fakes.resend import FakeResend
 
@@ -416,3 +424,15 @@ async def test_fake_resend_speaks_resends_wire_format(resend):
             "message": failed.json()["message"],
         }
         assert len(resend.sent) == 1
+
+
+def test_every_module_that_declares_jobs_is_known_to_the_worker() -> None:
+    """`voxtro worker` imports TASK_MODULES, found by file name: a job declared anywhere but a
+    domain's `tasks.py` would never run."""
+    root = Path(__file__).resolve().parent.parent / "backend"
+    declaring = {
+        ".".join(("backend", *path.relative_to(root).with_suffix("").parts))
+        for path in root.rglob("*.py")
+        if "@task_app.task(" in path.read_text()
+    }
+    assert declaring and declaring <= set(TASK_MODULES)

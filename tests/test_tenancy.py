@@ -268,7 +268,7 @@ def _call_values(provider_call_id: str, **values) -> dict:
 async def test_a_provider_call_id_is_stored_once_per_workspace(context, admin, other_admin):
     """Two workspaces connected to one provider account both receive (or import) its calls:
     whoever stores an id first must not take it from the other."""
-    from backend.calls.repository import insert_once
+    from backend.voice.calls.repository import insert_once
 
     stored = []
     for workspace_id in (admin.workspace_id, other_admin.workspace_id, admin.workspace_id):
@@ -292,8 +292,8 @@ async def test_members_read_calls_and_confirmation_claims_but_only_the_backend_w
     insert, rewrite or delete them; the backend's own transactions still do."""
     import uuid
 
-    from backend.calls.repository import insert_once
-    from backend.confirmations import repository as confirmations
+    from backend.voice.bolna import repository as bolna_repository
+    from backend.voice.calls.repository import insert_once
 
     ws = admin.workspace_id
     agent = await _add_member(client, admin, anon_key, "agent", "agent")
@@ -301,9 +301,9 @@ async def test_members_read_calls_and_confirmation_claims_but_only_the_backend_w
         assert await insert_once(conn, ws, "bolna", _call_values("exec-1", status="queued"))
         call = await (await conn.execute("select id from public.calls")).fetchone()
         claim = uuid.uuid4()
-        assert await confirmations.claim_order(conn, ws, "ORD1", claim)
-        await confirmations.settle_order(conn, ws, "ORD1", claim, call["id"])
-        assert await confirmations.claim_order(conn, ws, "ORD2", uuid.uuid4())
+        assert await bolna_repository.claim_order(conn, ws, "ORD1", claim)
+        await bolna_repository.settle_order(conn, ws, "ORD1", claim, call["id"])
+        assert await bolna_repository.claim_order(conn, ws, "ORD2", uuid.uuid4())
 
     writes = [
         ("update public.calls set status = 'resolved', transcript = 'forged'", ()),
@@ -354,7 +354,7 @@ async def test_members_read_calls_and_confirmation_claims_but_only_the_backend_w
 
     # The backend still writes them: a released claim, and a call's next state.
     async with context.db.for_workspace(ws, "test") as conn:
-        await confirmations.release_order(conn, ws, "ORD2", uuid.uuid4())  # not its claim
+        await bolna_repository.release_order(conn, ws, "ORD2", uuid.uuid4())  # not its claim
         changed = await conn.execute(
             "update public.calls set status = 'in_progress' where id = %s", (call["id"],)
         )

@@ -17,10 +17,10 @@ from fastapi import Depends, Path, Request
 from backend.api_keys import service as api_key_service
 from backend.auth.dependencies import ApiKeyCredential
 from backend.auth.subjects import ApiKey, AuthSubject
-from backend.confirmations import repository
 from backend.context import Context
 from backend.errors import Forbidden, NotFound, RateLimited, Unauthorized
 from backend.kit.requests import client_ip
+from backend.voice.bolna import repository
 from backend.workspaces.schemas import SLUG_PATTERN
 
 SCOPE = "notifications:send"

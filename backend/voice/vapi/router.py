@@ -14,8 +14,8 @@ from fastapi import APIRouter, Header, Request
 from backend.auth.dependencies import AdminSubject
 from backend.context import Context
 from backend.errors import BadRequest
-from backend.voice import service
-from backend.voice.schemas import (
+from backend.voice.vapi import service
+from backend.voice.vapi.schemas import (
     CallImport,
     CallImportResult,
     PublicKeyValidate,

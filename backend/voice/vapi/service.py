@@ -17,7 +17,6 @@ from typing import Any
 from uuid import UUID
 
 from backend.auth.subjects import AuthSubject, User
-from backend.calls import repository as calls_repository
 from backend.context import AppContext
 from backend.errors import (
     NotFound,
@@ -34,8 +33,9 @@ from backend.integrations.vapi.client import (
     looks_like_key,
 )
 from backend.kit import payloads
-from backend.voice import repository
-from backend.voice.schemas import VoiceAssistantUpdate
+from backend.voice.calls import repository as calls_repository
+from backend.voice.vapi import repository
+from backend.voice.vapi.schemas import VoiceAssistantUpdate
 
 
 class NoVoiceConnection(NotFound):

@@ -15,8 +15,8 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from backend.auth.dependencies import AdminSubject
 from backend.context import Context
 from backend.errors import BadRequest, ValidationFailed
-from backend.whatsapp_agents import service
-from backend.whatsapp_agents.schemas import (
+from backend.voice.elevenlabs import service
+from backend.voice.elevenlabs.schemas import (
     ElevenLabsConnection,
     ElevenLabsKey,
     ElevenLabsValidation,

@@ -19,7 +19,6 @@ from typing import Any
 from uuid import UUID
 
 from backend.auth.subjects import AuthSubject, User
-from backend.calls import repository as calls_repository
 from backend.context import AppContext
 from backend.errors import (
     NotFound,
@@ -37,8 +36,9 @@ from backend.integrations.elevenlabs.client import (
     MissingPermissions,
 )
 from backend.kit import payloads
-from backend.whatsapp_agents import repository
-from backend.whatsapp_agents.schemas import WhatsAppAgentUpdate
+from backend.voice.calls import repository as calls_repository
+from backend.voice.elevenlabs import repository
+from backend.voice.elevenlabs.schemas import WhatsAppAgentUpdate
 
 # What an HTTP header can carry; anything else is no ElevenLabs key (`sk_…`), and not sent.
 _KEY_FORMAT = re.compile(r"[\x21-\x7e]{8,200}")

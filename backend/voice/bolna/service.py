@@ -37,8 +37,6 @@ import structlog
 
 from backend.auth.subjects import ApiKey, AuthSubject, User
 from backend.business import service as business
-from backend.confirmations import repository
-from backend.confirmations.schemas import BolnaConnect, ConfirmOrder, OrderItem
 from backend.context import AppContext
 from backend.errors import (
     Conflict,
@@ -56,6 +54,8 @@ from backend.integrations.bolna.client import (
     InvalidKey,
 )
 from backend.kit import payloads
+from backend.voice.bolna import repository
+from backend.voice.bolna.schemas import BolnaConnect, ConfirmOrder, OrderItem
 
 log = structlog.get_logger(__name__)
 

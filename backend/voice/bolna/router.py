@@ -11,17 +11,17 @@ import json
 from fastapi import APIRouter, Request, Response
 
 from backend.auth.dependencies import AdminSubject
-from backend.confirmations import service
-from backend.confirmations.dependencies import NotificationSender
-from backend.confirmations.schemas import (
+from backend.context import Context
+from backend.errors import BadRequest
+from backend.voice.bolna import service
+from backend.voice.bolna.dependencies import NotificationSender
+from backend.voice.bolna.schemas import (
     BolnaConnect,
     BolnaConnection,
     ConfirmationCall,
     ConfirmOrder,
 )
-from backend.context import Context
-from backend.errors import BadRequest
-from backend.voice.schemas import WebhookAck
+from backend.voice.vapi.schemas import WebhookAck
 
 router = APIRouter()
 

@@ -477,7 +477,7 @@ async def test_a_failure_before_bolna_is_called_gives_the_order_back(api, admin,
 
 
 async def test_a_placed_call_is_recorded_on_a_second_try(api, chicx, bolna, monkeypatch):
-    from backend.confirmations import repository
+    from backend.voice.bolna import repository
 
     client, context = api
     real = repository.record_placed_call
@@ -503,7 +503,7 @@ async def test_a_placed_call_that_cannot_be_recorded_keeps_the_order_held(
 ):
     """Bolna placed the call: giving the order back would let the next request call the
     customer again. The order stays claimed (409) until the claim goes stale."""
-    from backend.confirmations import repository
+    from backend.voice.bolna import repository
 
     client, context = api
 
@@ -822,8 +822,8 @@ async def test_an_execution_id_another_workspace_stored_first_is_still_recorded_
     recording our placed call under that id stores ours, with its order."""
     from uuid import UUID
 
-    from backend.confirmations import repository
-    from backend.confirmations.service import call_from_execution
+    from backend.voice.bolna import repository
+    from backend.voice.bolna.service import call_from_execution
 
     _, context = api
     execution_id = "8c7d6e5f-0000-4000-8000-00000000a001"

@@ -10,7 +10,7 @@ import structlog
 
 from backend.errors import VoxtroError
 from backend.tasks import app_context, task_app
-from backend.voice import service
+from backend.voice.vapi import service
 
 log = structlog.get_logger(__name__)
 

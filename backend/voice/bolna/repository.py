@@ -5,8 +5,8 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from backend.calls.repository import CUSTOMER_BY_PHONE
 from backend.db import Connection
+from backend.voice.calls.repository import CUSTOMER_BY_PHONE
 
 # A claim on an order with no call recorded after this long belongs to a request that died
 # between Bolna and the database; another request may take the order over. Far longer than

@@ -1,0 +1,1 @@
+"""Domain events: a row per change worth reacting to, written in the change's own transaction."""

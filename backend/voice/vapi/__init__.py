@@ -1,0 +1,1 @@
+"""Voice assistants (VAPI): the connection, synced assistants, and end-of-call webhooks."""
