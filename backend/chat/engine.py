@@ -39,6 +39,8 @@ from backend.chat import prompt as prompts
 from backend.chat import repository
 from backend.chat.tools import MAX_RESULT_CHARS, ORDER_TOOLS, Toolbox
 from backend.chatbots.service import ChatbotNotFound
+from backend.conversations import repository as conversations
+from backend.conversations.schemas import VerifiedUser
 from backend.db import Connection, set_claims, workspace_claims
 from backend.errors import NotFound, VoxtroError
 from backend.integrations.commerce.client import CommerceClient
@@ -99,13 +101,6 @@ class ChatInput:
 
 ANY_ORDER = "*"
 OrderOwner = str | None
-
-
-@dataclass(frozen=True)
-class VerifiedUser:
-    id: str
-    name: str | None = None
-    email: str | None = None
 
 
 @dataclass
@@ -324,7 +319,9 @@ class ChatEngine:
     ) -> _Turn:
         conversation_id, is_new, history = inp.conversation_id, True, inp.history or []
         if inp.conversation_id is not None:
-            conversation = await repository.conversation(conn, inp.conversation_id, inp.chatbot_id)
+            conversation = await conversations.conversation(
+                conn, inp.conversation_id, inp.chatbot_id
+            )
             # Someone else's conversation is as unknown as one that does not exist; so is a
             # signed-in user's for whoever uses the browser after them (same visitor id).
             if conversation is None or conversation["visitor_id"] != inp.visitor_id:
@@ -334,7 +331,7 @@ class ChatEngine:
             ):
                 raise ConversationNotFound()
             if inp.history is None:
-                history = await repository.history(
+                history = await conversations.history(
                     conn, inp.conversation_id, limit=HISTORY_MESSAGES
                 )
             is_new = False
@@ -805,7 +802,7 @@ class ChatEngine:
             )
             return
         if turn.is_new:
-            await repository.create_conversation(
+            await conversations.create_conversation(
                 conn,
                 conversation_id=turn.conversation_id,
                 workspace_id=turn.workspace_id,
@@ -817,14 +814,14 @@ class ChatEngine:
                 customer_id=inp.customer_id,
             )
         elif inp.user is not None or inp.customer_id is not None:
-            await repository.identify_conversation(
+            await conversations.identify_conversation(
                 conn, turn.conversation_id, inp.user, inp.customer_id
             )
         if inp.customer_id is not None:
             await repository.touch_customer(conn, inp.customer_id)
         common = {"workspace_id": turn.workspace_id, "conversation_id": turn.conversation_id}
-        await repository.add_message(conn, {**common, "role": "user", "content": inp.message})
-        await repository.add_message(
+        await conversations.add_message(conn, {**common, "role": "user", "content": inp.message})
+        await conversations.add_message(
             conn,
             {
                 **common,
@@ -856,7 +853,7 @@ class ChatEngine:
                 values=lead,
                 source="chat",
             )
-        await repository.touch_conversation(
+        await conversations.touch_conversation(
             conn,
             turn.conversation_id,
             added=2,

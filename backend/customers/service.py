@@ -6,8 +6,8 @@ from typing import Any
 from uuid import UUID
 
 from backend.auth.subjects import User
-from backend.chat.engine import VerifiedUser
 from backend.context import AppContext
+from backend.conversations.schemas import VerifiedUser
 from backend.customers import repository
 
 

@@ -16,9 +16,9 @@ from uuid import UUID
 
 import structlog
 
-from backend.chat.engine import VerifiedUser
 from backend.chat.schemas import VisitorIdentity
 from backend.context import AppContext
+from backend.conversations.schemas import VerifiedUser
 from backend.db import Connection
 from backend.kit.crypto import SecretBox
 
