@@ -42,15 +42,8 @@ async def create_contact(
         last_name=data.last_name,
         email=data.email,
         attributes=data.attributes,
+        marketing_opt_in=data.marketing_opt_in,
     )
-    if created and data.marketing_opt_in:
-        await service.set_consent(
-            conn=session,
-            workspace_id=subject.workspace_id,
-            contact_id=contact["id"],
-            opted_in=True,
-            source="api",
-        )
     if not created:
         response.status_code = 200
     shown = await service.shown(

@@ -41,8 +41,8 @@ class ContactCreate(BaseModel):
         max_length=50,
         description="custom attributes, read by flows: names of letters, digits and `_`",
     )
-    marketing_opt_in: bool | None = Field(
-        default=None, description="marketing consent, recorded with the source `api`"
+    marketing_opt_in: bool = Field(
+        default=False, description="marketing consent given, recorded with the source `api`"
     )
 
     @field_validator("first_name", "last_name")

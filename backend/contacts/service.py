@@ -68,10 +68,12 @@ async def find_or_create_by_phone(
     last_name: str | None = None,
     email: str | None = None,
     attributes: dict[str, Any] | None = None,
+    marketing_opt_in: bool = False,
     source: str = "api",
 ) -> tuple[dict[str, Any], bool]:
-    """The workspace's contact with this phone, created with these fields when there is none;
-    and whether it was created. The fields never change an existing contact."""
+    """The workspace's contact with this phone, created with these fields (and consent, from
+    `source`) when there is none; and whether it was created. The fields never change an
+    existing contact."""
     e164 = await normalise_phone(conn=conn, workspace_id=workspace_id, phone=phone)
     contact = await repository.insert_by_phone(
         conn,
@@ -84,6 +86,14 @@ async def find_or_create_by_phone(
     )
     if contact is not None:
         await _created(conn, contact, source)
+        if marketing_opt_in:
+            contact = await set_consent(
+                conn=conn,
+                workspace_id=workspace_id,
+                contact_id=contact["id"],
+                opted_in=True,
+                source=source,
+            )
         return contact, True
     existing = await repository.by_phone(conn, workspace_id=workspace_id, phone=e164)
     assert existing is not None  # the row that won the phone's unique index
