@@ -117,6 +117,11 @@ TAGS: list[dict[str, str]] = [
         "the customer portal, for customers signed in with their own token.",
     },
     {
+        "name": "contacts",
+        "description": "One person per phone number and channel identity (WhatsApp id, widget "
+        "visitor), with custom attributes and marketing consent: the bot builder's contacts.",
+    },
+    {
         "name": "leads",
         "description": "Leads extracted by the model from conversations: name, contact details, "
         "intent.",

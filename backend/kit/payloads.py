@@ -4,9 +4,10 @@ absent instead of failing the whole delivery (providers add and change fields fr
 from __future__ import annotations
 
 import math
-import re
 from datetime import UTC, datetime
 from typing import Any
+
+from backend.kit import phones
 
 
 def obj(value: Any) -> dict[str, Any]:
@@ -55,5 +56,4 @@ def from_unix(value: Any) -> datetime | None:
 
 def phone_digits(value: Any) -> str | None:
     """The digits of a phone number as `calls.phone` keeps them (6 to 15), or None."""
-    digits = re.sub(r"\D", "", value) if isinstance(value, str) else ""
-    return digits if 6 <= len(digits) <= 15 else None
+    return phones.digits(value) if isinstance(value, str) else None

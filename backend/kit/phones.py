@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 # Regions `phonenumbers` knows that are not ISO 3166-1 countries (Ascension, Tristan da Cunha,
@@ -72,3 +74,28 @@ def national_digits(e164: str | None) -> str | None:
         return str(phonenumbers.parse(e164, None).national_number)
     except phonenumbers.NumberParseException:
         return None
+
+
+def digits(text: str) -> str | None:
+    """The digits of a phone number as `calls.phone` and WhatsApp ids keep them (6 to 15, no
+    `+`), or None."""
+    found = re.sub(r"\D", "", text)
+    return found if 6 <= len(found) <= 15 else None
+
+
+def search_prefixes(search: str, region: str | None) -> list[str]:
+    """The starts of stored numbers (international digits, no '+') a phone search may mean:
+    its digits as typed (an international number, or its beginning: `+91 98765`), and, unless
+    it starts with '+', the same read as a national number of `region` (`98765 43210`,
+    `098765`): trunk prefix dropped, country code put in front. Empty: nothing to search."""
+    typed = "".join(c for c in search if c.isdigit())
+    if not typed:
+        return []
+    prefixes = [typed]
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region) if region else None
+    if metadata is not None and not search.lstrip().startswith("+"):
+        trunk = metadata.national_prefix
+        national = typed.removeprefix(trunk) if trunk else typed
+        if national:
+            prefixes.append(f"{metadata.country_code}{national}")
+    return list(dict.fromkeys(prefixes))

@@ -22,6 +22,7 @@ from typing import Any
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from backend.kit.phones import national_digits, valid_e164
 from backend.leads import countries
 
 FIELDS = ("name", "email", "phone", "company")
@@ -451,18 +452,6 @@ def context_regions(texts: list[str]) -> Context:
     return Context(latest_first(codes), latest_first(named))
 
 
-def _valid_in(raw: str, region: str | None) -> str | None:
-    """`raw` in E.164 when it is a valid number read in `region` (None: only with a country
-    code)."""
-    try:
-        number = phonenumbers.parse(raw, region or "ZZ")
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
 def _cue(text: str, start: int, end: int) -> str | None:
     """The country named next to the number ("my UK mobile 07911…", "079 123 45 67 (Swiss)")."""
     # In the same clause: "I was born in India, call (415) 555-2671" names no number's country.
@@ -480,15 +469,15 @@ def resolve(raw: str, region: str | None, context: Context, cue: str | None = No
     country of a code the visitor used elsewhere; else the workspace's country; else a country
     the visitor named. None: valid in none of them."""
     if raw.lstrip().startswith(("+", "00")):
-        return _valid_in(raw, None) or _valid_in("+" + raw.lstrip()[2:], None)
+        return valid_e164(raw, None) or valid_e164("+" + raw.lstrip()[2:], None)
     for candidate in dict.fromkeys([cue, *context.codes, region, *context.named]):
-        if candidate is not None and (value := _valid_in(raw, candidate)):
+        if candidate is not None and (value := valid_e164(raw, candidate)):
             return value
     return None
 
 
 def _valid_somewhere(raw: str) -> bool:
-    return any(_valid_in(raw, r) for r in phonenumbers.SUPPORTED_REGIONS)
+    return any(valid_e164(raw, r) for r in phonenumbers.SUPPORTED_REGIONS)
 
 
 def _not_a_phone(text: str, start: int, end: int) -> bool:
@@ -716,8 +705,8 @@ def _model_phone(
     value = resolve(phone, region, context)
     if value is None:
         return None
-    national = str(phonenumbers.parse(value).national_number)
-    return value if national in written else None
+    national = national_digits(value)
+    return value if national and national in written else None
 
 
 def merge(*readings: Found) -> Found:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import phonenumbers
 from fastapi import APIRouter, Depends, Query
 
 from backend.auth.dependencies import api_subject
@@ -17,6 +16,7 @@ from backend.business import service as business
 from backend.context import Context
 from backend.errors import NotFound
 from backend.kit.pagination import Limit, Page
+from backend.kit.phones import search_prefixes
 from backend.stats import repository
 
 router = APIRouter(prefix="/api/stats", tags=["stats"])
@@ -32,24 +32,6 @@ def _principal(subject: AuthSubject[User | ApiKey]) -> str:
 # How national numbers are read for a workspace with neither a country nor a phone of its own
 # (as Bolna connections read them by default).
 DEFAULT_COUNTRY = "IN"
-
-
-def phone_prefixes(search: str, region: str) -> list[str]:
-    """The starts of stored numbers (international digits, no '+') a phone search may mean:
-    its digits as typed (an international number, or its beginning: `+91 98765`), and, unless
-    it starts with '+', the same read as a national number of `region` (`98765 43210`,
-    `098765`): trunk prefix dropped, country code put in front. Empty: nothing to search."""
-    digits = "".join(c for c in search if c.isdigit())
-    if not digits:
-        return []
-    prefixes = [digits]
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    if metadata is not None and not search.lstrip().startswith("+"):
-        trunk = metadata.national_prefix
-        national = digits.removeprefix(trunk) if trunk else digits
-        if national:
-            prefixes.append(f"{metadata.country_code}{national}")
-    return list(dict.fromkeys(prefixes))
 
 
 def _call_item(row: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +85,7 @@ async def conversations(
         prefixes: list[str] = []
         if search:
             region = await business.default_region(conn, subject.workspace_id)
-            prefixes = phone_prefixes(search, region or DEFAULT_COUNTRY)
+            prefixes = search_prefixes(search, region or DEFAULT_COUNTRY)
         rows, total = await repository.conversations(
             conn,
             subject.workspace_id,

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from backend.kit.phones import country_code, region_of, to_e164, valid_e164
+from backend.kit.phones import (
+    country_code,
+    digits,
+    region_of,
+    search_prefixes,
+    to_e164,
+    valid_e164,
+)
 
 
 def test_a_national_number_needs_a_region():
@@ -43,3 +50,16 @@ def test_country_code():
     for bad in ("XX", "GBR", "AC", "XK", "", "United Kingdom"):
         with pytest.raises(ValueError):
             country_code(bad)
+
+
+def test_digits_are_what_calls_and_whatsapp_ids_keep():
+    assert digits("+91 98765-43210") == "919876543210"
+    assert digits("12345") is None  # too short for a phone
+    assert digits("1234567890123456") is None  # longer than E.164 allows
+
+
+def test_search_prefixes_read_a_national_start_in_the_region():
+    assert search_prefixes("098765 43", "IN") == ["09876543", "919876543"]
+    assert search_prefixes("+44 20", "IN") == ["4420"]  # international: as typed
+    assert search_prefixes("98765", None) == ["98765"]  # no region: as typed
+    assert search_prefixes("Asha", "IN") == []

@@ -4,10 +4,9 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-import phonenumbers
 from pydantic import BaseModel, Field, field_validator
 
-from backend.kit.phones import to_e164
+from backend.kit.phones import country_code, to_e164
 from backend.kit.schemas import ProviderKey
 
 
@@ -39,12 +38,7 @@ class BolnaConnect(BaseModel):
     @field_validator("default_country")
     @classmethod
     def _country(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        country = value.strip().upper()
-        if phonenumbers.country_code_for_region(country) == 0:
-            raise ValueError("must be an ISO 3166 alpha-2 country code, like IN or US")
-        return country
+        return None if value is None else country_code(value)
 
 
 class BolnaConnection(BaseModel):

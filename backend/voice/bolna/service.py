@@ -32,7 +32,6 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import phonenumbers
 import structlog
 
 from backend.auth.subjects import ApiKey, AuthSubject, User
@@ -54,6 +53,7 @@ from backend.integrations.bolna.client import (
     InvalidKey,
 )
 from backend.kit import payloads
+from backend.kit.phones import valid_e164
 from backend.voice.bolna import repository
 from backend.voice.bolna.schemas import BolnaConnect, ConfirmOrder, OrderItem
 
@@ -192,11 +192,8 @@ def _principal(subject: AuthSubject[ApiKey]) -> str:
 
 def _e164(phone: str, country: str) -> str:
     """The customer's number in E.164; national numbers are read in the workspace's country."""
-    try:
-        number = phonenumbers.parse(phone, country)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
+    number = valid_e164(phone, country)
+    if number is None:
         raise ValidationFailed(
             "Invalid phone number",
             errors=[
@@ -206,7 +203,7 @@ def _e164(phone: str, country: str) -> str:
                 }
             ],
         )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return number
 
 
 def _amount(value: float) -> str:
