@@ -231,17 +231,6 @@ async def delete(
     return await repository.delete(conn, subject.workspace_id, provider, account)
 
 
-async def webhook_connection(
-    conn: Connection, box: SecretBox, provider: Provider, credential: str
-) -> tuple[UUID, Stored] | None:
-    """The workspace and connection whose webhook credential a delivery presents (system
-    transaction); the caller still compares the credential in constant time."""
-    row = await repository.by_webhook_hash(conn, provider, credential_hash(credential))
-    if row is None:
-        return None
-    return row["workspace_id"], Stored(to_status(row), row["secrets"], box)
-
-
 async def valid_workspaces(conn: Connection, provider: Provider) -> list[UUID]:
     return await repository.valid_workspaces(conn, provider)
 
