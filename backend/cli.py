@@ -1,4 +1,5 @@
-"""`voxtro`: start the product, run the worker, migrate, create users, grant credits."""
+"""`voxtro`: start the product, run the worker, migrate, create users, grant credits, rotate
+the encryption key."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import uvicorn
 
 from backend.config import Settings, get_settings
 from backend.errors import VoxtroError
+from backend.kit.crypto import SecretBoxError
 from backend.logging import configure_logging
 
 app = typer.Typer(help="Voxtro: AI customer conversations.", no_args_is_help=True)
@@ -257,6 +259,33 @@ def create_user(
     except VoxtroError as exc:
         typer.echo(f"Error: {exc.message}", err=True)
         raise typer.Exit(1) from exc
+
+
+@app.command("rotate-secrets")
+def rotate_secrets() -> None:
+    """Re-encrypt every stored provider credential with the first key of ENCRYPTION_KEYS.
+
+    Put the new key first and keep the old ones after it (`new,old`), run this, then the old
+    keys may be removed. Safe to run again."""
+    settings, _ = _bootstrap(existing=True, tables=True)
+
+    async def main() -> int:
+        from backend.connections import service as connections
+        from backend.db import Database
+        from backend.kit.crypto import SecretBox
+
+        db = Database(settings.database_url, min_size=1, max_size=1)
+        await db.open()
+        try:
+            return await connections.rotate(db, SecretBox(settings.encryption_keys))
+        finally:
+            await db.close()
+
+    try:
+        count = asyncio.run(main())
+    except SecretBoxError as exc:
+        _fail(f"{exc}: is every key that encrypted them still in ENCRYPTION_KEYS?")
+    typer.echo(f"Re-encrypted the secrets of {count} connection(s) with the newest key")
 
 
 def _credit_amount(value: str) -> Decimal:

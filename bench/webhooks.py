@@ -42,6 +42,7 @@ from typing import NamedTuple
 import httpx
 import psycopg
 from cryptography.fernet import Fernet
+from psycopg.types.json import Jsonb
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -293,47 +294,57 @@ async def seed(url: str) -> str:
         ).fetchone()
         assert row is not None
         workspace_id = row[0]
+        insert = (
+            "insert into public.connections (workspace_id, provider, secrets, key_last4,"
+            " settings, webhook_hash, validated_at) values (%s, %s, %s, %s, %s, %s, now())"
+        )
         await conn.execute(
-            """
-            insert into public.voice_connections
-              (workspace_id, encrypted_private_key, encrypted_public_key, private_key_last4,
-               public_key_last4, encrypted_webhook_secret, webhook_secret_hash, validated_at)
-            values (%s, %s, %s, 'priv', 'publ', %s, %s, now())
-            """,
+            insert,
             (
                 workspace_id,
-                box.encrypt(str(uuid.uuid4())),
-                box.encrypt(str(uuid.uuid4())),
-                box.encrypt(VAPI_SECRET),
+                "vapi",
+                Jsonb(
+                    {
+                        "private_key": box.encrypt(str(uuid.uuid4())),
+                        "public_key": box.encrypt(str(uuid.uuid4())),
+                        "webhook_secret": box.encrypt(VAPI_SECRET),
+                    }
+                ),
+                "priv",
+                Jsonb({"public_key_last4": "publ"}),
                 vapi_secret_hash(VAPI_SECRET),
             ),
         )
         await conn.execute(
-            """
-            insert into public.elevenlabs_connections
-              (workspace_id, encrypted_api_key, api_key_last4, encrypted_webhook_secret,
-               webhook_token, validated_at)
-            values (%s, %s, 'xi00', %s, %s, now())
-            """,
+            insert,
             (
                 workspace_id,
-                box.encrypt("sk_" + secrets.token_hex(24)),
-                box.encrypt(ELEVENLABS_SECRET),
-                ELEVENLABS_TOKEN,  # the URL's token is stored as is (not a credential)
+                "elevenlabs",
+                Jsonb(
+                    {
+                        "api_key": box.encrypt("sk_" + secrets.token_hex(24)),
+                        "webhook_secret": box.encrypt(ELEVENLABS_SECRET),
+                    }
+                ),
+                "xi00",
+                Jsonb({"webhook_token": ELEVENLABS_TOKEN}),  # the URL's token, not a credential
+                hashlib.sha256(ELEVENLABS_TOKEN.encode()).hexdigest(),
             ),
         )
         await conn.execute(
-            """
-            insert into public.bolna_connections
-              (workspace_id, encrypted_api_key, api_key_last4, agent_id, webhook_token_hash,
-               encrypted_webhook_token, validated_at)
-            values (%s, %s, 'bn00', 'agent-bench', %s, %s, now())
-            """,
+            insert,
             (
                 workspace_id,
-                box.encrypt("bn-" + secrets.token_hex(16)),
+                "bolna",
+                Jsonb(
+                    {
+                        "api_key": box.encrypt("bn-" + secrets.token_hex(16)),
+                        "webhook_token": box.encrypt(BOLNA_TOKEN),
+                    }
+                ),
+                "bn00",
+                Jsonb({"agent_id": "agent-bench", "default_country": "IN"}),
                 bolna_token_hash(BOLNA_TOKEN),
-                box.encrypt(BOLNA_TOKEN),
             ),
         )
         await conn.execute("vacuum analyze")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from backend.connections import repository as connections
 from backend.db import Connection, insert_sql
 
 
@@ -17,13 +18,16 @@ async def load_bot(conn: Connection, chatbot_id: UUID) -> dict[str, Any] | None:
                a.custom_prompt, a.tone, a.prohibited_topics, a.fallback_message,
                -- A workspace that never saved its AI configuration speaks its default.
                coalesce(a.language, 'en') as language,
-               o.encrypted_api_key as openai_key, o.status as openai_status,
-               c.base_url as commerce_base_url, c.encrypted_api_key as commerce_key
+               o.secrets ->> 'api_key' as openai_key, o.status as openai_status,
+               c.settings ->> 'base_url' as commerce_base_url,
+               c.secrets ->> 'api_key' as commerce_key
         from public.chatbots b
         join public.workspaces w on w.id = b.workspace_id
         left join public.ai_configs a on a.workspace_id = b.workspace_id
-        left join public.openai_connections o on o.workspace_id = b.workspace_id
-        left join public.commerce_connections c on c.workspace_id = b.workspace_id
+        left join public.connections o
+          on o.workspace_id = b.workspace_id and o.provider = 'openai' and o.account = ''
+        left join public.connections c
+          on c.workspace_id = b.workspace_id and c.provider = 'commerce' and c.account = ''
         where b.id = %s
         """,
         (chatbot_id,),
@@ -68,8 +72,4 @@ async def add_usage(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 async def mark_openai_key_invalid(conn: Connection, workspace_id: UUID, error: str) -> None:
-    await conn.execute(
-        "update public.openai_connections set status = 'invalid', last_error = %s,"
-        " validated_at = now() where workspace_id = %s",
-        (error, workspace_id),
-    )
+    await connections.mark_invalid(conn, workspace_id, "openai", error)

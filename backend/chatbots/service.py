@@ -25,7 +25,8 @@ from backend.chatbots.schemas import (
     FormUpdate,
     Theme,
 )
-from backend.connections import repository as connections
+from backend.connections import service as connections
+from backend.connections.schemas import Provider
 from backend.db import Connection
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.kit.crypto import SecretBox
@@ -61,12 +62,9 @@ def _is_chat_model(model: str) -> bool:
 
 async def _check_model(conn: Connection, workspace_id: UUID, model: str) -> None:
     """A chat model the workspace's key can use, or one we know when no key is connected yet."""
-    connection = await connections.get_openai(conn, workspace_id)
-    allowed = (
-        {m for m in connection["models"] if _is_chat_model(m)}
-        if connection and connection["models"]
-        else set(CHAT_MODELS)
-    )
+    connection = await connections.status(conn, workspace_id, Provider.OPENAI)
+    models = connection.settings.get("models") if connection else None
+    allowed = {m for m in models if _is_chat_model(m)} if models else set(CHAT_MODELS)
     if model not in allowed:
         raise ValidationFailed(
             f"Unknown model '{model}'",

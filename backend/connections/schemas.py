@@ -1,11 +1,36 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from enum import StrEnum
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, HttpUrl
 
 from backend.kit.schemas import ProviderKey
+
+
+class Provider(StrEnum):
+    OPENAI = "openai"
+    COMMERCE = "commerce"
+    VAPI = "vapi"
+    ELEVENLABS = "elevenlabs"
+    BOLNA = "bolna"
+
+
+class ConnectionStatus(BaseModel):
+    """What anyone may know of a stored connection, whatever the provider: each documented
+    route answers its own shape from this one."""
+
+    provider: Provider
+    account: str = ""
+    status: Literal["valid", "invalid"]
+    last4: str  # of the main key: all that is ever shown of it
+    validated_at: datetime | None = None
+    last_error: str | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+    # The names of the secrets stored (never their values), e.g. whether a webhook secret is set.
+    secrets_set: frozenset[str] = frozenset()
+    updated_at: datetime
 
 
 class OpenAIConnect(BaseModel):

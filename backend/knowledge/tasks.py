@@ -302,9 +302,10 @@ async def run_embedding(app: AppContext, source_id: UUID) -> str:
     async with app.db.system() as conn:
         row = await (
             await conn.execute(
-                "select s.workspace_id, s.chatbot_id, o.encrypted_api_key, o.status"
-                " from public.knowledge_sources s"
-                " left join public.openai_connections o on o.workspace_id = s.workspace_id"
+                "select s.workspace_id, s.chatbot_id, o.secrets ->> 'api_key' as encrypted_api_key,"
+                " o.status from public.knowledge_sources s"
+                " left join public.connections o on o.workspace_id = s.workspace_id"
+                " and o.provider = 'openai' and o.account = ''"
                 " where s.id = %s",
                 (source_id,),
             )

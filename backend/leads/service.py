@@ -13,6 +13,8 @@ import structlog
 from backend.billing import prices
 from backend.billing import service as billing
 from backend.business import service as business
+from backend.connections import service as connections
+from backend.connections.schemas import Provider
 from backend.context import AppContext
 from backend.errors import NotFound
 from backend.integrations.openai.client import OpenAIError
@@ -51,14 +53,7 @@ async def extract_conversation(
 
 
 async def _model_key(context: AppContext, conn: Any, workspace_id: UUID) -> str | None:
-    cur = await conn.execute(
-        "select encrypted_api_key, status from public.openai_connections where workspace_id = %s",
-        (workspace_id,),
-    )
-    row = await cur.fetchone()
-    if row is None or row["status"] != "valid":
-        return None
-    return context.secrets.decrypt(row["encrypted_api_key"])
+    return await connections.usable_key(conn, context.secrets, workspace_id, Provider.OPENAI)
 
 
 async def _ask_model(

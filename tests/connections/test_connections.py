@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from tests.fixtures.connections import stored_connections
 from tests.fixtures.factories import Admin, connect_openai, create_admin
 
 CHAT_MODELS = {"gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"}
@@ -22,8 +23,7 @@ async def add_agent(client: httpx.AsyncClient, anon_key: str, owner: Admin) -> d
 
 
 async def stored_openai(context) -> list[dict]:
-    async with context.db.system() as conn:
-        return await (await conn.execute("select * from openai_connections")).fetchall()
+    return await stored_connections(context, "openai")
 
 
 async def status_of(client: httpx.AsyncClient, headers: dict[str, str]) -> dict:
@@ -69,9 +69,9 @@ async def test_connect_a_valid_key(client, context, admin, fake_openai):
     # Encrypted at rest, and the configured keys decrypt it (whitespace trimmed).
     [row] = await stored_openai(context)
     assert str(row["workspace_id"]) == admin.workspace_id
-    assert fake_openai.key not in row["encrypted_api_key"]
+    assert fake_openai.key not in row["secrets"]["api_key"]
     assert fake_openai.key not in str(row)
-    assert context.secrets.decrypt(row["encrypted_api_key"]) == fake_openai.key
+    assert context.secrets.decrypt(row["secrets"]["api_key"]) == fake_openai.key
 
 
 async def test_the_key_is_never_returned(client, admin, fake_openai):
@@ -99,7 +99,7 @@ async def test_reconnecting_replaces_the_key(client, context, admin, fake_openai
     finally:
         fake_openai.valid_keys.discard(second)
     [row] = await stored_openai(context)
-    assert context.secrets.decrypt(row["encrypted_api_key"]) == second
+    assert context.secrets.decrypt(row["secrets"]["api_key"]) == second
     assert (await status_of(client, admin.headers))["key_last4"] == "ZZZZ"
 
 
@@ -125,7 +125,7 @@ async def test_an_invalid_key_does_not_replace_a_valid_one(client, context, admi
     )
     assert response.status_code == 400
     [row] = await stored_openai(context)
-    assert context.secrets.decrypt(row["encrypted_api_key"]) == fake_openai.key
+    assert context.secrets.decrypt(row["secrets"]["api_key"]) == fake_openai.key
 
 
 async def test_a_malformed_key_is_a_validation_error(client, admin, fake_openai):
@@ -277,10 +277,9 @@ async def test_commerce_connect_status_disconnect(client, context, admin):
     assert status.json() == body
     assert COMMERCE_KEY not in status.text
 
-    async with context.db.system() as conn:
-        [row] = await (await conn.execute("select * from commerce_connections")).fetchall()
-    assert COMMERCE_KEY not in row["encrypted_api_key"]
-    assert context.secrets.decrypt(row["encrypted_api_key"]) == COMMERCE_KEY
+    [row] = await stored_connections(context, "commerce")
+    assert COMMERCE_KEY not in row["secrets"]["api_key"]
+    assert context.secrets.decrypt(row["secrets"]["api_key"]) == COMMERCE_KEY
 
     # PUT again replaces it.
     replaced = await client.put(
@@ -311,9 +310,7 @@ async def test_commerce_validation(client, context, admin):
         response = await client.put("/api/connections/commerce", headers=admin.headers, json=body)
         assert response.status_code == 400, (body, response.text)
         assert [e["field"] for e in response.json()["errors"]] == [field]
-    async with context.db.system() as conn:
-        rows = await (await conn.execute("select * from commerce_connections")).fetchall()
-    assert rows == []
+    assert await stored_connections(context, "commerce") == []
 
 
 # -- roles and tenancy ------------------------------------------------------------------------

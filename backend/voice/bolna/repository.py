@@ -5,6 +5,8 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
+from backend.connections import repository as connections
+from backend.connections.schemas import Provider
 from backend.db import Connection
 from backend.voice.calls.repository import CUSTOMER_BY_PHONE
 
@@ -17,76 +19,21 @@ CLAIM_TTL = "2 minutes"
 # -- the connection -----------------------------------------------------------------------------
 
 
-async def get_connection(conn: Connection, workspace_id: UUID) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        "select * from public.bolna_connections where workspace_id = %s", (workspace_id,)
-    )
-    return await cur.fetchone()
-
-
 async def workspace_slug(conn: Connection, workspace_id: UUID) -> str | None:
     cur = await conn.execute("select slug from public.workspaces where id = %s", (workspace_id,))
     row = await cur.fetchone()
     return row["slug"] if row else None
 
 
-async def save_connection(
-    conn: Connection,
-    workspace_id: UUID,
-    values: dict[str, Any],
-    *,
-    rotate_webhook_token: bool,
-) -> dict[str, Any]:
-    """Insert or replace the connection. `values`: encrypted_api_key, api_key_last4, agent_id,
-    agent_name, from_phone_number, default_country, webhook_token_hash, encrypted_webhook_token.
-    A reconnect keeps the webhook token Bolna already has unless told to rotate it; the caller
-    sees which by comparing `webhook_token_hash`."""
-    cur = await conn.execute(
-        """
-        insert into public.bolna_connections
-          (workspace_id, encrypted_api_key, api_key_last4, agent_id, agent_name,
-           from_phone_number, default_country, webhook_token_hash, encrypted_webhook_token,
-           status, validated_at, last_error)
-        values (%(ws)s, %(encrypted_api_key)s, %(api_key_last4)s, %(agent_id)s, %(agent_name)s,
-                %(from_phone_number)s, %(default_country)s, %(webhook_token_hash)s,
-                %(encrypted_webhook_token)s, 'valid', now(), null)
-        on conflict (workspace_id) do update set
-          encrypted_api_key = excluded.encrypted_api_key,
-          api_key_last4 = excluded.api_key_last4,
-          agent_id = excluded.agent_id,
-          agent_name = excluded.agent_name,
-          from_phone_number = excluded.from_phone_number,
-          default_country = excluded.default_country,
-          webhook_token_hash = case when %(rotate)s then excluded.webhook_token_hash
-                                    else bolna_connections.webhook_token_hash end,
-          encrypted_webhook_token = case when %(rotate)s then excluded.encrypted_webhook_token
-                                         else bolna_connections.encrypted_webhook_token end,
-          status = 'valid', validated_at = now(), last_error = null
-        returning *
-        """,
-        {**values, "ws": workspace_id, "rotate": rotate_webhook_token},
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    return row
-
-
-async def mark_invalid(conn: Connection, workspace_id: UUID, error: str) -> None:
-    await conn.execute(
-        "update public.bolna_connections set status = 'invalid', last_error = %s"
-        " where workspace_id = %s",
-        (error[:1000], workspace_id),
-    )
-
-
 async def connection_by_token_hash(conn: Connection, token_hash: str) -> dict[str, Any] | None:
     """Runs before the workspace is known (system transaction)."""
-    cur = await conn.execute(
-        "select workspace_id, encrypted_webhook_token from public.bolna_connections"
-        " where webhook_token_hash = %s",
-        (token_hash,),
-    )
-    return await cur.fetchone()
+    row = await connections.by_webhook_hash(conn, Provider.BOLNA, token_hash)
+    if row is None:
+        return None
+    return {
+        "workspace_id": row["workspace_id"],
+        "encrypted_webhook_token": row["secrets"]["webhook_token"],
+    }
 
 
 # -- one confirmation call per order ------------------------------------------------------------

@@ -36,6 +36,9 @@ import structlog
 
 from backend.auth.subjects import ApiKey, AuthSubject, User
 from backend.business import service as business
+from backend.connections import service as connections
+from backend.connections.schemas import ConnectionStatus, Provider
+from backend.connections.service import Webhook
 from backend.context import AppContext
 from backend.errors import (
     Conflict,
@@ -46,7 +49,6 @@ from backend.errors import (
 )
 from backend.integrations.bolna.client import (
     BolnaClient,
-    BolnaError,
     BolnaNotFound,
     BolnaUnavailable,
     BolnaValidationError,
@@ -101,86 +103,54 @@ def webhook_url(context: AppContext, token: str) -> str:
     return f"{context.settings.base_url}/api/webhooks/bolna/{token}"
 
 
-def _public(row: dict[str, Any]) -> dict[str, Any]:
+def _public(found: ConnectionStatus) -> dict[str, Any]:
     """What an admin may see of a connection (never the key nor the token)."""
     return {
         "connected": True,
+        "status": found.status,
+        "api_key_last4": found.last4,
         **{
-            k: row[k]
-            for k in (
-                "status",
-                "api_key_last4",
-                "agent_id",
-                "agent_name",
-                "from_phone_number",
-                "default_country",
-                "validated_at",
-                "last_error",
-            )
+            k: found.settings.get(k)
+            for k in ("agent_id", "agent_name", "from_phone_number", "default_country")
         },
+        "validated_at": found.validated_at,
+        "last_error": found.last_error,
     }
 
 
 # -- the connection -----------------------------------------------------------------------------
 
 
-async def _check_with_bolna(bolna: BolnaClient, agent_id: str) -> dict[str, Any]:
-    """The agent, once Bolna accepted the key and knows the agent; 400 naming the field."""
-    try:
-        await bolna.me()
-    except InvalidKey as exc:
-        raise ValidationFailed(
-            "Bolna refused this API key",
-            errors=[{"field": "api_key", "message": f"refused by Bolna: {exc}"}],
-        ) from exc
-    try:
-        return await bolna.get_agent(agent_id)
-    except (BolnaNotFound, BolnaValidationError, InvalidKey) as exc:
-        # 403 here: the key is good (`/user/me` passed) but the agent is another account's.
-        raise ValidationFailed(
-            "Bolna has no such agent on this account",
-            errors=[{"field": "agent_id", "message": f"not an agent of this account: {exc}"}],
-        ) from exc
-
-
 async def connect(
     context: AppContext, subject: AuthSubject[User], data: BolnaConnect
 ) -> dict[str, Any]:
-    subject.require_admin("manage provider keys")
-    try:
-        async with _bolna(context, data.api_key) as bolna:
-            agent = await _check_with_bolna(bolna, data.agent_id)
-    except BolnaError as exc:  # what is left: Bolna down, or answering nonsense
-        raise ProviderUnavailable(str(exc)) from exc
-
-    token = secrets.token_urlsafe(32)
-    agent_name = agent.get("agent_name")
-    async with context.db.as_claims(subject.principal.claims) as conn:
+    country = data.default_country
+    if country is None:
         # The connection's own country wins; else the workspace's, as when it was connected.
-        country = data.default_country or await business.default_region(conn, subject.workspace_id)
-        row = await repository.save_connection(
-            conn,
-            subject.workspace_id,
-            {
-                "encrypted_api_key": context.secrets.encrypt(data.api_key),
-                "api_key_last4": data.api_key[-4:],
-                "agent_id": data.agent_id,
-                "agent_name": agent_name[:200] if isinstance(agent_name, str) else None,
-                "from_phone_number": data.from_phone_number,
-                "default_country": country or FALLBACK_COUNTRY,
-                "webhook_token_hash": _token_hash(token),
-                "encrypted_webhook_token": context.secrets.encrypt(token),
-            },
-            rotate_webhook_token=data.rotate_webhook_url,
-        )
-    issued = row["webhook_token_hash"] == _token_hash(token)
-    return {**_public(row), "webhook_url": webhook_url(context, token) if issued else None}
+        async with context.db.as_claims(subject.principal.claims) as conn:
+            country = await business.default_region(conn, subject.workspace_id)
+    token = secrets.token_urlsafe(32)
+    saved = await connections.save(
+        context,
+        subject,
+        Provider.BOLNA,
+        {"api_key": data.api_key},
+        settings={
+            "agent_id": data.agent_id,
+            "from_phone_number": data.from_phone_number,
+            "default_country": country or FALLBACK_COUNTRY,
+        },
+        webhook=Webhook(token, secrets={"webhook_token": token}),
+        renew_webhook=data.rotate_webhook_url,
+    )
+    url = webhook_url(context, token) if saved.webhook_issued else None
+    return {**_public(saved.status), "webhook_url": url}
 
 
 async def status(context: AppContext, subject: AuthSubject[User]) -> dict[str, Any]:
     async with context.db.as_claims(subject.principal.claims) as conn:
-        row = await repository.get_connection(conn, subject.workspace_id)
-    return {"connected": False} if row is None else _public(row)
+        found = await connections.status(conn, subject.workspace_id, Provider.BOLNA)
+    return {"connected": False} if found is None else _public(found)
 
 
 # -- confirm-order ------------------------------------------------------------------------------
@@ -277,7 +247,9 @@ async def _release(
     async with context.db.for_workspace(subject.workspace_id, _principal(subject)) as conn:
         await repository.release_order(conn, subject.workspace_id, order_id, claim_id)
         if refused is not None:
-            await repository.mark_invalid(conn, subject.workspace_id, refused.message)
+            await connections.mark_invalid(
+                conn, subject.workspace_id, Provider.BOLNA, refused.message
+            )
 
 
 async def _record(
@@ -327,9 +299,10 @@ async def confirm_order(
     workspace_id, principal = subject.workspace_id, _principal(subject)
     claim_id = uuid.uuid4()
     async with context.db.for_workspace(workspace_id, principal) as conn:
-        connection = await repository.get_connection(conn, workspace_id)
-        if connection is None:
+        stored = await connections.load(conn, context.secrets, workspace_id, Provider.BOLNA)
+        if stored is None:
             raise BolnaNotConnected()
+        connection = stored.settings
         phone = _e164(order.phone, connection["default_country"])
         if not await repository.claim_order(conn, workspace_id, order.order_id, claim_id):
             existing = await repository.order_call(conn, workspace_id, order.order_id)
@@ -339,7 +312,7 @@ async def confirm_order(
 
     try:  # nothing has reached Bolna yet
         variables = user_data(order)
-        bolna = _bolna(context, context.secrets.decrypt(connection["encrypted_api_key"]))
+        bolna = _bolna(context, stored.secret("api_key"))
     except Exception:
         await _release(context, subject, order.order_id, claim_id)
         raise

@@ -1,87 +1,27 @@
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
+from backend.connections import repository as connections
+from backend.connections.schemas import Provider
 from backend.db import Connection
-
-
-async def get_connection(conn: Connection, workspace_id: UUID) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        "select * from public.elevenlabs_connections where workspace_id = %s", (workspace_id,)
-    )
-    return await cur.fetchone()
-
-
-async def save_connection(
-    conn: Connection,
-    workspace_id: UUID,
-    *,
-    encrypted_api_key: str,
-    api_key_last4: str,
-    subscription: dict[str, Any] | None,
-    webhook_token: str,
-) -> dict[str, Any]:
-    """Insert or replace the key; a new key keeps the webhook URL and secret that ElevenLabs'
-    dashboard already has (`webhook_token` is used only for a new connection)."""
-    tier = subscription.get("tier") if subscription else None
-    cur = await conn.execute(
-        """
-        insert into public.elevenlabs_connections
-          (workspace_id, encrypted_api_key, api_key_last4, subscription, subscription_tier,
-           webhook_token, status, validated_at, last_error)
-        values (%s, %s, %s, %s, %s, %s, 'valid', now(), null)
-        on conflict (workspace_id) do update set
-          encrypted_api_key = excluded.encrypted_api_key,
-          api_key_last4 = excluded.api_key_last4,
-          subscription = excluded.subscription,
-          subscription_tier = excluded.subscription_tier,
-          status = 'valid', validated_at = now(), last_error = null
-        returning *
-        """,
-        (
-            workspace_id,
-            encrypted_api_key,
-            api_key_last4,
-            Jsonb(subscription) if subscription is not None else None,
-            str(tier)[:100] if tier else None,
-            webhook_token,
-        ),
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    return row
-
-
-async def save_webhook_secret(
-    conn: Connection, workspace_id: UUID, encrypted_secret: str
-) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        "update public.elevenlabs_connections set encrypted_webhook_secret = %s"
-        " where workspace_id = %s returning *",
-        (encrypted_secret, workspace_id),
-    )
-    return await cur.fetchone()
-
-
-async def mark_invalid(conn: Connection, workspace_id: UUID, error: str) -> None:
-    await conn.execute(
-        "update public.elevenlabs_connections set status = 'invalid', last_error = %s"
-        " where workspace_id = %s",
-        (error[:500], workspace_id),
-    )
 
 
 async def connection_by_token(conn: Connection, token: str) -> dict[str, Any] | None:
     """Runs before the workspace is known (system transaction)."""
-    cur = await conn.execute(
-        "select workspace_id, encrypted_webhook_secret from public.elevenlabs_connections"
-        " where webhook_token = %s",
-        (token,),
+    row = await connections.by_webhook_hash(
+        conn, Provider.ELEVENLABS, hashlib.sha256(token.encode()).hexdigest()
     )
-    return await cur.fetchone()
+    if row is None:
+        return None
+    return {
+        "workspace_id": row["workspace_id"],
+        "encrypted_webhook_secret": row["secrets"].get("webhook_secret"),
+    }
 
 
 async def list_agents(conn: Connection, workspace_id: UUID) -> list[dict[str, Any]]:

@@ -19,6 +19,10 @@ from typing import Any
 from uuid import UUID
 
 from backend.auth.subjects import AuthSubject, User
+from backend.connections import service as connections
+from backend.connections.schemas import ConnectionStatus, Provider
+from backend.connections.service import Stored, Webhook
+from backend.connections.validators import KeyRefused
 from backend.context import AppContext
 from backend.errors import (
     NotFound,
@@ -40,8 +44,6 @@ from backend.voice.calls import repository as calls_repository
 from backend.voice.elevenlabs import repository
 from backend.voice.elevenlabs.schemas import WhatsAppAgentUpdate
 
-# What an HTTP header can carry; anything else is no ElevenLabs key (`sk_…`), and not sent.
-_KEY_FORMAT = re.compile(r"[\x21-\x7e]{8,200}")
 SYNC_CONCURRENCY = 4  # agent detail requests in flight during a sync
 # ElevenLabs' own SDK refuses signatures older than 30 minutes. It has no bound on the future:
 # we allow 5 minutes of clock skew, so a timestamp far ahead (a clock gone wrong, or a signature
@@ -96,29 +98,22 @@ def _unreachable(exc: ElevenLabsError) -> ProviderUnavailable:
     return ProviderUnavailable(str(exc))
 
 
-def _connection_view(context: AppContext, row: dict[str, Any] | None) -> dict[str, Any]:
-    if row is None:
+def _connection_view(context: AppContext, found: ConnectionStatus | None) -> dict[str, Any]:
+    if found is None:
         return {"connected": False}
     return {
-        **row,
         "connected": True,
-        "webhook_url": webhook_url(context, row["webhook_token"]),
-        "webhook_secret_set": row["encrypted_webhook_secret"] is not None,
+        "status": found.status,
+        "api_key_last4": found.last4,
+        "subscription_tier": found.settings.get("subscription_tier"),
+        "validated_at": found.validated_at,
+        "last_error": found.last_error,
+        "webhook_url": webhook_url(context, found.settings["webhook_token"]),
+        "webhook_secret_set": "webhook_secret" in found.secrets_set,
     }
 
 
 # -- the connection -----------------------------------------------------------------------------
-
-
-async def _account(client: ElevenLabsClient) -> tuple[dict[str, Any] | None, str | None]:
-    """(the account, None), or (None, why not) for a key scoped without `user_read`."""
-    try:
-        user = await client.get_user()
-        if not isinstance(user.get("subscription"), dict):
-            user = {**user, "subscription": await client.get_subscription()}
-    except MissingPermissions as exc:
-        return None, str(exc)
-    return user, None
 
 
 async def validate_key(
@@ -126,28 +121,20 @@ async def validate_key(
 ) -> dict[str, Any]:
     """Check the key with ElevenLabs and, when it is valid, save it (encrypted) at once, so the
     next call (sync) works. A key ElevenLabs refuses is an answer (`valid: false`), not an
-    error, and changes nothing."""
-    subject.require_admin("connect provider accounts")
-    api_key = api_key.strip()
-    if not _KEY_FORMAT.fullmatch(api_key):
-        return {"valid": False, "message": "This is not an ElevenLabs API key"}
+    error, and changes nothing. A new connection gets its webhook URL; a new key keeps the URL
+    and secret that ElevenLabs' dashboard already has."""
+    token = secrets.token_urlsafe(24)
     try:
-        async with _client(context, api_key) as client:
-            user, scope_problem = await _account(client)
-    except InvalidKey as exc:
-        return {"valid": False, "message": f"ElevenLabs refused this API key: {exc}"}
-    except ElevenLabsError as exc:
-        raise _unreachable(exc) from exc
-    subscription = user["subscription"] if user else None
-    async with context.db.as_claims(subject.principal.claims) as conn:
-        row = await repository.save_connection(
-            conn,
-            subject.workspace_id,
-            encrypted_api_key=context.secrets.encrypt(api_key),
-            api_key_last4=api_key[-4:],
-            subscription=subscription,
-            webhook_token=secrets.token_urlsafe(24),
+        saved = await connections.save(
+            context,
+            subject,
+            Provider.ELEVENLABS,
+            {"api_key": api_key.strip()},
+            webhook=Webhook(token, settings={"webhook_token": token}),
         )
+    except KeyRefused as exc:
+        return {"valid": False, "message": exc.message}
+    user, scope_problem = saved.checked.details["user"], saved.checked.details["scope_problem"]
     return {
         "valid": True,
         "message": (
@@ -158,37 +145,38 @@ async def validate_key(
         "user": {
             "user_id": user.get("user_id") if user else None,
             "first_name": user.get("first_name") if user else None,
-            "subscription": subscription,
+            "subscription": saved.status.settings.get("subscription"),
         },
-        "connection": _connection_view(context, row),
+        "connection": _connection_view(context, saved.status),
     }
 
 
 async def status(context: AppContext, subject: AuthSubject[User]) -> dict[str, Any]:
     async with context.db.as_claims(subject.principal.claims) as conn:
-        row = await repository.get_connection(conn, subject.workspace_id)
-    return _connection_view(context, row)
+        found = await connections.status(conn, subject.workspace_id, Provider.ELEVENLABS)
+    return _connection_view(context, found)
 
 
 async def set_webhook_secret(
     context: AppContext, subject: AuthSubject[User], secret: str
 ) -> dict[str, Any]:
-    subject.require_admin("manage provider webhooks")
     async with context.db.as_claims(subject.principal.claims) as conn:
-        row = await repository.save_webhook_secret(
-            conn, subject.workspace_id, context.secrets.encrypt(secret.strip())
+        found = await connections.set_secret(
+            conn, context.secrets, subject, Provider.ELEVENLABS, "webhook_secret", secret.strip()
         )
-    if row is None:
+    if found is None:
         raise NoElevenLabsConnection()
-    return _connection_view(context, row)
+    return _connection_view(context, found)
 
 
-async def _connection(context: AppContext, subject: AuthSubject[User]) -> dict[str, Any]:
+async def _connection(context: AppContext, subject: AuthSubject[User]) -> Stored:
     async with context.db.as_claims(subject.principal.claims) as conn:
-        row = await repository.get_connection(conn, subject.workspace_id)
-    if row is None:
+        stored = await connections.load(
+            conn, context.secrets, subject.workspace_id, Provider.ELEVENLABS
+        )
+    if stored is None:
         raise NoElevenLabsConnection()
-    return row
+    return stored
 
 
 async def _failure(
@@ -197,7 +185,9 @@ async def _failure(
     """What the admin is told when ElevenLabs refuses the stored key or cannot answer."""
     if isinstance(exc, InvalidKey):
         async with context.db.as_claims(subject.principal.claims) as conn:
-            await repository.mark_invalid(conn, subject.workspace_id, str(exc))
+            await connections.mark_invalid(
+                conn, subject.workspace_id, Provider.ELEVENLABS, str(exc)
+            )
         return ValidationFailed(
             "ElevenLabs refused the stored API key: connect the account again",
             errors=[{"field": "api_key", "message": str(exc)}],
@@ -274,7 +264,7 @@ async def sync(context: AppContext, subject: AuthSubject[User]) -> list[dict[str
     subject.require_admin("sync WhatsApp agents")
     connection = await _connection(context, subject)
     try:
-        async with _client(context, context.secrets.decrypt(connection["encrypted_api_key"])) as c:
+        async with _client(context, connection.secret("api_key")) as c:
             summaries = await c.list_agents()
             agents = await _agent_details(c, [str(s["agent_id"]) for s in summaries])
     except ElevenLabsError as exc:
@@ -360,7 +350,7 @@ async def update(
     updated: dict[str, Any] | None = None
     if any(field in _UPSTREAM_PATHS for field in changes):
         connection = await _connection(context, subject)
-        key = context.secrets.decrypt(connection["encrypted_api_key"])
+        key = connection.secret("api_key")
         try:
             async with _client(context, key) as client:
                 # The agent as ElevenLabs has it now, not our copy (an edit in ElevenLabs'

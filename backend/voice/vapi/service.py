@@ -17,6 +17,10 @@ from typing import Any
 from uuid import UUID
 
 from backend.auth.subjects import AuthSubject, User
+from backend.connections import service as connections
+from backend.connections.schemas import ConnectionStatus, Provider
+from backend.connections.service import Stored, Webhook
+from backend.connections.validators import VAPI
 from backend.context import AppContext
 from backend.errors import (
     NotFound,
@@ -30,7 +34,6 @@ from backend.integrations.vapi.client import (
     VapiError,
     VapiNotFound,
     VapiValidationError,
-    looks_like_key,
 )
 from backend.kit import payloads
 from backend.voice.calls import repository as calls_repository
@@ -88,34 +91,20 @@ def _unreachable(exc: VapiError) -> ProviderUnavailable:
     return ProviderUnavailable(str(exc))
 
 
-async def _public_key_problem(context: AppContext, public_key: str) -> str | None:
-    """Why this is not a usable public key, or None.
-
-    VAPI has no verified server-side endpoint that accepts a public key without starting a
-    (billed) web call, so the check is: it has the key format, and it is *not* a private key,
-    which VAPI's server API would accept (a private key in the browser leaks the account)."""
-    if not looks_like_key(public_key):
-        return "not a VAPI public key (expected a UUID like 1a2b3c4d-…)"
-    try:
-        async with _vapi(context, public_key) as vapi:
-            await vapi.check_key()
-    except InvalidKey:
-        return None
-    except VapiError as exc:
-        raise _unreachable(exc) from exc
-    return "this is a private key: it must not be given to browsers"
-
-
-# What `valid: true` can honestly mean for a public key (see `_public_key_problem`).
-PUBLIC_KEY_CHECKED = (
-    "A VAPI key that is not a private key; VAPI itself checks a public key only when a browser"
-    " call starts"
-)
-
-
 async def validate_public_key(context: AppContext, public_key: str) -> dict[str, Any]:
-    problem = await _public_key_problem(context, public_key.strip())
-    return {"valid": problem is None, "message": problem or PUBLIC_KEY_CHECKED}
+    problem = await VAPI.public_key_problem(context, public_key.strip())
+    return {"valid": problem is None, "message": problem or VAPI.PUBLIC_KEY_CHECKED}
+
+
+def _view(context: AppContext, found: ConnectionStatus) -> dict[str, Any]:
+    return {
+        "connected": True,
+        "status": found.status,
+        "private_key_last4": found.last4,
+        "public_key_last4": found.settings.get("public_key_last4"),
+        "validated_at": found.validated_at,
+        "webhook_url": webhook_url(context),
+    }
 
 
 async def connect(
@@ -126,69 +115,37 @@ async def connect(
     *,
     rotate_webhook_secret: bool = False,
 ) -> dict[str, Any]:
-    subject.require_admin("manage provider keys")
-    private_key, public_key = private_key.strip(), public_key.strip()
-    errors: list[dict[str, str]] = []
-    try:
-        async with _vapi(context, private_key) as vapi:
-            await vapi.check_key()
-    except InvalidKey:
-        errors.append(
-            {"field": "private_key", "message": "VAPI refused this key as a private (server) key"}
-        )
-    except VapiError as exc:
-        raise _unreachable(exc) from exc
-    if public_key == private_key:
-        errors.append({"field": "public_key", "message": "the public key is the private key"})
-    elif problem := await _public_key_problem(context, public_key):
-        errors.append({"field": "public_key", "message": problem})
-    if errors:
-        raise ValidationFailed(
-            "Invalid VAPI " + " and ".join(e["field"].replace("_", " ") for e in errors),
-            errors=errors,
-        )
-
     secret = secrets.token_urlsafe(32)
-    async with context.db.as_claims(subject.principal.claims) as conn:
-        row = await repository.save_connection(
-            conn,
-            subject.workspace_id,
-            encrypted_private_key=context.secrets.encrypt(private_key),
-            encrypted_public_key=context.secrets.encrypt(public_key),
-            private_key_last4=private_key[-4:],
-            public_key_last4=public_key[-4:],
-            encrypted_webhook_secret=context.secrets.encrypt(secret),
-            webhook_secret_hash=_secret_hash(secret),
-            rotate_webhook_secret=rotate_webhook_secret,
-        )
-    issued = row["webhook_secret_hash"] == _secret_hash(secret)  # new, or rotated
+    saved = await connections.save(
+        context,
+        subject,
+        Provider.VAPI,
+        {"private_key": private_key.strip(), "public_key": public_key.strip()},
+        webhook=Webhook(secret, secrets={"webhook_secret": secret}),
+        renew_webhook=rotate_webhook_secret,
+    )
     return {
-        **row,
-        "connected": True,
-        "webhook_url": webhook_url(context),
-        "webhook_secret": secret if issued else None,
+        **_view(context, saved.status),
+        "webhook_secret": secret if saved.webhook_issued else None,  # new, or rotated
     }
 
 
 async def status(context: AppContext, subject: AuthSubject[User]) -> dict[str, Any]:
     async with context.db.as_claims(subject.principal.claims) as conn:
-        row = await repository.get_connection(conn, subject.workspace_id)
-    if row is None:
-        return {"connected": False}
-    return {**row, "connected": True, "webhook_url": webhook_url(context)}
+        found = await connections.status(conn, subject.workspace_id, Provider.VAPI)
+    return {"connected": False} if found is None else _view(context, found)
 
 
-async def _connection(context: AppContext, subject: AuthSubject[User]) -> dict[str, Any]:
+async def _connection(context: AppContext, subject: AuthSubject[User]) -> Stored:
     async with context.db.as_claims(subject.principal.claims) as conn:
-        row = await repository.get_connection(conn, subject.workspace_id)
-    if row is None:
+        stored = await connections.load(conn, context.secrets, subject.workspace_id, Provider.VAPI)
+    if stored is None:
         raise NoVoiceConnection()
-    return row
+    return stored
 
 
 async def token(context: AppContext, subject: AuthSubject[User]) -> str:
-    row = await _connection(context, subject)
-    return context.secrets.decrypt(row["encrypted_public_key"])
+    return (await _connection(context, subject)).secret("public_key")
 
 
 def _local_fields(assistant: dict[str, Any], phone_number: str | None) -> dict[str, Any]:
@@ -212,9 +169,7 @@ async def sync(context: AppContext, subject: AuthSubject[User]) -> list[dict[str
     subject.require_admin("sync voice assistants")
     connection = await _connection(context, subject)
     try:
-        async with _vapi(
-            context, context.secrets.decrypt(connection["encrypted_private_key"])
-        ) as v:
+        async with _vapi(context, connection.secret("private_key")) as v:
             assistants = await v.list_assistants()
             numbers = await v.list_phone_numbers()
     except InvalidKey as exc:
@@ -257,9 +212,7 @@ async def update(
     if not changes:
         raise ValidationFailed("Nothing to update", errors=[{"field": "body", "message": "empty"}])
     try:
-        async with _vapi(
-            context, context.secrets.decrypt(connection["encrypted_private_key"])
-        ) as v:
+        async with _vapi(context, connection.secret("private_key")) as v:
             updated = await v.update_assistant(vapi_id, changes)
     except VapiValidationError as exc:
         raise VapiRefused(exc.messages) from exc
@@ -426,17 +379,17 @@ async def import_calls(context: AppContext, workspace_id: UUID, since: datetime)
     call once, whether its end-of-call report arrived or not. A key VAPI refuses marks the
     connection invalid (the hourly job then leaves it alone until it is connected again)."""
     async with context.db.for_workspace(workspace_id, "vapi-import") as conn:
-        connection = await repository.get_connection(conn, workspace_id)
+        connection = await connections.load(conn, context.secrets, workspace_id, Provider.VAPI)
     if connection is None:
         raise NoVoiceConnection()
     try:
-        async with _vapi(
-            context, context.secrets.decrypt(connection["encrypted_private_key"])
-        ) as vapi:
+        async with _vapi(context, connection.secret("private_key")) as vapi:
             calls = await vapi.list_calls(since)
     except InvalidKey as exc:
         async with context.db.for_workspace(workspace_id, "vapi-import") as conn:
-            await repository.mark_invalid(conn, workspace_id, f"VAPI refused the key: {exc}")
+            await connections.mark_invalid(
+                conn, workspace_id, Provider.VAPI, f"VAPI refused the key: {exc}"
+            )
         raise _stored_key_refused() from exc
     except VapiError as exc:
         raise _unreachable(exc) from exc
@@ -457,4 +410,4 @@ async def import_calls(context: AppContext, workspace_id: UUID, since: datetime)
 
 async def connected_workspaces(context: AppContext) -> list[UUID]:
     async with context.db.system() as conn:
-        return await repository.valid_connection_workspaces(conn)
+        return await connections.valid_workspaces(conn, Provider.VAPI)

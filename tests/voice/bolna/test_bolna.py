@@ -14,6 +14,7 @@ import pytest
 from backend.context import AppContext
 from tests.conftest import app_with
 from tests.fakes.bolna import API_KEY, FakeBolna, execution
+from tests.fixtures.connections import stored_connections
 from tests.fixtures.factories import Admin, create_api_key
 
 # The guide's request body, byte for byte.
@@ -120,10 +121,10 @@ async def test_connect_checks_key_and_agent_and_shows_the_webhook_url_once(api, 
     assert ("GET", "/user/me", None) in bolna.requests
     assert ("GET", f"/v2/agent/{agent_id}", None) in bolna.requests
 
-    [row] = await stored(context, "bolna_connections")
+    [row] = await stored_connections(context, "bolna")
     text = " ".join(str(v) for v in row.values())
     assert API_KEY not in text and token not in text
-    assert context.secrets.decrypt(row["encrypted_api_key"]) == API_KEY
+    assert context.secrets.decrypt(row["secrets"]["api_key"]) == API_KEY
 
     again = await connect(client, admin, agent_id)
     assert again.status_code == 200, again.text
@@ -159,7 +160,7 @@ async def test_connect_with_a_wrong_key_names_it_and_stores_nothing(api, admin, 
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "VALIDATION_ERROR"
     assert [e["field"] for e in response.json()["errors"]] == ["api_key"]
-    assert await stored(context, "bolna_connections") == []
+    assert await stored_connections(context, "bolna") == []
 
 
 async def test_connect_with_an_unknown_agent_names_it(api, admin, bolna):
@@ -167,7 +168,7 @@ async def test_connect_with_an_unknown_agent_names_it(api, admin, bolna):
     response = await connect(client, admin, "7c1e2d3f-0000-4000-8000-000000000000")
     assert response.status_code == 400, response.text
     assert [e["field"] for e in response.json()["errors"]] == ["agent_id"]
-    assert await stored(context, "bolna_connections") == []
+    assert await stored_connections(context, "bolna") == []
 
 
 @pytest.mark.parametrize(
@@ -192,7 +193,7 @@ async def test_connect_when_bolna_is_down_is_502(api, admin, bolna):
     response = await connect(client, admin, agent_id)
     assert response.status_code == 502, response.text
     assert response.json()["code"] == "PROVIDER_UNAVAILABLE"
-    assert await stored(context, "bolna_connections") == []
+    assert await stored_connections(context, "bolna") == []
 
 
 async def test_default_country_follows_the_workspace_phone(api, admin, bolna):
@@ -228,7 +229,7 @@ async def test_only_owners_and_admins_connect(api, admin, other_admin, bolna):
     )
     assert response.status_code == 403, response.text
     assert bolna.requests == []
-    assert await stored(context, "bolna_connections") == []
+    assert await stored_connections(context, "bolna") == []
 
 
 # -- confirm-order ------------------------------------------------------------------------------
@@ -464,7 +465,10 @@ async def test_a_failure_before_bolna_is_called_gives_the_order_back(api, admin,
 
     client, context = api
     async with context.db.system() as conn:
-        await conn.execute("update public.bolna_connections set encrypted_api_key = 'garbled'")
+        await conn.execute(
+            "update public.connections set secrets = secrets || '{\"api_key\": \"garbled\"}'"
+            " where provider = 'bolna'"
+        )
     with pytest.raises(SecretBoxError):
         await confirm(client, chicx["key"])
     assert bolna.placed == [] and await stored(context, "order_confirmation_calls") == []

@@ -20,6 +20,7 @@ import pytest
 from backend.context import AppContext
 from tests.conftest import app_with
 from tests.fakes.elevenlabs import API_KEY, SCOPED_KEY, FakeElevenLabs
+from tests.fixtures.connections import stored_connections
 from tests.fixtures.factories import PASSWORD, Admin, unique_email
 
 WRONG_KEY = "sk_ffffffffffffffffffffffffffffffffffffffffffffffff"
@@ -90,24 +91,25 @@ async def test_a_valid_key_is_saved_encrypted_and_answers_the_subscription(
     # ElevenLabs was asked with the key in its own header.
     assert [(r[1], r[4]) for r in elevenlabs.requests] == [("/v1/user", API_KEY)]
 
-    [row] = await stored(context, "elevenlabs_connections")
+    [row] = await stored_connections(context, "elevenlabs")
     assert str(row["workspace_id"]) == admin.workspace_id
-    assert row["encrypted_api_key"] != API_KEY
+    assert row["secrets"]["api_key"] != API_KEY
     assert API_KEY not in " ".join(str(v) for v in row.values())
-    assert context.secrets.decrypt(row["encrypted_api_key"]) == API_KEY
+    assert context.secrets.decrypt(row["secrets"]["api_key"]) == API_KEY
 
     status = (await client.get("/api/whatsapp/connection", headers=admin.headers)).json()
     assert status["connected"] is True and status["status"] == "valid"
     assert status["api_key_last4"] == API_KEY[-4:]
     assert status["subscription_tier"] == "creator"
     assert status["webhook_secret_set"] is False
-    assert status["webhook_url"] == f"http://test/api/webhooks/elevenlabs/{row['webhook_token']}"
+    token = row["settings"]["webhook_token"]
+    assert status["webhook_url"] == f"http://test/api/webhooks/elevenlabs/{token}"
     assert body["connection"] == status
 
     # A new key replaces the old one and keeps the webhook URL ElevenLabs already has.
     again = await connected(client, admin)
     assert again["connection"]["webhook_url"] == status["webhook_url"]
-    assert len(await stored(context, "elevenlabs_connections")) == 1
+    assert len(await stored_connections(context, "elevenlabs")) == 1
 
 
 async def test_the_key_may_come_in_a_json_body(whatsapp, admin):
@@ -117,7 +119,7 @@ async def test_the_key_may_come_in_a_json_body(whatsapp, admin):
     )
     assert response.status_code == 200, response.text
     assert response.json()["valid"] is True
-    assert len(await stored(context, "elevenlabs_connections")) == 1
+    assert len(await stored_connections(context, "elevenlabs")) == 1
 
     missing = await client.post("/api/whatsapp/validate-elevenlabs", headers=admin.headers)
     assert missing.status_code == 400, missing.text
@@ -133,18 +135,18 @@ async def test_a_refused_key_is_not_valid_and_stores_nothing(whatsapp, admin):
     assert body["valid"] is False
     assert "Invalid API key" in body["message"]
     assert body["connection"] is None
-    assert await stored(context, "elevenlabs_connections") == []
+    assert await stored_connections(context, "elevenlabs") == []
     for not_a_key in ("clé secrète", "short"):
         malformed = await validate(client, admin, not_a_key)
         assert malformed.status_code == 200, malformed.text
         assert malformed.json()["valid"] is False
-    assert await stored(context, "elevenlabs_connections") == []
+    assert await stored_connections(context, "elevenlabs") == []
 
     # Nor does it replace a working key.
     await connected(client, admin)
     assert (await validate(client, admin, WRONG_KEY)).json()["valid"] is False
-    [row] = await stored(context, "elevenlabs_connections")
-    assert context.secrets.decrypt(row["encrypted_api_key"]) == API_KEY
+    [row] = await stored_connections(context, "elevenlabs")
+    assert context.secrets.decrypt(row["secrets"]["api_key"]) == API_KEY
 
 
 async def test_a_key_without_user_read_is_valid_with_limited_scope(whatsapp, admin, elevenlabs):
@@ -155,9 +157,9 @@ async def test_a_key_without_user_read_is_valid_with_limited_scope(whatsapp, adm
     assert body["valid"] is True
     assert body["user"]["subscription"] is None
     assert "user_read" in body["message"]
-    [row] = await stored(context, "elevenlabs_connections")
-    assert context.secrets.decrypt(row["encrypted_api_key"]) == SCOPED_KEY
-    assert row["subscription"] is None
+    [row] = await stored_connections(context, "elevenlabs")
+    assert context.secrets.decrypt(row["secrets"]["api_key"]) == SCOPED_KEY
+    assert row["settings"]["subscription"] is None
 
     # It can still do what the agents page needs.
     elevenlabs.add_agent("Support Agent")
@@ -170,7 +172,7 @@ async def test_elevenlabs_down_is_502_and_stores_nothing(whatsapp, admin, eleven
     response = await validate(client, admin)
     assert response.status_code == 502, response.text
     assert response.json()["code"] == "PROVIDER_UNAVAILABLE"
-    assert await stored(context, "elevenlabs_connections") == []
+    assert await stored_connections(context, "elevenlabs") == []
 
 
 async def test_only_admins_connect(whatsapp, client, admin, anon_key):
@@ -541,7 +543,7 @@ async def test_a_signed_transcription_is_stored_once_and_linked_to_the_customer(
     http, context = whatsapp
     path = await webhook_path(http, admin)
     customer = await add_customer(client, admin, anon_key, phone="+91 98765 43210")
-    [row] = await stored(context, "elevenlabs_connections")
+    [row] = await stored_connections(context, "elevenlabs")
     assert WEBHOOK_SECRET not in " ".join(str(v) for v in row.values())
 
     body = json.dumps(transcription()).encode()

@@ -14,6 +14,7 @@ import pytest
 from backend.context import AppContext
 from tests.conftest import app_with
 from tests.fakes.vapi import PRIVATE_KEY, PUBLIC_KEY, FakeVapi
+from tests.fixtures.connections import stored_connections
 from tests.fixtures.factories import Admin
 
 WRONG_KEY = "11111111-2222-4333-8444-555555555555"
@@ -70,7 +71,7 @@ async def test_connect_with_a_wrong_private_key_names_it_and_stores_nothing(voic
     body = response.json()
     assert body["code"] == "VALIDATION_ERROR"
     assert [e["field"] for e in body["errors"]] == ["private_key"]
-    assert await stored(context, "voice_connections") == []
+    assert await stored_connections(context, "vapi") == []
 
 
 async def test_connect_with_keys_swapped_names_both(voice, admin):
@@ -80,7 +81,7 @@ async def test_connect_with_keys_swapped_names_both(voice, admin):
     fields = {e["field"]: e["message"] for e in response.json()["errors"]}
     assert set(fields) == {"private_key", "public_key"}
     assert "private key" in fields["public_key"]
-    assert await stored(context, "voice_connections") == []
+    assert await stored_connections(context, "vapi") == []
 
 
 async def test_connect_with_a_malformed_public_key(voice, admin):
@@ -100,19 +101,19 @@ async def test_connect_stores_both_keys_encrypted_and_shows_the_secret_once(voic
     secret = body["webhook_secret"]
     assert secret and len(secret) >= 32
 
-    [row] = await stored(context, "voice_connections")
+    [row] = await stored_connections(context, "vapi")
     text = " ".join(str(v) for v in row.values())
     for raw in (PRIVATE_KEY, PUBLIC_KEY, secret):
         assert raw not in text
-    assert context.secrets.decrypt(row["encrypted_private_key"]) == PRIVATE_KEY
-    assert context.secrets.decrypt(row["encrypted_public_key"]) == PUBLIC_KEY
+    assert context.secrets.decrypt(row["secrets"]["private_key"]) == PRIVATE_KEY
+    assert context.secrets.decrypt(row["secrets"]["public_key"]) == PUBLIC_KEY
     # The private key was checked on VAPI's server API with the private key.
     assert ("GET", "/assistant", None) in vapi.requests
 
     again = await connected(client, admin)
     assert again["webhook_secret"] is None  # kept, and not shown again
-    [row_again] = await stored(context, "voice_connections")
-    assert row_again["webhook_secret_hash"] == row["webhook_secret_hash"]
+    [row_again] = await stored_connections(context, "vapi")
+    assert row_again["webhook_hash"] == row["webhook_hash"]
 
     token = await client.get("/api/voice/token", headers=admin.headers)
     assert token.status_code == 200, token.text
@@ -567,4 +568,4 @@ async def test_vapi_out_of_reach_says_once_what_failed_and_what_to_check(
         if address == "unresolvable" and "looked up" in body["message"]:
             pytest.skip("this machine has no DNS server at all")
         assert body["message"] == message.format(port=port)
-        assert await stored(context, "voice_connections") == []
+        assert await stored_connections(context, "vapi") == []
