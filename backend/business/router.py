@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from backend.auth.dependencies import AdminSubject, ApiSubject, Session
 from backend.billing import alerts as billing_alerts
 from backend.billing import service as billing
-from backend.business import repository, service
+from backend.business import service
 from backend.business.schemas import (
     AIConfig,
     BudgetAlert,
@@ -71,9 +71,7 @@ async def update_profile(
 
 @router.get("/ai-config", summary="Get the AI configuration")
 async def get_ai_config(subject: ApiSubject, session: Session) -> Envelope[AIConfig]:
-    return Envelope(
-        data=_ai_config_out(await repository.get_ai_config(session, subject.workspace_id))
-    )
+    return Envelope(data=_ai_config_out(await service.ai_config(session, subject.workspace_id)))
 
 
 @router.put("/ai-config", summary="Set the AI configuration")

@@ -69,6 +69,11 @@ async def update_profile(
     return await profile(conn, subject.workspace_id)
 
 
+async def ai_config(conn: Connection, workspace_id: UUID) -> dict[str, Any]:
+    """The workspace's AI configuration, or the defaults until it saves one."""
+    return await repository.get_ai_config(conn, workspace_id)
+
+
 async def save_ai_config(
     conn: Connection, subject: AuthSubject[User], data: AIConfig
 ) -> dict[str, Any]:

@@ -56,8 +56,9 @@ async def portal_conversations(
     "/conversations/{conversation_id}/messages", summary="Portal: list a conversation's messages"
 )
 async def portal_messages(
-    conversation_id: UUID, customer: PortalCustomer, session: Session
+    conversation_id: UUID, _: PortalCustomer, session: Session
 ) -> Envelope[list[PortalMessage]]:
+    # Only a customer with a record reads messages; the policies show them their own only.
     rows = await service.messages(session, conversation_id)
     return Envelope(data=[PortalMessage.model_validate(r) for r in rows])
 
