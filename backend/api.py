@@ -22,6 +22,7 @@ from backend.knowledge.router import router as knowledge_router
 from backend.knowledge.router import sources_router as knowledge_sources_router
 from backend.leads.router import router as leads_router
 from backend.notifications.router import router as notifications_router
+from backend.portal.router import router as portal_router
 from backend.stats.router import router as stats_router
 from backend.voice.bolna.router import router as bolna_router
 from backend.voice.elevenlabs.router import router as elevenlabs_router
@@ -49,6 +50,7 @@ def build_router(*, local_auth: bool) -> APIRouter:
     router.include_router(cache_router)
     router.include_router(knowledge_router)
     router.include_router(knowledge_sources_router)
+    router.include_router(portal_router)  # before customers: `/{customer_id}` matches `portal`
     router.include_router(customers_router)
     router.include_router(contacts_router)
     router.include_router(notifications_router)

@@ -14,8 +14,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.middleware.gzip import GZipMiddleware
 
 from backend.api import build_router
-from backend.auth.gotrue.router import auth_error_response
-from backend.auth.gotrue.service import AuthApiError
+from backend.auth.gotrue.errors import AuthApiError, auth_error_response
 from backend.config import Settings, get_settings
 from backend.context import AppContext
 from backend.errors import install_error_handlers
@@ -34,7 +33,10 @@ from backend.openapi import (
     install_openapi,
 )
 from backend.tasks import run_worker, task_app
-from backend.widget.router import PUBLIC_CORS_PATHS
+
+# Called from visitors' browsers on any site (the widget API, form submissions, the website
+# contact form): open CORS, without credentials (see PublicCORSMiddleware).
+PUBLIC_CORS_PATHS = ("/api/widget/", "/api/forms/submit", "/api/notifications/contact")
 
 
 def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> FastAPI:

@@ -83,11 +83,6 @@ class ProviderUnavailable(VoxtroError):
     code = "PROVIDER_UNAVAILABLE"
 
 
-class PayloadTooLarge(VoxtroError):
-    status_code = 413
-    code = "PAYLOAD_TOO_LARGE"
-
-
 class RateLimited(VoxtroError):
     status_code = 429
     code = "RATE_LIMIT_EXCEEDED"
@@ -142,14 +137,29 @@ def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts)
 
 
-# The CHICX integration guide (the stats API, the notification webhooks) documents
-# `RATE_LIMITED`; the omnichannel API `RATE_LIMIT_EXCEEDED`. Each client gets what its document
-# says.
-_CHICX_PATHS = ("/api/stats", "/webhooks/")
+class ErrorCodes:
+    """What a route's own document calls some of our error codes (`{ours: theirs}`), declared by
+    the router or the route among its dependencies: `dependencies=[Depends(CHICX_CODES)]`. The
+    error handler reads it from the route that matched, so the code follows the route, not its
+    URL."""
+
+    def __init__(self, renamed: Mapping[str, str]) -> None:
+        self.renamed = dict(renamed)
+
+    async def __call__(self) -> None:
+        """Nothing to do per request: being declared is what counts."""
 
 
-def _chicx(request: Request) -> bool:
-    return request.url.path.startswith(_CHICX_PATHS)
+# The CHICX integration guide (the stats API, the shop notifications) documents `RATE_LIMITED`;
+# the omnichannel API `RATE_LIMIT_EXCEEDED`. Each client gets what its document says.
+CHICX_CODES = ErrorCodes({"RATE_LIMIT_EXCEEDED": "RATE_LIMITED"})
+
+
+def _route_code(request: Request, code: str) -> str:
+    for depends in getattr(request.scope.get("route"), "dependencies", ()):
+        if isinstance(depends.dependency, ErrorCodes):
+            return depends.dependency.renamed.get(code, code)
+    return code
 
 
 def _validation_response(exc: RequestValidationError) -> JSONResponse:
@@ -166,9 +176,7 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(VoxtroError)
     async def _voxtro(request: Request, exc: VoxtroError) -> JSONResponse:
-        code = exc.code
-        if _chicx(request) and code == "RATE_LIMIT_EXCEEDED":
-            code = "RATE_LIMITED"
+        code = _route_code(request, exc.code)
         return error_response(exc.status_code, code, exc.message, exc.errors, exc.headers)
 
     @app.exception_handler(RequestValidationError)

@@ -23,7 +23,7 @@ from backend.migrate import migrate
 from backend.tasks import task_app
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.resend import FakeResend
-from tests.fixtures.factories import Admin, create_admin
+from tests.fixtures.factories import Admin, Customer, add_customer, create_admin
 from tests.fixtures.servers import LiveServer, free_port
 
 TEST_JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
@@ -174,6 +174,15 @@ async def admin(client: httpx.AsyncClient, anon_key: str) -> Admin:
 @pytest.fixture
 async def other_admin(client: httpx.AsyncClient, anon_key: str) -> Admin:
     return await create_admin(client, anon_key, "bob")
+
+
+@pytest.fixture
+async def customer(client: httpx.AsyncClient, admin: Admin, anon_key: str) -> Customer:
+    """A customer of `admin`'s workspace, signed in to the portal."""
+    return await add_customer(
+        client, admin, anon_key, full_name="Priya Raman", company_name="Raman Silks",
+        phone="+91 98765 43210", tags=["VIP", "wholesale"],
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -93,6 +93,22 @@ async def test_rate_limit_headers_and_429(database_url, anon_key):
             assert by_key.headers["x-ratelimit-remaining"] == "2"
 
 
+async def test_the_chicx_guides_routes_answer_its_own_rate_limit_code(database_url):
+    """The CHICX guide (the stats API, the shop notifications) calls a 429 `RATE_LIMITED`;
+    every other route answers `RATE_LIMIT_EXCEEDED`, as the omnichannel document says."""
+    app = create_app(make_settings(database_url, rate_limit_anonymous="1/15 minutes"))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            first = await c.get("/api/stats/overview")  # the address's one request
+            assert first.status_code == 401
+            assert_error_shape(await c.get("/api/stats/overview"), 429, "RATE_LIMITED")
+            shop = await c.post("/webhooks/shop/confirm-order", json={})
+            assert_error_shape(shop, 429, "RATE_LIMITED")
+            assert_error_shape(await c.get("/api/workspaces"), 429, "RATE_LIMIT_EXCEEDED")
+            assert_error_shape(await c.get("/api/bolna/connection"), 429, "RATE_LIMIT_EXCEEDED")
+
+
 async def test_oversize_streamed_bodies_are_refused(client, admin, settings):
     async def chunks():
         for _ in range(settings.max_body_bytes // 65536 + 2):

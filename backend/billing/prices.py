@@ -39,7 +39,6 @@ PRICE_TABLES: dict[str, dict[str, ModelPrice]] = {
 _FALLBACK = _p("2.50", "1.25", "10.00")
 
 CHAT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1", "gpt-4.1-nano")
-DEFAULT_CHAT_MODEL = "gpt-4o-mini"
 DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
 
 

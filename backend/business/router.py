@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from backend.auth.dependencies import AdminSubject, ApiSubject, Session
 from backend.billing import alerts as billing_alerts
 from backend.billing import service as billing
-from backend.business import repository, service
+from backend.business import service
 from backend.business.schemas import (
     AIConfig,
     BudgetAlert,
@@ -23,10 +23,8 @@ from backend.business.schemas import (
     Credits,
 )
 from backend.db import Connection
-from backend.errors import NotFound, ValidationFailed
 from backend.kit.pagination import Limit, Page
 from backend.kit.schemas import Envelope, PageEnvelope
-from backend.workspaces import repository as workspaces
 
 router = APIRouter(prefix="/api/business", tags=["business"])
 
@@ -45,51 +43,35 @@ def _ai_config_out(row: dict[str, Any]) -> AIConfig:
     )
 
 
+def _profile_out(row: dict[str, Any]) -> BusinessProfile:
+    return BusinessProfile(
+        id=str(row["id"]),
+        name=row["name"],
+        email=row["email"],
+        phone=row["phone"],
+        industry=row["industry"],
+        timeZone=row["time_zone"],
+        country=row["country"],
+        active=row["active"],
+        createdAt=_utc(row["created_at"]),
+    )
+
+
 @router.get("/me", summary="Get the business profile")
 async def get_profile(subject: ApiSubject, session: Session) -> Envelope[BusinessProfile]:
-    row = await repository.profile(session, subject.workspace_id)
-    if row is None:
-        raise NotFound("Workspace not found")
-    balance = await billing.balance(session, subject.workspace_id)
-    return Envelope(
-        data=BusinessProfile(
-            id=str(row["id"]),
-            name=row["name"],
-            email=row["email"],
-            phone=row["phone"],
-            industry=row["industry"],
-            timeZone=row["time_zone"],
-            country=service.country_in_use(row["country"], row["phone"]),
-            active=not balance.is_paused,
-            createdAt=_utc(row["created_at"]),
-        )
-    )
+    return Envelope(data=_profile_out(await service.profile(session, subject.workspace_id)))
 
 
 @router.patch("/me", summary="Update the business profile")
 async def update_profile(
     data: BusinessProfileUpdate, subject: AdminSubject, session: Session
 ) -> Envelope[BusinessProfile]:
-    subject.require_admin("change the business settings")
-    changes = data.model_dump(exclude_unset=True)
-    if "timeZone" in changes:
-        changes["time_zone"] = changes.pop("timeZone")
-        # Python's zone list and PostgreSQL's differ; the days are counted by PostgreSQL.
-        if not await repository.known_time_zone(session, changes["time_zone"]):
-            raise ValidationFailed(
-                "Unknown time zone",
-                errors=[{"field": "timeZone", "message": "not a time zone the database knows"}],
-            )
-    if changes:
-        await workspaces.update(session, subject.workspace_id, **changes)
-    return await get_profile(subject, session)  # type: ignore[arg-type]
+    return Envelope(data=_profile_out(await service.update_profile(session, subject, data)))
 
 
 @router.get("/ai-config", summary="Get the AI configuration")
 async def get_ai_config(subject: ApiSubject, session: Session) -> Envelope[AIConfig]:
-    return Envelope(
-        data=_ai_config_out(await repository.get_ai_config(session, subject.workspace_id))
-    )
+    return Envelope(data=_ai_config_out(await service.ai_config(session, subject.workspace_id)))
 
 
 @router.put("/ai-config", summary="Set the AI configuration")
@@ -97,19 +79,7 @@ async def put_ai_config(
     data: AIConfig, subject: AdminSubject, session: Session
 ) -> Envelope[AIConfig]:
     """The prompt, tone, language, prohibited topics and fallback of every bot of the workspace."""
-    subject.require_admin("change the business settings")
-    row = await repository.save_ai_config(
-        session,
-        subject.workspace_id,
-        {
-            "custom_prompt": data.customPrompt,
-            "tone": data.tone,
-            "language": data.language,
-            "prohibited_topics": [t.strip() for t in data.prohibitedTopics if t.strip()],
-            "fallback_message": data.fallbackMessage,
-        },
-    )
-    return Envelope(data=_ai_config_out(row))
+    return Envelope(data=_ai_config_out(await service.save_ai_config(session, subject, data)))
 
 
 async def _credits(session: Connection, workspace_id: UUID) -> Credits:

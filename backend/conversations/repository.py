@@ -108,3 +108,44 @@ async def touch_conversation(
         " where id = %s",
         (added, order_lookups, escalate, conversation_id),
     )
+
+
+# -- a customer's conversations (the customers API and the portal) ------------------------------
+
+
+async def customer_conversations(
+    conn: Connection, customer_id: UUID, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """A customer's conversations, latest first, previews left out; and how many there are."""
+    cur = await conn.execute(
+        "select *, count(*) over () as total from public.conversations"
+        " where customer_id = %s and not is_preview"
+        " order by last_message_at desc, id limit %s offset %s",
+        (customer_id, limit, offset),
+    )
+    rows = await cur.fetchall()
+    if rows or offset == 0:
+        return rows, int(rows[0]["total"]) if rows else 0
+    cur = await conn.execute(
+        "select count(*) as n from public.conversations where customer_id = %s and not is_preview",
+        (customer_id,),
+    )
+    counted = await cur.fetchone()
+    return [], int(counted["n"]) if counted else 0
+
+
+async def conversation_visible(conn: Connection, conversation_id: UUID) -> bool:
+    """Whether the caller's policies show them this conversation (a portal customer sees only
+    their own)."""
+    cur = await conn.execute("select 1 from public.conversations where id = %s", (conversation_id,))
+    return await cur.fetchone() is not None
+
+
+async def transcript(conn: Connection, conversation_id: UUID) -> list[dict[str, Any]]:
+    """Every message of a conversation, oldest first."""
+    cur = await conn.execute(
+        "select id, role, content, created_at from public.messages"
+        " where conversation_id = %s order by created_at, id",
+        (conversation_id,),
+    )
+    return await cur.fetchall()

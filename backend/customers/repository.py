@@ -90,35 +90,6 @@ async def search(
     return [], int(counted["n"]) if counted else 0
 
 
-async def conversations(
-    conn: Connection, customer_id: UUID, *, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
-    cur = await conn.execute(
-        "select *, count(*) over () as total from public.conversations"
-        " where customer_id = %s and not is_preview"
-        " order by last_message_at desc, id limit %s offset %s",
-        (customer_id, limit, offset),
-    )
-    rows = await cur.fetchall()
-    if rows or offset == 0:
-        return rows, int(rows[0]["total"]) if rows else 0
-    cur = await conn.execute(
-        "select count(*) as n from public.conversations where customer_id = %s and not is_preview",
-        (customer_id,),
-    )
-    counted = await cur.fetchone()
-    return [], int(counted["n"]) if counted else 0
-
-
-async def messages(conn: Connection, conversation_id: UUID) -> list[dict[str, Any]]:
-    cur = await conn.execute(
-        "select id, role, content, created_at from public.messages"
-        " where conversation_id = %s order by created_at, id",
-        (conversation_id,),
-    )
-    return await cur.fetchall()
-
-
 # -- tickets ----------------------------------------------------------------------------------
 
 
@@ -186,44 +157,10 @@ async def update_ticket(
     return await cur.fetchone()
 
 
-# -- the portal -------------------------------------------------------------------------------
-
-
 async def me(conn: Connection, user_id: UUID) -> dict[str, Any] | None:
+    """The customer a portal login belongs to (read under the customer's own claims)."""
     cur = await conn.execute("select * from public.customers where user_id = %s", (user_id,))
     return await cur.fetchone()
-
-
-async def portal_chatbots(conn: Connection, customer: dict[str, Any]) -> list[dict[str, Any]]:
-    """The customer's own bot, or every active bot of the workspace (read as the login role:
-    a customer is no member and cannot read the workspace's bots)."""
-    cur = await conn.execute(
-        "select id, name, theme ->> 'avatar' as avatar_url, first_message, is_active"
-        " from public.chatbots where workspace_id = %s and is_active"
-        " and (%s::uuid is null or id = %s) order by created_at, id",
-        (customer["workspace_id"], customer["chatbot_id"], customer["chatbot_id"]),
-    )
-    return await cur.fetchall()
-
-
-async def portal_voice_assistants(conn: Connection, workspace_id: UUID) -> list[dict[str, Any]]:
-    """The workspace's voice assistants a customer can call (those with a phone number)."""
-    cur = await conn.execute(
-        "select vapi_id as id, name, phone_number from public.voice_assistants"
-        " where workspace_id = %s and phone_number is not null order by name, vapi_id",
-        (workspace_id,),
-    )
-    return await cur.fetchall()
-
-
-async def portal_whatsapp_agents(conn: Connection, workspace_id: UUID) -> list[dict[str, Any]]:
-    """The workspace's WhatsApp agents that are not archived."""
-    cur = await conn.execute(
-        "select agent_id as id, name, status from public.whatsapp_agents"
-        " where workspace_id = %s and status = 'active' order by name, agent_id",
-        (workspace_id,),
-    )
-    return await cur.fetchall()
 
 
 # -- visitors who became customers --------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Customers, their tickets, and the portal: request and response bodies.
+"""Customers and their tickets: request and response bodies.
 
 Admin-created customers answer with the bot-builder document's shapes (snake case); lists follow
 the omnichannel document's Customer API (camel case, `{success, data, pagination}`)."""
@@ -119,15 +119,6 @@ class TicketCreate(BaseModel):
     priority: Priority = "medium"
 
 
-class PortalTicketCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    subject: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=10000)
-    priority: Priority = "medium"
-    conversation_id: UUID | None = None
-
-
 class TicketUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -147,46 +138,3 @@ class Ticket(BaseModel):
     updated_at: datetime
     resolved_at: datetime | None
     closed_at: datetime | None
-
-
-class PortalProfile(BaseModel):
-    id: UUID
-    user_id: UUID
-    email: str | None
-    full_name: str | None
-    company_name: str | None
-    chatbot_id: UUID | None
-    created_by_user_id: UUID | None
-
-
-class PortalChatbot(BaseModel):
-    id: UUID
-    name: str
-    avatar_url: str | None
-    first_message: str
-    is_active: bool
-
-
-class PortalVoiceAssistant(BaseModel):
-    id: str  # VAPI's id, as the voice API names assistants
-    name: str
-    phone_number: str
-
-
-class PortalWhatsAppAgent(BaseModel):
-    id: str  # ElevenLabs' agent id, as the WhatsApp agents API names agents
-    name: str
-    status: str
-
-
-class PortalAgents(BaseModel):
-    chatbots: list[PortalChatbot]
-    voice_assistants: list[PortalVoiceAssistant]
-    whatsapp_agents: list[PortalWhatsAppAgent]
-
-
-class PortalMessage(BaseModel):
-    id: UUID
-    role: str
-    content: str
-    created_at: datetime

@@ -258,6 +258,100 @@ async def cancel_requested(conn: Connection, crawl_id: UUID) -> bool:
     return bool(row and row["cancel_requested"])
 
 
+async def crawl_by_id(conn: Connection, crawl_id: UUID) -> dict[str, Any] | None:
+    """Any workspace's crawl (for the job that runs it)."""
+    cur = await conn.execute("select * from public.crawls where id = %s", (crawl_id,))
+    return await cur.fetchone()
+
+
+async def workspace_language(conn: Connection, workspace_id: UUID) -> str | None:
+    """The language the workspace's AI configuration names, if it has one."""
+    cur = await conn.execute(
+        "select language from public.ai_configs where workspace_id = %s", (workspace_id,)
+    )
+    row = await cur.fetchone()
+    return row["language"] if row else None
+
+
+async def mark_page_unchanged(conn: Connection, source_id: UUID, url: str) -> None:
+    await conn.execute(
+        "update public.knowledge_pages set status = 'unchanged', fetched_at = now()"
+        " where source_id = %s and url = %s",
+        (source_id, url),
+    )
+
+
+async def sources_due(conn: Connection) -> list[dict[str, Any]]:
+    """Every workspace's website sources whose daily or weekly re-crawl is due."""
+    cur = await conn.execute(
+        """
+        select s.id, s.workspace_id, s.chatbot_id, s.max_pages from public.knowledge_sources s
+        where s.kind = 'website' and s.refresh <> 'manual' and s.status <> 'crawling'
+          and (s.last_crawled_at is null or s.last_crawled_at < now() - case s.refresh
+                 when 'daily' then interval '1 day' else interval '7 days' end)
+        """
+    )
+    return await cur.fetchall()
+
+
+# -- embedding --------------------------------------------------------------------------------
+
+
+async def embedding_target(conn: Connection, source_id: UUID) -> dict[str, Any] | None:
+    """A source's workspace and bot, with the workspace's OpenAI key and its status."""
+    cur = await conn.execute(
+        "select s.workspace_id, s.chatbot_id, o.secrets ->> 'api_key' as encrypted_api_key,"
+        " o.status from public.knowledge_sources s"
+        " left join public.connections o on o.workspace_id = s.workspace_id"
+        " and o.provider = 'openai' and o.account = ''"
+        " where s.id = %s",
+        (source_id,),
+    )
+    return await cur.fetchone()
+
+
+async def record_embedding_usage(
+    conn: Connection,
+    *,
+    workspace_id: UUID,
+    chatbot_id: UUID,
+    model: str,
+    tokens: int,
+    cost: Any,
+    price_version: Any,
+) -> None:
+    await conn.execute(
+        "insert into public.token_usage (workspace_id, chatbot_id, service, channel, model,"
+        " prompt_tokens, total_tokens, cost, price_version)"
+        " values (%s, %s, 'OPENAI_EMBEDDING', 'KNOWLEDGE', %s, %s, %s, %s, %s)",
+        (workspace_id, chatbot_id, model, tokens, tokens, cost, price_version),
+    )
+
+
+async def clear_error_starting(conn: Connection, source_id: UUID, prefix: str) -> None:
+    """Take the source's error off if it starts with `prefix`."""
+    await conn.execute(
+        "update public.knowledge_sources set error = null where id = %s and error like %s",
+        (source_id, f"{prefix}%"),
+    )
+
+
+async def sources_with_error_starting(conn: Connection, prefix: str) -> list[dict[str, Any]]:
+    """Every workspace's sources whose error starts with `prefix`."""
+    cur = await conn.execute(
+        "select id, workspace_id from public.knowledge_sources where error like %s",
+        (f"{prefix}%",),
+    )
+    return await cur.fetchall()
+
+
+async def lock_document(conn: Connection, chatbot_id: UUID, digest: str) -> None:
+    """Hold a lock on (bot, text) to the end of the transaction."""
+    await conn.execute(
+        "select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{chatbot_id}:{digest}",)
+    )
+
+
 # -- retrieval --------------------------------------------------------------------------------
 
 
@@ -357,3 +451,75 @@ async def page_titles(conn: Connection, chatbot_id: UUID, limit: int) -> list[st
         (chatbot_id, limit),
     )
     return [row["title"] for row in await cur.fetchall()]
+
+
+# -- bots' own vector indexes (see vector_index.py); on an autocommit connection ---------------
+
+
+async def try_lock(conn: Connection, name: str) -> bool:
+    """A session-level advisory lock on `name`, if no other session holds it."""
+    cur = await conn.execute("select pg_try_advisory_lock(hashtext(%s)) as ok", (name,))
+    row = await cur.fetchone()
+    return bool(row and row["ok"])
+
+
+async def unlock(conn: Connection, name: str) -> None:
+    await conn.execute("select pg_advisory_unlock(hashtext(%s))", (name,))
+
+
+async def embedded_chunks(conn: Connection, chatbot_id: UUID, *, up_to: int) -> int:
+    """How many of the bot's chunks have an embedding, counted up to `up_to`."""
+    cur = await conn.execute(
+        "select count(*) as n from (select 1 from public.knowledge_chunks"
+        " where chatbot_id = %s and embedding is not null limit %s) c",
+        (chatbot_id, up_to),
+    )
+    row = await cur.fetchone()
+    return int(row["n"]) if row else 0
+
+
+async def index_valid(conn: Connection, name: str) -> bool | None:
+    """Whether the index is valid; None when there is none."""
+    cur = await conn.execute(
+        "select i.indisvalid as valid from pg_index i join pg_class c on c.oid = i.indexrelid"
+        " where c.relname = %s and c.relnamespace = 'public'::regnamespace",
+        (name,),
+    )
+    row = await cur.fetchone()
+    return None if row is None else bool(row["valid"])
+
+
+async def drop_index(conn: Connection, name: str) -> None:
+    await conn.execute(
+        sql.SQL("drop index concurrently if exists public.{}").format(sql.Identifier(name))
+    )
+
+
+async def create_vector_index(conn: Connection, name: str, chatbot_id: UUID) -> None:
+    """An HNSW index of the bot's own chunks (in whichever schema holds pgvector)."""
+    cur = await conn.execute(
+        "select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace"
+        " where e.extname = 'vector'"
+    )
+    home = await cur.fetchone()
+    assert home is not None
+    await conn.execute(
+        sql.SQL(
+            "create index concurrently if not exists {} on public.knowledge_chunks"
+            " using hnsw (embedding {}.vector_cosine_ops) where chatbot_id = {}"
+        ).format(
+            sql.Identifier(name), sql.Identifier(home["nspname"]), sql.Literal(str(chatbot_id))
+        )
+    )
+
+
+async def orphan_vector_indexes(conn: Connection, prefix: str) -> list[str]:
+    """The names of the bots' indexes (`prefix` + a bot's id) whose bot no longer exists."""
+    cur = await conn.execute(
+        "select c.relname from pg_class c where c.relkind = 'i'"
+        " and c.relnamespace = 'public'::regnamespace and starts_with(c.relname, %s)"
+        " and not exists (select 1 from public.chatbots b"
+        "   where replace(b.id::text, '-', '') = substr(c.relname, %s))",
+        (prefix, len(prefix) + 1),
+    )
+    return [row["relname"] for row in await cur.fetchall()]

@@ -386,9 +386,7 @@ async def same_document(
     on (bot, text) to the end of the transaction, so that the same upload sent twice at once
     also makes a single source."""
     digest = text_hash(document.text)
-    await conn.execute(
-        "select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{chatbot_id}:{digest}",)
-    )
+    await repository.lock_document(conn, chatbot_id, digest)
     return await repository.source_with_content(conn, chatbot_id, kind, digest)
 
 

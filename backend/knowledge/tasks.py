@@ -69,24 +69,17 @@ async def run_crawl(app: AppContext, crawl_id: UUID) -> dict[str, Any]:
     arrives (so progress is visible and nothing waits for the end); unchanged pages keep their
     chunks; pages gone from the site are dropped, but only after a crawl that reached it."""
     async with app.db.system() as conn:
-        found = await (
-            await conn.execute("select * from public.crawls where id = %s", (crawl_id,))
-        ).fetchone()
+        found = await repository.crawl_by_id(conn, crawl_id)
     if found is None or found["state"] not in {"queued", "running"}:
         return found or {}
     workspace_id, source_id = found["workspace_id"], found["source_id"]
     async with app.db.for_workspace(workspace_id, _PRINCIPAL) as conn:
         source = await repository.get_source(conn, workspace_id, source_id)
         assert source is not None
-        config = await (
-            await conn.execute(
-                "select language from public.ai_configs where workspace_id = %s", (workspace_id,)
-            )
-        ).fetchone()
+        workspace_language = await repository.workspace_language(conn, workspace_id)
         await repository.update_crawl(conn, crawl_id, state="running", started_at=datetime.now(UTC))
         await repository.update_source(conn, source_id, status="crawling", error=None)
         previous = await repository.page_validators(conn, source_id)
-    workspace_language = config["language"] if config else None
 
     async def cancelled() -> bool:
         async with app.db.for_workspace(workspace_id, _PRINCIPAL) as conn:
@@ -236,11 +229,7 @@ async def _store_page(
     decided = replace(page, body=b"", status=status, reason=reason)
     async with app.db.for_workspace(workspace_id, _PRINCIPAL) as conn:
         if status == "unchanged":  # keep its chunks; only note that it is still there
-            await conn.execute(
-                "update public.knowledge_pages set status = 'unchanged', fetched_at = now()"
-                " where source_id = %s and url = %s",
-                (source_id, page.url),
-            )
+            await repository.mark_page_unchanged(conn, source_id, page.url)
             return 0, decided
         page_id = await repository.upsert_page(
             conn,
@@ -300,16 +289,7 @@ async def run_embedding(app: AppContext, source_id: UUID) -> str:
     last one stopped. Returns what happened: "done", "paused" (the workspace may not spend: the
     source says so) or "no key"."""
     async with app.db.system() as conn:
-        row = await (
-            await conn.execute(
-                "select s.workspace_id, s.chatbot_id, o.secrets ->> 'api_key' as encrypted_api_key,"
-                " o.status from public.knowledge_sources s"
-                " left join public.connections o on o.workspace_id = s.workspace_id"
-                " and o.provider = 'openai' and o.account = ''"
-                " where s.id = %s",
-                (source_id,),
-            )
-        ).fetchone()
+        row = await repository.embedding_target(conn, source_id)
     if row is None or not row["encrypted_api_key"] or row["status"] != "valid":
         return "no key"
     workspace_id, chatbot_id = row["workspace_id"], row["chatbot_id"]
@@ -357,11 +337,14 @@ async def run_embedding(app: AppContext, source_id: UUID) -> str:
             await repository.set_embeddings(
                 conn, chatbot_id, [(c["id"], v) for c, v in zip(chunks, vectors, strict=True)]
             )
-            await conn.execute(
-                "insert into public.token_usage (workspace_id, chatbot_id, service, channel, model,"
-                " prompt_tokens, total_tokens, cost, price_version)"
-                " values (%s, %s, 'OPENAI_EMBEDDING', 'KNOWLEDGE', %s, %s, %s, %s, %s)",
-                (workspace_id, chatbot_id, model, tokens, tokens, cost, version),
+            await repository.record_embedding_usage(
+                conn,
+                workspace_id=workspace_id,
+                chatbot_id=chatbot_id,
+                model=model,
+                tokens=tokens,
+                cost=cost,
+                price_version=version,
             )
             await billing.settle(conn, workspace_id, admission, cost)
 
@@ -379,10 +362,7 @@ async def _pause(conn: Any, source_id: UUID, paused: billing.WorkspacePaused) ->
 
 
 async def _clear_pause(conn: Any, source_id: UUID) -> None:
-    await conn.execute(
-        "update public.knowledge_sources set error = null where id = %s and error like %s",
-        (source_id, f"{EMBEDDING_PAUSED}%"),
-    )
+    await repository.clear_error_starting(conn, source_id, EMBEDDING_PAUSED)
 
 
 @task_app.periodic(cron="*/10 * * * *")
@@ -400,12 +380,7 @@ async def resume_paused_embeddings(app: AppContext) -> list[UUID]:
     their mark is taken off in the same transaction (the job puts it back if it is refused
     again), so a source is queued once. Returns the sources queued."""
     async with app.db.system() as conn:
-        marked = await (
-            await conn.execute(
-                "select id, workspace_id from public.knowledge_sources where error like %s",
-                (f"{EMBEDDING_PAUSED}%",),
-            )
-        ).fetchall()
+        marked = await repository.sources_with_error_starting(conn, EMBEDDING_PAUSED)
     resumed = []
     for source in marked:
         async with app.db.for_workspace(source["workspace_id"], _PRINCIPAL) as conn:
@@ -451,16 +426,7 @@ async def refresh_due(context: procrastinate.JobContext, timestamp: int) -> None
     """Start the daily and weekly re-crawls that are due."""
     app = app_context(context)
     async with app.db.system() as conn:
-        due = await (
-            await conn.execute(
-                """
-            select s.id, s.workspace_id, s.chatbot_id, s.max_pages from public.knowledge_sources s
-            where s.kind = 'website' and s.refresh <> 'manual' and s.status <> 'crawling'
-              and (s.last_crawled_at is null or s.last_crawled_at < now() - case s.refresh
-                     when 'daily' then interval '1 day' else interval '7 days' end)
-            """
-            )
-        ).fetchall()
+        due = await repository.sources_due(conn)
     for source in due:
         async with app.db.for_workspace(source["workspace_id"], _PRINCIPAL) as conn:
             await start_crawl(conn, source)

@@ -12,13 +12,12 @@ index once it is valid and the exact scan until then.
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 import structlog
-from psycopg import sql
 
-from backend.db import Database
+from backend.db import Connection, Database
+from backend.knowledge import repository
 
 log = structlog.get_logger(__name__)
 
@@ -37,56 +36,25 @@ async def ensure(db: Database, chatbot_id: UUID, *, min_chunks: int) -> str:
     async with db.pool.connection() as conn:
         await conn.set_autocommit(True)  # CREATE INDEX CONCURRENTLY cannot run in a transaction
         try:
-            lock = await (
-                await conn.execute("select pg_try_advisory_lock(hashtext(%s)) as ok", (name,))
-            ).fetchone()
-            if not (lock and lock["ok"]):
+            if not await repository.try_lock(conn, name):
                 return "busy"
             try:
                 return await _ensure(conn, chatbot_id, name, min_chunks)
             finally:
-                await conn.execute("select pg_advisory_unlock(hashtext(%s))", (name,))
+                await repository.unlock(conn, name)
         finally:
             await conn.set_autocommit(False)
 
 
-async def _ensure(conn: Any, chatbot_id: UUID, name: str, min_chunks: int) -> str:
-    embedded = await (
-        await conn.execute(
-            "select count(*) as n from (select 1 from public.knowledge_chunks"
-            " where chatbot_id = %s and embedding is not null limit %s) c",
-            (chatbot_id, min_chunks + 1),
-        )
-    ).fetchone()
-    if embedded["n"] <= min_chunks:
+async def _ensure(conn: Connection, chatbot_id: UUID, name: str, min_chunks: int) -> str:
+    if await repository.embedded_chunks(conn, chatbot_id, up_to=min_chunks + 1) <= min_chunks:
         return "small"
-    state = await (
-        await conn.execute(
-            "select i.indisvalid as valid from pg_index i join pg_class c on c.oid = i.indexrelid"
-            " where c.relname = %s and c.relnamespace = 'public'::regnamespace",
-            (name,),
-        )
-    ).fetchone()
-    if state is not None and state["valid"]:
+    valid = await repository.index_valid(conn, name)
+    if valid:
         return "present"
-    if state is not None:
-        await conn.execute(
-            sql.SQL("drop index concurrently if exists public.{}").format(sql.Identifier(name))
-        )
-    home = await (
-        await conn.execute(
-            "select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace"
-            " where e.extname = 'vector'"
-        )
-    ).fetchone()
-    await conn.execute(
-        sql.SQL(
-            "create index concurrently if not exists {} on public.knowledge_chunks"
-            " using hnsw (embedding {}.vector_cosine_ops) where chatbot_id = {}"
-        ).format(
-            sql.Identifier(name), sql.Identifier(home["nspname"]), sql.Literal(str(chatbot_id))
-        )
-    )
+    if valid is not None:
+        await repository.drop_index(conn, name)
+    await repository.create_vector_index(conn, name, chatbot_id)
     log.info("vector_index_built", chatbot_id=str(chatbot_id), chunks=f">{min_chunks}")
     return "built"
 
@@ -96,21 +64,9 @@ async def drop_orphans(db: Database) -> list[str]:
     async with db.pool.connection() as conn:
         await conn.set_autocommit(True)
         try:
-            rows = await (
-                await conn.execute(
-                    "select c.relname from pg_class c where c.relkind = 'i'"
-                    " and c.relnamespace = 'public'::regnamespace and starts_with(c.relname, %s)"
-                    " and not exists (select 1 from public.chatbots b"
-                    "   where replace(b.id::text, '-', '') = substr(c.relname, %s))",
-                    (PREFIX, len(PREFIX) + 1),
-                )
-            ).fetchall()
-            for row in rows:
-                await conn.execute(
-                    sql.SQL("drop index concurrently if exists public.{}").format(
-                        sql.Identifier(row["relname"])
-                    )
-                )
+            names = await repository.orphan_vector_indexes(conn, PREFIX)
+            for name in names:
+                await repository.drop_index(conn, name)
         finally:
             await conn.set_autocommit(False)
-    return [row["relname"] for row in rows]
+    return names

@@ -20,7 +20,7 @@ from backend.auth.subjects import ApiKey, AuthSubject, User
 from backend.context import Context
 from backend.kit.pagination import Limit, Page
 from backend.kit.schemas import Envelope, PageEnvelope
-from backend.notifications import repository, service
+from backend.notifications import service
 from backend.notifications.schemas import (
     ContactIn,
     EmailAccepted,
@@ -90,14 +90,8 @@ async def list_emails(
     kind: EmailKind | None = None,
 ) -> PageEnvelope[EmailSummary]:
     """The workspace's e-mails, newest first (owners and admins)."""
-    subject.require_admin("read the workspace's e-mails")
-    rows, total = await repository.page(
-        session,
-        subject.workspace_id,
-        status=status_filter,
-        kind=kind,
-        limit=limit,
-        offset=(page - 1) * limit,
+    rows, total = await service.emails(
+        session, subject, status=status_filter, kind=kind, page=page, limit=limit
     )
     return PageEnvelope.of(
         [EmailSummary.model_validate(r) for r in rows], page=page, limit=limit, total=total
@@ -109,8 +103,6 @@ async def get_email(
     email_id: UUID, subject: AdminSubject, session: Session
 ) -> Envelope[EmailDetail]:
     """One e-mail with its HTML and text: what was sent, or what waits in the outbox."""
-    subject.require_admin("read the workspace's e-mails")
-    row = await repository.get(session, subject.workspace_id, email_id)
-    if row is None:
-        raise service.EmailNotFound()
-    return Envelope(data=EmailDetail.model_validate(row))
+    return Envelope(
+        data=EmailDetail.model_validate(await service.email(session, subject, email_id))
+    )

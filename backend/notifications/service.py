@@ -20,6 +20,7 @@ from lxml import etree
 
 from backend.auth.subjects import ApiKey, AuthSubject, User
 from backend.context import AppContext
+from backend.db import Connection
 from backend.errors import Conflict, NotFound, RateLimited
 from backend.notifications import repository, tasks
 from backend.notifications.schemas import ContactIn, EmailSend
@@ -229,4 +230,29 @@ async def contact(
         assert row is not None  # no idempotency key: nothing to conflict with
         await enqueue(conn, tasks.send_email, email_id=str(row["id"]))
     log.info("contact_email_queued", email_id=str(row["id"]), workspace_id=str(workspace_id))
+    return row
+
+
+async def emails(
+    conn: Connection,
+    subject: AuthSubject[User],
+    *,
+    status: str | None,
+    kind: str | None,
+    page: int,
+    limit: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """The workspace's e-mails, newest first (owners and admins)."""
+    subject.require_admin("read the workspace's e-mails")
+    return await repository.page(
+        conn, subject.workspace_id, status=status, kind=kind, limit=limit,
+        offset=(page - 1) * limit,
+    )  # fmt: skip
+
+
+async def email(conn: Connection, subject: AuthSubject[User], email_id: UUID) -> dict[str, Any]:
+    subject.require_admin("read the workspace's e-mails")
+    row = await repository.get(conn, subject.workspace_id, email_id)
+    if row is None:
+        raise EmailNotFound()
     return row

@@ -14,12 +14,12 @@ from backend.auth.dependencies import api_subject
 from backend.auth.subjects import ApiKey, AuthSubject, User
 from backend.business import service as business
 from backend.context import Context
-from backend.errors import NotFound
+from backend.errors import CHICX_CODES, NotFound
 from backend.kit.pagination import Limit, Page
 from backend.kit.phones import search_prefixes
 from backend.stats import repository
 
-router = APIRouter(prefix="/api/stats", tags=["stats"])
+router = APIRouter(prefix="/api/stats", tags=["stats"], dependencies=[Depends(CHICX_CODES)])
 
 StatsSubject = Annotated[AuthSubject[User | ApiKey], Depends(api_subject("stats:read"))]
 

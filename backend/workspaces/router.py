@@ -25,10 +25,7 @@ router = APIRouter(prefix="/api/workspaces", tags=["workspaces"])
 async def list_workspaces(
     user: AdminUser, session: Session, context: Context
 ) -> Envelope[list[Workspace]]:
-    rows = await service.list_for(session, user)
-    if not rows:  # first use: the personal workspace appears
-        await service.resolve(session, user, None, context.settings)
-        rows = await service.list_for(session, user)
+    rows = await service.list_for(session, user, context.settings)
     return Envelope(data=[Workspace.model_validate(r) for r in rows])
 
 

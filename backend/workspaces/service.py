@@ -72,8 +72,13 @@ async def current(conn: Connection, subject: AuthSubject[User | ApiKey]) -> dict
     return {**row, "principal": "user", "role": subject.role, "scopes": []}
 
 
-async def list_for(conn: Connection, user: User) -> list[dict[str, Any]]:
-    return await repository.memberships(conn, user.id)
+async def list_for(conn: Connection, user: User, settings: Settings) -> list[dict[str, Any]]:
+    """The user's workspaces; on first use, the personal workspace appears."""
+    rows = await repository.memberships(conn, user.id)
+    if not rows:
+        await resolve(conn, user, None, settings)
+        rows = await repository.memberships(conn, user.id)
+    return rows
 
 
 async def get(conn: Connection, user: User, workspace_id: UUID) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from pydantic import BeforeValidator, ValidationError
 
 from backend.auth.gotrue import repository
 from backend.auth.gotrue import tasks as auth_tasks
+from backend.auth.gotrue.errors import AuthApiError, auth_error_response
 from backend.auth.gotrue.schemas import (
     AdminUserCreate,
     AdminUserUpdate,
@@ -29,10 +30,8 @@ from backend.auth.gotrue.schemas import (
     session_json,
     user_json,
 )
-from backend.auth.gotrue.service import AuthApiError
 from backend.context import AppContext, Context
 from backend.db import Connection, SessionEnded, session_of
-from backend.errors import error_body
 from backend.kit.pagination import MAX_PAGE
 from backend.kit.requests import bearer_token, client_ip
 from backend.tasks import enqueue
@@ -129,18 +128,6 @@ def safe_redirect(context: AppContext, redirect_to: str | None) -> str:
         if (target.scheme, target.netloc) == (origin.scheme, origin.netloc):
             return redirect_to
     return site
-
-
-def auth_error_response(exc: AuthApiError) -> JSONResponse:
-    """Supabase Auth's error body, inside the platform's: clients read `code`/`error_code` and
-    `msg`/`message`."""
-    body = {
-        **error_body(exc.code, exc.message),
-        "error_code": exc.code,
-        "msg": exc.message,
-        **exc.extra,
-    }
-    return JSONResponse(body, status_code=exc.status_code, headers={"x-sb-error-code": exc.code})
 
 
 # -- public endpoints -------------------------------------------------------------------------

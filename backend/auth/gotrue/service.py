@@ -20,26 +20,15 @@ from urllib.parse import urlencode
 import bcrypt
 
 from backend.auth.gotrue import repository
+from backend.auth.gotrue.errors import AuthApiError
 from backend.auth.tokens import TokenService
 from backend.db import Connection
-from backend.errors import VoxtroError
 
 MIN_PASSWORD_LENGTH = 6
 LINK_TTL_SECONDS = 3600
-LINK_TYPES = {"signup", "invite", "magiclink", "recovery"}
 
 # Compared against when the e-mail is unknown, so both paths cost one bcrypt check.
 _DUMMY_HASH = bcrypt.hashpw(b"not-a-password", bcrypt.gensalt()).decode()
-
-
-class AuthApiError(VoxtroError):
-    """An error in Supabase Auth's own terms; `code` is GoTrue's error code."""
-
-    def __init__(self, status_code: int, code: str, message: str, **extra: Any) -> None:
-        self.status_code = status_code
-        self.code = code
-        self.extra = extra
-        super().__init__(message)
 
 
 def invalid_credentials() -> AuthApiError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 from uuid import UUID
@@ -10,7 +11,9 @@ import procrastinate
 import structlog
 
 from backend.auth.gotrue import repository
+from backend.customers import repository as customers
 from backend.integrations.resend.client import ResendClient
+from backend.notifications import repository as emails
 from backend.tasks import PROVIDER_RETRY, app_context, task_app
 
 log = structlog.get_logger(__name__)
@@ -83,30 +86,24 @@ async def _record_for_workspace(
     sent, only the fact is kept (a live link in an admin's view would let them sign in as the
     customer). The workspace is the customer record's, never what the user's metadata says."""
     async with app.db.system() as conn:
-        cur = await conn.execute(
-            "select workspace_id from public.customers where user_id = %s", (user["id"],)
-        )
-        row = await cur.fetchone()
-    if row is None:
+        customer = await customers.me(conn, user["id"])
+    if customer is None:
         return
     if provider_id is not None:
         html, text = "<p>A sign-in link was sent.</p>", "A sign-in link was sent."
-    async with app.db.for_workspace(row["workspace_id"], "auth") as conn:
-        await conn.execute(
-            "insert into public.emails (workspace_id, kind, to_email, subject, html, text, status,"
-            " provider_id, idempotency_key, sent_at)"
-            " values (%s, 'sign_in_link', %s, %s, %s, %s, %s, %s, %s,"
-            "         case when %s::text is null then null else now() end)"
-            " on conflict (workspace_id, idempotency_key) do nothing",
-            (
-                row["workspace_id"],
-                user["email"],
-                subject,
-                html,
-                text,
-                "sent" if provider_id else "outbox",
-                provider_id,
-                f"auth-link-{context.job.id}",
-                provider_id,
-            ),
+    async with app.db.for_workspace(customer["workspace_id"], "auth") as conn:
+        await emails.insert(
+            conn,
+            {
+                "workspace_id": customer["workspace_id"],
+                "kind": "sign_in_link",
+                "to_email": user["email"],
+                "subject": subject,
+                "html": html,
+                "text": text,
+                "status": "sent" if provider_id else "outbox",
+                "provider_id": provider_id,
+                "idempotency_key": f"auth-link-{context.job.id}",
+                "sent_at": datetime.now(UTC) if provider_id else None,
+            },
         )

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from backend.auth.dependencies import AdminSubject
 from backend.context import Context
-from backend.errors import BadRequest
+from backend.errors import CHICX_CODES, BadRequest
 from backend.voice.bolna import service
 from backend.voice.bolna.dependencies import NotificationSender
 from backend.voice.bolna.schemas import (
@@ -44,6 +44,7 @@ async def connection_status(subject: AdminSubject, context: Context) -> BolnaCon
     "/webhooks/{slug}/confirm-order",
     tags=["notifications"],
     summary="Place an order confirmation call",
+    dependencies=[Depends(CHICX_CODES)],
 )
 async def confirm_order(
     data: ConfirmOrder,
