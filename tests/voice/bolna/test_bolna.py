@@ -466,7 +466,7 @@ async def test_a_failure_before_bolna_is_called_gives_the_order_back(api, admin,
     client, context = api
     async with context.db.system() as conn:
         await conn.execute(
-            "update public.connections set secrets = secrets || '{\"api_key\": \"garbled\"}'"
+            'update public.connections set secrets = secrets || \'{"api_key": "garbled"}\''
             " where provider = 'bolna'"
         )
     with pytest.raises(SecretBoxError):
