@@ -126,6 +126,14 @@ class Done:
     result: ChatResult
 
 
+async def final(first: Token | Done, events: AsyncGenerator[Token | Done, None]) -> ChatResult:
+    """The answer of a stream whose first event was read, its tokens skipped."""
+    event = first
+    while not isinstance(event, Done):
+        event = await anext(events)
+    return event.result
+
+
 @dataclass
 class _Turn:
     """What one message needs, gathered before any provider is called."""
@@ -188,7 +196,7 @@ class _BotParts:
     faqs: faq_matching.FaqIndex
     actions: list[dict[str, Any]]
     knowledge: knowledge.Extent
-    # What the bot can tell about, to offer a visitor: its FAQs' questions, else its pages.
+    # What the bot can tell about, to offer whoever asks: its FAQs' questions, else its pages.
     topics: list[str]
 
 
@@ -251,10 +259,8 @@ class ChatEngine:
         )
 
     async def reply(self, inp: ChatInput) -> ChatResult:
-        async for event in self.events(inp):
-            if isinstance(event, Done):
-                return event.result
-        raise AssertionError("the engine ended without an answer")
+        events = self.events(inp)
+        return await final(await anext(events), events)
 
     async def events(self, inp: ChatInput) -> AsyncGenerator[Token | Done, None]:
         started = time.perf_counter()
@@ -573,8 +579,8 @@ class ChatEngine:
         return Toolbox(
             actions=actions,
             commerce=commerce,
-            # Orders are personal: an integration's server may look any up, a customer only
-            # those placed with their own phone, an anonymous visitor none.
+            # Orders are personal: the channel says whose the sender may ask about (any, those
+            # placed with one phone, or none).
             orders=order_owner is not None,
             order_owner=None if order_owner == ANY_ORDER else order_owner,
             http=self.http,
@@ -777,7 +783,7 @@ def _small_talk(kind: str, bot: dict[str, Any], words: Lexicon, parts: _BotParts
     if kind != "greeting":
         return replies[kind]
     # The bot's own welcome when an admin wrote one (the column's default is English, whatever
-    # the workspace speaks), and what a visitor may ask it.
+    # the workspace speaks), and what one may ask it.
     welcome = (bot.get("first_message") or "").strip()
     text = welcome if welcome and welcome != _DEFAULT_WELCOME else replies["greeting"]
     if parts.topics:

@@ -15,7 +15,7 @@ from uuid import UUID
 from fastapi import Response
 from fastapi.responses import StreamingResponse
 
-from backend.chat.engine import ChatResult, Done, Token
+from backend.chat.engine import ChatResult, Done, Token, final
 from backend.conversations import repository as conversations
 from backend.conversations.channel import Opened, OrderOwner, Sender
 from backend.conversations.schemas import VerifiedUser
@@ -118,10 +118,7 @@ class WebChat:
         id and the usage). Errors before the first event keep their HTTP status."""
         first = await anext(answer)
         if not self.stream:
-            event = first
-            while not isinstance(event, Done):
-                event = await anext(answer)
-            return result_json(event.result)
+            return result_json(await final(first, answer))
 
         async def body() -> AsyncIterator[str]:
             event: Token | Done | None = first

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.auth.dependencies import ApiKeySubject, limit_visitor
 from backend.chat.dependencies import Engine
-from backend.chat.engine import ChatInput, ChatResult, Done, Token
+from backend.chat.engine import ChatInput, ChatResult, Done, Token, final
 from backend.chatbots import repository as chatbots
 from backend.context import Context
 from backend.conversations.channel import ANY_ORDER, Opened, Sender
@@ -80,9 +80,7 @@ class OpenAIChat(WebChat):
         created = int(time.time())
         first = await anext(answer)
         if not self.stream:
-            event = first
-            while not isinstance(event, Done):
-                event = await anext(answer)
+            result = await final(first, answer)
             return {
                 "id": completion_id,
                 "object": "chat.completion",
@@ -95,12 +93,12 @@ class OpenAIChat(WebChat):
                         "logprobs": None,
                         "message": {
                             "role": "assistant",
-                            "content": event.result.message,
+                            "content": result.message,
                             "refusal": None,
                         },
                     }
                 ],
-                "usage": _usage(event.result),
+                "usage": _usage(result),
             }
 
         def chunk(
