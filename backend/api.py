@@ -11,8 +11,6 @@ from backend.auth.router import router as auth_router
 from backend.billing.router import router as billing_router
 from backend.business.router import router as business_router
 from backend.cache.router import router as cache_router
-from backend.chat.openai_compat import router as openai_compat_router
-from backend.chat.router import router as chat_router
 from backend.chatbots.router import router as chatbots_router
 from backend.connections.router import router as connections_router
 from backend.contacts.router import router as contacts_router
@@ -27,6 +25,8 @@ from backend.stats.router import router as stats_router
 from backend.voice.bolna.router import router as bolna_router
 from backend.voice.elevenlabs.router import router as elevenlabs_router
 from backend.voice.vapi.router import router as vapi_router
+from backend.widget.openai_compat import router as openai_compat_router
+from backend.widget.router import chat_router
 from backend.widget.router import router as widget_router
 from backend.widget.static import router as widget_static_router
 from backend.workspaces.router import router as workspaces_router

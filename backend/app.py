@@ -15,6 +15,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from backend.api import build_router
 from backend.auth.gotrue.errors import AuthApiError, auth_error_response
+from backend.chat.engine import ChatEngine
 from backend.config import Settings, get_settings
 from backend.context import AppContext
 from backend.errors import install_error_handlers
@@ -87,6 +88,8 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> F
     )
     install_openapi(app)
     app.state.context = context
+    # The engine keeps each bot's parts between messages: one per process (chat.dependencies).
+    app.state.chat = ChatEngine.build(context)
     install_error_handlers(app)
 
     @app.exception_handler(AuthApiError)

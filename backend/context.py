@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,7 +10,6 @@ from fastapi import Depends, Request
 from backend.auth.gotrue.service import AuthService
 from backend.auth.identity import IdentityProvider, LocalIdentity, SupabaseIdentity
 from backend.auth.tokens import TokenService
-from backend.chat.engine import ChatEngine
 from backend.config import Settings
 from backend.db import Database
 from backend.integrations.openai.client import OpenAIGateway
@@ -30,10 +29,6 @@ class AppContext:
     secrets: SecretBox
     openai: OpenAIGateway
     http: SafeHTTPClient  # every tenant-directed fetch goes through it
-    chat: ChatEngine = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.chat = ChatEngine(self)
 
     @classmethod
     def build(cls, settings: Settings) -> AppContext:

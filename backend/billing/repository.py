@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from backend.db import Connection
+from backend.db import Connection, insert_sql
 
 # Longer than the slowest call a message can make (4 calls, each up to 60 s with 2 retries).
 RESERVATION_TTL = "15 minutes"
@@ -271,3 +271,11 @@ async def budget_alerts(
     )
     total = await counted.fetchone()
     return rows, int(total["n"]) if total else 0
+
+
+async def add_usage(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Usage rows, all of the same columns, in one statement."""
+    if not rows:
+        return
+    async with conn.cursor() as cur:
+        await cur.executemany(insert_sql("token_usage", rows[0]), rows)

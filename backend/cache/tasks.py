@@ -7,8 +7,9 @@ from uuid import UUID
 import procrastinate
 import structlog
 
-from backend.chat.engine import ChatInput
+from backend.chat.engine import ChatEngine, ChatInput
 from backend.tasks import PROVIDER_RETRY, app_context, task_app
+from backend.widget.channel import WebChat
 
 log = structlog.get_logger(__name__)
 
@@ -17,13 +18,13 @@ log = structlog.get_logger(__name__)
 async def warm(context: procrastinate.JobContext, chatbot_id: str, query: str) -> None:
     """Answer one question through the engine so that its answer lands in the cache. A retry
     after a success finds the cached answer and costs nothing."""
-    app = app_context(context)
-    result = await app.chat.reply(
+    engine = ChatEngine.build(app_context(context))
+    result = await engine.reply(
         ChatInput(
             chatbot_id=UUID(chatbot_id),
             message=query,
-            visitor_id="cache-warmer",
-            channel="widget",
+            # Asked as a widget visitor's first question: the answer serves theirs.
+            channel=WebChat("cache-warmer"),
             record_conversation=False,
         )
     )

@@ -1,17 +1,20 @@
-"""The conversation engine: one for every channel (widget, API, WhatsApp, portal).
+"""The conversation engine: one for every channel (widget, API, WhatsApp, portal), knowing none.
 
-For each visitor message:
-1. load the bot with its workspace's AI configuration and keys, and the conversation;
+A turn comes in on a channel (`conversations.channel`), which finds the conversation and says who
+sent the message and what they may see; the engine answers it:
+1. load the bot with its workspace's AI configuration and keys, and (through the channel) the
+   conversation;
 2. answer from the response cache or a confident FAQ match when it can (free, instant);
 3. without a model key, answer from the knowledge base (best passages and their links) or say
    plainly that it cannot;
-4. otherwise hold the call's cost against the budget *before* spending anything, then call the
-   model with the workspace's key, the knowledge and recent history, running its tool calls;
+4. otherwise hold the call's cost against the budget *before* spending anything
+   (`billing.metering`), then call the model with the workspace's key, the knowledge and recent
+   history, running its tool calls;
 5. store both messages, the usage and its cost, and the cache entry, in one transaction.
 
 No database transaction stays open while a provider works: the engine reads in one short
 transaction, calls out, and writes in another. Answers are produced as a stream of events
-(`Token`s, then one `Done`); the non-streaming API simply collects them.
+(`Token`s, then one `Done`), which the channel delivers its own way.
 """
 
 from __future__ import annotations
@@ -31,23 +34,24 @@ from uuid import UUID
 import anyio
 import structlog
 
-from backend.billing import prices
-from backend.billing import service as billing
+from backend.billing import metering, prices
+from backend.billing.metering import Meter
 from backend.cache import repository as cache
 from backend.chat import faq as faq_matching
 from backend.chat import prompt as prompts
 from backend.chat import repository
 from backend.chat.tools import MAX_RESULT_CHARS, ORDER_TOOLS, Toolbox
 from backend.chatbots.service import ChatbotNotFound
+from backend.config import Settings
 from backend.conversations import repository as conversations
-from backend.conversations.schemas import VerifiedUser
-from backend.db import Connection, set_claims, workspace_claims
-from backend.errors import NotFound, VoxtroError
+from backend.conversations.channel import ANY_ORDER, Channel, Opened, OrderOwner
+from backend.db import Connection, Database, set_claims, workspace_claims
+from backend.errors import VoxtroError
 from backend.integrations.commerce.client import CommerceClient
-from backend.integrations.openai.client import Completion, InvalidKey, OpenAIError
+from backend.integrations.openai.client import Completion, InvalidKey, OpenAIError, OpenAIGateway
+from backend.kit.crypto import SecretBox
 from backend.kit.lexicon import Lexicon, tokens
-from backend.kit.phones import national_digits
-from backend.kit.text import estimate_tokens, max_tokens_of
+from backend.kit.safe_http import SafeHTTPClient
 from backend.kit.timing import provider_wait
 from backend.knowledge import service as knowledge
 from backend.leads import repository as lead_keeping
@@ -62,18 +66,6 @@ MAX_TOOL_ROUNDS = 3
 MAX_TOOL_RESULT_TOKENS = 3 * MAX_RESULT_CHARS // 2
 HISTORY_MESSAGES = 20
 TOPICS = 4  # what a greeting or an unanswered question offers to ask about
-_CHANNEL_LABELS = {
-    "widget": "CHAT",
-    "api": "API",
-    "whatsapp": "WHATSAPP",
-    "portal": "PORTAL",
-    "voice": "VOICE",
-}
-
-
-class ConversationNotFound(NotFound):
-    def __init__(self) -> None:
-        super().__init__("Conversation not found")
 
 
 class ProviderKeyRefused(VoxtroError):
@@ -83,24 +75,17 @@ class ProviderKeyRefused(VoxtroError):
 
 @dataclass
 class ChatInput:
+    """A turn: a message for a bot, come in on a channel, which knows its conversation and its
+    sender."""
+
     chatbot_id: UUID
     message: str
-    visitor_id: str
-    conversation_id: UUID | None = None
-    channel: str = "widget"
+    channel: Channel
+    # An admin of the bot's workspace trying it: it answers while inactive, and what it costs
+    # is counted as a preview.
     preview: bool = False
-    # Supplied by the caller (the OpenAI-compatible API) instead of the stored conversation.
-    history: list[dict[str, str]] | None = None
     # False for work that only fills the cache: usage is metered, no conversation is kept.
     record_conversation: bool = True
-    # Who the visitor is, when the host page vouched for them (widget identity verification).
-    user: VerifiedUser | None = None
-    # The workspace's customer this is (a verified visitor, a signed-in portal customer).
-    customer_id: UUID | None = None
-
-
-ANY_ORDER = "*"
-OrderOwner = str | None
 
 
 @dataclass
@@ -111,7 +96,7 @@ class Usage:
     cost: Decimal = Decimal(0)
 
     def tokens(self) -> dict[str, int]:
-        """What a visitor may see of it (the cost is the workspace's business)."""
+        """What the sender may see of it (the cost is the workspace's business)."""
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -141,47 +126,69 @@ class Done:
     result: ChatResult
 
 
+async def final(first: Token | Done, events: AsyncGenerator[Token | Done, None]) -> ChatResult:
+    """The answer of a stream whose first event was read, its tokens skipped."""
+    event = first
+    while not isinstance(event, Done):
+        event = await anext(events)
+    return event.result
+
+
 @dataclass
 class _Turn:
     """What one message needs, gathered before any provider is called."""
 
     bot: dict[str, Any]
     inp: ChatInput
-    conversation_id: UUID
-    is_new: bool
-    history: list[dict[str, str]]
+    opened: Opened
+    meter: Meter
     first_turn: bool
     started: float
     normalized: str = ""
-    usage_rows: list[dict[str, Any]] = field(default_factory=list)
     embedding: list[float] | None = None
     finished: bool = False  # the answer is stored and its cost settled
-    # Whose orders the bot may look up: ANY_ORDER (an integration), the national digits of a
-    # customer's phone, or None.
-    order_owner: OrderOwner = None
 
     @property
     def workspace_id(self) -> UUID:
-        return UUID(str(self.bot["workspace_id"]))
+        return self.meter.workspace_id
+
+    @property
+    def conversation_id(self) -> UUID:
+        return self.opened.conversation_id
+
+    @property
+    def is_new(self) -> bool:
+        return self.opened.is_new
+
+    @property
+    def history(self) -> list[dict[str, str]]:
+        return self.opened.history
+
+    @property
+    def order_owner(self) -> OrderOwner:
+        return self.opened.sender.orders
+
+    @property
+    def principal(self) -> str:
+        return f"chat:{self.inp.channel.name}"
 
     @property
     def shares_answers(self) -> bool:
         """Whether the response cache serves this message and keeps its answer: a first
-        question of an anonymous visitor. Later turns depend on the conversation, and a
-        verified visitor's answers may be about them (their orders)."""
-        return self.first_turn and self.inp.user is None and self.inp.customer_id is None
+        question of an anonymous sender. Later turns depend on the conversation, and a known
+        sender's answers may be about them (their orders)."""
+        return self.first_turn and not self.opened.sender.known
 
 
 @dataclass
 class _ModelCall:
-    """A model call being prepared: the prompt, the tools, what it may cost and its admission."""
+    """A model call being prepared: the prompt, the tools and what it may cost."""
 
     messages: list[dict[str, Any]]
     toolbox: Toolbox
     tools: list[dict[str, Any]]
     max_cost: Decimal
     knowledge: knowledge.Extent
-    admission: billing.Admission | None = None
 
 
 @dataclass(frozen=True)
@@ -189,7 +196,7 @@ class _BotParts:
     faqs: faq_matching.FaqIndex
     actions: list[dict[str, Any]]
     knowledge: knowledge.Extent
-    # What the bot can tell about, to offer a visitor: its FAQs' questions, else its pages.
+    # What the bot can tell about, to offer whoever asks: its FAQs' questions, else its pages.
     topics: list[str]
 
 
@@ -221,34 +228,52 @@ class _PartsCache:
 
 
 class ChatEngine:
-    def __init__(self, context: AppContext) -> None:
-        self.context = context
+    """Built once per process (the web app at start-up, a job from the worker's parts): it
+    keeps each bot's parts between messages."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        secrets: SecretBox,
+        openai: OpenAIGateway,
+        http: SafeHTTPClient,
+        settings: Settings,
+    ) -> None:
+        self.db = db
+        self.secrets = secrets
+        self.openai = openai
+        self.http = http
+        self.settings = settings
         self._parts = _PartsCache()
 
+    @classmethod
+    def build(cls, context: AppContext) -> ChatEngine:
+        """An engine on the running backend's parts (the web app's, or a job's)."""
+        return cls(
+            db=context.db,
+            secrets=context.secrets,
+            openai=context.openai,
+            http=context.http,
+            settings=context.settings,
+        )
+
     async def reply(self, inp: ChatInput) -> ChatResult:
-        async for event in self.events(inp):
-            if isinstance(event, Done):
-                return event.result
-        raise AssertionError("the engine ended without an answer")
+        events = self.events(inp)
+        return await final(await anext(events), events)
 
     async def events(self, inp: ChatInput) -> AsyncGenerator[Token | Done, None]:
         started = time.perf_counter()
-        principal = f"chat:{inp.channel}"
+        principal = f"chat:{inp.channel.name}"
         # Everything this message needs to know, and its budget admission, in one transaction:
         # the bot id is public, so the bot is found as the login role, and from then on the
         # transaction runs under its workspace's claims.
-        async with self.context.db.system() as conn:
+        async with self.db.system() as conn:
             bot = await repository.load_bot(conn, inp.chatbot_id)
             if bot is None or not (bot["is_active"] or inp.preview):
                 raise ChatbotNotFound()
             await set_claims(conn, workspace_claims(bot["workspace_id"], principal))
             turn = await self._begin(conn, bot, inp, started)
-            if inp.channel == "api":
-                turn.order_owner = ANY_ORDER
-            elif inp.customer_id is not None:
-                turn.order_owner = national_digits(
-                    await repository.customer_phone(conn, inp.customer_id)
-                )
             parts = await self._parts.get(conn, bot)
             hit = (
                 await cache.find_exact(conn, bot["id"], bot["cache_version"], turn.normalized)
@@ -289,10 +314,9 @@ class ChatEngine:
                     faq = None
             elif hit is None and faq is None and talk is None:
                 call = self._prepare_call(turn, matches, parts)
-                try:
-                    call.admission = await billing.admit(conn, turn.workspace_id, call.max_cost)
-                except billing.BudgetHeld:
-                    call.admission = None  # wait for room below, outside this transaction
+                # When calls in flight hold the room, it is waited for below, outside this
+                # transaction.
+                await turn.meter.admit(conn, call.max_cost)
         if hit is not None:
             yield await self._answer(turn, hit["answer"], "cache", citations=hit["citations"])
         elif faq is not None:
@@ -302,10 +326,7 @@ class ChatEngine:
         elif api_key is None or call is None:
             yield await self._answer_without_model(turn, passages, parts)
         else:
-            if call.admission is None:
-                call.admission = await billing.wait_for_room(
-                    self.context.db, turn.workspace_id, call.max_cost, principal
-                )
+            await turn.meter.wait_for_room(self.db, principal)
             # Closed here and now when our reader goes away, not whenever the garbage
             # collector gets to it: what the abandoned answer cost is settled before we return.
             async with aclosing(self._answer_with_model(turn, api_key, call, matches)) as answer:
@@ -317,31 +338,18 @@ class ChatEngine:
     async def _begin(
         self, conn: Connection, bot: dict[str, Any], inp: ChatInput, started: float
     ) -> _Turn:
-        conversation_id, is_new, history = inp.conversation_id, True, inp.history or []
-        if inp.conversation_id is not None:
-            conversation = await conversations.conversation(
-                conn, inp.conversation_id, inp.chatbot_id
-            )
-            # Someone else's conversation is as unknown as one that does not exist; so is a
-            # signed-in user's for whoever uses the browser after them (same visitor id).
-            if conversation is None or conversation["visitor_id"] != inp.visitor_id:
-                raise ConversationNotFound()
-            if conversation["user_id"] is not None and (
-                inp.user is None or inp.user.id != conversation["user_id"]
-            ):
-                raise ConversationNotFound()
-            if inp.history is None:
-                history = await conversations.history(
-                    conn, inp.conversation_id, limit=HISTORY_MESSAGES
-                )
-            is_new = False
+        opened = await inp.channel.open(conn, inp.chatbot_id, history=HISTORY_MESSAGES)
         return _Turn(
             bot=bot,
             inp=inp,
-            conversation_id=conversation_id or uuid.uuid4(),
-            is_new=is_new,
-            history=history,
-            first_turn=not any(m["role"] == "user" for m in history),
+            opened=opened,
+            meter=Meter(
+                UUID(str(bot["workspace_id"])),
+                bot["id"],
+                inp.channel.label,
+                preview=inp.preview,
+            ),
+            first_turn=not any(m["role"] == "user" for m in opened.history),
             started=started,
             normalized=faq_matching.normalize(inp.message),
         )
@@ -349,7 +357,7 @@ class ChatEngine:
     def _api_key(self, bot: dict[str, Any]) -> str | None:
         if not bot["openai_key"] or bot["openai_status"] != "valid":
             return None
-        return self.context.secrets.decrypt(bot["openai_key"])
+        return self.secrets.decrypt(bot["openai_key"])
 
     # -- answers without a model ----------------------------------------------------------------
 
@@ -391,9 +399,7 @@ class ChatEngine:
             turn.conversation_id, uuid.uuid4(), text, source, citations=citations or []
         )
         with anyio.CancelScope(shield=True):
-            async with self.context.db.for_workspace(
-                turn.workspace_id, f"chat:{turn.inp.channel}"
-            ) as conn:
+            async with self.db.for_workspace(turn.workspace_id, turn.principal) as conn:
                 await self._store(conn, turn, result)
         return Done(result)
 
@@ -412,8 +418,14 @@ class ChatEngine:
         ]
         toolbox = self._toolbox(bot, parts.actions, order_owner=turn.order_owner)
         tools = toolbox.definitions()
-        max_cost = self._max_cost(
-            bot, messages, tools, extra_prompt_tokens=2 * prompts.KNOWLEDGE_TOKEN_BUDGET
+        max_cost = metering.max_cost(
+            bot["model"],
+            bot["max_tokens"],
+            messages,
+            tools,
+            calls=MAX_TOOL_ROUNDS + 1 if tools else 1,
+            round_tokens=MAX_TOOL_RESULT_TOKENS,
+            extra_prompt_tokens=2 * prompts.KNOWLEDGE_TOKEN_BUDGET,
         )
         return _ModelCall(messages, toolbox, tools, max_cost, parts.knowledge)
 
@@ -422,8 +434,6 @@ class ChatEngine:
     ) -> AsyncGenerator[Token | Done, None]:
         bot = turn.bot
         messages, toolbox, tools = prepared.messages, prepared.toolbox, prepared.tools
-        assert prepared.admission is not None
-        admission = prepared.admission
         passages: list[knowledge.Passage] = []
         streamed: list[str] = []  # text of the model call in flight, until it is metered
         try:
@@ -431,16 +441,14 @@ class ChatEngine:
             # with embedded knowledge); otherwise it would be money and time for nothing.
             wanted = turn.shares_answers or prepared.knowledge.vectors
             embedding = await self._embed_question(turn, api_key) if wanted else None
-            async with self.context.db.for_workspace(
-                turn.workspace_id, f"chat:{turn.inp.channel}"
-            ) as conn:
+            async with self.db.for_workspace(turn.workspace_id, turn.principal) as conn:
                 hit = (
                     await cache.find_similar(
                         conn,
                         bot["id"],
                         bot["cache_version"],
                         embedding,
-                        self.context.settings.semantic_cache_similarity,
+                        self.settings.semantic_cache_similarity,
                     )
                     if turn.shares_answers and embedding is not None
                     else None
@@ -455,9 +463,7 @@ class ChatEngine:
                         embedding=embedding if prepared.knowledge.vectors else None,
                     )
             if hit is not None:
-                yield await self._finish(
-                    turn, admission, hit["answer"], "cache", citations=hit["citations"]
-                )
+                yield await self._finish(turn, hit["answer"], "cache", citations=hit["citations"])
                 return
             messages[0] = {"role": "system", "content": prompts.system_prompt(bot, passages, faqs)}
             usage = Usage()
@@ -476,7 +482,7 @@ class ChatEngine:
                 if tools and not last_round:
                     request["tools"] = tools
                 completion = None
-                events = self.context.openai.stream(api_key, **request)
+                events = self.openai.stream(api_key, **request)
                 while True:
                     with provider_wait():
                         event = await anext(events, None)
@@ -521,24 +527,23 @@ class ChatEngine:
             # answer is finished (the client left while it was being handed over) it is paid.
             if not turn.finished:
                 with anyio.CancelScope(shield=True):
-                    await self._abandoned(turn, admission, messages, "".join(streamed))
+                    await self._abandoned(turn, messages, "".join(streamed))
             raise
         except InvalidKey as exc:
-            await self._key_refused(turn, admission, str(exc))
+            await self._key_refused(turn, str(exc))
             raise ProviderKeyRefused(
                 "The workspace's OpenAI key was refused; an admin must connect a valid key"
             ) from exc
         except OpenAIError as exc:
             log.warning("model_call_failed", chatbot_id=str(bot["id"]), error=str(exc))
             fallback = bot["fallback_message"] or _NO_ANSWER
-            yield await self._finish(turn, admission, fallback, "fallback", usage=Usage())
+            yield await self._finish(turn, fallback, "fallback", usage=Usage())
             return
         answer = (
             (completion.content if completion else None) or bot["fallback_message"] or _NO_ANSWER
         )
         yield await self._finish(
             turn,
-            admission,
             answer,
             "model",
             usage=usage,
@@ -550,37 +555,16 @@ class ChatEngine:
             cacheable=turn.shares_answers and not performed,
         )
 
-    async def _abandoned(
-        self,
-        turn: _Turn,
-        admission: billing.Admission,
-        messages: list[dict[str, Any]],
-        partial: str,
-    ) -> None:
+    async def _abandoned(self, turn: _Turn, messages: list[dict[str, Any]], partial: str) -> None:
         """Record the usage of an answer nobody waited for: no messages, but every call made,
         and the one cut off estimated from its prompt and what it had written."""
         if partial:
-            model = turn.bot["model"]
-            prompt_tokens = sum(estimate_tokens(str(m.get("content") or "")) for m in messages)
-            completion_tokens = estimate_tokens(partial)
-            cost, version = prices.cost(
-                model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
-            )
-            turn.usage_rows.append(
-                self._usage_row(
-                    turn, "OPENAI_GPT", model, prompt_tokens, completion_tokens, 0, cost, version
-                )
-            )
-        spent = sum((row["cost"] for row in turn.usage_rows), Decimal(0))
+            turn.meter.cut_off(turn.bot["model"], messages, partial)
         conversation = None if turn.is_new else turn.conversation_id  # a new one was never stored
-        async with self.context.db.for_workspace(
-            turn.workspace_id, f"chat:{turn.inp.channel}"
-        ) as conn:
-            await repository.add_usage(
-                conn, [{**row, "conversation_id": conversation} for row in turn.usage_rows]
-            )
-            await billing.settle(conn, turn.workspace_id, admission, spent)
-        log.info("answer_abandoned", chatbot_id=str(turn.bot["id"]), cost=str(spent))
+        async with self.db.for_workspace(turn.workspace_id, turn.principal) as conn:
+            await turn.meter.record(conn, conversation_id=conversation)
+            await turn.meter.settle(conn)
+        log.info("answer_abandoned", chatbot_id=str(turn.bot["id"]), cost=str(turn.meter.spent))
 
     def _toolbox(
         self, bot: dict[str, Any], actions: list[dict[str, Any]], *, order_owner: OrderOwner
@@ -588,46 +572,20 @@ class ChatEngine:
         commerce = None
         if bot["commerce_base_url"]:
             commerce = CommerceClient(
-                self.context.http,
+                self.http,
                 base_url=bot["commerce_base_url"],
-                api_key=self.context.secrets.decrypt(bot["commerce_key"]),
+                api_key=self.secrets.decrypt(bot["commerce_key"]),
             )
         return Toolbox(
             actions=actions,
             commerce=commerce,
-            # Orders are personal: an integration's server may look any up, a customer only
-            # those placed with their own phone, an anonymous visitor none.
+            # Orders are personal: the channel says whose the sender may ask about (any, those
+            # placed with one phone, or none).
             orders=order_owner is not None,
             order_owner=None if order_owner == ANY_ORDER else order_owner,
-            http=self.context.http,
-            secrets=self.context.secrets,
+            http=self.http,
+            secrets=self.secrets,
         )
-
-    def _max_cost(
-        self,
-        bot: dict[str, Any],
-        messages: list[dict[str, Any]],
-        tools: list[Any],
-        *,
-        extra_prompt_tokens: int = 0,
-    ) -> Decimal:
-        """The most this message may cost: every call it may make (one per tool round), each
-        with the prompt grown by the tool results before it and a full answer, counted
-        conservatively, plus the question's embedding."""
-        prompt = sum(max_tokens_of(str(m.get("content") or "")) for m in messages)
-        prompt += max_tokens_of(str(tools)) + extra_prompt_tokens
-        calls = MAX_TOOL_ROUNDS + 1 if tools else 1
-        total = Decimal(0)
-        for call in range(calls):
-            grown = prompt + call * MAX_TOOL_RESULT_TOKENS
-            cost, _ = prices.cost(
-                bot["model"], prompt_tokens=grown, completion_tokens=bot["max_tokens"]
-            )
-            total += cost
-        embedding, _ = prices.cost(
-            prices.DEFAULT_EMBEDDING_MODEL, prompt_tokens=prompt, completion_tokens=0
-        )
-        return total + embedding
 
     async def _embed_question(self, turn: _Turn, api_key: str) -> list[float] | None:
         """The question's embedding, for knowledge search and the semantic cache. Both work
@@ -636,7 +594,7 @@ class ChatEngine:
         model = prices.DEFAULT_EMBEDDING_MODEL
         try:
             with provider_wait():
-                [embedding], tokens = await self.context.openai.embed(
+                [embedding], tokens = await self.openai.embed(
                     api_key, [turn.inp.message], model=model
                 )
         except InvalidKey:
@@ -645,74 +603,23 @@ class ChatEngine:
             log.info("question_not_embedded", chatbot_id=str(turn.bot["id"]), error=str(exc))
             return None
         turn.embedding = embedding
-        cost, version = prices.cost(model, prompt_tokens=tokens, completion_tokens=0)
-        turn.usage_rows.append(
-            self._usage_row(turn, "OPENAI_EMBEDDING", model, tokens, 0, 0, cost, version)
-        )
+        turn.meter.embedding(model, tokens)
         return embedding
 
     def _meter(self, turn: _Turn, completion: Completion, usage: Usage) -> None:
-        cost, version = prices.cost(
-            completion.model,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            cached_tokens=completion.cached_tokens,
-        )
         usage.prompt_tokens += completion.prompt_tokens
         usage.completion_tokens += completion.completion_tokens
         usage.cached_tokens += completion.cached_tokens
-        usage.cost += cost
-        turn.usage_rows.append(
-            self._usage_row(
-                turn,
-                "OPENAI_GPT",
-                completion.model,
-                completion.prompt_tokens,
-                completion.completion_tokens,
-                completion.cached_tokens,
-                cost,
-                version,
-            )
-        )
+        usage.cost += turn.meter.completion(completion)
 
-    def _usage_row(
-        self,
-        turn: _Turn,
-        service: str,
-        model: str,
-        prompt_tokens: int,
-        completion_tokens: int,
-        cached_tokens: int,
-        cost: Decimal,
-        version: str,
-    ) -> dict[str, Any]:
-        return {
-            "workspace_id": turn.workspace_id,
-            "chatbot_id": turn.bot["id"],
-            "conversation_id": turn.conversation_id,
-            "service": service,
-            "channel": _CHANNEL_LABELS.get(turn.inp.channel, turn.inp.channel.upper()),
-            "model": model,
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "cached_tokens": cached_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-            "cost": cost,
-            "price_version": version,
-            "is_preview": turn.inp.preview,
-        }
-
-    async def _key_refused(self, turn: _Turn, admission: billing.Admission, error: str) -> None:
-        async with self.context.db.for_workspace(
-            turn.workspace_id, f"chat:{turn.inp.channel}"
-        ) as conn:
+    async def _key_refused(self, turn: _Turn, error: str) -> None:
+        async with self.db.for_workspace(turn.workspace_id, turn.principal) as conn:
             await repository.mark_openai_key_invalid(conn, turn.workspace_id, error[:500])
-            await billing.release(conn, admission)
+            await turn.meter.release(conn)
 
     async def _finish(
         self,
         turn: _Turn,
-        admission: billing.Admission,
         text: str,
         source: str,
         *,
@@ -734,28 +641,23 @@ class ChatEngine:
             usage=usage or Usage(),
             model=model,
         )
-        spent = sum((row["cost"] for row in turn.usage_rows), Decimal(0))
-        # Shielded: a visitor closing the stream now must not lose what the answer cost.
+        # Shielded: a reader closing the stream now must not lose what the answer cost.
         with anyio.CancelScope(shield=True):
-            await self._write_finish(turn, admission, result, spent, leads, escalate, cacheable)
+            await self._write_finish(turn, result, leads, escalate, cacheable)
         turn.finished = True
         return Done(result)
 
     async def _write_finish(
         self,
         turn: _Turn,
-        admission: billing.Admission,
         result: ChatResult,
-        spent: Decimal,
         leads: list[dict[str, Any]] | None,
         escalate: bool,
         cacheable: bool,
     ) -> None:
-        async with self.context.db.for_workspace(
-            turn.workspace_id, f"chat:{turn.inp.channel}"
-        ) as conn:
+        async with self.db.for_workspace(turn.workspace_id, turn.principal) as conn:
             await self._store(conn, turn, result, leads=leads or [], escalate=escalate)
-            await billing.settle(conn, turn.workspace_id, admission, spent)
+            await turn.meter.settle(conn)
             if cacheable:
                 await cache.store(
                     conn,
@@ -767,7 +669,7 @@ class ChatEngine:
                     answer=result.message,
                     citations=result.citations,
                     embedding=turn.embedding,
-                    channel=_CHANNEL_LABELS.get(turn.inp.channel, "CHAT"),
+                    channel=turn.inp.channel.label,
                 )
 
     # -- storing --------------------------------------------------------------------------------
@@ -797,28 +699,11 @@ class ChatEngine:
     ) -> None:
         inp, bot = turn.inp, turn.bot
         if not inp.record_conversation:
-            await repository.add_usage(
-                conn, [{**row, "conversation_id": None} for row in turn.usage_rows]
-            )
+            await turn.meter.record(conn, conversation_id=None)
             return
-        if turn.is_new:
-            await conversations.create_conversation(
-                conn,
-                conversation_id=turn.conversation_id,
-                workspace_id=turn.workspace_id,
-                chatbot_id=bot["id"],
-                visitor_id=inp.visitor_id,
-                channel=inp.channel,
-                is_preview=inp.preview,
-                user=inp.user,
-                customer_id=inp.customer_id,
-            )
-        elif inp.user is not None or inp.customer_id is not None:
-            await conversations.identify_conversation(
-                conn, turn.conversation_id, inp.user, inp.customer_id
-            )
-        if inp.customer_id is not None:
-            await repository.touch_customer(conn, inp.customer_id)
+        await inp.channel.keep(
+            conn, turn.opened, workspace_id=turn.workspace_id, chatbot_id=bot["id"]
+        )
         common = {"workspace_id": turn.workspace_id, "conversation_id": turn.conversation_id}
         await conversations.add_message(conn, {**common, "role": "user", "content": inp.message})
         await conversations.add_message(
@@ -840,8 +725,8 @@ class ChatEngine:
                 "citations": result.citations,
             },
         )
-        await repository.add_usage(
-            conn, [{**row, "message_id": result.message_id} for row in turn.usage_rows]
+        await turn.meter.record(
+            conn, conversation_id=turn.conversation_id, message_id=result.message_id
         )
         for lead in leads or []:
             # One lead per person, and a customer, as for forms and extraction.
@@ -898,7 +783,7 @@ def _small_talk(kind: str, bot: dict[str, Any], words: Lexicon, parts: _BotParts
     if kind != "greeting":
         return replies[kind]
     # The bot's own welcome when an admin wrote one (the column's default is English, whatever
-    # the workspace speaks), and what a visitor may ask it.
+    # the workspace speaks), and what one may ask it.
     welcome = (bot.get("first_message") or "").strip()
     text = welcome if welcome and welcome != _DEFAULT_WELCOME else replies["greeting"]
     if parts.topics:

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from backend.connections import repository as connections
-from backend.db import Connection, insert_sql
+from backend.db import Connection
 
 
 async def load_bot(conn: Connection, chatbot_id: UUID) -> dict[str, Any] | None:
@@ -50,25 +50,6 @@ async def actions(conn: Connection, chatbot_id: UUID) -> list[dict[str, Any]]:
         (chatbot_id,),
     )
     return await cur.fetchall()
-
-
-async def customer_phone(conn: Connection, customer_id: UUID) -> str | None:
-    cur = await conn.execute("select phone from public.customers where id = %s", (customer_id,))
-    row = await cur.fetchone()
-    return row["phone"] if row else None
-
-
-async def touch_customer(conn: Connection, customer_id: UUID) -> None:
-    await conn.execute(
-        "update public.customers set last_interaction_at = now() where id = %s", (customer_id,)
-    )
-
-
-async def add_usage(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    async with conn.cursor() as cur:
-        await cur.executemany(insert_sql("token_usage", rows[0]), rows)
 
 
 async def mark_openai_key_invalid(conn: Connection, workspace_id: UUID, error: str) -> None:

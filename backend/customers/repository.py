@@ -42,6 +42,19 @@ async def get(conn: Connection, workspace_id: UUID, customer_id: UUID) -> dict[s
     return await cur.fetchone()
 
 
+async def phone(conn: Connection, customer_id: UUID) -> str | None:
+    cur = await conn.execute("select phone from public.customers where id = %s", (customer_id,))
+    row = await cur.fetchone()
+    return row["phone"] if row else None
+
+
+async def touch(conn: Connection, customer_id: UUID) -> None:
+    """The customer was in touch just now (their last interaction)."""
+    await conn.execute(
+        "update public.customers set last_interaction_at = now() where id = %s", (customer_id,)
+    )
+
+
 async def search(
     conn: Connection,
     workspace_id: UUID,

@@ -16,11 +16,11 @@ from uuid import UUID
 
 import structlog
 
-from backend.chat.schemas import VisitorIdentity
 from backend.context import AppContext
 from backend.conversations.schemas import VerifiedUser
 from backend.db import Connection
 from backend.kit.crypto import SecretBox
+from backend.widget.schemas import VisitorIdentity
 
 log = structlog.get_logger(__name__)
 

@@ -46,6 +46,15 @@ async def bot_access(conn: Connection, chatbot_id: UUID) -> dict[str, Any] | Non
     return await cur.fetchone()
 
 
+async def bot_workspace(conn: Connection, chatbot_id: UUID) -> UUID | None:
+    """The workspace of a bot, active or not, when the claims may see it."""
+    cur = await conn.execute(
+        "select workspace_id from public.chatbots where id = %s", (chatbot_id,)
+    )
+    row = await cur.fetchone()
+    return row["workspace_id"] if row else None
+
+
 async def visitor_messages(
     conn: Connection,
     chatbot_id: UUID,

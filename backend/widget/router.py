@@ -1,5 +1,9 @@
-"""The public widget API (no auth, open CORS without credentials): a bot's config, visitor
-messages and their history, form submissions; and the admin's identity-verification secret."""
+"""The web channel's endpoints. The public widget API (no auth, open CORS without credentials):
+a bot's config, visitor messages and their history, form submissions; the admin's
+identity-verification secret; and `POST /api/chat/message`, public like the widget (the chatbot
+id is the only credential), for visitors, portal customers and admins trying a bot. Each is
+limited per visitor and per address on each bot, and answers as JSON or server-sent events.
+(The OpenAI-compatible API: `openai_compat.py`.)"""
 
 from __future__ import annotations
 
@@ -16,28 +20,29 @@ from backend.auth.dependencies import (
     limit_visitor,
 )
 from backend.business import service as business
+from backend.chat.dependencies import Engine
 from backend.chat.engine import ChatInput
-from backend.chat.router import STREAMED, respond
-from backend.chat.schemas import USER_HASH_PATTERN, ChatMessageOut, VisitorIdentity
 from backend.context import Context
-from backend.customers import service as customers
 from backend.errors import NotFound, ValidationFailed
 from backend.kit.schemas import Envelope
 from backend.leads import repository as leads
 from backend.widget import forms, identity, repository, service
+from backend.widget.channel import STREAMED
 from backend.widget.schemas import (
+    USER_HASH_PATTERN,
+    ChatMessageIn,
+    ChatMessageOut,
     FormSubmitIn,
     FormSubmitOut,
     IdentitySecret,
     VisitorHistory,
+    VisitorIdentity,
     WidgetConfig,
     WidgetMessageIn,
 )
 
 router = APIRouter(tags=["widget"])
-
-# Called from visitors' browsers on any site: open CORS (see PublicCORSMiddleware).
-PUBLIC_CORS_PATHS = ("/api/widget/", "/api/forms/submit", "/api/notifications/contact")
+chat_router = APIRouter(tags=["chat"])
 
 HISTORY_LIMIT = 100
 
@@ -70,6 +75,7 @@ async def widget_message(
     data: WidgetMessageIn,
     request: Request,
     context: Context,
+    engine: Engine,
     _: VisitorPrincipal,
     accept: Annotated[str, Header()] = "",
 ) -> Any:
@@ -78,22 +84,40 @@ async def widget_message(
     # Limited before anything is read, verified or written for the visitor.
     await limit_visitor(context, request, chatbot_id, data.visitor_id)
     bot = await service.public_bot(context, request, chatbot_id)
-    user = await identity.verified_user(context, bot["workspace_id"], data)
-    customer_id = (
-        await customers.for_verified_user(context, bot["workspace_id"], user) if user else None
+    stream = data.stream or "text/event-stream" in accept
+    chat = await service.widget_chat(context, bot, data, stream=stream)
+    return await chat.deliver(
+        engine.events(ChatInput(chatbot_id=chatbot_id, message=data.message, channel=chat))
     )
-    events = context.chat.events(
-        ChatInput(
-            chatbot_id=chatbot_id,
-            message=data.message,
-            visitor_id=data.visitor_id,
-            conversation_id=data.conversation_id,
-            channel="widget",
-            user=user,
-            customer_id=customer_id,
+
+
+@chat_router.post(
+    "/api/chat/message",
+    response_model=ChatMessageOut,
+    summary="Send a message to a chatbot",
+    responses=STREAMED,
+)
+async def chat_message(
+    data: ChatMessageIn,
+    request: Request,
+    principal: VisitorPrincipal,
+    context: Context,
+    engine: Engine,
+    accept: Annotated[str, Header()] = "",
+) -> Any:
+    await limit_visitor(context, request, data.chatbot_id, data.visitor_id)
+    stream = data.stream or "text/event-stream" in accept
+    chat = await service.api_chat(context, principal, data, stream=stream)
+    return await chat.deliver(
+        engine.events(
+            ChatInput(
+                chatbot_id=data.chatbot_id,
+                message=data.message,
+                channel=chat,
+                preview=data.preview_mode,
+            )
         )
     )
-    return await respond(events, stream=data.stream or "text/event-stream" in accept)
 
 
 @router.get(

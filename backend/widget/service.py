@@ -8,10 +8,15 @@ from uuid import UUID
 
 from fastapi import Request
 
+from backend.auth.subjects import User
 from backend.chatbots.service import ChatbotNotFound
 from backend.context import AppContext
+from backend.customers import service as customers
 from backend.errors import Forbidden
-from backend.widget import repository
+from backend.widget import identity, repository
+from backend.widget.channel import WebChat
+from backend.widget.schemas import ChatMessageIn, WidgetMessageIn
+from backend.workspaces import repository as workspaces
 
 
 def _host(value: str) -> str | None:
@@ -95,3 +100,63 @@ async def public_bot(
         raise ChatbotNotFound()
     check_origin(request, bot["allowed_domains"])
     return bot
+
+
+async def widget_chat(
+    context: AppContext, bot: dict[str, Any], data: WidgetMessageIn, *, stream: bool
+) -> WebChat:
+    """A widget visitor's message: a verified visitor is (or becomes) a customer."""
+    user = await identity.verified_user(context, bot["workspace_id"], data)
+    customer_id = (
+        await customers.for_verified_user(context, bot["workspace_id"], user) if user else None
+    )
+    return WebChat(
+        data.visitor_id,
+        conversation_id=data.conversation_id,
+        user=user,
+        customer_id=customer_id,
+        stream=stream,
+    )
+
+
+async def api_chat(
+    context: AppContext, principal: Any, data: ChatMessageIn, *, stream: bool
+) -> WebChat:
+    """A message to `/api/chat/message`: from a visitor (verified, maybe), a customer signed
+    in to the portal, or an admin trying the bot (`preview_mode`)."""
+    if data.preview_mode and not await preview_allowed(context, principal, data.chatbot_id):
+        raise Forbidden("preview_mode needs the token of an admin of this chatbot's workspace")
+    chat = WebChat(
+        data.visitor_id,
+        conversation_id=data.conversation_id,
+        preview=data.preview_mode,
+        stream=stream,
+    )
+    portal = (
+        await customers.of_portal_user(context, principal) if isinstance(principal, User) else None
+    )
+    if data.user_id or portal is not None:
+        async with context.db.system() as conn:
+            bot = await repository.bot_access(conn, data.chatbot_id)
+        if bot is not None and data.user_id:
+            chat.user = await identity.verified_user(context, bot["workspace_id"], data)
+            if chat.user is not None:
+                chat.customer_id = await customers.for_verified_user(
+                    context, bot["workspace_id"], chat.user
+                )
+        if bot is not None and portal is not None and portal["workspace_id"] == bot["workspace_id"]:
+            # A customer signed in to the portal, chatting with one of their workspace's bots.
+            chat.customer_id, chat.name = portal["id"], "portal"
+    return chat
+
+
+async def preview_allowed(context: AppContext, principal: Any, chatbot_id: UUID) -> bool:
+    """`preview_mode` counts only for an admin of the bot's own workspace."""
+    if not isinstance(principal, User) or principal.is_customer:
+        return False
+    async with context.db.as_claims(principal.claims) as conn:
+        workspace_id = await repository.bot_workspace(conn, chatbot_id)
+        return (
+            workspace_id is not None
+            and await workspaces.member_role(conn, workspace_id, principal.id) is not None
+        )

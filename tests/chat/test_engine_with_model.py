@@ -498,21 +498,25 @@ async def test_a_lead_keeps_only_lead_fields_whatever_the_model_adds(
 
 
 async def test_a_client_leaving_as_a_cached_answer_arrives_is_charged_once(
-    context, bot, fake_openai
+    app, context, bot, fake_openai
 ):
     """The stream's reader goes away right after the final event of a (semantically) cached
     answer: the answer is already stored and settled, so closing must not settle it again."""
     from uuid import UUID
 
     from backend.chat.engine import ChatInput, Done
+    from backend.widget.channel import WebChat
 
+    engine = app.state.chat
     question = "How should I wash and store my silk saree at home during the monsoon season"
     fake_openai.script(Reply(content="Dry clean only.", prompt_tokens=100, completion_tokens=5))
-    first = await context.chat.reply(
-        ChatInput(chatbot_id=UUID(bot["id"]), message=question, visitor_id="first")
+    first = await engine.reply(
+        ChatInput(chatbot_id=UUID(bot["id"]), message=question, channel=WebChat("first"))
     )
-    events = context.chat.events(
-        ChatInput(chatbot_id=UUID(bot["id"]), message=question + " please", visitor_id="leaving")
+    events = engine.events(
+        ChatInput(
+            chatbot_id=UUID(bot["id"]), message=question + " please", channel=WebChat("leaving")
+        )
     )
     done = None
     async for event in events:
