@@ -15,6 +15,7 @@ from backend.auth.dependencies import api_subject
 from backend.auth.subjects import ApiKey, AuthSubject, User
 from backend.business import service as business
 from backend.context import Context
+from backend.conversations import repository as conversation_repository
 from backend.errors import NotFound
 from backend.kit.pagination import Limit, Page
 from backend.stats import repository
@@ -104,7 +105,7 @@ async def conversations(
         if search:
             region = await business.default_region(conn, subject.workspace_id)
             prefixes = phone_prefixes(search, region or DEFAULT_COUNTRY)
-        rows, total = await repository.conversations(
+        rows, total = await conversation_repository.stats_page(
             conn,
             subject.workspace_id,
             status=status,

@@ -20,6 +20,7 @@ from backend.chat.engine import ChatInput
 from backend.chat.router import STREAMED, respond
 from backend.chat.schemas import USER_HASH_PATTERN, ChatMessageOut, VisitorIdentity
 from backend.context import Context
+from backend.conversations import repository as conversations
 from backend.customers import service as customers
 from backend.errors import NotFound, ValidationFailed
 from backend.kit.schemas import Envelope
@@ -118,7 +119,7 @@ async def visitor_history(
         context, bot["workspace_id"], VisitorIdentity(user_id=user_id, user_hash=user_hash)
     )
     async with context.db.for_workspace(bot["workspace_id"], "widget") as conn:
-        messages = await repository.visitor_messages(
+        messages = await conversations.visitor_messages(
             conn,
             chatbot_id,
             conversation_id,
@@ -153,7 +154,7 @@ async def submit_form(
         raise ValidationFailed("Some fields need another look", errors=errors)
     lead = forms.lead_of(form["fields"], clean)
     async with context.db.for_workspace(form["workspace_id"], "widget") as conn:
-        if data.conversation_id is not None and not await repository.conversation_of(
+        if data.conversation_id is not None and not await conversations.conversation_of(
             conn, data.conversation_id, form["chatbot_id"], data.visitor_id
         ):
             raise NotFound("Conversation not found")
