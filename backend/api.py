@@ -15,6 +15,7 @@ from backend.chat.openai_compat import router as openai_compat_router
 from backend.chat.router import router as chat_router
 from backend.chatbots.router import router as chatbots_router
 from backend.connections.router import router as connections_router
+from backend.conversations.router import router as conversations_router
 from backend.customers.router import router as customers_router
 from backend.health.router import router as health_router
 from backend.knowledge.router import router as knowledge_router
@@ -48,6 +49,7 @@ def build_router(*, local_auth: bool) -> APIRouter:
     router.include_router(cache_router)
     router.include_router(knowledge_router)
     router.include_router(knowledge_sources_router)
+    router.include_router(conversations_router)
     router.include_router(customers_router)
     router.include_router(notifications_router)
     router.include_router(leads_router)
