@@ -15,8 +15,8 @@ alter table public.messages
   -- Derived, so no writer can get it wrong and old rows read right.
   add column direction text generated always as
     (case when role = 'user' then 'inbound' else 'outbound' end) stored,
-  -- The conversation's channel (a conversation keeps its channel). Today's rows are filled in
-  -- below; the repository writes it with every message.
+  -- The channel the message came or went by (a widget conversation may go on from the portal).
+  -- Today's rows take their conversation's, below; the repository writes it with every message.
   add column channel text not null default 'widget'
     check (channel in ('widget', 'api', 'whatsapp', 'portal', 'voice')),
   -- The provider's id for the message: a provider delivering the same message twice is stored

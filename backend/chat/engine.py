@@ -819,26 +819,32 @@ class ChatEngine:
             )
         if inp.customer_id is not None:
             await repository.touch_customer(conn, inp.customer_id)
-        common = {"workspace_id": turn.workspace_id, "conversation_id": turn.conversation_id}
-        await conversations.add_message(conn, {**common, "role": "user", "content": inp.message})
-        await conversations.add_message(
+        common = {
+            "workspace_id": turn.workspace_id,
+            "conversation_id": turn.conversation_id,
+            "channel": inp.channel,
+        }
+        await conversations.add_messages(
             conn,
-            {
-                **common,
-                "id": result.message_id,
-                "role": "assistant",
-                "content": result.message,
-                "source": result.source,
-                "cached_response": result.source == "cache",
-                "model": result.model,
-                "prompt_tokens": result.usage.prompt_tokens,
-                "completion_tokens": result.usage.completion_tokens,
-                "cached_tokens": result.usage.cached_tokens,
-                "cost": result.usage.cost,
-                "latency_ms": round((time.perf_counter() - turn.started) * 1000),
-                "actions": result.actions,
-                "citations": result.citations,
-            },
+            [
+                {**common, "role": "user", "content": inp.message},
+                {
+                    **common,
+                    "id": result.message_id,
+                    "role": "assistant",
+                    "content": result.message,
+                    "source": result.source,
+                    "cached_response": result.source == "cache",
+                    "model": result.model,
+                    "prompt_tokens": result.usage.prompt_tokens,
+                    "completion_tokens": result.usage.completion_tokens,
+                    "cached_tokens": result.usage.cached_tokens,
+                    "cost": result.usage.cost,
+                    "latency_ms": round((time.perf_counter() - turn.started) * 1000),
+                    "actions": result.actions,
+                    "citations": result.citations,
+                },
+            ],
         )
         await repository.add_usage(
             conn, [{**row, "message_id": result.message_id} for row in turn.usage_rows]

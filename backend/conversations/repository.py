@@ -117,27 +117,50 @@ async def identify_conversation(
     )
 
 
-def _message_insert(message: dict[str, Any]) -> tuple[sql.Composed, dict[str, Any]]:
-    """The insert of one message given as a dict of columns. A message takes its
-    conversation's channel unless it names one."""
-    values = {
-        **message,
-        "actions": json.dumps(message.get("actions", [])),
-        "citations": json.dumps(message.get("citations", [])),
-    }
-    columns: list[sql.Composable] = [sql.Identifier(name) for name in values]
-    exprs: list[sql.Composable] = [sql.Placeholder(name) for name in values]
-    if "channel" not in values:
-        columns.append(sql.Identifier("channel"))
-        exprs.append(
-            sql.SQL("(select channel from public.conversations where id = {})").format(
-                sql.Placeholder("conversation_id")
+def _message_insert(messages: list[dict[str, Any]]) -> tuple[sql.Composed, dict[str, Any]]:
+    """One insert of messages given as dicts of columns (a column a message leaves out takes
+    its default). A message takes its conversation's channel unless it names one."""
+    rows = [
+        {
+            **message,
+            "actions": json.dumps(message.get("actions", [])),
+            "citations": json.dumps(message.get("citations", [])),
+        }
+        for message in messages
+    ]
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    ordered = len(rows) > 1 and "created_at" not in names
+    if ordered:
+        names.append("created_at")
+    params: dict[str, Any] = {}
+    tuples: list[sql.Composable] = []
+    for n, row in enumerate(rows):
+        exprs: list[sql.Composable] = []
+        for name in names:
+            if name in row:
+                params[f"{name}_{n}"] = row[name]
+                exprs.append(sql.Placeholder(f"{name}_{n}"))
+            elif ordered and name == "created_at":
+                # Readers order a conversation by time: each message of one insert strictly
+                # after the one before it, even within the clock's microsecond.
+                exprs.append(sql.SQL(f"clock_timestamp() + interval '{n} microseconds'"))
+            else:
+                exprs.append(sql.SQL("default"))
+        if "channel" not in names:
+            params[f"conversation_id_{n}"] = row["conversation_id"]
+            exprs.append(
+                sql.SQL("(select channel from public.conversations where id = {})").format(
+                    sql.Placeholder(f"conversation_id_{n}")
+                )
             )
-        )
-    query = sql.SQL("insert into public.messages ({}) values ({})").format(
-        sql.SQL(", ").join(columns), sql.SQL(", ").join(exprs)
+        tuples.append(sql.SQL("({})").format(sql.SQL(", ").join(exprs)))
+    columns = [sql.Identifier(name) for name in names]
+    if "channel" not in names:
+        columns.append(sql.Identifier("channel"))
+    query = sql.SQL("insert into public.messages ({}) values {}").format(
+        sql.SQL(", ").join(columns), sql.SQL(", ").join(tuples)
     )
-    return query, values
+    return query, params
 
 
 _MESSAGE_RETURNING = " returning id, workspace_id, conversation_id, role, direction, channel"
@@ -148,7 +171,12 @@ _MESSAGE_PAYLOAD = (
 
 
 async def add_message(conn: Connection, message: dict[str, Any]) -> None:
-    insert, values = _message_insert(message)
+    await add_messages(conn, [message])
+
+
+async def add_messages(conn: Connection, messages: list[dict[str, Any]]) -> None:
+    """Messages (a turn's question and answer) in one statement, with their events."""
+    insert, values = _message_insert(messages)
     await conn.execute(
         _with_event(
             insert + sql.SQL(_MESSAGE_RETURNING), EventType.MESSAGE_CREATED, _MESSAGE_PAYLOAD
@@ -163,7 +191,7 @@ async def add_message_once(conn: Connection, message: dict[str, Any]) -> bool:
     id): True when it is new, False when the provider delivered it before (nothing changes)."""
     if not message.get("provider_message_id") or not message.get("channel"):
         raise ValueError("a provider's message needs its channel and provider_message_id")
-    insert, values = _message_insert(message)
+    insert, values = _message_insert([message])
     cur = await conn.execute(
         _with_event(
             insert
