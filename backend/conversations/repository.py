@@ -12,23 +12,10 @@ from psycopg import sql
 
 from backend.conversations.schemas import VerifiedUser
 from backend.db import Connection
+from backend.events import repository as events
 from backend.events.types import EventType
 
 DeliveryStatus = Literal["queued", "sent", "delivered", "read", "failed"]
-
-
-def _with_event(change: sql.Composable, event: EventType, payload: str) -> sql.Composed:
-    """`change` (an insert or update `returning` the row) and, in the same statement, one
-    event per row it changed; the caller adds the statement's own `select`. `payload` is a
-    jsonb expression over the changed row."""
-    return (
-        sql.SQL("with changed as (")
-        + change
-        + sql.SQL(
-            "), event as (insert into public.events (workspace_id, type, subject_id, payload)"
-            f" select workspace_id, '{event}', id, {payload} from changed)"
-        )
-    )
 
 
 async def conversation(
@@ -67,7 +54,7 @@ async def create_conversation(
     customer_id: UUID | None = None,
 ) -> None:
     await conn.execute(
-        _with_event(
+        events.recording(
             sql.SQL(
                 "insert into public.conversations (id, workspace_id, chatbot_id, visitor_id,"
                 " channel, is_preview, user_id, user_name, user_email, customer_id)"
@@ -178,7 +165,7 @@ async def add_messages(conn: Connection, messages: list[dict[str, Any]]) -> None
     """Messages (a turn's question and answer) in one statement, with their events."""
     insert, values = _message_insert(messages)
     await conn.execute(
-        _with_event(
+        events.recording(
             insert + sql.SQL(_MESSAGE_RETURNING), EventType.MESSAGE_CREATED, _MESSAGE_PAYLOAD
         )
         + sql.SQL(" select 1"),
@@ -193,7 +180,7 @@ async def add_message_once(conn: Connection, message: dict[str, Any]) -> bool:
         raise ValueError("a provider's message needs its channel and provider_message_id")
     insert, values = _message_insert([message])
     cur = await conn.execute(
-        _with_event(
+        events.recording(
             insert
             + sql.SQL(
                 " on conflict (workspace_id, channel, provider_message_id)"
@@ -240,7 +227,7 @@ async def advance_status(
     else:
         raise ValueError("advance_status needs message_id, or channel and provider_message_id")
     cur = await conn.execute(
-        _with_event(
+        events.recording(
             sql.SQL(
                 "update public.messages set status = %(status)s, status_changed_at = now(),"
                 " error_code = case when %(status)s::text = 'failed' then %(code)s end,"
@@ -361,7 +348,7 @@ async def close_conversation(
     """Close an open conversation of the workspace; None when it is not one (absent, another
     workspace's, or closed already: the caller tells which)."""
     cur = await conn.execute(
-        _with_event(
+        events.recording(
             sql.SQL(
                 "update public.conversations set status = 'closed', closed_at = now(),"
                 " close_reason = %(reason)s, summary = coalesce(%(summary)s, summary)"

@@ -12,6 +12,7 @@ from psycopg import sql
 from backend.business import service as business
 from backend.customers import repository as customers
 from backend.db import Connection, insert_sql
+from backend.events import repository as events
 from backend.events.types import EventType
 from backend.kit.phones import to_e164, valid_e164
 
@@ -71,14 +72,12 @@ async def same_person(
 async def insert(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
     """A new lead, and its `lead.created` event in the same statement."""
     cur = await conn.execute(
-        sql.SQL("with lead as (")
-        + insert_sql("leads", values, returning=f"workspace_id, {LEAD_COLUMNS}")
-        + sql.SQL(
-            "), event as (insert into public.events (workspace_id, type, subject_id, payload)"
-            f" select workspace_id, '{EventType.LEAD_CREATED}', id,"
-            " jsonb_build_object('conversation_id', conversation_id, 'chatbot_id', chatbot_id)"
-            f" from lead) select {LEAD_COLUMNS} from lead"
-        ),
+        events.recording(
+            insert_sql("leads", values, returning=f"workspace_id, {LEAD_COLUMNS}"),
+            EventType.LEAD_CREATED,
+            "jsonb_build_object('conversation_id', conversation_id, 'chatbot_id', chatbot_id)",
+        )
+        + sql.SQL(f" select {LEAD_COLUMNS} from changed"),
         values,
     )
     row = await cur.fetchone()
