@@ -14,6 +14,7 @@ from backend.cache.router import router as cache_router
 from backend.chatbots.router import router as chatbots_router
 from backend.connections.router import router as connections_router
 from backend.contacts.router import router as contacts_router
+from backend.conversations.router import router as conversations_router
 from backend.customers.router import router as customers_router
 from backend.health.router import router as health_router
 from backend.knowledge.router import router as knowledge_router
@@ -51,6 +52,7 @@ def build_router(*, local_auth: bool) -> APIRouter:
     router.include_router(knowledge_router)
     router.include_router(knowledge_sources_router)
     router.include_router(portal_router)  # before customers: `/{customer_id}` matches `portal`
+    router.include_router(conversations_router)
     router.include_router(customers_router)
     router.include_router(contacts_router)
     router.include_router(notifications_router)

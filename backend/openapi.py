@@ -61,7 +61,7 @@ TAGS: list[dict[str, str]] = [
         "name": "api keys",
         "description": "Workspace API keys (`vx_live_…`) for integrations, sent as `X-API-Key`. "
         "A key is shown once, when created; each carries scopes (`api`, `stats:read`, "
-        "`notifications:send`).",
+        "`notifications:send`, `conversations:read`, `conversations:write`).",
     },
     {
         "name": "business",
@@ -110,6 +110,11 @@ TAGS: list[dict[str, str]] = [
         "name": "widget",
         "description": "The embeddable widget's public API (a bot's look, visitor messages and "
         "history, form submissions) and the secret for verifying signed-in users.",
+    },
+    {
+        "name": "conversations",
+        "description": "Conversations on every channel (web chat, portal, API, WhatsApp, voice), "
+        "their messages with delivery status, and closing one.",
     },
     {
         "name": "customers",

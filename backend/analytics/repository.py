@@ -65,25 +65,6 @@ async def costs(
     return await cur.fetchall()
 
 
-async def conversation_figures(conn: Connection, workspace_id: UUID) -> dict[str, Any]:
-    """Counts by status, and the mean length in minutes from the first message to the close
-    (or to the last message, for a conversation still open)."""
-    cur = await conn.execute(
-        """
-        select count(*) as total,
-               count(*) filter (where status = 'active') as active,
-               count(*) filter (where status = 'closed') as closed,
-               coalesce(avg(extract(epoch from coalesce(closed_at, last_message_at) - started_at)),
-                        0) / 60 as avg_minutes
-        from public.conversations where workspace_id = %s and not is_preview
-        """,
-        (workspace_id,),
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    return row
-
-
 async def customer_figures(
     conn: Connection, workspace_id: UUID, *, month_start: datetime
 ) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from backend.analytics.schemas import (
     ServiceCost,
 )
 from backend.cache import repository as cache_repository
+from backend.conversations import repository as conversation_repository
 from backend.db import Connection
 from backend.errors import ValidationFailed
 
@@ -171,7 +172,7 @@ async def dashboard(conn: Connection, workspace_id: UUID) -> Dashboard:
     }
     this_month = sum(by_day.values(), Decimal(0))
     days_in_month = calendar.monthrange(today.year, today.month)[1]
-    conversations = await repository.conversation_figures(conn, workspace_id)
+    conversations = await conversation_repository.analytics_figures(conn, workspace_id)
     customers = await repository.customer_figures(conn, workspace_id, month_start=month_start)
     cache: dict[str, Any] = await cache_repository.stats(conn, workspace_id)
     return Dashboard(

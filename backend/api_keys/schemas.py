@@ -7,7 +7,9 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 # The README's "API keys for integrations" lists the routes each scope opens (a test pins it).
-Scope = Literal["api", "stats:read", "notifications:send"]
+Scope = Literal[
+    "api", "stats:read", "notifications:send", "conversations:read", "conversations:write"
+]
 
 
 class ApiKeyCreate(BaseModel):
@@ -17,7 +19,9 @@ class ApiKeyCreate(BaseModel):
         min_length=1,
         description="`api`: the workspace's profile, AI configuration, credits, analytics, cache"
         " figures, lead extraction and the OpenAI-compatible API; `stats:read`: the dashboard"
-        " stats API; `notifications:send`: e-mails and the shop's notification webhooks",
+        " stats API; `notifications:send`: e-mails and the shop's notification webhooks;"
+        " `conversations:read`: the conversation API's lists; `conversations:write`: closing"
+        " conversations",
     )
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 from uuid import UUID
 
+from backend.conversations import repository as conversations
 from backend.db import Connection
 
 
@@ -99,18 +100,7 @@ async def stats(conn: Connection, workspace_id: UUID) -> dict[str, Any]:
         (workspace_id,),
     )
     entries = await cur.fetchall()
-    cur = await conn.execute(
-        """
-        select case v.channel when 'widget' then 'CHAT' when 'api' then 'API' else upper(v.channel) end
-                 as channel,
-               count(*) as answers, count(*) filter (where m.cached_response) as from_cache
-        from public.messages m join public.conversations v on v.id = m.conversation_id
-        where m.workspace_id = %s and m.role = 'assistant' and not v.is_preview
-        group by 1
-        """,
-        (workspace_id,),
-    )
-    answers = await cur.fetchall()
+    answers = await conversations.answers_by_channel(conn, workspace_id)
     cur = await conn.execute(
         """
         select c.question as query, c.hits from public.response_cache c

@@ -704,26 +704,32 @@ class ChatEngine:
         await inp.channel.keep(
             conn, turn.opened, workspace_id=turn.workspace_id, chatbot_id=bot["id"]
         )
-        common = {"workspace_id": turn.workspace_id, "conversation_id": turn.conversation_id}
-        await conversations.add_message(conn, {**common, "role": "user", "content": inp.message})
-        await conversations.add_message(
+        common = {
+            "workspace_id": turn.workspace_id,
+            "conversation_id": turn.conversation_id,
+            "channel": inp.channel.name,
+        }
+        await conversations.add_messages(
             conn,
-            {
-                **common,
-                "id": result.message_id,
-                "role": "assistant",
-                "content": result.message,
-                "source": result.source,
-                "cached_response": result.source == "cache",
-                "model": result.model,
-                "prompt_tokens": result.usage.prompt_tokens,
-                "completion_tokens": result.usage.completion_tokens,
-                "cached_tokens": result.usage.cached_tokens,
-                "cost": result.usage.cost,
-                "latency_ms": round((time.perf_counter() - turn.started) * 1000),
-                "actions": result.actions,
-                "citations": result.citations,
-            },
+            [
+                {**common, "role": "user", "content": inp.message},
+                {
+                    **common,
+                    "id": result.message_id,
+                    "role": "assistant",
+                    "content": result.message,
+                    "source": result.source,
+                    "cached_response": result.source == "cache",
+                    "model": result.model,
+                    "prompt_tokens": result.usage.prompt_tokens,
+                    "completion_tokens": result.usage.completion_tokens,
+                    "cached_tokens": result.usage.cached_tokens,
+                    "cost": result.usage.cost,
+                    "latency_ms": round((time.perf_counter() - turn.started) * 1000),
+                    "actions": result.actions,
+                    "citations": result.citations,
+                },
+            ],
         )
         await turn.meter.record(
             conn, conversation_id=turn.conversation_id, message_id=result.message_id

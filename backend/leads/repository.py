@@ -1,7 +1,9 @@
-"""SQL of lead extraction (under the caller's workspace claims)."""
+"""SQL of leads (under the caller's workspace claims). What extraction reads of conversations
+and messages is conversations/repository.py's."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -10,61 +12,36 @@ from psycopg import sql
 from backend.business import service as business
 from backend.customers import repository as customers
 from backend.db import Connection, insert_sql
+from backend.events import repository as events
+from backend.events.types import EventType
 from backend.kit.phones import to_e164, valid_e164
 
 LEAD_COLUMNS = "id, conversation_id, chatbot_id, name, email, phone, company, notes, created_at"
 
 
-async def conversation(
-    conn: Connection, workspace_id: UUID, conversation_id: UUID
-) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        "select id, chatbot_id, workspace_id from public.conversations"
-        " where id = %s and workspace_id = %s",
-        (conversation_id, workspace_id),
-    )
-    return await cur.fetchone()
-
-
-async def messages(
-    conn: Connection, conversation_id: UUID, limit: int = 200
-) -> list[dict[str, Any]]:
-    cur = await conn.execute(
-        "select role, content from (select role, content, created_at, id from public.messages"
-        " where conversation_id = %s order by created_at desc, id desc limit %s) m"
-        " order by created_at, id",
-        (conversation_id, limit),
-    )
-    return await cur.fetchall()
-
-
-async def claim_unread(
-    conn: Connection, workspace_id: UUID, chatbot_id: UUID, limit: int
-) -> list[UUID]:
-    """Mark up to `limit` of the bot's unread conversations read, oldest first, skipping those
-    another batch holds; their ids."""
-    cur = await conn.execute(
-        """
-        update public.conversations set leads_extracted_at = now()
-        where id in (
-          select id from public.conversations
-          where workspace_id = %s and chatbot_id = %s and leads_extracted_at is null
-            and not is_preview and message_count > 0
-          order by last_message_at, id limit %s
-          for update skip locked
-        )
-        returning id, last_message_at
-        """,
-        (workspace_id, chatbot_id, limit),
-    )
-    rows = sorted(await cur.fetchall(), key=lambda r: (r["last_message_at"], r["id"]))
-    return [r["id"] for r in rows]
-
-
-async def mark_read(conn: Connection, conversation_id: UUID) -> None:
+async def add_usage(
+    conn: Connection,
+    workspace_id: UUID,
+    *,
+    model: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    cost: Decimal,
+    price_version: str | None,
+) -> None:
     await conn.execute(
-        "update public.conversations set leads_extracted_at = now() where id = %s",
-        (conversation_id,),
+        "insert into public.token_usage (workspace_id, service, channel, model,"
+        " prompt_tokens, completion_tokens, total_tokens, cost, price_version)"
+        " values (%s, 'OPENAI_GPT', 'LEADS', %s, %s, %s, %s, %s, %s)",
+        (
+            workspace_id,
+            model,
+            prompt_tokens,
+            completion_tokens,
+            prompt_tokens + completion_tokens,
+            cost,
+            price_version,
+        ),
     )
 
 
@@ -84,7 +61,16 @@ async def same_person(
 
 
 async def insert(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
-    cur = await conn.execute(insert_sql("leads", values, returning=LEAD_COLUMNS), values)
+    """A new lead, and its `lead.created` event in the same statement."""
+    cur = await conn.execute(
+        events.recording(
+            insert_sql("leads", values, returning=f"workspace_id, {LEAD_COLUMNS}"),
+            EventType.LEAD_CREATED,
+            "jsonb_build_object('conversation_id', conversation_id, 'chatbot_id', chatbot_id)",
+        )
+        + sql.SQL(f" select {LEAD_COLUMNS} from changed"),
+        values,
+    )
     row = await cur.fetchone()
     assert row is not None
     return row

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from backend.auth.dependencies import ApiSubject
 from backend.context import Context
-from backend.leads import repository, service
+from backend.leads import service
 
 router = APIRouter(prefix="/api/leads", tags=["leads"])
 
@@ -77,6 +77,7 @@ async def list_leads(
     chatbot_id: UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    async with context.db.for_workspace(subject.workspace_id, _principal(subject)) as conn:
-        rows = await repository.list_leads(conn, subject.workspace_id, chatbot_id, limit)
+    rows = await service.list_leads(
+        context, subject.workspace_id, chatbot_id, limit, _principal(subject)
+    )
     return {"leads": [_lead_json(r) for r in rows]}

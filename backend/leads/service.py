@@ -16,6 +16,7 @@ from backend.business import service as business
 from backend.connections import service as connections
 from backend.connections.schemas import Provider
 from backend.context import AppContext
+from backend.conversations import repository as conversations
 from backend.errors import NotFound
 from backend.integrations.openai.client import OpenAIError
 from backend.kit.text import estimate_tokens
@@ -36,10 +37,12 @@ async def extract_conversation(
     context: AppContext, workspace_id: UUID, conversation_id: UUID, principal: str
 ) -> Extraction:
     async with context.db.for_workspace(workspace_id, principal) as conn:
-        conversation = await repository.conversation(conn, workspace_id, conversation_id)
+        conversation = await conversations.workspace_conversation(
+            conn, workspace_id, conversation_id
+        )
         if conversation is None:
             raise NotFound("Conversation not found")
-        messages = await repository.messages(conn, conversation_id)
+        messages = await conversations.latest_messages(conn, conversation_id)
         region = await business.default_region(conn, workspace_id)
         key = await _model_key(context, conn, workspace_id)
     parsed = extract.deterministic(messages, region)
@@ -48,7 +51,7 @@ async def extract_conversation(
         read = extract.merge(await _ask_model(context, workspace_id, key, messages, region), parsed)
     async with context.db.for_workspace(workspace_id, principal) as conn:
         lead = await _keep(conn, workspace_id, conversation, read)
-        await repository.mark_read(conn, conversation_id)
+        await conversations.mark_read_for_leads(conn, conversation_id)
     return Extraction(conversation_id, lead)
 
 
@@ -93,19 +96,14 @@ async def _ask_model(
     )
     async with context.db.for_workspace(workspace_id, "leads") as conn:
         if completion is not None:
-            await conn.execute(
-                "insert into public.token_usage (workspace_id, service, channel, model,"
-                " prompt_tokens, completion_tokens, total_tokens, cost, price_version)"
-                " values (%s, 'OPENAI_GPT', 'LEADS', %s, %s, %s, %s, %s, %s)",
-                (
-                    workspace_id,
-                    MODEL,
-                    completion.prompt_tokens,
-                    completion.completion_tokens,
-                    completion.prompt_tokens + completion.completion_tokens,
-                    cost,
-                    version,
-                ),
+            await repository.add_usage(
+                conn,
+                workspace_id,
+                model=MODEL,
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                cost=cost,
+                price_version=version,
             )
         await billing.settle(conn, workspace_id, admission, cost)
     return (
@@ -135,10 +133,21 @@ async def extract_batch(
     """Read the bot's conversations not read yet (oldest first); how many were read, and the
     leads found. They are claimed first, so two batches at once never read one twice."""
     async with context.db.for_workspace(workspace_id, principal) as conn:
-        claimed = await repository.claim_unread(conn, workspace_id, chatbot_id, limit)
+        claimed = await conversations.claim_unread_for_leads(conn, workspace_id, chatbot_id, limit)
     leads = []
     for conversation_id in claimed:
         found = await extract_conversation(context, workspace_id, conversation_id, principal)
         if found.lead is not None:
             leads.append(found.lead)
     return len(claimed), leads
+
+
+async def list_leads(
+    context: AppContext,
+    workspace_id: UUID,
+    chatbot_id: UUID | None,
+    limit: int,
+    principal: str,
+) -> list[dict[str, Any]]:
+    async with context.db.for_workspace(workspace_id, principal) as conn:
+        return await repository.list_leads(conn, workspace_id, chatbot_id, limit)

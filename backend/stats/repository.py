@@ -1,6 +1,7 @@
 """The dashboard's aggregates. Every query names the workspace and runs on an index that starts
 with it (see migrations/20261124_10_calls.sql), so a workspace's figures cost the same however
-many other workspaces share the tables."""
+many other workspaces share the tables. What they read of conversations and messages is
+conversations/repository.py's."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from backend.conversations import repository as conversations
 from backend.db import Connection
 
 
@@ -29,28 +31,14 @@ async def calendar(conn: Connection, workspace_id: UUID) -> dict[str, Any]:
     return row
 
 
-# Messages of the workspace's days from `recent_from` on, counted from the messages themselves:
-# the days not rolled up yet (normally today, and yesterday for a few minutes after midnight).
-_RECENT_MESSAGES = """
-  select (m.created_at at time zone %(tz)s)::date as day, count(*) as n
-  from public.messages m join public.conversations c on c.id = m.conversation_id
-  where m.workspace_id = %(ws)s and m.created_at >= %(recent_from)s::timestamp at time zone %(tz)s
-    and not c.is_preview
-  group by 1
-"""
-
-
 async def overview(conn: Connection, workspace_id: UUID, days: dict[str, Any]) -> dict[str, Any]:
     cur = await conn.execute(
         f"""
-        select
-          (select count(*) from public.conversations
-            where workspace_id = %(ws)s and not is_preview) as total_conversations,
-          (select coalesce(sum(order_lookups), 0) from public.conversations
-            where workspace_id = %(ws)s and order_lookups > 0) as orders_tracked,
-          (select count(*) from public.calls
-            where workspace_id = %(ws)s and direction = 'inbound') as inbound_calls,
-          (select coalesce(sum(n), 0) from ({_RECENT_MESSAGES}) today) as messages_today
+        select total_conversations, orders_tracked, inbound_calls, messages_today from (
+          select {conversations.OVERVIEW_FIGURES},
+            (select count(*) from public.calls
+              where workspace_id = %(ws)s and direction = 'inbound') as inbound_calls
+        ) figures
         """,
         {"ws": workspace_id, "tz": days["time_zone"], "recent_from": days["today"]},
     )
@@ -74,7 +62,7 @@ async def messages_per_day(
           select day, messages as n from public.message_day_counts
           where workspace_id = %(ws)s and day >= %(first_day)s and day < %(recent_from)s
           union all
-          {_RECENT_MESSAGES}
+          {conversations.RECENT_MESSAGE_DAYS}
         )
         select d::date as date, coalesce(sum(counted.n), 0) as count
         from generate_series(%(first_day)s::date, %(today)s::date, interval '1 day') d
@@ -127,15 +115,9 @@ async def roll_up(conn: Connection, due: dict[str, Any]) -> None:
             "delete from public.message_day_counts where workspace_id = %(ws)s", params
         )
     await conn.execute(
-        """
+        f"""
         insert into public.message_day_counts (workspace_id, day, messages)
-        select %(ws)s, (m.created_at at time zone %(tz)s)::date, count(*)
-        from public.messages m join public.conversations c on c.id = m.conversation_id
-        where m.workspace_id = %(ws)s and not c.is_preview
-          and (%(after)s::date is null
-               or m.created_at >= (%(after)s::date + 1)::timestamp at time zone %(tz)s)
-          and m.created_at < (%(through)s::date + 1)::timestamp at time zone %(tz)s
-        group by 2
+        {conversations.MESSAGE_DAYS_THROUGH}
         on conflict (workspace_id, day) do update set messages = excluded.messages
         """,
         params,
@@ -149,52 +131,6 @@ async def roll_up(conn: Connection, due: dict[str, Any]) -> None:
         """,
         params,
     )
-
-
-def conversation_filter(
-    workspace_id: UUID, *, status: str | None, phone_prefixes: list[str]
-) -> tuple[str, dict[str, Any]]:
-    """The `where` of a workspace's conversation list, and its parameters. A phone search is
-    the starts of numbers it may mean (`phone_prefixes`), each matched with `^@`: leakproof,
-    so even under RLS it becomes a range of `conversations_phone_idx` (`like` and `strpos`
-    are not, and read every conversation of the workspace; see
-    migrations/20261125_19_calls_per_workspace.sql)."""
-    where = (
-        "workspace_id = %(ws)s and not is_preview"
-        " and (%(status)s::text is null or status = %(status)s)"
-    )
-    params: dict[str, Any] = {"ws": workspace_id, "status": status}
-    if phone_prefixes:
-        params.update({f"phone{n}": prefix for n, prefix in enumerate(phone_prefixes)})
-        where += (
-            " and ("
-            + " or ".join(f"phone ^@ %(phone{n})s::text" for n in range(len(phone_prefixes)))
-            + ")"
-        )
-    return where, params
-
-
-async def conversations(
-    conn: Connection,
-    workspace_id: UUID,
-    *,
-    status: str | None,
-    phone_prefixes: list[str],
-    limit: int,
-    offset: int,
-) -> tuple[list[dict[str, Any]], int]:
-    where, params = conversation_filter(workspace_id, status=status, phone_prefixes=phone_prefixes)
-    cur = await conn.execute(
-        f"select id, phone, status, channel, message_count, started_at from public.conversations"
-        f" where {where} order by started_at desc, id limit %(limit)s offset %(offset)s",
-        {**params, "limit": limit, "offset": offset},
-    )
-    rows = await cur.fetchall()
-    total = await conn.execute(
-        f"select count(*) as n from public.conversations where {where}", params
-    )
-    counted = await total.fetchone()
-    return rows, int(counted["n"]) if counted else 0
 
 
 _CALL = (

@@ -14,6 +14,7 @@ from backend.auth.dependencies import api_subject
 from backend.auth.subjects import ApiKey, AuthSubject, User
 from backend.business import service as business
 from backend.context import Context
+from backend.conversations import repository as conversation_repository
 from backend.errors import CHICX_CODES, NotFound
 from backend.kit.pagination import Limit, Page
 from backend.kit.phones import search_prefixes
@@ -86,7 +87,7 @@ async def conversations(
         if search:
             region = await business.default_region(conn, subject.workspace_id)
             prefixes = search_prefixes(search, region or DEFAULT_COUNTRY)
-        rows, total = await repository.conversations(
+        rows, total = await conversation_repository.stats_page(
             conn,
             subject.workspace_id,
             status=status,

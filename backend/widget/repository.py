@@ -55,38 +55,6 @@ async def bot_workspace(conn: Connection, chatbot_id: UUID) -> UUID | None:
     return row["workspace_id"] if row else None
 
 
-async def visitor_messages(
-    conn: Connection,
-    chatbot_id: UUID,
-    conversation_id: UUID,
-    visitor_id: str,
-    limit: int,
-    user_id: str | None = None,
-) -> list[dict[str, Any]] | None:
-    """The latest messages of a visitor's own conversation, oldest first; None when the
-    conversation is not this visitor's (or not this bot's)."""
-    cur = await conn.execute(
-        "select user_id from public.conversations"
-        " where id = %s and chatbot_id = %s and visitor_id = %s and not is_preview",
-        (conversation_id, chatbot_id, visitor_id),
-    )
-    found = await cur.fetchone()
-    # A signed-in user's conversation is theirs, not the browser's: whoever uses it next (same
-    # visitor id, signed out or someone else) does not get it back.
-    if found is None or (found["user_id"] is not None and found["user_id"] != user_id):
-        return None
-    cur = await conn.execute(
-        """
-        select id, role, content, citations, created_at from (
-          select * from public.messages where conversation_id = %s
-          order by created_at desc, id desc limit %s
-        ) latest order by created_at, id
-        """,
-        (conversation_id, limit),
-    )
-    return await cur.fetchall()
-
-
 async def active_form(conn: Connection, form_id: UUID) -> dict[str, Any] | None:
     cur = await conn.execute(
         "select f.*, b.allowed_domains from public.chatbot_forms f"
@@ -95,16 +63,6 @@ async def active_form(conn: Connection, form_id: UUID) -> dict[str, Any] | None:
         (form_id,),
     )
     return await cur.fetchone()
-
-
-async def conversation_of(
-    conn: Connection, conversation_id: UUID, chatbot_id: UUID, visitor_id: str
-) -> bool:
-    cur = await conn.execute(
-        "select 1 from public.conversations where id = %s and chatbot_id = %s and visitor_id = %s",
-        (conversation_id, chatbot_id, visitor_id),
-    )
-    return await cur.fetchone() is not None
 
 
 async def add_submission(conn: Connection, values: dict[str, Any]) -> UUID:

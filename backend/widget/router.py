@@ -23,6 +23,7 @@ from backend.business import service as business
 from backend.chat.dependencies import Engine
 from backend.chat.engine import ChatInput
 from backend.context import Context
+from backend.conversations import repository as conversations
 from backend.errors import NotFound, ValidationFailed
 from backend.kit.schemas import Envelope
 from backend.leads import repository as leads
@@ -142,7 +143,7 @@ async def visitor_history(
         context, bot["workspace_id"], VisitorIdentity(user_id=user_id, user_hash=user_hash)
     )
     async with context.db.for_workspace(bot["workspace_id"], "widget") as conn:
-        messages = await repository.visitor_messages(
+        messages = await conversations.visitor_messages(
             conn,
             chatbot_id,
             conversation_id,
@@ -177,7 +178,7 @@ async def submit_form(
         raise ValidationFailed("Some fields need another look", errors=errors)
     lead = forms.lead_of(form["fields"], clean)
     async with context.db.for_workspace(form["workspace_id"], "widget") as conn:
-        if data.conversation_id is not None and not await repository.conversation_of(
+        if data.conversation_id is not None and not await conversations.conversation_of(
             conn, data.conversation_id, form["chatbot_id"], data.visitor_id
         ):
             raise NotFound("Conversation not found")

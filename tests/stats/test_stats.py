@@ -261,7 +261,7 @@ async def test_a_phone_search_reads_the_phone_index_under_the_row_policies(conte
     neither can become an index condition): the search must be a range of the phone index."""
     from uuid import UUID
 
-    from backend.stats.repository import conversation_filter
+    from backend.conversations.repository import stats_filter
 
     async with context.db.system() as conn:
         bot = await (
@@ -278,7 +278,7 @@ async def test_a_phone_search_reads_the_phone_index_under_the_row_policies(conte
             (admin.workspace_id, bot["id"]),
         )
         await conn.execute("analyze conversations")
-    where, params = conversation_filter(
+    where, params = stats_filter(
         UUID(admin.workspace_id), status=None, phone_prefixes=["9876543210", "919876543210"]
     )
     async with context.db.for_workspace(UUID(admin.workspace_id), "test") as conn:
