@@ -24,9 +24,12 @@ TASK_MODULES = [
     "backend.auth.gotrue.tasks",
     "backend.billing.tasks",
     "backend.cache.tasks",
+    "backend.inbound.tasks",
     "backend.knowledge.tasks",
     "backend.notifications.tasks",
     "backend.stats.tasks",
+    "backend.voice.bolna.tasks",
+    "backend.voice.elevenlabs.tasks",
     "backend.voice.vapi.tasks",
 ]
 
@@ -64,12 +67,19 @@ def app_context(job: procrastinate.JobContext) -> AppContext:
 
 
 async def run_worker(
-    context: AppContext, *, concurrency: int, wait: bool = True, handle_signals: bool = False
+    context: AppContext,
+    *,
+    concurrency: int,
+    wait: bool = True,
+    handle_signals: bool = False,
+    queues: list[str] | None = None,
 ) -> None:
-    """Run jobs until cancelled (or, with `wait=False`, until the queue is empty). The web
-    process runs this too in the embedded mode; the standalone `voxtro worker` handles
-    SIGTERM itself (`handle_signals`) so that a deploy lets running jobs finish."""
+    """Run jobs until cancelled (or, with `wait=False`, until the queue is empty); those of
+    some `queues` only, if given. The web process runs this too in the embedded mode; the
+    standalone `voxtro worker` handles SIGTERM itself (`handle_signals`) so that a deploy lets
+    running jobs finish."""
     await task_app.run_worker_async(
+        queues=queues,  # type: ignore[arg-type]  # the Worker takes None: every queue
         concurrency=concurrency,
         wait=wait,
         additional_context={"app": context},
