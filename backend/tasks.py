@@ -6,6 +6,7 @@ Domain modules declare jobs with `@task_app.task(name="domain.verb", ...)` in th
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import procrastinate
@@ -18,17 +19,19 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-# Every module that declares jobs, so that the worker knows them all.
-TASK_MODULES = [
-    "backend.tasks",
-    "backend.auth.gotrue.tasks",
-    "backend.billing.tasks",
-    "backend.cache.tasks",
-    "backend.knowledge.tasks",
-    "backend.notifications.tasks",
-    "backend.stats.tasks",
-    "backend.voice.vapi.tasks",
-]
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _task_modules() -> list[str]:
+    """Every `tasks.py` under the package, so that the worker knows every job: a domain that
+    declares jobs is found by its file name, not by a hand-kept list."""
+    return [
+        ".".join(("backend", *path.relative_to(_PACKAGE).with_suffix("").parts))
+        for path in sorted(_PACKAGE.rglob("tasks.py"))
+    ]
+
+
+TASK_MODULES = _task_modules()
 
 task_app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
 
@@ -64,12 +67,19 @@ def app_context(job: procrastinate.JobContext) -> AppContext:
 
 
 async def run_worker(
-    context: AppContext, *, concurrency: int, wait: bool = True, handle_signals: bool = False
+    context: AppContext,
+    *,
+    concurrency: int,
+    wait: bool = True,
+    handle_signals: bool = False,
+    queues: list[str] | None = None,
 ) -> None:
-    """Run jobs until cancelled (or, with `wait=False`, until the queue is empty). The web
-    process runs this too in the embedded mode; the standalone `voxtro worker` handles
-    SIGTERM itself (`handle_signals`) so that a deploy lets running jobs finish."""
+    """Run jobs until cancelled (or, with `wait=False`, until the queue is empty); those of
+    some `queues` only, if given. The web process runs this too in the embedded mode; the
+    standalone `voxtro worker` handles SIGTERM itself (`handle_signals`) so that a deploy lets
+    running jobs finish."""
     await task_app.run_worker_async(
+        queues=queues,  # type: ignore[arg-type]  # the Worker takes None: every queue
         concurrency=concurrency,
         wait=wait,
         additional_context={"app": context},

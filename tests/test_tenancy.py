@@ -273,7 +273,8 @@ async def test_a_provider_call_id_is_stored_once_per_workspace(context, admin, o
     stored = []
     for workspace_id in (admin.workspace_id, other_admin.workspace_id, admin.workspace_id):
         async with context.db.for_workspace(workspace_id, "test") as conn:
-            stored.append(await insert_once(conn, workspace_id, "vapi", _call_values("call-1")))
+            new = await insert_once(conn, workspace_id, "vapi", _call_values("call-1"))
+            stored.append(new is not None)
     assert stored == [True, True, False]  # the third is a redelivery to the first workspace
     async with context.db.system() as conn:
         rows = await (

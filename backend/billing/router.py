@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request
 
 from backend.auth.dependencies import AdminSubject
-from backend.billing import stripe_billing, tasks, webhooks
+from backend.billing import stripe_billing, webhooks
 from backend.billing.schemas import (
     BillingOverview,
     CheckoutCreate,
@@ -89,7 +89,5 @@ async def stripe_webhook(
     """Stripe's events: each stored once by its id and processed by a job; a redelivery is
     acknowledged and changes nothing, except that an event still unprocessed (its job may have
     run out of retries) has its job queued again — once, however often it is delivered."""
-    async with context.db.system() as conn:
-        if await webhooks.store(conn, event):
-            await tasks.enqueue_event(conn, event["id"])
+    await webhooks.receive(context.db, event)
     return StripeWebhookAck()

@@ -1,5 +1,6 @@
-"""SQL for Stripe billing: a workspace's Stripe customer and subscription, plans, received
-events, and the meter's outbox (usage waiting for Stripe) and reports.
+"""SQL for Stripe billing: a workspace's Stripe customer and subscription, plans, and the
+meter's outbox (usage waiting for Stripe) and reports. (Received events are the inbox's:
+backend/inbound.)
 
 Tenants may read their billing account but never write it, and the other tables are the
 backend's alone, so every statement here runs as the login role (`system()` transactions, or
@@ -12,8 +13,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
-
-from psycopg.types.json import Jsonb
 
 from backend.db import Connection
 
@@ -272,73 +271,6 @@ async def plan_of_prices(conn: Connection, price_ids: Sequence[str]) -> str | No
     )
     row = await cur.fetchone()
     return str(row["code"]) if row else None
-
-
-# -- events -----------------------------------------------------------------------------------
-
-
-async def insert_event(conn: Connection, event_id: str, kind: str, payload: Any) -> bool:
-    """Store an event unless it was received before; True when it is new."""
-    cur = await conn.execute(
-        "insert into public.stripe_events (id, type, payload) values (%s, %s, %s)"
-        " on conflict (id) do nothing returning id",
-        (event_id, kind, Jsonb(payload)),
-    )
-    return await cur.fetchone() is not None
-
-
-async def event_processed(conn: Connection, event_id: str) -> bool:
-    cur = await conn.execute(
-        "select processed_at is not null as done from public.stripe_events where id = %s",
-        (event_id,),
-    )
-    row = await cur.fetchone()
-    return bool(row and row["done"])
-
-
-async def lock_event(conn: Connection, event_id: str) -> dict[str, Any] | None:
-    """The event, locked until the end of the transaction: two runs of its job take turns."""
-    cur = await conn.execute(
-        "select * from public.stripe_events where id = %s for update", (event_id,)
-    )
-    return await cur.fetchone()
-
-
-async def finish_event(conn: Connection, event_id: str, *, error: str | None, done: bool) -> None:
-    await conn.execute(
-        "update public.stripe_events set attempts = attempts + 1, error = %s,"
-        " processed_at = case when %s then now() end where id = %s",
-        (error, done, event_id),
-    )
-
-
-async def stale_events(
-    conn: Connection, *, older_than: timedelta, job_lock_prefix: str, limit: int
-) -> list[str]:
-    """Events still unprocessed `older_than` after they arrived whose job is neither waiting
-    (`todo`, its queueing lock) nor running (`doing`, its lock): their job ran out of retries,
-    or was lost. Oldest first."""
-    cur = await conn.execute(
-        """
-        select e.id from public.stripe_events e
-        where e.processed_at is null and e.received_at < now() - %(age)s
-          and not exists (select 1 from public.procrastinate_jobs j
-                          where j.queueing_lock = %(prefix)s || e.id and j.status = 'todo')
-          and not exists (select 1 from public.procrastinate_jobs j
-                          where j.lock = %(prefix)s || e.id and j.status = 'doing')
-        order by e.received_at
-        limit %(limit)s
-        """,
-        {"age": older_than, "prefix": job_lock_prefix, "limit": limit},
-    )
-    return [str(r["id"]) for r in await cur.fetchall()]
-
-
-async def job_running(conn: Connection, lock: str) -> bool:
-    cur = await conn.execute(
-        "select 1 from public.procrastinate_jobs where lock = %s and status = 'doing'", (lock,)
-    )
-    return await cur.fetchone() is not None
 
 
 # -- the meter --------------------------------------------------------------------------------

@@ -1,13 +1,10 @@
-"""Stripe's webhooks: verified, stored once per event id, processed by a job.
+"""Stripe's webhooks: verified here, then kept once per event id by the inbox
+(backend/inbound), whose `inbound.process` job applies each through `handle_event`.
 
-The endpoint does the least it can (check the signature, insert the event, enqueue its job in
-the same transaction) so Stripe gets its answer at once; a redelivered event finds its row and
-is not processed again — unless it is still unprocessed (its job ran out of retries, or was
-lost): then its job is queued again, once (a queueing lock per event id). A sweeper does the
-same for events Stripe does not deliver again (`billing.retry_stripe_events`). The job applies
-an event and marks it processed in one transaction, under a lock on the event's row, so a job
-run twice — or retried after a crash — applies it once. Unknown event types are stored,
-acknowledged and marked processed without effect.
+The endpoint does the least it can (check the signature, keep the event with its job in the
+same transaction) so Stripe gets its answer at once; redeliveries, retries, the sweeper and
+applying an event once are the inbox's. Unknown event types are stored, acknowledged and marked
+processed without effect.
 
 Invoices: a failed one starts the grace period of a workspace on a plan (then a 'payment'
 pause); a paid one ends it. A voided invoice, or one marked uncollectible, is no longer being
@@ -20,7 +17,6 @@ then prepaid and limited by its credits.)
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -36,6 +32,9 @@ from backend.billing.stripe_billing import BillingNotConfigured
 from backend.config import Settings
 from backend.db import Connection, Database
 from backend.errors import BadRequest
+from backend.inbound import service as inbound
+from backend.inbound.registry import Provider
+from backend.inbound.schemas import InboundEvent
 from backend.integrations.stripe.client import InvalidSignature, verify_signature
 
 log = structlog.get_logger(__name__)
@@ -63,10 +62,7 @@ def verified_event(settings: Settings, body: bytes, signature: str | None) -> di
         verify_signature(body, signature, settings.stripe_webhook_secret)
     except InvalidSignature as exc:
         raise StripeSignatureInvalid(str(exc)) from exc
-    try:
-        event = json.loads(body)
-    except ValueError as exc:
-        raise BadRequest("The event is not valid JSON") from exc
+    event = inbound.parse_json(body, "The event is not valid JSON")
     data = event.get("data") if isinstance(event, dict) else None
     if (
         not isinstance(data, dict)
@@ -79,35 +75,16 @@ def verified_event(settings: Settings, body: bytes, signature: str | None) -> di
     return event
 
 
-async def store(conn: Connection, event: dict[str, Any]) -> bool:
-    """Keep an event once; True when it still needs processing: it is new, or a redelivery of
-    one not processed yet (whose job must be queued again, since it may have run out of
-    retries). False for a redelivery of a processed event: nothing more to do."""
-    if await repository.insert_event(conn, event["id"], event["type"], event):
-        return True
-    return not await repository.event_processed(conn, event["id"])
+async def receive(db: Database, event: dict[str, Any]) -> bool:
+    """Keep a verified event in the inbox, where a job applies it; True when it is new."""
+    return await inbound.receive(
+        db, provider=Provider.STRIPE, event_id=event["id"], type=event["type"], payload=event
+    )
 
 
-async def process(db: Database, event_id: str) -> None:
-    """Apply a stored event once. Its effects and its `processed_at` commit together; an error
-    is recorded on the event and raised, so that the job is retried."""
-    failure: Exception | None = None
-    async with db.system() as conn:
-        event = await repository.lock_event(conn, event_id)
-        if event is None or event["processed_at"] is not None:
-            return
-        try:
-            async with conn.transaction():  # a savepoint: a failure undoes the effects only
-                note = await apply(conn, event["payload"])
-        except Exception as exc:
-            failure = exc
-            await repository.finish_event(conn, event_id, error=repr(exc)[:1000], done=False)
-        else:
-            await repository.finish_event(conn, event_id, error=note, done=True)
-    if failure is not None:
-        log.warning("stripe_event_failed", event_id=event_id, error=repr(failure))
-        raise failure
-    log.info("stripe_event_processed", event_id=event_id, type=event["type"], note=note)
+async def handle_event(conn: Connection, event: InboundEvent) -> str | None:
+    """Apply a stored event (the `inbound.process` job)."""
+    return await apply(conn, event.payload)
 
 
 Handler = Callable[[Connection, dict[str, Any], datetime], Awaitable[str | None]]

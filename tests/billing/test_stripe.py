@@ -24,6 +24,7 @@ import pytest
 from backend.billing import meter, webhooks
 from backend.billing import tasks as billing_tasks
 from backend.context import AppContext
+from backend.inbound import service as inbound
 from backend.integrations.stripe.client import StripeFailure
 from backend.seed import DEMO_WORKSPACE, seed_demo
 from backend.tasks import TASK_MODULES, enqueue, run_worker
@@ -111,6 +112,12 @@ async def deliver(
     elif signature is not None:
         headers["Stripe-Signature"] = signature
     return await client.post("/api/webhooks/stripe", content=body, headers=headers)
+
+
+async def process(ctx: AppContext, event_id: str) -> None:
+    """Run the job of a stored event (as its `inbound.process` job would)."""
+    [row] = await fetch(ctx, "select id from inbound_events where event_id = %s", event_id)
+    await inbound.process(ctx.db, row["id"])
 
 
 async def fetch(ctx: AppContext, query: str, *args: Any) -> list[dict[str, Any]]:
@@ -239,7 +246,7 @@ async def stripe_jobs(ctx: AppContext) -> list[str]:
     rows = await fetch(
         ctx,
         "select status::text from procrastinate_jobs"
-        " where task_name = 'billing.process_stripe_event' order by id",
+        " where task_name = 'inbound.process' order by id",
     )
     return [r["status"] for r in rows]
 
@@ -249,7 +256,7 @@ async def give_up_stripe_jobs(ctx: AppContext) -> None:
     async with ctx.db.system() as conn:
         await conn.execute(
             "update procrastinate_jobs set status = 'failed'"
-            " where task_name = 'billing.process_stripe_event' and status = 'todo'"
+            " where task_name = 'inbound.process' and status = 'todo'"
         )
 
 
@@ -315,7 +322,7 @@ async def test_without_stripe_a_new_workspace_has_no_billing_and_billing_says_so
     webhook = await deliver(client, event("customer.created", {"id": "cus_x"}))
     assert webhook.status_code == 503
     assert webhook.json()["code"] == "BILLING_NOT_CONFIGURED"
-    assert await fetch(context, "select * from stripe_events") == []
+    assert await fetch(context, "select * from inbound_events") == []
 
 
 # -- buying credits -------------------------------------------------------------------------------
@@ -419,7 +426,9 @@ async def test_a_top_up_is_credited_once_however_often_stripe_delivers_it(
         ctx, "select amount, reference from credit_grants where source = 'checkout'"
     )
     assert grants == [{"amount": Decimal("12.3400"), "reference": session["id"]}]
-    events = await fetch(ctx, "select id, processed_at, attempts from stripe_events order by id")
+    events = await fetch(
+        ctx, "select event_id, processed_at, attempts from inbound_events order by id"
+    )
     assert len(events) == 2  # one row per event id
     assert all(e["processed_at"] is not None and e["attempts"] == 1 for e in events)
     assert (await overview(client, owner))["mode"] == "prepaid"
@@ -480,7 +489,7 @@ async def test_bad_stale_or_missing_signatures_are_refused_and_nothing_is_stored
         assert answer.status_code == 400, (name, answer.text)
         assert answer.json()["code"] == "INVALID_SIGNATURE", name
         assert answer.json()["success"] is False
-    assert await fetch(ctx, "select * from stripe_events") == []
+    assert await fetch(ctx, "select * from inbound_events") == []
     assert (
         await fetch(ctx, "select * from procrastinate_jobs where task_name like 'billing.%%'") == []
     )
@@ -501,16 +510,16 @@ async def test_unknown_event_types_are_acknowledged_and_ignored(billing, owner):
     answer = await deliver(client, unknown)
     assert answer.status_code == 200 and answer.json() == {"received": True}
     await run_jobs(ctx)
-    [stored] = await fetch(ctx, "select type, processed_at, error from stripe_events")
+    [stored] = await fetch(ctx, "select type, processed_at, last_error from inbound_events")
     assert stored["type"] == "customer.tax_id.created"
     assert stored["processed_at"] is not None
-    assert stored["error"].startswith("ignored")
+    assert stored["last_error"].startswith("ignored")
     assert (await credits_of(client, owner))["totalCredits"] == 5.0
 
     # Signed, but not an event at all: refused, not stored.
     junk = await deliver(client, {"hello": "world"})
     assert junk.status_code == 400 and junk.json()["code"] == "BAD_REQUEST"
-    assert len(await fetch(ctx, "select id from stripe_events")) == 1
+    assert len(await fetch(ctx, "select id from inbound_events")) == 1
 
 
 async def test_processing_an_event_twice_applies_it_once(billing, owner, fake_stripe):
@@ -523,7 +532,7 @@ async def test_processing_an_event_twice_applies_it_once(billing, owner, fake_st
     session = fake_stripe.complete_checkout(response.json()["data"]["session_id"])
     completed = event("checkout.session.completed", session)
     await deliver(client, completed)
-    await asyncio.gather(*(webhooks.process(ctx.db, completed["id"]) for _ in range(3)))
+    await asyncio.gather(*(process(ctx, completed["id"]) for _ in range(3)))
     await run_jobs(ctx)
     assert (await credits_of(client, owner))["totalCredits"] == 35.0
 
@@ -541,13 +550,12 @@ async def test_an_event_that_fails_is_kept_with_its_error_and_retried(billing, o
     }
     await deliver(client, event("checkout.session.completed", broken))
     await run_jobs(ctx)
-    [stored] = await fetch(ctx, "select processed_at, attempts, error from stripe_events")
+    [stored] = await fetch(ctx, "select processed_at, attempts, last_error from inbound_events")
     assert stored["processed_at"] is None and stored["attempts"] == 1
-    assert "ValueError" in stored["error"]
+    assert "ValueError" in stored["last_error"]
     [job] = await fetch(
         ctx,
-        "select status::text from procrastinate_jobs"
-        " where task_name = 'billing.process_stripe_event'",
+        "select status::text from procrastinate_jobs where task_name = 'inbound.process'",
     )
     assert job["status"] == "todo"  # to be tried again, with backoff
     assert (await credits_of(client, owner))["totalCredits"] == 5.0  # nothing half-applied
@@ -565,7 +573,7 @@ async def test_a_body_that_is_not_utf8_is_refused_and_nothing_is_stored(billing,
         )
         assert answer.status_code == 400, answer.text
         assert answer.json()["code"] == "INVALID_SIGNATURE"
-    assert await fetch(ctx, "select * from stripe_events") == []
+    assert await fetch(ctx, "select * from inbound_events") == []
 
 
 async def test_an_event_whose_job_ran_out_of_retries_is_processed_when_stripe_delivers_it_again(
@@ -589,7 +597,7 @@ async def test_an_event_whose_job_ran_out_of_retries_is_processed_when_stripe_de
     assert await stripe_jobs(ctx) == ["failed", "todo"]
     await run_jobs(ctx)
     assert (await credits_of(client, owner))["totalCredits"] == 45.0
-    [stored] = await fetch(ctx, "select processed_at, attempts from stripe_events")
+    [stored] = await fetch(ctx, "select processed_at, attempts from inbound_events")
     assert stored["processed_at"] is not None and stored["attempts"] == 1
 
     # Processed: a further delivery queues nothing.
@@ -616,17 +624,18 @@ async def test_the_sweeper_processes_events_whose_job_ran_out_of_retries(
     await give_up_stripe_jobs(ctx)
     async with ctx.db.system() as conn:
         await conn.execute(
-            "update stripe_events set received_at = now() - interval '11 minutes' where id = %s",
+            "update inbound_events set received_at = now() - interval '11 minutes'"
+            " where event_id = %s",
             (old["id"],),
         )
 
-    assert await billing_tasks.requeue_stale_events(ctx.db) == 1  # not the recent one
-    assert await billing_tasks.requeue_stale_events(ctx.db) == 0  # its job waits: once
+    assert await inbound.requeue_stale(ctx.db) == 1  # not the recent one
+    assert await inbound.requeue_stale(ctx.db) == 0  # its job waits: once
     assert await stripe_jobs(ctx) == ["failed", "failed", "todo"]
     await run_jobs(ctx)
     assert (await credits_of(client, owner))["totalCredits"] == 15.0
-    assert await billing_tasks.requeue_stale_events(ctx.db) == 0  # processed now
-    assert "billing.retry_stripe_events" in billing_tasks.task_app.tasks
+    assert await inbound.requeue_stale(ctx.db) == 0  # processed now
+    assert "inbound.retry_stale" in billing_tasks.task_app.tasks
 
 
 def test_the_worker_knows_the_billing_jobs():
@@ -785,7 +794,7 @@ async def test_usage_of_a_plan_that_ends_before_the_meter_runs_is_still_reported
     metered = await seed_usage(ctx, owner.workspace_id, ["0.1", "0.2"])
     ended = event("customer.subscription.deleted", subscription_of(session, "canceled"))
     await deliver(client, ended)
-    await webhooks.process(ctx.db, ended["id"])  # before any meter run
+    await process(ctx, ended["id"])  # before any meter run
     assert (await overview(client, owner))["mode"] == "prepaid"
     await seed_usage(ctx, owner.workspace_id, ["0.4"])  # prepaid again: not metered
 
@@ -912,12 +921,14 @@ async def test_a_subscription_that_ended_before_its_checkout_was_processed_never
     completed = event("checkout.session.completed", session, created=now)
     await deliver(client, ended)
     await deliver(client, completed)
-    await webhooks.process(ctx.db, ended["id"])  # the end is processed first
-    await webhooks.process(ctx.db, completed["id"])
+    await process(ctx, ended["id"])  # the end is processed first
+    await process(ctx, completed["id"])
     state = await overview(client, owner)
     assert (state["mode"], state["plan"]) == ("prepaid", None)
-    [stored] = await fetch(ctx, "select error from stripe_events where id = %s", completed["id"])
-    assert stored["error"] == "ignored: the subscription has already ended"
+    [stored] = await fetch(
+        ctx, "select last_error from inbound_events where event_id = %s", completed["id"]
+    )
+    assert stored["last_error"] == "ignored: the subscription has already ended"
     await seed_usage(ctx, owner.workspace_id, ["0.3"])
     assert await outbox(ctx) == []
     again = await client.post(
@@ -931,14 +942,12 @@ async def test_the_meter_tables_have_only_the_indexes_something_reads(billing):
     rows = await fetch(
         ctx,
         "select tablename, indexname from pg_indexes where schemaname = 'public'"
-        " and tablename in ('stripe_events', 'usage_meter_reports', 'meter_outbox')"
+        " and tablename in ('usage_meter_reports', 'meter_outbox')"
         " order by 1, 2",
     )
     assert [(r["tablename"], r["indexname"]) for r in rows] == [
         ("meter_outbox", "meter_outbox_order_idx"),  # the claim's order
         ("meter_outbox", "meter_outbox_pkey"),
-        ("stripe_events", "stripe_events_pkey"),
-        ("stripe_events", "stripe_events_unprocessed_idx"),  # the sweeper's
         ("usage_meter_reports", "usage_meter_reports_pkey"),
     ]
 
@@ -1174,8 +1183,10 @@ async def test_a_voided_or_uncollectible_invoice_ends_the_failure_it_started(
     await run_jobs(ctx)
     account = await account_of(ctx, owner)
     assert (account["is_paused"], account["failed_invoice_id"]) == (True, "in_1")
-    [stored] = await fetch(ctx, "select error from stripe_events where id = %s", other["id"])
-    assert stored["error"].startswith("ignored")
+    [stored] = await fetch(
+        ctx, "select last_error from inbound_events where event_id = %s", other["id"]
+    )
+    assert stored["last_error"].startswith("ignored")
 
     # in_1 written off: the business stopped collecting it, the pause it caused ends.
     written_off = invoice_of(session, "in_1", "uncollectible")

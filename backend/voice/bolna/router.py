@@ -6,13 +6,12 @@ Routes that call Bolna take no `Session`: they hold no database connection while
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Depends, Request, Response
 
 from backend.auth.dependencies import AdminSubject
 from backend.context import Context
-from backend.errors import CHICX_CODES, BadRequest
+from backend.errors import CHICX_CODES
+from backend.inbound import service as inbound
 from backend.voice.bolna import service
 from backend.voice.bolna.dependencies import NotificationSender
 from backend.voice.bolna.schemas import (
@@ -77,12 +76,9 @@ async def confirm_order(
 )
 async def bolna_webhook(token: str, request: Request, context: Context) -> WebhookAck:
     """Bolna's execution object, posted on every status change of a call. The token in the
-    URL names the workspace (Bolna signs nothing). Repeated and late deliveries change
-    nothing; a call placed from Bolna's side is stored as a new call."""
+    URL names the workspace (Bolna signs nothing). Each delivery is kept once and applied by
+    a job moments later; repeated and late deliveries change nothing; a call placed from
+    Bolna's side is stored as a new call."""
     workspace_id = await service.webhook_workspace(context, token)
-    try:
-        payload = json.loads(await request.body())
-    except ValueError as exc:
-        raise BadRequest("Request body is not valid JSON") from exc
-    await service.receive(context, workspace_id, payload)
+    await service.receive(context, workspace_id, inbound.parse_json(await request.body()))
     return WebhookAck()

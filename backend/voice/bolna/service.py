@@ -40,6 +40,7 @@ from backend.connections import service as connections
 from backend.connections.schemas import ConnectionStatus, Provider
 from backend.connections.service import Webhook
 from backend.context import AppContext
+from backend.db import Connection
 from backend.errors import (
     Conflict,
     ProviderUnavailable,
@@ -47,6 +48,9 @@ from backend.errors import (
     ValidationFailed,
     VoxtroError,
 )
+from backend.inbound import service as inbound
+from backend.inbound.registry import Provider as InboundProvider
+from backend.inbound.schemas import InboundEvent
 from backend.integrations.bolna.client import (
     BolnaClient,
     BolnaNotFound,
@@ -58,6 +62,8 @@ from backend.kit import payloads
 from backend.kit.phones import valid_e164
 from backend.voice.bolna import repository
 from backend.voice.bolna.schemas import BolnaConnect, ConfirmOrder, OrderItem
+from backend.voice.calls import repository as calls_repository
+from backend.voice.calls import service as calls_service
 
 log = structlog.get_logger(__name__)
 
@@ -265,7 +271,7 @@ async def _record(
     for attempt in (1, 2):
         try:
             async with context.db.for_workspace(workspace_id, _principal(subject)) as conn:
-                call_id = await repository.record_placed_call(conn, workspace_id, values)
+                call_id = await calls_repository.record_placed_call(conn, workspace_id, values)
                 await repository.settle_order(conn, workspace_id, order.order_id, claim_id, call_id)
         except Exception as exc:
             if attempt == 2:
@@ -443,8 +449,9 @@ def call_from_execution(execution: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-async def receive(context: AppContext, workspace_id: UUID, payload: Any) -> bool:
-    """Apply one execution delivery; True when it changed or added a call."""
+def _execution(payload: Any) -> dict[str, Any] | None:
+    """The execution a delivery carries, or None for a status this code does not know
+    (acknowledged, not applied); 400 for what is not an execution at all."""
     execution = payloads.obj(payload)
     problems = [
         {"field": name, "message": "required"}
@@ -453,9 +460,35 @@ async def receive(context: AppContext, workspace_id: UUID, payload: Any) -> bool
     ]
     if problems:
         raise ValidationFailed("Not a Bolna execution", errors=problems)
-    values = call_from_execution(execution)
-    if values is None:
+    if str(execution.get("status")) not in _LIFECYCLE:
         log.warning("bolna_unknown_status", status=execution.get("status"))
+        return None
+    return execution
+
+
+async def receive(context: AppContext, workspace_id: UUID, payload: Any) -> bool:
+    """Check one execution delivery and keep it in the inbox, where a job applies it; True
+    when it is new. Bolna's deliveries carry no id of their own: one is a digest of its body,
+    so a repeat is kept once and each new state of the call is kept."""
+    execution = _execution(payload)
+    if execution is None:
         return False
-    async with context.db.for_workspace(workspace_id, "bolna-webhook") as conn:
-        return await repository.apply_execution(conn, workspace_id, values)
+    return await inbound.receive(
+        context.db,
+        provider=InboundProvider.BOLNA,
+        event_id=inbound.digest(execution),
+        workspace_id=workspace_id,
+        type=str(execution["status"])[:255],
+        payload=execution,
+    )
+
+
+async def handle_event(conn: Connection, event: InboundEvent) -> str | None:
+    """Apply a stored execution delivery to its call (the `inbound.process` job)."""
+    assert event.workspace_id is not None  # stored with the workspace its URL names
+    values = call_from_execution(payloads.obj(event.payload))
+    if values is None:
+        return f"ignored: Bolna status {event.type!r} is not one we know"
+    if not await calls_service.apply_bolna_execution(conn, event.workspace_id, values):
+        return "ignored: a repeated or late delivery"
+    return None

@@ -7,14 +7,14 @@ answers. The fixed paths come before `/api/whatsapp/{agent_id}`, which would mat
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
 
 from backend.auth.dependencies import AdminSubject
 from backend.context import Context
-from backend.errors import BadRequest, ValidationFailed
+from backend.errors import ValidationFailed
+from backend.inbound import service as inbound
 from backend.voice.elevenlabs import service
 from backend.voice.elevenlabs.schemas import (
     ElevenLabsConnection,
@@ -112,12 +112,9 @@ async def elevenlabs_webhook(
 ) -> WebhookAck:
     """ElevenLabs' post-call webhooks, for the workspace whose URL this is. The signature is
     checked over the raw body before anything is read or stored (401 otherwise); a
-    conversation is stored once, so a redelivery is a no-op."""
+    conversation's webhook is kept once, so a redelivery is a no-op, and its call stored by a
+    job moments later."""
     raw_body = await request.body()
     workspace_id = await service.verified_workspace(context, token, elevenlabs_signature, raw_body)
-    try:
-        payload = json.loads(raw_body)
-    except ValueError as exc:
-        raise BadRequest("Request body is not valid JSON") from exc
-    await service.receive(context, workspace_id, payload)
+    await service.receive(context, workspace_id, inbound.parse_json(raw_body))
     return WebhookAck()

@@ -24,6 +24,7 @@ from backend.connections.schemas import ConnectionStatus, Provider
 from backend.connections.service import Stored, Webhook
 from backend.connections.validators import KeyRefused
 from backend.context import AppContext
+from backend.db import Connection
 from backend.errors import (
     NotFound,
     ProviderUnavailable,
@@ -31,6 +32,9 @@ from backend.errors import (
     ValidationFailed,
     VoxtroError,
 )
+from backend.inbound import service as inbound
+from backend.inbound.registry import Provider as InboundProvider
+from backend.inbound.schemas import InboundEvent
 from backend.integrations.elevenlabs.client import (
     ElevenLabsClient,
     ElevenLabsError,
@@ -40,7 +44,7 @@ from backend.integrations.elevenlabs.client import (
     MissingPermissions,
 )
 from backend.kit import payloads
-from backend.voice.calls import repository as calls_repository
+from backend.voice.calls import service as calls_service
 from backend.voice.elevenlabs import repository
 from backend.voice.elevenlabs.schemas import WhatsAppAgentUpdate
 
@@ -554,18 +558,37 @@ _EVENTS = {
 
 
 async def receive(context: AppContext, workspace_id: UUID, payload: Any) -> bool:
-    """Handle one verified webhook; True when it stored a new call. Other types (audio, …) are
-    acknowledged and ignored."""
+    """Check one verified webhook and keep it in the inbox, where a job stores its call; True
+    when it is new. Other types (audio, …) are acknowledged and ignored. ElevenLabs' webhooks
+    carry no id of their own: a conversation has one of each type, so the event's id is its
+    type and conversation id."""
     event = payloads.obj(payload)
     kind = event.get("type")
-    to_call = _EVENTS.get(kind) if isinstance(kind, str) else None
-    if to_call is None:
+    if not isinstance(kind, str) or kind not in _EVENTS:
         return False
-    values = to_call(payloads.obj(event.get("data")))
-    if values is None:
+    conversation_id = payloads.text(payloads.obj(event.get("data")).get("conversation_id"), 200)
+    if conversation_id is None:
         raise ValidationFailed(
             f"{kind} without a conversation id",
             errors=[{"field": "data.conversation_id", "message": "required"}],
         )
-    async with context.db.for_workspace(workspace_id, "elevenlabs-webhook") as conn:
-        return await calls_repository.insert_once(conn, workspace_id, "elevenlabs", values)
+    return await inbound.receive(
+        context.db,
+        provider=InboundProvider.ELEVENLABS,
+        event_id=f"{kind}:{conversation_id}",
+        workspace_id=workspace_id,
+        type=kind,
+        payload=event,
+    )
+
+
+async def handle_event(conn: Connection, event: InboundEvent) -> str | None:
+    """Store the call of a stored webhook (the `inbound.process` job)."""
+    assert event.workspace_id is not None  # stored with the workspace its URL names
+    to_call = _EVENTS.get(event.type or "")
+    values = to_call(payloads.obj(payloads.obj(event.payload).get("data"))) if to_call else None
+    if values is None:
+        return f"ignored: a {event.type} event without a conversation id"
+    if not await calls_service.store_finished(conn, event.workspace_id, "elevenlabs", values):
+        return "ignored: the call was stored already"
+    return None

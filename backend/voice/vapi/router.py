@@ -5,7 +5,6 @@ Routes that call VAPI take no `Session`: they hold no database connection while 
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -13,7 +12,7 @@ from fastapi import APIRouter, Header, Request
 
 from backend.auth.dependencies import AdminSubject
 from backend.context import Context
-from backend.errors import BadRequest
+from backend.inbound import service as inbound
 from backend.voice.vapi import service
 from backend.voice.vapi.schemas import (
     CallImport,
@@ -120,13 +119,10 @@ async def vapi_webhook(
     authorization: Annotated[str | None, Header()] = None,
 ) -> WebhookAck:
     """VAPI's server messages. The workspace is the one whose secret comes in `X-Vapi-Secret`
-    or `Authorization: Bearer`; end-of-call reports are stored once per call id."""
+    or `Authorization: Bearer`; end-of-call reports are kept once per call id, and their call
+    stored by a job moments later."""
     workspace_id = await service.webhook_workspace(
         context, service.presented_secret(x_vapi_secret, authorization)
     )
-    try:
-        payload = json.loads(await request.body())
-    except ValueError as exc:
-        raise BadRequest("Request body is not valid JSON") from exc
-    await service.receive(context, workspace_id, payload)
+    await service.receive(context, workspace_id, inbound.parse_json(await request.body()))
     return WebhookAck()

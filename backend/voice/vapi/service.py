@@ -22,12 +22,16 @@ from backend.connections.schemas import ConnectionStatus, Provider
 from backend.connections.service import Stored, Webhook
 from backend.connections.validators import VAPI
 from backend.context import AppContext
+from backend.db import Connection
 from backend.errors import (
     NotFound,
     ProviderUnavailable,
     Unauthorized,
     ValidationFailed,
 )
+from backend.inbound import service as inbound
+from backend.inbound.registry import Provider as InboundProvider
+from backend.inbound.schemas import InboundEvent
 from backend.integrations.vapi.client import (
     InvalidKey,
     VapiClient,
@@ -36,7 +40,7 @@ from backend.integrations.vapi.client import (
     VapiValidationError,
 )
 from backend.kit import payloads
-from backend.voice.calls import repository as calls_repository
+from backend.voice.calls import service as calls_service
 from backend.voice.vapi import repository
 from backend.voice.vapi.schemas import VoiceAssistantUpdate
 
@@ -344,19 +348,41 @@ def call_from_report(message: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+_REPORT = "end-of-call-report"
+
+
 async def receive(context: AppContext, workspace_id: UUID, payload: Any) -> bool:
-    """Handle one server message; True when it stored a new call."""
+    """Check one server message and keep an end-of-call report in the inbox, where a job stores
+    its call; True when it is new. VAPI's messages carry no id of their own: a call has one
+    report, so the report's id is its call's."""
     message = payloads.obj(payloads.obj(payload).get("message"))
-    if message.get("type") != "end-of-call-report":
+    if message.get("type") != _REPORT:
         return False  # acknowledged; we act on end-of-call reports only
-    values = call_from_report(message)
-    if values is None:
+    call_id = payloads.text(payloads.obj(message.get("call")).get("id"), 200)
+    if call_id is None:
         raise ValidationFailed(
             "end-of-call-report without a call id",
             errors=[{"field": "message.call.id", "message": "required"}],
         )
-    async with context.db.for_workspace(workspace_id, "vapi-webhook") as conn:
-        return await calls_repository.insert_once(conn, workspace_id, "vapi", values)
+    return await inbound.receive(
+        context.db,
+        provider=InboundProvider.VAPI,
+        event_id=f"{_REPORT}:{call_id}",
+        workspace_id=workspace_id,
+        type=_REPORT,
+        payload=payload,
+    )
+
+
+async def handle_event(conn: Connection, event: InboundEvent) -> str | None:
+    """Store the call of a stored end-of-call report (the `inbound.process` job)."""
+    assert event.workspace_id is not None  # stored with the workspace its secret names
+    values = call_from_report(payloads.obj(payloads.obj(event.payload).get("message")))
+    if values is None:
+        return "ignored: a report without a call id"
+    if not await calls_service.store_finished(conn, event.workspace_id, "vapi", values):
+        return "ignored: the call was stored already (imported)"
+    return None
 
 
 # -- calls missed by the webhook ----------------------------------------------------------------
@@ -403,7 +429,7 @@ async def import_calls(context: AppContext, workspace_id: UUID, since: datetime)
     ]
     async with context.db.for_workspace(workspace_id, "vapi-import") as conn:
         imported = sum(
-            [await calls_repository.insert_once(conn, workspace_id, "vapi", v) for v in ended]
+            [await calls_service.store_finished(conn, workspace_id, "vapi", v) for v in ended]
         )
     return {"found": len(ended), "imported": imported}
 

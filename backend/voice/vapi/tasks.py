@@ -1,5 +1,6 @@
 """Jobs of voice assistants: fetching from VAPI the calls whose end-of-call report never
-reached us (our server down, a secret rotated in between), so that no call is lost."""
+reached us (our server down, a secret rotated in between), so that no call is lost; and the
+handler of the reports the inbox keeps."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import procrastinate
 import structlog
 
 from backend.errors import VoxtroError
+from backend.inbound import registry
 from backend.tasks import app_context, task_app
 from backend.voice.vapi import service
 
@@ -28,3 +30,6 @@ async def import_calls(context: procrastinate.JobContext, timestamp: int) -> Non
             continue
         if counts["imported"]:
             log.info("vapi_calls_imported", workspace_id=str(workspace_id), **counts)
+
+
+registry.register(registry.Provider.VAPI, service.handle_event)

@@ -16,6 +16,7 @@ from tests.conftest import app_with
 from tests.fakes.bolna import API_KEY, FakeBolna, execution
 from tests.fixtures.connections import stored_connections
 from tests.fixtures.factories import Admin, create_api_key
+from tests.fixtures.jobs import run_inbound_jobs
 
 # The guide's request body, byte for byte.
 DOC_BODY = """{
@@ -66,6 +67,9 @@ async def connect(
 
 
 async def stored(context: AppContext, table: str) -> list[dict[str, Any]]:
+    """The table as a user sees it moments after the deliveries: once the worker has run the
+    jobs they queued (a webhook is answered at once and applied by a job)."""
+    await run_inbound_jobs(context)
     async with context.db.system() as conn:
         return await (await conn.execute(f"select * from public.{table}")).fetchall()
 
@@ -432,10 +436,11 @@ async def test_concurrent_requests_for_one_order_place_one_call(api, chicx, boln
 
 
 async def test_a_missed_call_is_placed_again(api, chicx, bolna):
-    client, _ = api
+    client, context = api
     first = (await confirm(client, chicx["key"])).json()
     missed = execution(first["execution_id"], "no-answer", agent_id=chicx["agent_id"])
     assert (await client.post(chicx["webhook"], json=missed)).status_code == 200
+    await run_inbound_jobs(context)  # the delivery is applied
     again = await confirm(client, chicx["key"])
     assert again.status_code == 200, again.text
     assert "Idempotent-Replayed" not in again.headers
@@ -481,7 +486,7 @@ async def test_a_failure_before_bolna_is_called_gives_the_order_back(api, admin,
 
 
 async def test_a_placed_call_is_recorded_on_a_second_try(api, chicx, bolna, monkeypatch):
-    from backend.voice.bolna import repository
+    from backend.voice.calls import repository
 
     client, context = api
     real = repository.record_placed_call
@@ -507,7 +512,7 @@ async def test_a_placed_call_that_cannot_be_recorded_keeps_the_order_held(
 ):
     """Bolna placed the call: giving the order back would let the next request call the
     customer again. The order stays claimed (409) until the claim goes stale."""
-    from backend.voice.bolna import repository
+    from backend.voice.calls import repository
 
     client, context = api
 
@@ -826,8 +831,8 @@ async def test_an_execution_id_another_workspace_stored_first_is_still_recorded_
     recording our placed call under that id stores ours, with its order."""
     from uuid import UUID
 
-    from backend.voice.bolna import repository
     from backend.voice.bolna.service import call_from_execution
+    from backend.voice.calls import repository
 
     _, context = api
     execution_id = "8c7d6e5f-0000-4000-8000-00000000a001"

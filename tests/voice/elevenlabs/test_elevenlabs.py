@@ -22,6 +22,7 @@ from tests.conftest import app_with
 from tests.fakes.elevenlabs import API_KEY, SCOPED_KEY, FakeElevenLabs
 from tests.fixtures.connections import stored_connections
 from tests.fixtures.factories import PASSWORD, Admin, unique_email
+from tests.fixtures.jobs import run_inbound_jobs
 
 WRONG_KEY = "sk_ffffffffffffffffffffffffffffffffffffffffffffffff"
 WEBHOOK_SECRET = "wsec_5e2b7c9d1f3a4e6b8c0d2f4a6b8c0e1f"
@@ -70,6 +71,9 @@ async def synced(client: httpx.AsyncClient, admin: Admin) -> dict[str, Any]:
 
 
 async def stored(context: AppContext, table: str) -> list[dict[str, Any]]:
+    """The table as a user sees it moments after the deliveries: once the worker has run the
+    jobs they queued (a webhook is answered at once and applied by a job)."""
+    await run_inbound_jobs(context)
     async with context.db.system() as conn:
         return await (await conn.execute(f"select * from public.{table}")).fetchall()
 

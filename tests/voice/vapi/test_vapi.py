@@ -16,6 +16,7 @@ from tests.conftest import app_with
 from tests.fakes.vapi import PRIVATE_KEY, PUBLIC_KEY, FakeVapi
 from tests.fixtures.connections import stored_connections
 from tests.fixtures.factories import Admin
+from tests.fixtures.jobs import run_inbound_jobs
 
 WRONG_KEY = "11111111-2222-4333-8444-555555555555"
 
@@ -57,6 +58,9 @@ async def connected(client: httpx.AsyncClient, admin: Admin) -> dict[str, Any]:
 
 
 async def stored(context: AppContext, table: str) -> list[dict[str, Any]]:
+    """The table as a user sees it moments after the deliveries: once the worker has run the
+    jobs they queued (a webhook is answered at once and applied by a job)."""
+    await run_inbound_jobs(context)
     async with context.db.system() as conn:
         return await (await conn.execute(f"select * from public.{table}")).fetchall()
 
@@ -471,6 +475,7 @@ async def test_import_stores_the_ended_calls_the_webhook_missed_once(voice, admi
         "/api/webhooks/vapi", headers={"X-Vapi-Secret": secret}, json=report
     )
     assert response.status_code == 200, response.text
+    await run_inbound_jobs(context)  # its call is stored
 
     first = await client.post("/api/voice/calls/import", headers=admin.headers, json={"days": 2})
     assert first.status_code == 200, first.text
