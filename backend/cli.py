@@ -263,29 +263,40 @@ def create_user(
 
 @app.command("rotate-secrets")
 def rotate_secrets() -> None:
-    """Re-encrypt every stored provider credential with the first key of ENCRYPTION_KEYS.
+    """Re-encrypt every stored tenant secret (provider credentials, widget identity secrets,
+    action headers) with the first key of ENCRYPTION_KEYS.
 
     Put the new key first and keep the old ones after it (`new,old`), run this, then the old
     keys may be removed. Safe to run again."""
     settings, _ = _bootstrap(existing=True, tables=True)
 
-    async def main() -> int:
+    async def main() -> tuple[int, int, int]:
+        from backend.chatbots import service as chatbots
         from backend.connections import service as connections
         from backend.db import Database
         from backend.kit.crypto import SecretBox
+        from backend.widget import identity
 
+        box = SecretBox(settings.encryption_keys)
         db = Database(settings.database_url, min_size=1, max_size=1)
         await db.open()
         try:
-            return await connections.rotate(db, SecretBox(settings.encryption_keys))
+            rotated = await connections.rotate(db, box)
+            async with db.system() as conn:
+                secrets = await identity.rotate_secrets(conn, box)
+                headers = await chatbots.rotate_action_headers(conn, box)
+            return rotated, secrets, headers
         finally:
             await db.close()
 
     try:
-        count = asyncio.run(main())
+        rotated, secrets, headers = asyncio.run(main())
     except SecretBoxError as exc:
         _fail(f"{exc}: is every key that encrypted them still in ENCRYPTION_KEYS?")
-    typer.echo(f"Re-encrypted the secrets of {count} connection(s) with the newest key")
+    typer.echo(
+        f"Re-encrypted with the newest key: the secrets of {rotated} connection(s),"
+        f" {secrets} widget identity secret(s), the headers of {headers} action(s)"
+    )
 
 
 def _credit_amount(value: str) -> Decimal:
@@ -316,7 +327,7 @@ def grant_credits(
     settings, _ = _bootstrap(existing=True, tables=True)
 
     async def main() -> None:
-        from backend.billing import credits
+        from backend.billing import credits_repository as credits
         from backend.db import Database
 
         db = Database(settings.database_url, min_size=1, max_size=1)

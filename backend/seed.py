@@ -11,7 +11,7 @@ from uuid import UUID
 import structlog
 
 from backend.auth.gotrue import repository as auth_repository
-from backend.billing import credits
+from backend.billing import credits_repository as credits
 from backend.chatbots import repository as chatbot_repository
 from backend.context import AppContext
 from backend.db import Connection

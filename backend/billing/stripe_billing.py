@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from backend.auth.subjects import AuthSubject, User
-from backend.billing import credits
+from backend.billing import credits_repository as credits
 from backend.billing import stripe_repository as repository
 from backend.config import Settings
 from backend.context import AppContext

@@ -26,7 +26,7 @@ from uuid import UUID
 
 import structlog
 
-from backend.billing import credits
+from backend.billing import credits_repository as credits
 from backend.billing import stripe_repository as repository
 from backend.billing.stripe_billing import BillingNotConfigured
 from backend.config import Settings

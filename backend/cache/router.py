@@ -5,12 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from backend.auth.dependencies import AdminSubject, ApiSubject, Session
-from backend.cache import repository
-from backend.cache import tasks as cache_tasks
+from backend.cache import repository, service
 from backend.cache.schemas import CacheStats, CacheWarm, CacheWarmQueued, ChannelStats, TopQuery
-from backend.errors import NotFound, ValidationFailed
 from backend.kit.schemas import Envelope
-from backend.tasks import enqueue
 
 router = APIRouter(prefix="/api/cache", tags=["cache"])
 
@@ -49,27 +46,7 @@ async def warm_cache(
     data: CacheWarm, subject: AdminSubject, session: Session
 ) -> Envelope[CacheWarmQueued]:
     """Answer these questions now, in the background, so visitors get them from the cache."""
-    subject.require_admin("warm the cache")
-    rows = await (
-        await session.execute(
-            "select id from public.chatbots where workspace_id = %s and (%s::uuid is null or id = %s)",
-            (subject.workspace_id, data.chatbotId, data.chatbotId),
-        )
-    ).fetchall()
-    if data.chatbotId is not None and not rows:
-        raise NotFound("Chatbot not found")
-    if len(rows) != 1:
-        raise ValidationFailed(
-            "Say which chatbot to warm",
-            errors=[
-                {
-                    "field": "chatbotId",
-                    "message": "required when the workspace has several chatbots",
-                }
-            ],
-        )
-    chatbot_id = rows[0]["id"]
-    queries = list(dict.fromkeys(q.strip() for q in data.queries if q.strip()))
-    for query in queries:
-        await enqueue(session, cache_tasks.warm, chatbot_id=str(chatbot_id), query=query[:4000])
-    return Envelope(data=CacheWarmQueued(chatbotId=chatbot_id, queued=len(queries)))
+    chatbot_id, queued = await service.warm(
+        session, subject, chatbot_id=data.chatbotId, queries=data.queries
+    )
+    return Envelope(data=CacheWarmQueued(chatbotId=chatbot_id, queued=queued))

@@ -38,6 +38,15 @@ async def list_chatbots(
     return rows, int(count["n"]) if count else 0
 
 
+async def chatbot_ids(conn: Connection, workspace_id: UUID, only: UUID | None = None) -> list[UUID]:
+    """The workspace's chatbots' ids (just `only`, when given and the workspace's)."""
+    cur = await conn.execute(
+        "select id from public.chatbots where workspace_id = %s and (%s::uuid is null or id = %s)",
+        (workspace_id, only, only),
+    )
+    return [row["id"] for row in await cur.fetchall()]
+
+
 async def get_chatbot(
     conn: Connection, workspace_id: UUID, chatbot_id: UUID
 ) -> dict[str, Any] | None:
@@ -131,3 +140,19 @@ async def delete_child(
         (child_id, workspace_id, chatbot_id),
     )
     return cur.rowcount > 0
+
+
+async def action_headers_for_update(conn: Connection) -> list[dict[str, Any]]:
+    """Every action's encrypted headers, locked (the key rotation, in a system transaction)."""
+    cur = await conn.execute(
+        "select id, encrypted_headers from public.chatbot_actions"
+        " where encrypted_headers is not null for update"
+    )
+    return await cur.fetchall()
+
+
+async def store_action_headers(conn: Connection, action_id: UUID, encrypted: str) -> None:
+    await conn.execute(
+        "update public.chatbot_actions set encrypted_headers = %s where id = %s",
+        (encrypted, action_id),
+    )

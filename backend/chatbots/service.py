@@ -170,6 +170,17 @@ def _action_out(row: dict[str, Any], secrets: SecretBox) -> dict[str, Any]:
     return {**row, "header_names": sorted(headers)}
 
 
+async def rotate_action_headers(conn: Connection, secrets: SecretBox) -> int:
+    """Re-encrypt every action's headers with the newest key (`voxtro rotate-secrets`, in a
+    system transaction); how many actions have headers."""
+    rows = await repository.action_headers_for_update(conn)
+    for row in rows:
+        await repository.store_action_headers(
+            conn, row["id"], secrets.rotate(row["encrypted_headers"])
+        )
+    return len(rows)
+
+
 # What a PATCH may set to null: an FAQ's category, an action's headers (none at all).
 _CLEARABLE = {"faqs": {"category"}, "forms": set[str](), "actions": {"headers"}}
 

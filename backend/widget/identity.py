@@ -20,6 +20,7 @@ from backend.context import AppContext
 from backend.conversations.schemas import VerifiedUser
 from backend.db import Connection
 from backend.kit.crypto import SecretBox
+from backend.widget import repository
 from backend.widget.schemas import VisitorIdentity
 
 log = structlog.get_logger(__name__)
@@ -36,21 +37,23 @@ def new_secret() -> str:
 
 
 async def secret(conn: Connection, box: SecretBox, workspace_id: UUID) -> str | None:
-    cur = await conn.execute(
-        "select encrypted_identity_secret from public.widget_settings where workspace_id = %s",
-        (workspace_id,),
-    )
-    row = await cur.fetchone()
-    return box.decrypt(row["encrypted_identity_secret"]) if row else None
+    encrypted = await repository.identity_secret(conn, workspace_id)
+    return box.decrypt(encrypted) if encrypted else None
 
 
 async def store_secret(conn: Connection, box: SecretBox, workspace_id: UUID, value: str) -> None:
-    await conn.execute(
-        "insert into public.widget_settings (workspace_id, encrypted_identity_secret)"
-        " values (%s, %s) on conflict (workspace_id)"
-        " do update set encrypted_identity_secret = excluded.encrypted_identity_secret",
-        (workspace_id, box.encrypt(value)),
-    )
+    await repository.store_identity_secret(conn, workspace_id, box.encrypt(value))
+
+
+async def rotate_secrets(conn: Connection, box: SecretBox) -> int:
+    """Re-encrypt every workspace's identity secret with the newest key (`voxtro
+    rotate-secrets`, in a system transaction); how many there were."""
+    rows = await repository.identity_secrets_for_update(conn)
+    for row in rows:
+        await repository.store_identity_secret(
+            conn, row["workspace_id"], box.rotate(row["encrypted_identity_secret"])
+        )
+    return len(rows)
 
 
 async def verify(

@@ -86,3 +86,33 @@ async def demo_bot(conn: Connection) -> dict[str, Any] | None:
         (DEMO_EMAIL,),
     )
     return await cur.fetchone()
+
+
+# -- the identity verification secret ----------------------------------------------------------
+
+
+async def identity_secret(conn: Connection, workspace_id: UUID) -> str | None:
+    """The workspace's identity secret, encrypted."""
+    cur = await conn.execute(
+        "select encrypted_identity_secret from public.widget_settings where workspace_id = %s",
+        (workspace_id,),
+    )
+    row = await cur.fetchone()
+    return row["encrypted_identity_secret"] if row else None
+
+
+async def store_identity_secret(conn: Connection, workspace_id: UUID, encrypted: str) -> None:
+    await conn.execute(
+        "insert into public.widget_settings (workspace_id, encrypted_identity_secret)"
+        " values (%s, %s) on conflict (workspace_id)"
+        " do update set encrypted_identity_secret = excluded.encrypted_identity_secret",
+        (workspace_id, encrypted),
+    )
+
+
+async def identity_secrets_for_update(conn: Connection) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "select workspace_id, encrypted_identity_secret from public.widget_settings"
+        " where encrypted_identity_secret is not null for update"
+    )
+    return await cur.fetchall()

@@ -10,7 +10,7 @@ from uuid import UUID
 from psycopg import errors as pg_errors
 
 from backend.auth.subjects import ApiKey, AuthSubject, User
-from backend.billing import credits
+from backend.billing import credits_repository as credits
 from backend.config import Settings
 from backend.db import Connection
 from backend.errors import Conflict, Forbidden, NotFound

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import pytest
 
-from backend.billing import credits
+from backend.billing import credits_repository as credits
 from backend.billing import service as billing
 from tests.conftest import TEST_ENCRYPTION_KEY, TEST_JWT_SECRET
 

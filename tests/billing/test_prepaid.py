@@ -10,7 +10,7 @@ from uuid import UUID
 
 import pytest
 
-from backend.billing import credits
+from backend.billing import credits_repository as credits
 from backend.billing import service as billing
 from tests.fakes.openai import Reply
 from tests.fixtures.factories import chat, connect_openai, create_chatbot

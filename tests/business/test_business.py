@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 
 from backend.auth.subjects import AuthSubject, User
-from backend.billing import credits
+from backend.billing import credits_repository as credits
 from backend.billing import service as billing
 from backend.business import router as business_router
 from tests.fixtures.factories import create_admin, create_api_key

@@ -5,9 +5,11 @@ it at use time, and re-encrypted with a new key by `voxtro rotate-secrets`."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,9 +18,11 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
+from backend.chatbots import repository as chatbot_repository
 from backend.connections import service as connections
 from backend.context import AppContext
 from backend.kit.crypto import SecretBox, SecretBoxError
+from backend.widget import repository as widget_repository
 from tests.conftest import TEST_ENCRYPTION_KEY, app_with
 from tests.fakes import bolna as bolna_fake
 from tests.fakes import elevenlabs as elevenlabs_fake
@@ -28,7 +32,7 @@ from tests.fakes.elevenlabs import FakeElevenLabs
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.vapi import FakeVapi
 from tests.fixtures.connections import stored_connections
-from tests.fixtures.factories import Admin, create_admin
+from tests.fixtures.factories import Admin, create_admin, create_chatbot
 
 COMMERCE_KEY = "shop-api-key-abcdefgh-9876"
 
@@ -289,6 +293,15 @@ async def test_voxtro_rotate_secrets(database_url, with_fakes, admin, fakes) -> 
     client, context = with_fakes
     connected = await _openai(client, admin, fakes, fakes.openai.key)
     assert connected.status_code == 200, connected.text
+    # The other secrets a workspace keeps with us: the widget's identity secret, action headers.
+    identity = await client.get("/api/widget/identity-secret", headers=admin.headers)
+    bot = await create_chatbot(client, admin)
+    action = await client.post(
+        f"/api/chatbots/{bot['id']}/actions",
+        headers=admin.headers,
+        json={"name": "order", "url_template": "https://x.io", "headers": {"X-Key": "k-123"}},
+    )
+    assert identity.status_code == 200 and action.status_code == 201, action.text
     new_key = Fernet.generate_key().decode()
     env = {k: v for k, v in os.environ.items() if k != "SUPABASE_URL"}
     env.update(
@@ -311,9 +324,17 @@ async def test_voxtro_rotate_secrets(database_url, with_fakes, admin, fakes) -> 
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode == 0, stderr.decode()
     assert stdout.decode().strip() == (
-        "Re-encrypted the secrets of 1 connection(s) with the newest key"
+        "Re-encrypted with the newest key: the secrets of 1 connection(s),"
+        " 1 widget identity secret(s), the headers of 1 action(s)"
     )
     [row] = await stored_connections(context, "openai")
-    assert SecretBox(new_key).decrypt(row["secrets"]["api_key"]) == fakes.openai.key
-    with pytest.raises(SecretBoxError):
-        SecretBox(TEST_ENCRYPTION_KEY).decrypt(row["secrets"]["api_key"])
+    async with context.db.system() as conn:
+        secret = await widget_repository.identity_secret(conn, uuid.UUID(admin.workspace_id))
+        [headers] = await chatbot_repository.action_headers_for_update(conn)
+    new, old = SecretBox(new_key), SecretBox(TEST_ENCRYPTION_KEY)
+    assert new.decrypt(row["secrets"]["api_key"]) == fakes.openai.key
+    assert secret is not None and new.decrypt(secret) == identity.json()["data"]["secret"]
+    assert json.loads(new.decrypt(headers["encrypted_headers"])) == {"X-Key": "k-123"}
+    for ciphertext in (row["secrets"]["api_key"], secret, headers["encrypted_headers"]):
+        with pytest.raises(SecretBoxError):
+            old.decrypt(ciphertext)

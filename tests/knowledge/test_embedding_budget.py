@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from backend.billing import credits
+from backend.billing import credits_repository as credits
 from backend.knowledge import tasks
 from backend.tasks import run_worker
 from tests.fixtures.factories import connect_openai, create_chatbot
