@@ -855,7 +855,7 @@ async def test_an_execution_id_another_workspace_stored_first_is_still_recorded_
     recording our placed call under that id stores ours, with its order."""
     from uuid import UUID
 
-    from backend.voice.bolna.service import call_from_execution
+    from backend.integrations.bolna.webhooks import call_from_execution
     from backend.voice.calls import repository
 
     _, context = api
