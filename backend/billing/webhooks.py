@@ -17,7 +17,6 @@ then prepaid and limited by its credits.)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -35,14 +34,13 @@ from backend.errors import BadRequest
 from backend.inbound import service as inbound
 from backend.inbound.registry import Provider
 from backend.inbound.schemas import InboundEvent
-from backend.integrations.stripe.client import InvalidSignature, verify_signature
+from backend.integrations.stripe import webhooks as stripe_webhooks
 
 log = structlog.get_logger(__name__)
 
 # How long a workspace keeps working after an invoice fails (Stripe retries the card meanwhile;
 # Smart Retries' default schedule also spans about a week).
 PAYMENT_GRACE_DAYS = 7
-_EVENT_ID = re.compile(r"evt_[A-Za-z0-9_]{1,250}")
 # Stripe's subscription statuses that mean it is over. (`paused` is not over — it may resume —
 # but it bills nothing, so its usage is not metered: see repository.update_subscription.)
 ENDED_STATUSES = {"canceled", "incomplete_expired"}
@@ -59,18 +57,11 @@ def verified_event(settings: Settings, body: bytes, signature: str | None) -> di
     if not settings.stripe_webhook_secret:
         raise BillingNotConfigured("STRIPE_WEBHOOK_SECRET")
     try:
-        verify_signature(body, signature, settings.stripe_webhook_secret)
-    except InvalidSignature as exc:
+        stripe_webhooks.verify_signature(body, signature, settings.stripe_webhook_secret)
+    except stripe_webhooks.InvalidSignature as exc:
         raise StripeSignatureInvalid(str(exc)) from exc
     event = inbound.parse_json(body, "The event is not valid JSON")
-    data = event.get("data") if isinstance(event, dict) else None
-    if (
-        not isinstance(data, dict)
-        or not isinstance(data.get("object"), dict)
-        or not _EVENT_ID.fullmatch(str(event.get("id")))
-        or not isinstance(event.get("type"), str)
-        or not 1 <= len(event["type"]) <= 255
-    ):
+    if not stripe_webhooks.is_event(event):
         raise BadRequest("Not a Stripe event (id, type and data.object are required)")
     return event
 
@@ -207,17 +198,6 @@ async def _invoice_written_off(
     return None
 
 
-def _price_ids(subscription: dict[str, Any]) -> list[str]:
-    items = (subscription.get("items") or {}).get("data") or []
-    return [
-        str(item["price"]["id"])
-        for item in items
-        if isinstance(item, dict)
-        and isinstance(item.get("price"), dict)
-        and item["price"].get("id")
-    ]
-
-
 async def _subscription_updated(
     conn: Connection, subscription: dict[str, Any], created: datetime
 ) -> str | None:
@@ -232,7 +212,7 @@ async def _subscription_updated(
         workspace_id,
         subscription_id=str(subscription.get("id")),
         status=status,
-        plan=await repository.plan_of_prices(conn, _price_ids(subscription)),
+        plan=await repository.plan_of_prices(conn, stripe_webhooks.price_ids(subscription)),
         event_at=created,
     )
     return None if changed else "ignored: not the workspace's subscription, or an older event"

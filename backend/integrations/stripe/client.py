@@ -10,16 +10,11 @@ trying again later may help.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import stripe
 
 from backend.kit.network_errors import bad_status, unreachable
-
-# Stripe refuses signed events older than this (and so do we): a captured delivery cannot be
-# replayed later.
-WEBHOOK_TOLERANCE_SECONDS = 300
 
 
 class StripeFailure(Exception):
@@ -39,10 +34,6 @@ class StripeFailure(Exception):
         self.param = param
         self.retryable = retryable
         super().__init__(message)
-
-
-class InvalidSignature(Exception):
-    """A webhook whose `Stripe-Signature` is missing, wrong, or too old."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,30 +207,3 @@ class StripeApi:
             )
         except stripe.StripeError as exc:
             raise _failure(exc) from exc
-
-
-def verify_signature(
-    payload: bytes,
-    signature: str | None,
-    secret: str,
-    *,
-    tolerance: int = WEBHOOK_TOLERANCE_SECONDS,
-) -> None:
-    """Check a webhook's `Stripe-Signature` over the raw body: any `v1` HMAC-SHA256 of
-    `"{t}.{body}"` with the endpoint secret, `t` no older than `tolerance` seconds. Stripe
-    signs UTF-8 JSON: a body that is not UTF-8 cannot carry a valid signature."""
-    try:
-        payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidSignature("The body is not UTF-8, so Stripe did not sign it") from exc
-    try:
-        stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance)
-    except stripe.SignatureVerificationError as exc:
-        raise InvalidSignature(exc.user_message or "Invalid Stripe-Signature") from exc
-    # stripe-python refuses only old timestamps; one far ahead is as much a replay risk (a
-    # signature captured now would stay good until then).
-    stamped = next(
-        (i.strip()[2:] for i in (signature or "").split(",") if i.strip().startswith("t=")), ""
-    )
-    if not stamped.strip().isdigit() or int(stamped) > time.time() + tolerance:
-        raise InvalidSignature("Timestamp outside the tolerance zone")

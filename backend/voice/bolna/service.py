@@ -24,11 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 import uuid
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -51,6 +48,7 @@ from backend.errors import (
 from backend.inbound import service as inbound
 from backend.inbound.registry import Provider as InboundProvider
 from backend.inbound.schemas import InboundEvent
+from backend.integrations.bolna import webhooks
 from backend.integrations.bolna.client import (
     BolnaClient,
     BolnaNotFound,
@@ -359,96 +357,6 @@ async def webhook_workspace(context: AppContext, token: str) -> UUID:
     return workspace_id
 
 
-# Bolna's statuses in lifecycle order (rank), and ours. A call's state only moves forward: a
-# delivery whose rank is not above the last applied one is a repeat or arrived late. Every end
-# shares the last rank, so the first end reported is the one kept; the same end posted again
-# (`completed` once the recording or the extracted data is ready) only fills fields in.
-_END = 6
-_LIFECYCLE: dict[str, tuple[int, str]] = {
-    "scheduled": (0, "queued"),
-    "queued": (1, "queued"),
-    "rescheduled": (1, "queued"),
-    "initiated": (2, "queued"),
-    "ringing": (3, "queued"),
-    "in-progress": (4, "in_progress"),
-    "call-disconnected": (5, "in_progress"),  # `completed` follows with the recording etc.
-    "completed": (_END, "resolved"),  # or missed: see `_ended_status`
-    "busy": (_END, "missed"),
-    "no-answer": (_END, "missed"),
-    "canceled": (_END, "missed"),
-    "stopped": (_END, "missed"),
-    "failed": (_END, "failed"),
-    "error": (_END, "failed"),
-    "balance-low": (_END, "failed"),
-}
-
-
-def _ended_status(execution: dict[str, Any], duration: float | None) -> str:
-    """`completed` only says the line was closed: nobody spoke unless the conversation lasted,
-    and an answering machine is no confirmation."""
-    if not duration or execution.get("answered_by_voice_mail") is True:
-        return "missed"
-    return "resolved"
-
-
-def call_from_execution(execution: dict[str, Any]) -> dict[str, Any] | None:
-    """The `calls` columns one execution state sets (and its `rank`), or None for a status
-    this code does not know (acknowledged, not applied). Duration, cost, recording and
-    transcript are read at the end only: before it Bolna sends zeros and nulls."""
-    bolna_status = str(execution.get("status") or "")
-    if bolna_status not in _LIFECYCLE:
-        return None
-    rank, status = _LIFECYCLE[bolna_status]
-    ended = rank == _END
-    telephony = payloads.obj(execution.get("telephony_data"))
-    inbound = telephony.get("call_type") == "inbound"
-    duration = payloads.number(
-        execution.get("conversation_duration", execution.get("conversation_time"))
-    )
-    if bolna_status == "completed":
-        status = _ended_status(execution, duration)
-    updated_at = payloads.when(execution.get("updated_at"))
-    cost = payloads.number(execution.get("total_cost"))  # cents
-    recording = payloads.text(telephony.get("recording_url"))
-    extracted = payloads.obj(execution.get("extracted_data"))
-    return {
-        "provider_call_id": str(execution["id"])[:200],
-        "rank": rank,
-        "ended": ended,
-        "agent_id": payloads.text(execution.get("agent_id"), 200),
-        "direction": "inbound" if inbound else "outbound",
-        "status": status,
-        "phone": payloads.phone_digits(telephony.get("from_number" if inbound else "to_number")),
-        # When the call was placed: Bolna's `created_at`.
-        "started_at": payloads.when(execution.get("created_at")),
-        "ended_at": (updated_at or datetime.now(UTC)) if ended else None,
-        "duration_seconds": max(0, round(duration)) if ended and duration is not None else None,
-        "transcript": payloads.text(execution.get("transcript")) if ended else None,
-        "recording_url": recording
-        if ended and recording and re.match(r"^https?://", recording)
-        else None,
-        "cost": Decimal(str(cost)) / 100 if ended and cost is not None else None,
-        "analysis": {"extracted_data": extracted} if extracted else {},
-        "metadata": {
-            "bolna": {
-                "status": bolna_status,
-                "rank": rank,
-                **{
-                    k: v
-                    for k, v in {
-                        "hangup_reason": telephony.get("hangup_reason"),
-                        "hangup_by": telephony.get("hangup_by"),
-                        "error_message": execution.get("error_message"),
-                        "answered_by_voice_mail": execution.get("answered_by_voice_mail"),
-                        "batch_id": execution.get("batch_id"),
-                    }.items()
-                    if v is not None
-                },
-            }
-        },
-    }
-
-
 def _execution(payload: Any) -> dict[str, Any] | None:
     """The execution a delivery carries, or None for a status this code does not know
     (acknowledged, not applied); 400 for what is not an execution at all."""
@@ -460,7 +368,7 @@ def _execution(payload: Any) -> dict[str, Any] | None:
     ]
     if problems:
         raise ValidationFailed("Not a Bolna execution", errors=problems)
-    if str(execution.get("status")) not in _LIFECYCLE:
+    if not webhooks.knows(str(execution.get("status"))):
         log.warning("bolna_unknown_status", status=execution.get("status"))
         return None
     return execution
@@ -486,7 +394,7 @@ async def receive(context: AppContext, workspace_id: UUID, payload: Any) -> bool
 async def handle_event(conn: Connection, event: InboundEvent) -> str | None:
     """Apply a stored execution delivery to its call (the `inbound.process` job)."""
     assert event.workspace_id is not None  # stored with the workspace its URL names
-    values = call_from_execution(payloads.obj(event.payload))
+    values = webhooks.call_from_execution(payloads.obj(event.payload))
     if values is None:
         return f"ignored: Bolna status {event.type!r} is not one we know"
     if not await calls_service.apply_bolna_execution(conn, event.workspace_id, values):

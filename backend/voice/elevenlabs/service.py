@@ -8,13 +8,8 @@ is open while ElevenLabs answers.
 from __future__ import annotations
 
 import asyncio
-import copy
-import hashlib
-import hmac
-import re
 import secrets
 import time
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -35,6 +30,7 @@ from backend.errors import (
 from backend.inbound import service as inbound
 from backend.inbound.registry import Provider as InboundProvider
 from backend.inbound.schemas import InboundEvent
+from backend.integrations.elevenlabs import agents, webhooks
 from backend.integrations.elevenlabs.client import (
     ElevenLabsClient,
     ElevenLabsError,
@@ -49,11 +45,6 @@ from backend.voice.elevenlabs import repository
 from backend.voice.elevenlabs.schemas import WhatsAppAgentUpdate
 
 SYNC_CONCURRENCY = 4  # agent detail requests in flight during a sync
-# ElevenLabs' own SDK refuses signatures older than 30 minutes. It has no bound on the future:
-# we allow 5 minutes of clock skew, so a timestamp far ahead (a clock gone wrong, or a signature
-# minted to outlive the window) cannot keep a delivery replayable for longer than intended.
-SIGNATURE_MAX_AGE = 30 * 60
-SIGNATURE_MAX_AHEAD = 5 * 60
 
 
 class NoElevenLabsConnection(NotFound):
@@ -66,22 +57,11 @@ class NoSuchAgent(NotFound):
         super().__init__("No such WhatsApp agent in this workspace (sync first?)")
 
 
-# Our field -> where ElevenLabs keeps it, in an agent and in a PATCH body alike.
-_UPSTREAM_PATHS: dict[str, tuple[str, ...]] = {
-    "name": ("name",),
-    "first_message": ("conversation_config", "agent", "first_message"),
-    "language": ("conversation_config", "agent", "language"),
-    "system_prompt": ("conversation_config", "agent", "prompt", "prompt"),
-    "llm": ("conversation_config", "agent", "prompt", "llm"),
-}
-_OUR_FIELDS = {".".join(path): field for field, path in _UPSTREAM_PATHS.items()}
-
-
 class ElevenLabsRefused(ValidationFailed):
     """ElevenLabs' own validation errors, passed on under our field names."""
 
     def __init__(self, problems: list[tuple[str, str]]) -> None:
-        errors = [{"field": _OUR_FIELDS.get(path, path), "message": m} for path, m in problems]
+        errors = [{"field": agents.our_field(path), "message": m} for path, m in problems]
         super().__init__(
             "ElevenLabs refused the update: "
             + "; ".join(f"{e['field']}: {e['message']}" for e in errors),
@@ -207,40 +187,6 @@ async def _failure(
 # -- agents -------------------------------------------------------------------------------------
 
 
-def _at(obj: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        obj = obj.get(key) if isinstance(obj, dict) else None
-    return obj
-
-
-def _phone_numbers(agent: dict[str, Any]) -> list[dict[str, Any]] | None:
-    numbers = agent.get("phone_numbers")
-    if not isinstance(numbers, list):
-        return None
-    keys = ("phone_number", "label", "provider", "phone_number_id")
-    return [
-        {k: n.get(k) for k in keys}
-        for n in numbers
-        if isinstance(n, dict) and isinstance(n.get("phone_number"), str)
-    ]
-
-
-def _local_fields(agent: dict[str, Any]) -> dict[str, Any]:
-    def text(field: str, limit: int | None = None) -> str | None:
-        return payloads.text(_at(agent, _UPSTREAM_PATHS[field]), limit)
-
-    return {
-        "agent_id": str(agent["agent_id"]),
-        "name": str(agent.get("name") or ""),
-        "first_message": text("first_message"),
-        "system_prompt": text("system_prompt"),
-        "language": text("language", 20),
-        "llm": text("llm", 100),
-        "phone_numbers": _phone_numbers(agent),
-        "raw": agent,
-    }
-
-
 async def _agent_details(client: ElevenLabsClient, agent_ids: list[str]) -> list[dict[str, Any]]:
     """Each agent in full (the list has no prompt or first message), a few at a time; one
     deleted since the list was read is left out."""
@@ -270,7 +216,7 @@ async def sync(context: AppContext, subject: AuthSubject[User]) -> list[dict[str
     try:
         async with _client(context, connection.secret("api_key")) as c:
             summaries = await c.list_agents()
-            agents = await _agent_details(c, [str(s["agent_id"]) for s in summaries])
+            details = await _agent_details(c, [str(s["agent_id"]) for s in summaries])
     except ElevenLabsError as exc:
         raise await _failure(context, subject, exc) from exc
     archived = {str(s["agent_id"]) for s in summaries if s.get("archived")}
@@ -279,10 +225,10 @@ async def sync(context: AppContext, subject: AuthSubject[User]) -> list[dict[str
             await repository.upsert_agent(
                 conn,
                 subject.workspace_id,
-                _local_fields(agent),
+                agents.local_fields(agent),
                 archived=agent["agent_id"] in archived,
             )
-            for agent in agents
+            for agent in details
         ]
         await repository.delete_agents_except(
             conn, subject.workspace_id, [r["agent_id"] for r in rows]
@@ -305,62 +251,32 @@ async def get_agent(
     return row
 
 
-def _upstream_body(agent: dict[str, Any] | None, changes: dict[str, Any]) -> dict[str, Any]:
-    """The PATCH body for `changes`: `name` alone, and the agent's whole `conversation_config`
-    (as `agent` has it, from a GET just before) with our changes merged into its `agent`
-    subtree. ElevenLabs may replace the nested objects a PATCH gives rather than merge them
-    (unverified, providers.md §3); sent whole, nothing we do not change (the LLM, tools,
-    knowledge base, voice …) can be wiped either way."""
-    body: dict[str, Any] = {}
-    config: dict[str, Any] | None = None
-    for field, value in changes.items():
-        if field not in _UPSTREAM_PATHS:
-            continue
-        path = _UPSTREAM_PATHS[field]
-        if path[0] != "conversation_config":
-            body[path[0]] = value
-            continue
-        if config is None:
-            current = agent.get("conversation_config") if agent else None
-            config = copy.deepcopy(current) if isinstance(current, dict) else {}
-            body["conversation_config"] = config
-        *parents, leaf = path[1:]
-        node = config
-        for key in parents:
-            child = node.get(key)
-            if not isinstance(child, dict):
-                child = node[key] = {}
-            node = child
-        node[leaf] = value
-    return body
-
-
-def _needs_current(changes: dict[str, Any]) -> bool:
-    return any(_UPSTREAM_PATHS.get(f, ("",))[0] == "conversation_config" for f in changes)
-
-
 async def update(
     context: AppContext, subject: AuthSubject[User], agent_id: str, data: WhatsAppAgentUpdate
 ) -> dict[str, Any]:
     """ElevenLabs first; the local copy follows what ElevenLabs answered, and only if it
     accepted. `status` alone never reaches ElevenLabs. A change to the agent's configuration
     reads the agent from ElevenLabs first and sends its `conversation_config` back whole,
-    changed (`_upstream_body`)."""
+    changed (`agents.upstream_body`)."""
     subject.require_admin("edit WhatsApp agents")
     local = await get_agent(context, subject, agent_id)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     if not changes:
         raise ValidationFailed("Nothing to update", errors=[{"field": "body", "message": "empty"}])
     updated: dict[str, Any] | None = None
-    if any(field in _UPSTREAM_PATHS for field in changes):
+    if any(field in agents.UPSTREAM_PATHS for field in changes):
         connection = await _connection(context, subject)
         key = connection.secret("api_key")
         try:
             async with _client(context, key) as client:
                 # The agent as ElevenLabs has it now, not our copy (an edit in ElevenLabs'
                 # dashboard since the last sync must survive).
-                current = await client.get_agent(agent_id) if _needs_current(changes) else None
-                updated = await client.update_agent(agent_id, _upstream_body(current, changes))
+                current = (
+                    await client.get_agent(agent_id) if agents.needs_current(changes) else None
+                )
+                updated = await client.update_agent(
+                    agent_id, agents.upstream_body(current, changes)
+                )
         except ElevenLabsValidationError as exc:
             raise ElevenLabsRefused(exc.problems) from exc
         except ElevenLabsNotFound as exc:
@@ -373,7 +289,7 @@ async def update(
             row = await repository.upsert_agent(
                 conn,
                 subject.workspace_id,
-                _local_fields({**updated, "agent_id": updated.get("agent_id") or agent_id}),
+                agents.local_fields({**updated, "agent_id": updated.get("agent_id") or agent_id}),
                 archived=False,
             )
         if "status" in changes:
@@ -388,34 +304,15 @@ async def update(
 # -- post-call webhooks -------------------------------------------------------------------------
 
 
-def _signature(header: str | None, now: float) -> tuple[str, list[str]]:
-    """The timestamp and the `v0` signatures of `ElevenLabs-Signature: t=<unix>,v0=<hex>`,
-    refused (401) when missing, malformed, or outside the time window."""
-    if not header or not header.strip():
-        raise Unauthorized("Missing ElevenLabs-Signature header")
-    timestamp, signatures = None, []
-    for part in header.split(","):
-        name, _, value = part.strip().partition("=")
-        if name == "t" and timestamp is None:
-            timestamp = value
-        elif name == "v0" and value:
-            signatures.append(value.lower())
-    if not timestamp or not re.fullmatch(r"[0-9]{1,12}", timestamp) or not signatures:
-        raise Unauthorized("Malformed ElevenLabs-Signature header (expected t=…,v0=…)")
-    age = now - int(timestamp)
-    if age > SIGNATURE_MAX_AGE:
-        raise Unauthorized("ElevenLabs signature timestamp is more than 30 minutes old")
-    if -age > SIGNATURE_MAX_AHEAD:
-        raise Unauthorized("ElevenLabs signature timestamp is in the future")
-    return timestamp, signatures
-
-
 async def verified_workspace(
     context: AppContext, token: str, header: str | None, raw_body: bytes
 ) -> UUID:
     """The workspace whose webhook URL this is, once the body's signature is checked with its
-    secret: HMAC-SHA256 of `{t}.{raw body}`, hex."""
-    timestamp, signatures = _signature(header, time.time())
+    secret (`webhooks.signed_by`)."""
+    try:
+        timestamp, signatures = webhooks.signature(header, time.time())
+    except webhooks.InvalidSignature as exc:
+        raise Unauthorized(str(exc)) from exc
     async with context.db.system() as conn:
         row = await repository.connection_by_token(conn, token)
     if row is None:
@@ -426,135 +323,10 @@ async def verified_workspace(
             " (PUT /api/whatsapp/webhook-secret)"
         )
     secret = context.secrets.decrypt(row["encrypted_webhook_secret"])
-    expected = hmac.new(
-        secret.encode(), timestamp.encode() + b"." + raw_body, hashlib.sha256
-    ).hexdigest()
-    if not any(hmac.compare_digest(expected.encode(), s.encode()) for s in signatures):
+    if not webhooks.signed_by(secret, timestamp, signatures, raw_body):
         raise Unauthorized("ElevenLabs signature does not match the request body")
     workspace_id: UUID = row["workspace_id"]
     return workspace_id
-
-
-def _direction(phone_call: dict[str, Any], default: str) -> str:
-    direction = phone_call.get("direction")
-    return direction if direction in ("inbound", "outbound") else default
-
-
-def _transcript(turns: list[dict[str, Any]]) -> str | None:
-    lines = [
-        f"{turn.get('role')}: {message.strip()}"
-        for turn in turns
-        if isinstance(message := turn.get("message"), str) and message.strip()
-    ]
-    return "\n".join(lines) or None
-
-
-def _outcome(
-    data: dict[str, Any], metadata: dict[str, Any], analysis: dict[str, Any], turns: list[Any]
-) -> str:
-    """failed: ElevenLabs says so or logged an error; escalated: handed on (a transfer), or the
-    conversation missed its goal (ElevenLabs' success evaluation) and needs a person; missed:
-    the caller never said anything; resolved otherwise."""
-    if data.get("status") == "failed" or metadata.get("error"):
-        return "failed"
-    if "transfer" in str(metadata.get("termination_reason") or "").lower():
-        return "escalated"
-    if not any(t.get("role") == "user" and payloads.text(t.get("message")) for t in turns):
-        return "missed"
-    if analysis.get("call_successful") == "failure":
-        return "escalated"
-    return "resolved"
-
-
-def _compact(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None and v != ""}
-
-
-def call_from_transcription(data: dict[str, Any]) -> dict[str, Any] | None:
-    """The `calls` row of a `post_call_transcription`, or None without a conversation id.
-
-    `metadata.cost` is in ElevenLabs credits, not money: it is kept in `metadata.cost_credits`
-    and the `cost` column (dollars) stays 0."""
-    conversation_id = payloads.text(data.get("conversation_id"), 200)
-    if conversation_id is None:
-        return None
-    metadata, analysis = payloads.obj(data.get("metadata")), payloads.obj(data.get("analysis"))
-    phone_call = payloads.obj(metadata.get("phone_call"))
-    turns = [t for t in data.get("transcript") or [] if isinstance(t, dict)]
-    started = payloads.from_unix(metadata.get("start_time_unix_secs"))
-    seconds = payloads.number(metadata.get("call_duration_secs"))
-    duration = max(0, round(seconds)) if seconds is not None else None
-    override = payloads.obj(
-        payloads.obj(data.get("conversation_initiation_client_data")).get(
-            "conversation_config_override"
-        )
-    )
-    language = payloads.text(metadata.get("main_language")) or payloads.text(
-        payloads.obj(override.get("agent")).get("language")
-    )
-    return {
-        "provider_call_id": conversation_id,
-        "agent_id": payloads.text(data.get("agent_id"), 200),
-        "direction": _direction(phone_call, "web"),
-        "status": _outcome(data, metadata, analysis, turns),
-        "phone": payloads.phone_digits(phone_call.get("external_number")),
-        "language": language[:20] if language else None,
-        "started_at": started,
-        "ended_at": started + timedelta(seconds=duration or 0) if started else None,
-        "duration_seconds": duration,
-        "transcript": _transcript(turns),
-        "summary": payloads.text(analysis.get("transcript_summary")),
-        "analysis": analysis,
-        "metadata": _compact(
-            {
-                "termination_reason": payloads.text(metadata.get("termination_reason"), 500),
-                "cost_credits": payloads.number(metadata.get("cost")),
-                "telephony": payloads.text(phone_call.get("type"), 50),
-                "phone_number_id": payloads.text(phone_call.get("phone_number_id"), 200),
-                "agent_number": payloads.text(phone_call.get("agent_number"), 32),
-                "call_sid": payloads.text(phone_call.get("call_sid"), 200),
-                "error": metadata.get("error") or None,
-            }
-        ),
-    }
-
-
-def call_from_initiation_failure(data: dict[str, Any]) -> dict[str, Any] | None:
-    """The `calls` row of a `call_initiation_failure` (a call that never connected), or None
-    without a conversation id. Busy and unanswered are `missed`, as for VAPI; the rest `failed`.
-    Field names beyond `conversation_id` and `agent_id` are unverified: read leniently."""
-    conversation_id = payloads.text(data.get("conversation_id"), 200)
-    if conversation_id is None:
-        return None
-    metadata = payloads.obj(data.get("metadata"))
-    phone_call, body = payloads.obj(metadata.get("phone_call")), payloads.obj(metadata.get("body"))
-    reason = payloads.text(data.get("failure_reason"), 200)
-    missed = (reason or "").lower().replace("_", "-") in {"busy", "no-answer"}
-    return {
-        "provider_call_id": conversation_id,
-        "agent_id": payloads.text(data.get("agent_id"), 200),
-        "direction": _direction(phone_call, "outbound"),
-        "status": "missed" if missed else "failed",
-        "phone": payloads.phone_digits(phone_call.get("external_number"))
-        or payloads.phone_digits(body.get("to_number"))
-        or payloads.phone_digits(body.get("To")),
-        "language": None,
-        "started_at": None,
-        "ended_at": None,
-        "duration_seconds": 0,
-        "transcript": None,
-        "summary": None,
-        "analysis": {},
-        "metadata": _compact(
-            {"failure_reason": reason, "telephony": payloads.text(metadata.get("type"), 50)}
-        ),
-    }
-
-
-_EVENTS = {
-    "post_call_transcription": call_from_transcription,
-    "call_initiation_failure": call_from_initiation_failure,
-}
 
 
 async def receive(context: AppContext, workspace_id: UUID, payload: Any) -> bool:
@@ -564,7 +336,7 @@ async def receive(context: AppContext, workspace_id: UUID, payload: Any) -> bool
     type and conversation id."""
     event = payloads.obj(payload)
     kind = event.get("type")
-    if not isinstance(kind, str) or kind not in _EVENTS:
+    if not isinstance(kind, str) or kind not in webhooks.CALL_EVENTS:
         return False
     conversation_id = payloads.text(payloads.obj(event.get("data")).get("conversation_id"), 200)
     if conversation_id is None:
@@ -585,7 +357,7 @@ async def receive(context: AppContext, workspace_id: UUID, payload: Any) -> bool
 async def handle_event(conn: Connection, event: InboundEvent) -> str | None:
     """Store the call of a stored webhook (the `inbound.process` job)."""
     assert event.workspace_id is not None  # stored with the workspace its URL names
-    to_call = _EVENTS.get(event.type or "")
+    to_call = webhooks.CALL_EVENTS.get(event.type or "")
     values = to_call(payloads.obj(payloads.obj(event.payload).get("data"))) if to_call else None
     if values is None:
         return f"ignored: a {event.type} event without a conversation id"

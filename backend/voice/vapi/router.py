@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, Request
 from backend.auth.dependencies import AdminSubject
 from backend.context import Context
 from backend.inbound import service as inbound
+from backend.integrations.vapi import webhooks
 from backend.voice.vapi import service
 from backend.voice.vapi.schemas import (
     CallImport,
@@ -122,7 +123,7 @@ async def vapi_webhook(
     or `Authorization: Bearer`; end-of-call reports are kept once per call id, and their call
     stored by a job moments later."""
     workspace_id = await service.webhook_workspace(
-        context, service.presented_secret(x_vapi_secret, authorization)
+        context, webhooks.presented_secret(x_vapi_secret, authorization)
     )
     await service.receive(context, workspace_id, inbound.parse_json(await request.body()))
     return WebhookAck()

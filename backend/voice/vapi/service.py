@@ -32,6 +32,7 @@ from backend.errors import (
 from backend.inbound import service as inbound
 from backend.inbound.registry import Provider as InboundProvider
 from backend.inbound.schemas import InboundEvent
+from backend.integrations.vapi import assistants, webhooks
 from backend.integrations.vapi.client import (
     InvalidKey,
     VapiClient,
@@ -152,44 +153,25 @@ async def token(context: AppContext, subject: AuthSubject[User]) -> str:
     return (await _connection(context, subject)).secret("public_key")
 
 
-def _local_fields(assistant: dict[str, Any], phone_number: str | None) -> dict[str, Any]:
-    def obj(value: Any) -> dict[str, Any]:
-        return value if isinstance(value, dict) else {}
-
-    first = assistant.get("firstMessage")
-    return {
-        "vapi_id": str(assistant["id"]),
-        "name": str(assistant.get("name") or ""),
-        "first_message": first if isinstance(first, str) else None,
-        "voice": obj(assistant.get("voice")),
-        "model": obj(assistant.get("model")),
-        "phone_number": phone_number,
-        "raw": assistant,
-    }
-
-
 async def sync(context: AppContext, subject: AuthSubject[User]) -> list[dict[str, Any]]:
     """Upsert every assistant of the VAPI account; delete the local ones gone upstream."""
     subject.require_admin("sync voice assistants")
     connection = await _connection(context, subject)
     try:
         async with _vapi(context, connection.secret("private_key")) as v:
-            assistants = await v.list_assistants()
+            found = await v.list_assistants()
             numbers = await v.list_phone_numbers()
     except InvalidKey as exc:
         raise _stored_key_refused() from exc
     except VapiError as exc:
         raise _unreachable(exc) from exc
-    number_of: dict[str, str] = {}
-    for number in numbers:
-        if number.get("assistantId") and number.get("number"):
-            number_of.setdefault(str(number["assistantId"]), str(number["number"]))
+    number_of = assistants.numbers_by_assistant(numbers)
     async with context.db.as_claims(subject.principal.claims) as conn:
         rows = [
             await repository.upsert_assistant(
-                conn, subject.workspace_id, _local_fields(a, number_of.get(str(a["id"])))
+                conn, subject.workspace_id, assistants.local_fields(a, number_of.get(str(a["id"])))
             )
-            for a in assistants
+            for a in found
         ]
         await repository.delete_assistants_except(
             conn, subject.workspace_id, [r["vapi_id"] for r in rows]
@@ -230,25 +212,11 @@ async def update(
         updated = {**updated, "id": vapi_id}
     async with context.db.as_claims(subject.principal.claims) as conn:
         return await repository.upsert_assistant(
-            conn, subject.workspace_id, _local_fields(updated, local["phone_number"])
+            conn, subject.workspace_id, assistants.local_fields(updated, local["phone_number"])
         )
 
 
 # -- the server URL (webhook) -------------------------------------------------------------------
-
-
-def presented_secret(x_vapi_secret: str | None, authorization: str | None) -> str | None:
-    """`X-Vapi-Secret: <secret>` (legacy secret, or a Bearer credential named so), else
-    `Authorization: Bearer <secret>` (a Bearer credential with the default header)."""
-    if x_vapi_secret and x_vapi_secret.strip():
-        return x_vapi_secret.strip()
-    if authorization:
-        scheme, _, value = authorization.strip().partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-        if not value and scheme:  # a Bearer credential configured without the prefix
-            return scheme
-    return None
 
 
 async def webhook_workspace(context: AppContext, secret: str | None) -> UUID:
@@ -262,90 +230,6 @@ async def webhook_workspace(context: AppContext, secret: str | None) -> UUID:
         raise Unauthorized("Invalid VAPI webhook secret")
     workspace_id: UUID = row["workspace_id"]
     return workspace_id
-
-
-def _ended_status(reason: str, started: bool) -> str:
-    reason = reason.lower()
-    if any(word in reason for word in ("error", "failed", "fault")) or reason.startswith(
-        "pipeline-"
-    ):
-        return "failed"
-    if "forward" in reason or "transfer" in reason:
-        return "escalated"
-    if reason in {"customer-did-not-answer", "customer-busy", "voicemail"} or (
-        "did-not-answer" in reason or "busy" in reason or "canceled" in reason
-    ):
-        return "missed"
-    if reason:
-        return "resolved"  # customer / assistant ended it, silence, max duration …
-    return "resolved" if started else "missed"
-
-
-_DIRECTIONS = {"inboundPhoneCall": "inbound", "outboundPhoneCall": "outbound", "webCall": "web"}
-
-
-def call_from_report(message: dict[str, Any]) -> dict[str, Any] | None:
-    """The `calls` row of an end-of-call report, or None without a call id. Reads the current
-    schema (`artifact.*`, `analysis.*`) first, then the legacy top-level fields."""
-    call = payloads.obj(message.get("call"))
-    call_id = payloads.text(call.get("id"), 200)
-    if call_id is None:
-        return None
-    artifact, analysis = (
-        payloads.obj(message.get("artifact")),
-        payloads.obj(message.get("analysis")),
-    )
-    customer = payloads.obj(call.get("customer")) or payloads.obj(message.get("customer"))
-    started = payloads.when(message.get("startedAt")) or payloads.when(call.get("startedAt"))
-    ended = payloads.when(message.get("endedAt")) or payloads.when(call.get("endedAt"))
-    duration = payloads.number(message.get("durationSeconds"))
-    if duration is None and started and ended:
-        duration = (ended - started).total_seconds()
-    recording = (
-        payloads.text(artifact.get("recordingUrl"))
-        or payloads.text(
-            payloads.obj(payloads.obj(artifact.get("recording")).get("mono")).get("combinedUrl")
-        )
-        or payloads.text(message.get("recordingUrl"))
-    )
-    # `calls.cost` is numeric(12, 6): dollars below a million.
-    cost = payloads.number(message.get("cost", call.get("cost")), limit=999_999)
-    structured = payloads.obj(analysis.get("structuredData"))
-    language = (
-        payloads.text(message.get("language"))
-        or payloads.text(structured.get("language"))
-        or payloads.text(
-            payloads.obj(payloads.obj(message.get("assistant")).get("transcriber")).get("language")
-        )
-    )
-    reason = str(message.get("endedReason") or call.get("endedReason") or "")
-    return {
-        "provider_call_id": call_id,
-        "agent_id": payloads.text(call.get("assistantId"), 200)
-        or payloads.text(payloads.obj(message.get("assistant")).get("id"), 200),
-        "direction": _DIRECTIONS.get(str(call.get("type")), "inbound"),
-        "status": _ended_status(reason, started is not None),
-        "phone": payloads.phone_digits(customer.get("number")),
-        "language": language[:20] if language else None,
-        "started_at": started,
-        "ended_at": ended,
-        "duration_seconds": max(0, round(duration)) if duration is not None else None,
-        "transcript": payloads.text(artifact.get("transcript"))
-        or payloads.text(message.get("transcript")),
-        "summary": payloads.text(analysis.get("summary")) or payloads.text(message.get("summary")),
-        "recording_url": recording if recording and re.match(r"^https?://", recording) else None,
-        "cost": cost or 0,
-        "analysis": analysis,
-        "metadata": {
-            k: v
-            for k, v in {
-                "endedReason": reason or None,
-                "phoneNumberId": call.get("phoneNumberId"),
-                "orgId": call.get("orgId"),
-            }.items()
-            if v
-        },
-    }
 
 
 _REPORT = "end-of-call-report"
@@ -377,7 +261,7 @@ async def receive(context: AppContext, workspace_id: UUID, payload: Any) -> bool
 async def handle_event(conn: Connection, event: InboundEvent) -> str | None:
     """Store the call of a stored end-of-call report (the `inbound.process` job)."""
     assert event.workspace_id is not None  # stored with the workspace its secret names
-    values = call_from_report(payloads.obj(payloads.obj(event.payload).get("message")))
+    values = webhooks.call_from_report(payloads.obj(payloads.obj(event.payload).get("message")))
     if values is None:
         return "ignored: a report without a call id"
     if not await calls_service.store_finished(conn, event.workspace_id, "vapi", values):
@@ -425,7 +309,7 @@ async def import_calls(context: AppContext, workspace_id: UUID, since: datetime)
         values
         for call in calls
         if _ended_before(call, settled)
-        and (values := call_from_report({**call, "call": call})) is not None
+        and (values := webhooks.call_from_report({**call, "call": call})) is not None
     ]
     async with context.db.for_workspace(workspace_id, "vapi-import") as conn:
         imported = sum(

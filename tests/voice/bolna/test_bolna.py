@@ -4,7 +4,8 @@ webhook, against a fake Bolna in its wire format."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -485,42 +486,66 @@ async def test_a_failure_before_bolna_is_called_gives_the_order_back(api, admin,
     assert len(bolna.placed) == 1
 
 
-async def test_a_placed_call_is_recorded_on_a_second_try(api, chicx, bolna, monkeypatch):
-    from backend.voice.calls import repository
+@asynccontextmanager
+async def calls_refused(
+    context: AppContext, times: int
+) -> AsyncIterator[Callable[[], Awaitable[int]]]:
+    """The database refuses the next `times` inserts into `calls` (as a full disk or a failover
+    would), then accepts them again, until the block ends; gives how many inserts were tried. A
+    sequence counts them: it is not rolled back with the transaction that failed."""
+    async with context.db.system() as conn:
+        await conn.execute(
+            f"""
+            create sequence public.test_refuse_calls;
+            create function public.test_refuse_calls() returns trigger language plpgsql as $$
+            begin
+              if nextval('public.test_refuse_calls') <= {int(times)} then
+                raise exception 'could not extend file: No space left on device';
+              end if;
+              return new;
+            end $$;
+            create trigger test_refuse_calls before insert on public.calls
+              for each row execute function public.test_refuse_calls();
+            """
+        )
 
+    async def tried() -> int:
+        async with context.db.system() as conn:
+            cur = await conn.execute(
+                "select case when is_called then last_value else 0 end as n"
+                " from public.test_refuse_calls"
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row["n"])
+
+    try:
+        yield tried
+    finally:
+        async with context.db.system() as conn:
+            await conn.execute(
+                "drop trigger test_refuse_calls on public.calls;"
+                " drop function public.test_refuse_calls(); drop sequence public.test_refuse_calls"
+            )
+
+
+async def test_a_placed_call_is_recorded_on_a_second_try(api, chicx, bolna):
     client, context = api
-    real = repository.record_placed_call
-    attempts = []
-
-    async def flaky(*args: Any, **kwargs: Any) -> Any:
-        attempts.append(1)
-        if len(attempts) == 1:
-            raise RuntimeError("connection lost")
-        return await real(*args, **kwargs)
-
-    monkeypatch.setattr(repository, "record_placed_call", flaky)
-    response = await confirm(client, chicx["key"])
-    assert response.status_code == 200, response.text
-    assert len(attempts) == 2 and len(bolna.placed) == 1
+    async with calls_refused(context, times=1) as tried:
+        response = await confirm(client, chicx["key"])
+        assert response.status_code == 200, response.text
+        assert await tried() == 2 and len(bolna.placed) == 1
     [call] = await stored(context, "calls")
     [order] = await stored(context, "order_confirmation_calls")
     assert str(call["id"]) == response.json()["call_id"] == str(order["call_id"])
 
 
-async def test_a_placed_call_that_cannot_be_recorded_keeps_the_order_held(
-    api, chicx, bolna, monkeypatch
-):
+async def test_a_placed_call_that_cannot_be_recorded_keeps_the_order_held(api, chicx, bolna):
     """Bolna placed the call: giving the order back would let the next request call the
     customer again. The order stays claimed (409) until the claim goes stale."""
-    from backend.voice.calls import repository
-
     client, context = api
-
-    async def broken(*_: Any, **__: Any) -> Any:
-        raise RuntimeError("database gone")
-
-    monkeypatch.setattr(repository, "record_placed_call", broken)
-    response = await confirm(client, chicx["key"])
+    async with calls_refused(context, times=1_000):
+        response = await confirm(client, chicx["key"])
     assert response.status_code == 500, response.text
     [execution_id] = bolna.calls
     assert response.json()["code"] == "INTERNAL_ERROR"
@@ -528,7 +553,6 @@ async def test_a_placed_call_that_cannot_be_recorded_keeps_the_order_held(
     [order] = await stored(context, "order_confirmation_calls")
     assert order["call_id"] is None  # still claimed
 
-    monkeypatch.undo()
     again = await confirm(client, chicx["key"])
     assert again.status_code == 409, again.text
     assert len(bolna.placed) == 1
@@ -831,7 +855,7 @@ async def test_an_execution_id_another_workspace_stored_first_is_still_recorded_
     recording our placed call under that id stores ours, with its order."""
     from uuid import UUID
 
-    from backend.voice.bolna.service import call_from_execution
+    from backend.integrations.bolna.webhooks import call_from_execution
     from backend.voice.calls import repository
 
     _, context = api
