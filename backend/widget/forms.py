@@ -6,8 +6,17 @@ import datetime as dt
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
+from fastapi import Request
 
+from backend.auth.dependencies import limit_visitor
+from backend.business import service as business
+from backend.context import AppContext
+from backend.conversations import repository as conversations
+from backend.errors import NotFound, ValidationFailed
 from backend.kit.phones import to_e164
+from backend.leads import repository as leads
+from backend.widget import repository, service
+from backend.widget.schemas import FormSubmitIn, FormSubmitOut
 
 MAX_TEXT = 5000
 # Field names (or labels) whose value is a lead's name or company, whatever the field's type.
@@ -104,3 +113,52 @@ def lead_of(fields: list[dict[str, Any]], clean: dict[str, Any]) -> dict[str, An
     if notes:
         lead["notes"] = "\n".join(notes)
     return lead
+
+
+async def submit(context: AppContext, request: Request, data: FormSubmitIn) -> FormSubmitOut:
+    """Check a submission from the form's page, store it against the visitor's conversation,
+    and keep a lead when it says how to reach them."""
+    async with context.db.system() as conn:
+        form = await repository.active_form(conn, data.form_id)
+        region = None
+        if form is not None and any(f.get("type") == "phone" for f in form["fields"]):
+            region = await business.default_region(conn, form["workspace_id"])
+    if form is None:
+        raise NotFound("Form not found")
+    service.check_origin(request, form["allowed_domains"])
+    await limit_visitor(context, request, form["chatbot_id"], data.visitor_id)
+    clean, errors = check(form["fields"], data.submitted_data, region)
+    if errors:
+        raise ValidationFailed("Some fields need another look", errors=errors)
+    lead = lead_of(form["fields"], clean)
+    async with context.db.for_workspace(form["workspace_id"], "widget") as conn:
+        if data.conversation_id is not None and not await conversations.conversation_of(
+            conn, data.conversation_id, form["chatbot_id"], data.visitor_id
+        ):
+            raise NotFound("Conversation not found")
+        lead_id = None
+        if lead is not None:
+            kept = await leads.keep(
+                conn,
+                form["workspace_id"],
+                chatbot_id=form["chatbot_id"],
+                conversation_id=data.conversation_id,
+                values=lead,
+                source="form",
+            )
+            lead_id = kept["id"]
+        submission_id = await repository.add_submission(
+            conn,
+            {
+                "workspace_id": form["workspace_id"],
+                "chatbot_id": form["chatbot_id"],
+                "form_id": form["id"],
+                "conversation_id": data.conversation_id,
+                "visitor_id": data.visitor_id,
+                "submitted_data": clean,
+                "lead_id": lead_id,
+            },
+        )
+    return FormSubmitOut(
+        submission_id=submission_id, lead_id=lead_id, message=form["submit_message"]
+    )

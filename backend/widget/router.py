@@ -19,15 +19,13 @@ from backend.auth.dependencies import (
     limit_bot_address,
     limit_visitor,
 )
-from backend.business import service as business
 from backend.chat.dependencies import Engine
 from backend.chat.engine import ChatInput
 from backend.context import Context
 from backend.conversations import repository as conversations
-from backend.errors import NotFound, ValidationFailed
+from backend.errors import NotFound
 from backend.kit.schemas import Envelope
-from backend.leads import repository as leads
-from backend.widget import forms, identity, repository, service
+from backend.widget import forms, identity, service
 from backend.widget.channel import STREAMED
 from backend.widget.schemas import (
     USER_HASH_PATTERN,
@@ -164,50 +162,7 @@ async def submit_form(
 ) -> FormSubmitOut:
     """A form filled in the widget: stored against the conversation, and a lead when it says
     how to reach the visitor."""
-    async with context.db.system() as conn:
-        form = await repository.active_form(conn, data.form_id)
-        region = None
-        if form is not None and any(f.get("type") == "phone" for f in form["fields"]):
-            region = await business.default_region(conn, form["workspace_id"])
-    if form is None:
-        raise NotFound("Form not found")
-    service.check_origin(request, form["allowed_domains"])
-    await limit_visitor(context, request, form["chatbot_id"], data.visitor_id)
-    clean, errors = forms.check(form["fields"], data.submitted_data, region)
-    if errors:
-        raise ValidationFailed("Some fields need another look", errors=errors)
-    lead = forms.lead_of(form["fields"], clean)
-    async with context.db.for_workspace(form["workspace_id"], "widget") as conn:
-        if data.conversation_id is not None and not await conversations.conversation_of(
-            conn, data.conversation_id, form["chatbot_id"], data.visitor_id
-        ):
-            raise NotFound("Conversation not found")
-        lead_id = None
-        if lead is not None:
-            kept = await leads.keep(
-                conn,
-                form["workspace_id"],
-                chatbot_id=form["chatbot_id"],
-                conversation_id=data.conversation_id,
-                values=lead,
-                source="form",
-            )
-            lead_id = kept["id"]
-        submission_id = await repository.add_submission(
-            conn,
-            {
-                "workspace_id": form["workspace_id"],
-                "chatbot_id": form["chatbot_id"],
-                "form_id": form["id"],
-                "conversation_id": data.conversation_id,
-                "visitor_id": data.visitor_id,
-                "submitted_data": clean,
-                "lead_id": lead_id,
-            },
-        )
-    return FormSubmitOut(
-        submission_id=submission_id, lead_id=lead_id, message=form["submit_message"]
-    )
+    return await forms.submit(context, request, data)
 
 
 @router.get("/api/widget/identity-secret", summary="Get the identity verification secret")
