@@ -3,7 +3,6 @@ and messages is conversations/repository.py's."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -17,32 +16,6 @@ from backend.events.types import EventType
 from backend.kit.phones import to_e164, valid_e164
 
 LEAD_COLUMNS = "id, conversation_id, chatbot_id, name, email, phone, company, notes, created_at"
-
-
-async def add_usage(
-    conn: Connection,
-    workspace_id: UUID,
-    *,
-    model: str,
-    prompt_tokens: int,
-    completion_tokens: int,
-    cost: Decimal,
-    price_version: str | None,
-) -> None:
-    await conn.execute(
-        "insert into public.token_usage (workspace_id, service, channel, model,"
-        " prompt_tokens, completion_tokens, total_tokens, cost, price_version)"
-        " values (%s, 'OPENAI_GPT', 'LEADS', %s, %s, %s, %s, %s, %s)",
-        (
-            workspace_id,
-            model,
-            prompt_tokens,
-            completion_tokens,
-            prompt_tokens + completion_tokens,
-            cost,
-            price_version,
-        ),
-    )
 
 
 async def same_person(

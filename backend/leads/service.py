@@ -11,6 +11,7 @@ from uuid import UUID
 import structlog
 
 from backend.billing import prices
+from backend.billing import repository as billing_repository
 from backend.billing import service as billing
 from backend.business import service as business
 from backend.connections import service as connections
@@ -96,14 +97,22 @@ async def _ask_model(
     )
     async with context.db.for_workspace(workspace_id, "leads") as conn:
         if completion is not None:
-            await repository.add_usage(
+            tokens = completion.prompt_tokens + completion.completion_tokens
+            await billing_repository.add_usage(
                 conn,
-                workspace_id,
-                model=MODEL,
-                prompt_tokens=completion.prompt_tokens,
-                completion_tokens=completion.completion_tokens,
-                cost=cost,
-                price_version=version,
+                [
+                    {
+                        "workspace_id": workspace_id,
+                        "service": "OPENAI_GPT",
+                        "channel": "LEADS",
+                        "model": MODEL,
+                        "prompt_tokens": completion.prompt_tokens,
+                        "completion_tokens": completion.completion_tokens,
+                        "total_tokens": tokens,
+                        "cost": cost,
+                        "price_version": version,
+                    }
+                ],
             )
         await billing.settle(conn, workspace_id, admission, cost)
     return (
