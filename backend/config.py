@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     vapi_base_url: str = "https://api.vapi.ai"
     elevenlabs_base_url: str = "https://api.elevenlabs.io"
     bolna_base_url: str = "https://api.bolna.ai"
+    # Meta's Graph API (the WhatsApp Cloud API), and the version every call names.
+    whatsapp_api_url: str = "https://graph.facebook.com"
+    whatsapp_api_version: str = Field(default="v22.0", pattern=r"^v[0-9]{1,3}\.[0-9]{1,2}$")
+    # The pace of a newly connected WhatsApp number (Meta's default throughput), per second.
+    whatsapp_messages_per_second: int = Field(default=80, ge=1, le=1000)
     # A first question this close (cosine) to a cached one gets the cached answer.
     semantic_cache_similarity: float = 0.92
 

@@ -81,6 +81,55 @@ async def create_conversation(
     )
 
 
+async def open_contact_conversation(
+    conn: Connection,
+    *,
+    workspace_id: UUID,
+    chatbot_id: UUID,
+    contact_id: UUID,
+    channel: str,
+    channel_account: str | None,
+    visitor_id: str,
+) -> tuple[dict[str, Any], bool]:
+    """The bot's open (not closed) conversation with a contact on one of a channel's accounts
+    (a WhatsApp number), started when there is none; and whether it was. Concurrent callers
+    get the same one: the open conversation's unique index decides."""
+    cur = await conn.execute(
+        events.recording(
+            sql.SQL(
+                "insert into public.conversations (workspace_id, chatbot_id, visitor_id, channel,"
+                " contact_id, channel_account) values (%(ws)s, %(bot)s, %(visitor)s, %(channel)s,"
+                " %(contact)s, %(account)s)"
+                " on conflict (chatbot_id, contact_id, channel, coalesce(channel_account, ''))"
+                " where contact_id is not null and status <> 'closed' do nothing"
+                " returning id, workspace_id, chatbot_id, channel, customer_id"
+            ),
+            EventType.CONVERSATION_CREATED,
+            "jsonb_build_object('chatbot_id', chatbot_id, 'channel', channel,"
+            " 'customer_id', customer_id)",
+        )
+        + sql.SQL(" select id from changed"),
+        {
+            "ws": workspace_id,
+            "bot": chatbot_id,
+            "visitor": visitor_id,
+            "channel": channel,
+            "contact": contact_id,
+            "account": channel_account,
+        },
+    )
+    created = await cur.fetchone() is not None
+    cur = await conn.execute(
+        "select * from public.conversations where chatbot_id = %s and contact_id = %s"
+        " and channel = %s and coalesce(channel_account, '') = coalesce(%s, '')"
+        " and status <> 'closed'",
+        (chatbot_id, contact_id, channel, channel_account),
+    )
+    row = await cur.fetchone()
+    assert row is not None  # ours, or the concurrent caller's that won the index
+    return row, created
+
+
 async def identify_conversation(
     conn: Connection, conversation_id: UUID, user: VerifiedUser | None, customer_id: UUID | None
 ) -> None:
