@@ -53,3 +53,10 @@ async def insert_outbox(conn: Connection, rows: list[dict[str, Any]]) -> list[UU
         (json.dumps(rows, default=str),),
     )
     return [row["id"] for row in await cur.fetchall()]
+
+
+async def bot_settings(conn: Connection, chatbot_id: UUID) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "select * from public.whatsapp_bots where chatbot_id = %s", (chatbot_id,)
+    )
+    return await cur.fetchone()
