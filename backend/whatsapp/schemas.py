@@ -1,0 +1,4 @@
+"""Requests and answers of the WhatsApp routes: bots and numbers, the send API, message history,
+templates, settings and the commerce notifications (each part under its heading)."""
+
+from __future__ import annotations
