@@ -9,6 +9,13 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator
 
+# -- receiving (part C) ---------------------------------------------------------------------------
+
+
+class WebhookAck(BaseModel):
+    received: bool = True
+
+
 # -- sending (part D): the send API and the message history ---------------------------------------
 # Meta's limits (Cloud API reference): a request past one is refused here, naming the field,
 # before anything is stored or sent.

@@ -32,7 +32,7 @@ async def received(context, admin, bot_id: str, text: str, phone: str = PHONE) -
             contact_id=contact["id"],
             channel="whatsapp",
             channel_account=PHONE_NUMBER_ID,
-            visitor_id=f"wa:{phone.removeprefix('+')}",
+            visitor_id=phone.removeprefix("+"),
         )
         await conversations.add_message_once(
             conn,
