@@ -110,12 +110,15 @@ def _as_delivery(row: dict[str, Any], retry_after: float | None = None) -> Deliv
 
 async def deliver(context: AppContext, outbox_id: UUID) -> Delivery:
     """One attempt at one send (see the module's rules); never raises for Meta's answer."""
+    row = number = None
     async with context.db.system() as conn:  # the job knows only the row's id
-        row = await repository.claim_outbox(conn, outbox_id)
-        if row is None:
-            unclaimed = await repository.outbox_row(conn, outbox_id)
-        else:
-            number = await numbers.by_id(conn, context.secrets, row["phone_number_id"])
+        unclaimed = await repository.outbox_row(conn, outbox_id)
+        if unclaimed is not None and unclaimed["status"] == "queued":
+            number = await numbers.by_id(conn, context.secrets, unclaimed["phone_number_id"])
+            # Last: the number's row stays locked (its pace) only until this commits.
+            row = await repository.claim_outbox(conn, outbox_id)
+            if row is None:  # another attempt claimed it meanwhile
+                unclaimed = await repository.outbox_row(conn, outbox_id)
     if row is None:
         return await _unclaimed(context, outbox_id, unclaimed)
     if number is None:
