@@ -63,6 +63,7 @@ def build_router(*, local_auth: bool) -> APIRouter:
     router.include_router(widget_static_router)
     router.include_router(vapi_router)
     router.include_router(bolna_router)
-    router.include_router(elevenlabs_router)
+    # Before ElevenLabs: its `/api/whatsapp/{agent_id}` would match `/api/whatsapp/settings`.
     router.include_router(whatsapp_bots_router)
+    router.include_router(elevenlabs_router)
     return router
