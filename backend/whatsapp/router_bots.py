@@ -27,13 +27,15 @@ router = APIRouter()
 BotId = Annotated[UUID, Query(description="The bot (chatbot) whose WhatsApp account is meant")]
 
 
-@router.post("/bots/", status_code=status.HTTP_201_CREATED, summary="Create a bot", tags=["bots"])
+@router.post(
+    "/bots/", status_code=status.HTTP_201_CREATED, summary="Create a bot", tags=["whatsapp"]
+)
 async def create_bot(data: BotCreate, subject: AdminSubject, context: Context) -> Bot:
     """A chatbot, with its WhatsApp number(s) when given: tokens are checked with Meta first."""
     return Bot.model_validate(await bots.create(context, subject, data))
 
 
-@router.get("/bots/", summary="List bots", tags=["bots"])
+@router.get("/bots/", summary="List bots", tags=["whatsapp"])
 async def list_bots(
     subject: AdminSubject,
     session: Session,
@@ -45,12 +47,12 @@ async def list_bots(
     return [Bot.model_validate(r) for r in rows]
 
 
-@router.get("/bots/{bot_id}", summary="Get a bot", tags=["bots"])
+@router.get("/bots/{bot_id}", summary="Get a bot", tags=["whatsapp"])
 async def get_bot(bot_id: UUID, subject: AdminSubject, session: Session, context: Context) -> Bot:
     return Bot.model_validate(await bots.get(context, session, subject.workspace_id, bot_id))
 
 
-@router.put("/bots/{bot_id}", summary="Update a bot", tags=["bots"])
+@router.put("/bots/{bot_id}", summary="Update a bot", tags=["whatsapp"])
 async def update_bot(bot_id: UUID, data: BotUpdate, subject: AdminSubject, context: Context) -> Bot:
     """Changes what is given: a secret left out keeps the stored one;
     `whatsapp_marketing_phone_number_id: null` removes the marketing number."""
@@ -61,7 +63,7 @@ async def update_bot(bot_id: UUID, data: BotUpdate, subject: AdminSubject, conte
     "/bots/{bot_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a bot",
-    tags=["bots"],
+    tags=["whatsapp"],
 )
 async def delete_bot(bot_id: UUID, subject: AdminSubject, session: Session) -> None:
     await bots.delete(session, subject, bot_id)
