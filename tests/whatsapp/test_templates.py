@@ -182,6 +182,24 @@ def url_button(index: int, suffix: str) -> dict[str, Any]:
     }
 
 
+async def check(
+    context: AppContext,
+    admin: Admin,
+    name: str,
+    components: list[dict[str, Any]],
+    language: str = "en_US",
+) -> None:
+    async with context.db.system() as conn:
+        await templates.check_send(
+            conn,
+            workspace_id=admin.workspace_id,
+            business_account_id=BUSINESS_ACCOUNT_ID,
+            name=name,
+            language=language,
+            components=components,
+        )
+
+
 def named(**values: str) -> list[dict[str, Any]]:
     return [{"type": "text", "parameter_name": k, "text": v} for k, v in values.items()]
 
@@ -197,18 +215,10 @@ async def test_a_template_send_is_checked_against_the_synced_definition(
     assert (await sync(client, admin, bot)).status_code == 200
 
     async def problems(name: str, components: list[dict[str, Any]], language: str = "en_US"):
-        async with context.db.system() as conn:
-            try:
-                await templates.check_send(
-                    conn,
-                    workspace_id=admin.workspace_id,
-                    business_account_id=BUSINESS_ACCOUNT_ID,
-                    name=name,
-                    language=language,
-                    components=components,
-                )
-            except ValidationFailed as exc:
-                return [e["message"] for e in exc.errors]
+        try:
+            await check(context, admin, name, components, language)
+        except ValidationFailed as exc:
+            return [e["message"] for e in exc.errors]
         return []
 
     fits = [body("Asha", "Blue Saree", "Rs.2499"), url_button(0, "c/123")]
@@ -254,15 +264,7 @@ async def test_a_template_send_is_checked_against_the_synced_definition(
     assert await problems("hello_world", [body("anything")]) == []
     assert await problems("cart_reminder", [], "hi") == []
     with pytest.raises(ValidationFailed, match="paused"):
-        async with context.db.system() as conn:
-            await templates.check_send(
-                conn,
-                workspace_id=admin.workspace_id,
-                business_account_id=BUSINESS_ACCOUNT_ID,
-                name="paused",
-                language="en_US",
-                components=[body("a", "b")],
-            )
+        await check(context, admin, "paused", [body("a", "b")])
 
 
 async def test_components_built_from_plain_values_fit_their_definition(
@@ -288,12 +290,4 @@ async def test_components_built_from_plain_values_fit_their_definition(
     )
     assert built[-1]["parameters"] == [{"type": "payload", "payload": "STOP"}]
     assert templates.problems(status, built) == []
-    async with context.db.system() as conn:
-        await templates.check_send(
-            conn,
-            workspace_id=admin.workspace_id,
-            business_account_id=BUSINESS_ACCOUNT_ID,
-            name="status",
-            language="en_US",
-            components=built,
-        )
+    await check(context, admin, "status", built)
