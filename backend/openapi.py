@@ -147,6 +147,12 @@ TAGS: list[dict[str, str]] = [
         "confirmation calls through a Bolna agent.",
     },
     {
+        "name": "whatsapp",
+        "description": "WhatsApp on Meta's Cloud API: a bot's numbers (`/bots/`), the "
+        "workspace's WhatsApp settings, message templates synced from Meta, sending, and "
+        "Meta's webhooks.",
+    },
+    {
         "name": "whatsapp agents",
         "description": "WhatsApp agents on ElevenLabs: connect the key, sync and edit agents, and "
         "the secret of ElevenLabs' post-call webhook.",
