@@ -60,3 +60,61 @@ async def bot_settings(conn: Connection, chatbot_id: UUID) -> dict[str, Any] | N
         "select * from public.whatsapp_bots where chatbot_id = %s", (chatbot_id,)
     )
     return await cur.fetchone()
+
+
+# -- answering (part F) ---------------------------------------------------------------------------
+
+
+async def question(conn: Connection, message_id: UUID) -> dict[str, Any] | None:
+    """An inbound WhatsApp message with what its answer job decides on: its conversation's bot,
+    status, contact and number, whether the bot's WhatsApp is on, and whether it was answered
+    (call it as the login role: a job names no workspace)."""
+    cur = await conn.execute(
+        "select m.id, m.workspace_id, m.conversation_id, m.role, m.kind, m.content, m.details,"
+        " c.chatbot_id, c.status as conversation_status, c.contact_id, c.channel_account,"
+        " c.visitor_id as wa_id, p.phone, coalesce(b.enabled, false) as enabled,"
+        " exists (select 1 from public.messages a where a.reply_to = m.id) as answered"
+        " from public.messages m"
+        " join public.conversations c on c.id = m.conversation_id"
+        " left join public.contacts p on p.id = c.contact_id"
+        " left join public.whatsapp_bots b on b.chatbot_id = c.chatbot_id"
+        " where m.id = %s and m.channel = 'whatsapp'",
+        (message_id,),
+    )
+    return await cur.fetchone()
+
+
+async def history_before(conn: Connection, message_id: UUID, *, limit: int) -> list[dict[str, Any]]:
+    """The last `limit` messages of a question's conversation before it, oldest first, as the
+    model reads them. Meta dates a message when it was written (to the second), we date an
+    answer when it was stored: so an answer counts where its question is, and of the messages
+    dated with the question only those answered already came before it (a contact's messages
+    are answered in order). Messages that came in later are left out."""
+    cur = await conn.execute(
+        """
+        with q as (select id, conversation_id, created_at from public.messages where id = %s),
+        turns as (
+          select m.role, m.content, m.created_at, m.id,
+                 coalesce(r.created_at, m.created_at) as turn_at,
+                 coalesce(a.created_at, case when m.reply_to is not null then m.created_at end)
+                   as answered_at,
+                 m.reply_to is not null as is_answer
+          from q join public.messages m on m.conversation_id = q.conversation_id
+          left join public.messages r on r.id = m.reply_to
+          left join public.messages a on a.reply_to = m.id
+          where m.id <> q.id and m.role <> 'system'
+        ),
+        before as (
+          select t.* from turns t, q
+          where t.turn_at < q.created_at or (t.turn_at = q.created_at and t.answered_at is not null)
+          order by turn_at desc, answered_at desc nulls last, is_answer desc, created_at desc,
+                   id desc
+          limit %s
+        )
+        select case when role = 'agent' then 'assistant' else role end as role, content
+        from before
+        order by turn_at, answered_at nulls first, is_answer, created_at, id
+        """,
+        (message_id, limit),
+    )
+    return list(await cur.fetchall())
