@@ -232,6 +232,17 @@ async def test_the_model_answers_in_whatsapps_formatting_with_the_conversation_s
     assert await sent_texts(context, question2) == ["Echo: And cotton?"]
 
 
+async def test_the_models_sources_are_sent_as_links(context, model_bot, fake_openai):
+    fake_openai.script(Reply(content="Dry clean it, please [1]."))
+    question = await receive(context, model_bot, "How do I wash a silk saree?")
+    await run_jobs(context)
+    [answer] = await answers_to(context, question)
+    assert answer["citations"] == [{"title": "Saree care", "url": "https://chicx.in/care"}]
+    assert await sent_texts(context, question) == [
+        "Dry clean it, please [1].\n\nSources:\n- Saree care: https://chicx.in/care"
+    ]
+
+
 async def test_usage_and_the_conversation_api_name_the_whatsapp_channel(
     client, admin, context, model_bot, fake_openai
 ):
@@ -371,6 +382,22 @@ async def test_a_handoff_escalates_and_later_messages_are_left_to_people(
     assert await answers_to(context, later) == []
     assert await outbox_of(context, later) == []
     assert len(fake_openai.chat_requests) == 2  # the model was not asked again
+
+
+async def test_a_conversation_closed_before_the_answer_is_not_answered(
+    client, admin, context, model_bot, fake_openai
+):
+    question = await receive(context, model_bot, "Thanks, that's all")
+    [conversation] = (await client.get("/api/conversations", headers=admin.headers)).json()["data"]
+    closed = await client.post(
+        f"/api/conversations/{conversation['id']}/close",
+        headers=admin.headers,
+        json={"reason": "RESOLVED"},
+    )
+    assert closed.status_code == 200, closed.text
+    await run_jobs(context)
+    assert await answers_to(context, question) == []
+    assert fake_openai.chat_requests == []
 
 
 async def test_a_disabled_bot_does_not_answer(client, admin, context, fake_openai):
