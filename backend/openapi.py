@@ -153,9 +153,9 @@ TAGS: list[dict[str, str]] = [
     },
     {
         "name": "webhooks",
-        "description": "Where providers (Stripe, VAPI, Bolna, ElevenLabs) post their events. Each "
-        "is verified with the provider's signature or secret, stored once, and processed in the "
-        "background.",
+        "description": "Where providers (Stripe, VAPI, Bolna, ElevenLabs, Meta's WhatsApp) post "
+        "their events. Each is verified with the provider's signature or secret, stored once, "
+        "and processed in the background.",
     },
 ]
 

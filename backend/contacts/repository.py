@@ -236,13 +236,29 @@ async def page(
 async def record_inbound(
     conn: Connection, *, workspace_id: UUID, contact_id: UUID, channel: str, at: datetime
 ) -> None:
-    # A message delivered late never moves the time back.
+    # A message delivered late never moves the time back; a message written after the window
+    # was closed (Meta's 131047) opens it again.
     await conn.execute(
         "insert into public.contact_last_inbound (contact_id, channel, workspace_id,"
         " last_inbound_at) values (%s, %s, %s, %s) on conflict (contact_id, channel) do update"
         " set last_inbound_at = greatest(contact_last_inbound.last_inbound_at,"
-        " excluded.last_inbound_at)",
+        " excluded.last_inbound_at),"
+        " window_closed_at = case when excluded.last_inbound_at"
+        " > contact_last_inbound.window_closed_at then null"
+        " else contact_last_inbound.window_closed_at end",
         (contact_id, channel, workspace_id, at),
+    )
+
+
+async def close_window(
+    conn: Connection, *, workspace_id: UUID, contact_id: UUID, channel: str, at: datetime
+) -> None:
+    """The provider said at `at` that the contact's window on `channel` is closed, whatever
+    their last message says. (A contact who never wrote has no window to close.)"""
+    await conn.execute(
+        "update public.contact_last_inbound set window_closed_at = greatest(window_closed_at, %s)"
+        " where workspace_id = %s and contact_id = %s and channel = %s",
+        (at, workspace_id, contact_id, channel),
     )
 
 

@@ -30,11 +30,6 @@ ANSWER_TASK = "whatsapp.answer"
 ANSWER_QUEUE = "whatsapp_answers"
 
 
-def answer_lock(contact_id: UUID | str) -> str:
-    """One contact's messages are answered one after the other, in the order they came."""
-    return f"{ANSWER_TASK}:{contact_id}"
-
-
 def question_text(kind: str, content: str, details: dict[str, Any]) -> str | None:
     """What the contact asked, as stored: a text's or a button's words, an interactive
     reply's title, a media caption; None for a message without words (a location, a sticker)."""

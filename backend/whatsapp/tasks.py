@@ -7,8 +7,13 @@ from uuid import UUID
 
 import procrastinate
 
+from backend.inbound import registry
 from backend.tasks import PROVIDER_RETRY, app_context, task_app
-from backend.whatsapp import answers
+from backend.whatsapp import answers, inbound
+
+# -- receiving (part C): Meta's webhook events, applied by the inbox's job -------------------------
+
+registry.register(registry.Provider.WHATSAPP, inbound.handle_event)
 
 # -- answering (part F) ---------------------------------------------------------------------------
 
@@ -18,5 +23,5 @@ from backend.whatsapp import answers
 )
 async def answer(context: procrastinate.JobContext, message_id: str) -> None:
     """The bot's answer to a contact's message, queued for sending (deferred by the inbox's
-    handler with `answers.answer_lock(contact_id)`: one contact at a time, in order)."""
+    handler with `inbound.answer_lock(contact_id)`: one contact at a time, in order)."""
     await answers.answer(app_context(context), UUID(message_id))
