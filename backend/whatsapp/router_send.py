@@ -19,6 +19,7 @@ from backend.whatsapp import messages, sender
 from backend.whatsapp.schemas import (
     MessageHistory,
     SendAnswer,
+    SendError,
     SendInteractive,
     SendMedia,
     SendTemplate,
@@ -78,7 +79,7 @@ async def _send(
         wamid=outcome.wamid,
         status=outcome.status,
         to=outcome.recipient,
-        error={"code": outcome.error_code, "message": outcome.error_message}
+        error=SendError(code=outcome.error_code, message=outcome.error_message)
         if failed or outcome.error_message
         else None,
     )

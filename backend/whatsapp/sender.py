@@ -396,7 +396,11 @@ async def send(
     return SendOutcome(
         message_id=message_id,
         wamid=delivery.wamid,
-        status="queued" if delivery.status in ("queued", "sending") else delivery.status,
+        status="sent"
+        if delivery.status == "sent"
+        else "failed"
+        if delivery.status == "failed"
+        else "queued",
         error_code=delivery.error_code,
         error_message=delivery.error_message,
         phone_number_id=number.phone_number_id,
