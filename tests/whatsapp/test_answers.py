@@ -25,7 +25,7 @@ from tests.fixtures.factories import add_faq, connect_openai, create_chatbot
 from tests.fixtures.jobs import run_inbound_jobs
 from tests.fixtures.servers import LiveServer
 from tests.fixtures.whatsapp import connect_number
-from tests.whatsapp.sending import run_send_jobs
+from tests.whatsapp.sending import rows, run_send_jobs
 
 NUMBER = meta.PHONE_NUMBER_ID
 WA_ID = meta.WA_ID  # +91 98765 43210
@@ -81,13 +81,11 @@ async def receive(
     assert response.status_code == 200, response.text
     await run_inbound_jobs(context)
     wamids = [m["id"] for m in messages]
-    async with context.db.system() as conn:
-        stored = await (
-            await conn.execute(
-                "select id, provider_message_id from messages where provider_message_id = any(%s)",
-                (wamids,),
-            )
-        ).fetchall()
+    stored = await rows(
+        context,
+        "select id, provider_message_id from messages where provider_message_id = any(%s)",
+        wamids,
+    )
     ids = {row["provider_message_id"]: row["id"] for row in stored}
     return [ids[wamid] for wamid in wamids]
 
@@ -95,14 +93,13 @@ async def receive(
 async def defer_answer(context: AppContext, message_id: uuid.UUID) -> None:
     """The message's answer job once more, as the inbox's handler defers it (a delivery
     applied twice, a retry after a crash)."""
+    [row] = await rows(
+        context,
+        "select c.contact_id from messages m join conversations c on c.id = m.conversation_id"
+        " where m.id = %s",
+        message_id,
+    )
     async with context.db.system() as conn:
-        [row] = await (
-            await conn.execute(
-                "select c.contact_id from messages m join conversations c"
-                " on c.id = m.conversation_id where m.id = %s",
-                (message_id,),
-            )
-        ).fetchall()
         deferrer = task_app.configure_task(
             ANSWER_TASK, connection=conn, lock=answer_lock(row["contact_id"])
         )
@@ -118,38 +115,31 @@ async def run_answers(context: AppContext, *, concurrency: int = 2) -> int:
             run_worker(context, concurrency=concurrency, wait=False, queues=[ANSWER_QUEUE]),
             timeout=60,
         )
-        async with context.db.system() as conn:
-            due = await (
-                await conn.execute(
-                    "select count(*) as n from procrastinate_jobs where status = 'todo'"
-                    " and queue_name = %s and (scheduled_at is null or scheduled_at <= now())",
-                    (ANSWER_QUEUE,),
-                )
-            ).fetchone()
+        [due] = await rows(
+            context,
+            "select count(*) as n from procrastinate_jobs where status = 'todo'"
+            " and queue_name = %s and (scheduled_at is null or scheduled_at <= now())",
+            ANSWER_QUEUE,
+        )
         if due["n"] == 0:
             return passes
     raise AssertionError("the answer jobs never finished")
 
 
 async def answers_to(context: AppContext, message_id: uuid.UUID) -> list[dict[str, Any]]:
-    async with context.db.system() as conn:
-        return await (
-            await conn.execute(
-                "select * from messages where reply_to = %s order by created_at", (message_id,)
-            )
-        ).fetchall()
+    return await rows(
+        context, "select * from messages where reply_to = %s order by created_at", message_id
+    )
 
 
 async def outbox_of(context: AppContext, question: uuid.UUID) -> list[dict[str, Any]]:
     """The sends queued for the answer to a question."""
-    async with context.db.system() as conn:
-        return await (
-            await conn.execute(
-                "select o.* from whatsapp_outbox o join messages m on m.id = o.message_id"
-                " where m.reply_to = %s order by o.part",
-                (question,),
-            )
-        ).fetchall()
+    return await rows(
+        context,
+        "select o.* from whatsapp_outbox o join messages m on m.id = o.message_id"
+        " where m.reply_to = %s order by o.part",
+        question,
+    )
 
 
 async def sent_texts(context: AppContext, question: uuid.UUID) -> list[str]:
@@ -176,18 +166,12 @@ async def test_a_faq_is_answered_and_queued_on_the_same_number(client, admin, co
         "type": "text",
         "text": {"body": "Yes, to *40 countries*.", "preview_url": False},
     }
-    async with context.db.system() as conn:
-        conversation = await (
-            await conn.execute(
-                "select message_count from conversations where id = %s",
-                (answer["conversation_id"],),
-            )
-        ).fetchone()
-        sends = await (
-            await conn.execute(
-                "select lock from procrastinate_jobs where task_name = 'whatsapp.send'"
-            )
-        ).fetchall()
+    [conversation] = await rows(
+        context, "select message_count from conversations where id = %s", answer["conversation_id"]
+    )
+    sends = await rows(
+        context, "select lock from procrastinate_jobs where task_name = 'whatsapp.send'"
+    )
     assert conversation["message_count"] == 2  # the question once, the answer once
     assert [s["lock"] for s in sends] == [f"whatsapp.send:{NUMBER}:{WA_ID}"]
 
@@ -248,12 +232,9 @@ async def test_usage_and_the_conversation_api_name_the_whatsapp_channel(
     [question] = await receive(client, context, "Hello there")
     await run_answers(context)
     [answer] = await answers_to(context, question)
-    async with context.db.system() as conn:
-        usage = await (
-            await conn.execute(
-                "select channel, service from token_usage where message_id = %s", (answer["id"],)
-            )
-        ).fetchall()
+    usage = await rows(
+        context, "select channel, service from token_usage where message_id = %s", answer["id"]
+    )
     assert usage and {u["channel"] for u in usage} == {"WHATSAPP"}
 
     listed = await client.get("/api/conversations?channel=WHATSAPP", headers=admin.headers)
@@ -344,13 +325,11 @@ async def test_a_long_answer_is_sent_in_parts_in_order(client, context, model_bo
     assert "\n\n".join(bodies) == "\n\n".join(
         f"*Part {n}*: " + " ".join(["silk"] * 300) for n in range(6)
     )
-    async with context.db.system() as conn:
-        jobs = await (
-            await conn.execute(
-                "select args->>'outbox_id' as outbox_id from procrastinate_jobs"
-                " where task_name = 'whatsapp.send' order by id"
-            )
-        ).fetchall()
+    jobs = await rows(
+        context,
+        "select args->>'outbox_id' as outbox_id from procrastinate_jobs"
+        " where task_name = 'whatsapp.send' order by id",
+    )
     assert [j["outbox_id"] for j in jobs] == [str(p["id"]) for p in parts]  # sent in order
 
 
@@ -408,12 +387,9 @@ async def test_a_handoff_escalates_and_later_messages_are_left_to_people(
     first, waiting = await receive(client, context, "I want to talk to a person", "Hello?")
     await run_answers(context)
     [answer] = await answers_to(context, first)
-    async with context.db.system() as conn:
-        status = await (
-            await conn.execute(
-                "select status from conversations where id = %s", (answer["conversation_id"],)
-            )
-        ).fetchone()
+    [status] = await rows(
+        context, "select status from conversations where id = %s", answer["conversation_id"]
+    )
     assert status["status"] == "escalated"
     assert await sent_texts(context, first) == ["A colleague will write to you shortly."]
     assert await answers_to(context, waiting) == []
@@ -470,12 +446,9 @@ async def test_a_refused_key_leaves_the_message_unanswered(client, context, mode
         fake_openai.valid_keys.add(fake_openai.key)
     assert await answers_to(context, question) == []
     assert await outbox_of(context, question) == []
-    async with context.db.system() as conn:
-        jobs = await (
-            await conn.execute(
-                "select status from procrastinate_jobs where task_name = 'whatsapp.answer'"
-            )
-        ).fetchall()
+    jobs = await rows(
+        context, "select status from procrastinate_jobs where task_name = 'whatsapp.answer'"
+    )
     assert jobs == []  # done with (deleted as successful): no retry for the workspace's problem
 
 
@@ -486,20 +459,18 @@ async def test_a_model_outage_is_retried_not_answered_with_the_fallback(
     [question] = await receive(client, context, "Is anyone there?")
     await run_answers(context)
     assert await answers_to(context, question) == []
-    async with context.db.system() as conn:
-        [job] = await (
-            await conn.execute(
-                "select status, attempts from procrastinate_jobs"
-                " where task_name = 'whatsapp.answer'"
-            )
-        ).fetchall()
+    [job] = await rows(
+        context,
+        "select status, attempts from procrastinate_jobs where task_name = 'whatsapp.answer'",
+    )
     assert (job["status"], job["attempts"]) == ("todo", 1)  # to be tried again later
 
     fake_openai.reset()  # the outage is over: the retry answers
-    async with context.db.system() as conn:
-        await conn.execute(
-            "update procrastinate_jobs set scheduled_at = now() where task_name = 'whatsapp.answer'"
-        )
+    await rows(
+        context,
+        "update procrastinate_jobs set scheduled_at = now() where task_name = 'whatsapp.answer'"
+        " returning id",
+    )
     await run_answers(context)
     assert await sent_texts(context, question) == ["Echo: Is anyone there?"]
 
