@@ -61,8 +61,9 @@ class Channel(Protocol):
         ...
 
     async def open(self, conn: Connection, chatbot_id: UUID, *, history: int) -> Opened:
-        """The message's conversation (with its last `history` messages) and sender, under the
-        bot's workspace's claims; a conversation that is not the sender's is a 404."""
+        """The message's conversation (with its last `history` messages: for a question the
+        channel stored, those before it) and sender, under the bot's workspace's claims; a
+        conversation that is not the sender's is a 404."""
         ...
 
     async def keep(
