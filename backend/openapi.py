@@ -61,7 +61,8 @@ TAGS: list[dict[str, str]] = [
         "name": "api keys",
         "description": "Workspace API keys (`vx_live_…`) for integrations, sent as `X-API-Key`. "
         "A key is shown once, when created; each carries scopes (`api`, `stats:read`, "
-        "`notifications:send`, `conversations:read`, `conversations:write`).",
+        "`notifications:send`, `conversations:read`, `conversations:write`, `whatsapp:send`, "
+        "`whatsapp:read`).",
     },
     {
         "name": "business",
@@ -145,6 +146,12 @@ TAGS: list[dict[str, str]] = [
         "name": "voice",
         "description": "Voice assistants on VAPI (connect, sync, edit, import calls) and order "
         "confirmation calls through a Bolna agent.",
+    },
+    {
+        "name": "whatsapp",
+        "description": "WhatsApp on Meta's Cloud API: a bot's numbers (`/bots/`), the "
+        "workspace's WhatsApp settings, message templates synced from Meta, sending, and "
+        "Meta's webhooks.",
     },
     {
         "name": "whatsapp agents",

@@ -362,7 +362,9 @@ async def send(
             contact_id=contact["id"],
             channel=window.CHANNEL,
             channel_account=number.phone_number_id,
-            visitor_id=f"wa:{recipient}",
+            visitor_id=recipient,  # as receiving names it: the WhatsApp id
+            phone=recipient,
+            customer_id=contact["customer_id"],
         )
         message_id = uuid4()
         await conversations.add_message(
