@@ -61,7 +61,8 @@ TAGS: list[dict[str, str]] = [
         "name": "api keys",
         "description": "Workspace API keys (`vx_live_…`) for integrations, sent as `X-API-Key`. "
         "A key is shown once, when created; each carries scopes (`api`, `stats:read`, "
-        "`notifications:send`, `conversations:read`, `conversations:write`).",
+        "`notifications:send`, `conversations:read`, `conversations:write`, `whatsapp:send`, "
+        "`whatsapp:read`).",
     },
     {
         "name": "business",

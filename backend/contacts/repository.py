@@ -274,6 +274,20 @@ async def wrote_since(
     return {row["contact_id"] for row in await cur.fetchall()}
 
 
+async def window_open(
+    conn: Connection, *, workspace_id: UUID, contact_id: UUID, channel: str, since: datetime
+) -> bool:
+    """Whether the contact wrote on `channel` after `since`, and no provider closed the
+    window after that message (WhatsApp's 131047)."""
+    cur = await conn.execute(
+        "select 1 from public.contact_last_inbound where workspace_id = %s and contact_id = %s"
+        " and channel = %s and last_inbound_at > %s"
+        " and (window_closed_at is null or window_closed_at < last_inbound_at)",
+        (workspace_id, contact_id, channel, since),
+    )
+    return await cur.fetchone() is not None
+
+
 async def record_event(
     conn: Connection,
     *,
