@@ -6,16 +6,17 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 import httpx
 
-from backend.contacts import service as contacts
 from backend.context import AppContext
+from backend.integrations.whatsapp.webhooks import SIGNATURE_HEADER
 from backend.tasks import run_worker
 from backend.whatsapp.outbox import QUEUE
+from tests.fakes import whatsapp as meta
 from tests.fakes.whatsapp import ACCESS_TOKEN, PHONE_NUMBER_ID, FakeGraph
 from tests.fixtures.factories import Admin, create_chatbot
+from tests.fixtures.jobs import run_inbound_jobs
 from tests.fixtures.whatsapp import connect_number
 
 SECOND_NUMBER_ID = "106540352242999"
@@ -35,6 +36,7 @@ async def whatsapp_bot(
     token: str = ACCESS_TOKEN,
     messages_per_second: int = 80,
     enabled: bool = True,
+    business_account_id: str | None = None,
 ) -> str:
     """A bot of the admin's workspace with a WhatsApp number connected (and known to Meta);
     its id."""
@@ -49,28 +51,40 @@ async def whatsapp_bot(
         app_secret=APP_SECRET,
         messages_per_second=messages_per_second,
         enabled=enabled,
+        business_account_id=business_account_id,
     )
     return str(bot["id"])
 
 
+async def from_meta(client: httpx.AsyncClient, context: AppContext, body: dict[str, Any]) -> None:
+    """A webhook body as Meta posts it (compact, signed with the number's app secret), applied
+    by the inbox's job."""
+    raw = meta.encode(body)
+    answer = await client.post(
+        "/whatsapp/webhook",
+        content=raw,
+        headers={"Content-Type": "application/json", SIGNATURE_HEADER: meta.sign(raw, APP_SECRET)},
+    )
+    assert answer.status_code == 200, answer.text
+    await run_inbound_jobs(context)
+
+
 async def wrote(
-    context: AppContext, admin: Admin, phone: str = PHONE, at: datetime | None = None
-) -> UUID:
-    """The contact with this phone wrote on WhatsApp at `at` (now), as receiving records it;
-    the contact's id."""
-    workspace_id = UUID(admin.workspace_id)
-    async with context.db.for_workspace(workspace_id, "test") as conn:
-        contact, _ = await contacts.find_or_create_by_phone(
-            conn=conn, workspace_id=workspace_id, phone=phone, source="whatsapp"
-        )
-        await contacts.record_inbound(
-            conn=conn,
-            workspace_id=workspace_id,
-            contact_id=contact["id"],
-            channel="whatsapp",
-            at=at or datetime.now(UTC),
-        )
-    return UUID(str(contact["id"]))
+    client: httpx.AsyncClient,
+    context: AppContext,
+    phone: str = PHONE,
+    at: datetime | None = None,
+    text: str = "Hi",
+) -> None:
+    """The contact with this phone wrote `text` to the bot's number at `at` (now)."""
+    wa_id = phone.removeprefix("+")
+    timestamp = str(int((at or datetime.now(UTC)).timestamp()))
+    message = meta.text_message(wa_id, text, timestamp=timestamp)
+    await from_meta(
+        client,
+        context,
+        meta.webhook_body([meta.message_change(PHONE_NUMBER_ID, wa_id=wa_id, messages=[message])]),
+    )
 
 
 async def rows(context: AppContext, query: str, *params: Any) -> list[dict[str, Any]]:

@@ -4,12 +4,13 @@ and the status; what Meta would refuse is refused first, with nothing stored or 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tests.fakes.whatsapp import PHONE_NUMBER_ID
+from tests.fakes.whatsapp import BUSINESS_ACCOUNT_ID, PHONE_NUMBER_ID
 from tests.fixtures.factories import create_api_key, create_chatbot
 from tests.whatsapp.sending import (
     PHONE,
@@ -38,7 +39,8 @@ async def stored_message(context, message_id: str) -> dict[str, Any]:
 
 
 async def nothing_stored(context) -> bool:
-    messages = await rows(context, "select id from public.messages")
+    """No message of ours and no send (the contact's own messages aside)."""
+    messages = await rows(context, "select id from public.messages where direction = 'outbound'")
     outbox = await rows(context, "select id from public.whatsapp_outbox")
     return messages == [] and outbox == []
 
@@ -227,7 +229,7 @@ SENDS: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
 async def test_every_kind_of_message_reaches_meta_in_its_wire_format(whatsapp_api, graph, admin):
     client, context = whatsapp_api
     bot_id = await whatsapp_bot(client, context, admin, graph)
-    await wrote(context, admin)
+    await wrote(client, context)
 
     for n, (kind, fields, wire, content) in enumerate(SENDS, start=1):
         answer = await post(client, admin, bot_id, kind, {"to": PHONE, **fields})
@@ -273,7 +275,7 @@ async def test_every_kind_of_message_reaches_meta_in_its_wire_format(whatsapp_ap
         "whatsapp",
         PHONE_NUMBER_ID,
     )
-    assert conversation["message_count"] == len(SENDS)
+    assert conversation["message_count"] == 1 + len(SENDS)  # the contact's message, and ours
 
 
 BAD: list[tuple[str, dict[str, Any], str]] = [
@@ -374,7 +376,7 @@ async def test_what_meta_would_refuse_is_a_400_naming_the_field_with_nothing_sto
 ):
     client, context = whatsapp_api
     bot_id = await whatsapp_bot(client, context, admin, graph)
-    await wrote(context, admin)
+    await wrote(client, context)
 
     for kind, fields, field in BAD:
         answer = await post(client, admin, bot_id, kind, {"to": PHONE, **fields})
@@ -400,7 +402,7 @@ async def test_outside_the_24_hour_window_only_a_template_goes(
 ):
     client, context = whatsapp_api
     bot_id = await whatsapp_bot(client, context, admin, graph)
-    await wrote(context, admin, at=datetime.now(UTC) - timedelta(hours=25))
+    await wrote(client, context, at=datetime.now(UTC) - timedelta(hours=25))
 
     refused = await post(client, admin, bot_id, kind, {"to": PHONE, **fields})
 
@@ -408,7 +410,7 @@ async def test_outside_the_24_hour_window_only_a_template_goes(
     assert refused.json()["code"] == "WHATSAPP_WINDOW_CLOSED"
     assert "template" in refused.json()["message"]
     assert graph.sent == []
-    assert await rows(context, "select id from public.messages") == []
+    assert await nothing_stored(context)
 
     template = await post(client, admin, bot_id, "template", TEMPLATE)
     assert template.status_code == 200, template.text
@@ -461,7 +463,7 @@ async def test_metas_re_engagement_error_closes_the_window_until_the_contact_wri
 ):
     client, context = whatsapp_api
     bot_id = await whatsapp_bot(client, context, admin, graph)
-    await wrote(context, admin, at=datetime.now(UTC) - timedelta(hours=2))
+    await wrote(client, context, at=datetime.now(UTC) - timedelta(hours=2))
     graph.fail_next(1, code=131047)
 
     refused = await post(client, admin, bot_id, "text", {"to": PHONE, "text": "Hi"})
@@ -473,7 +475,8 @@ async def test_metas_re_engagement_error_closes_the_window_until_the_contact_wri
     assert again.json()["code"] == "WHATSAPP_WINDOW_CLOSED"
     assert len(graph.sent) == 1  # the second was never sent
 
-    await wrote(context, admin)  # the contact writes again
+    await asyncio.sleep(1.1)  # Meta's timestamps are whole seconds: a later one
+    await wrote(client, context)  # the contact writes again
     reopened = await post(client, admin, bot_id, "text", {"to": PHONE, "text": "Hi!"})
     assert reopened.status_code == 200, reopened.text
 
@@ -572,3 +575,30 @@ async def test_an_expired_token_marks_the_numbers_connection_invalid(whatsapp_ap
     )
     assert connection["status"] == "invalid"
     assert "expired" in connection["last_error"]
+
+
+async def test_a_template_send_must_fit_the_synced_definition(whatsapp_api, graph, admin):
+    client, context = whatsapp_api
+    bot_id = await whatsapp_bot(
+        client, context, admin, graph, business_account_id=BUSINESS_ACCOUNT_ID
+    )
+    graph.add_template(name="order_update", language="en_US")  # "Hi {{1}}, your order {{2}} …"
+    synced = await client.post(
+        "/whatsapp/templates/sync", params={"bot_id": bot_id}, headers=admin.headers
+    )
+    assert synced.status_code == 200, synced.text
+    order_update = {**TEMPLATE, "template_name": "order_update"}
+
+    short = await post(client, admin, bot_id, "template", {**order_update, "parameters": ["Asha"]})
+    fits = await post(
+        client, admin, bot_id, "template", {**order_update, "parameters": ["Asha", "ORD-9271"]}
+    )
+    unknown = await post(client, admin, bot_id, "template", TEMPLATE)  # not synced: Meta decides
+
+    assert short.status_code == 400, short.text
+    assert short.json()["code"] == "VALIDATION_ERROR"
+    assert "takes 2 parameters, 1 given" in short.json()["message"]
+    assert fits.status_code == 200, fits.text
+    assert unknown.status_code == 200, unknown.text
+    assert len(graph.accepted) == 2
+    assert len(await rows(context, "select id from public.whatsapp_outbox")) == 2
