@@ -46,13 +46,14 @@ import math
 import os
 import random
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -360,27 +361,27 @@ def show(label: str, rate: int, figures: Figures, baseline: Figures | None) -> N
 # -- processing: the inbox's jobs, then what they stored ----------------------------------------
 
 
-def settings(url: str, graph_url: str) -> Any:
+def settings(url: str, graph_url: str, key: str = FERNET_KEY) -> Any:
     from backend.config import Settings
 
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=url,
         supabase_jwt_secret=secrets.token_urlsafe(48),
-        encryption_keys=FERNET_KEY,
+        encryption_keys=key,
         whatsapp_api_url=graph_url,
         log_level="WARNING",
     )
 
 
 @asynccontextmanager
-async def worker_context(url: str, graph_url: str) -> AsyncIterator[Any]:
+async def worker_context(url: str, graph_url: str, key: str = FERNET_KEY) -> AsyncIterator[Any]:
     from backend.context import AppContext
     from backend.logging import configure_logging
     from backend.tasks import task_app
 
     configure_logging(level="WARNING", json=False)
-    context = AppContext.build(settings(url, graph_url))
+    context = AppContext.build(settings(url, graph_url, key))
     await context.db.open()
     await task_app.open_async(pool=context.db.pool)
     try:
@@ -396,7 +397,7 @@ async def scalar(url: str, query: str, params: Any = None) -> Any:
     return row[0] if row else None
 
 
-async def received_once(url: str, graph_url: str, sent: list[Delivery]) -> bool:
+async def received_once(url: str, context: Any, sent: list[Delivery]) -> bool:
     """The inbox kept each distinct message once; applied, each is one message in our tables."""
     from backend.inbound.service import QUEUE
     from backend.tasks import run_worker
@@ -409,11 +410,10 @@ async def received_once(url: str, graph_url: str, sent: list[Delivery]) -> bool:
         ([f"message:{w}" for w in distinct],),
     )
     say(f"\n  inbox: {len(sent)} deliveries, {len(distinct)} distinct messages, {kept} kept")
-    async with worker_context(url, graph_url) as context:
-        began = time.perf_counter()
-        # The inbox's queue only: the answers the messages ask for would call a model.
-        await run_worker(context, concurrency=4, wait=False, queues=[QUEUE])
-        took = time.perf_counter() - began
+    began = time.perf_counter()
+    # The inbox's queue only: the answers the messages ask for would call a model.
+    await run_worker(context, concurrency=4, wait=False, queues=[QUEUE])
+    took = time.perf_counter() - began
     applied = await scalar(
         url,
         "select count(*) from public.inbound_events where provider = 'whatsapp'"
@@ -481,12 +481,25 @@ async def outbox_counts(url: str) -> Counter[str]:
     return Counter({status: count for status, count in rows})
 
 
+def start_send_worker(url: str, graph_url: str, workers: int) -> subprocess.Popen[bytes]:
+    """The sender in its own process, as `voxtro worker` runs it (in this one it would share
+    the interpreter with the fake standing for Meta)."""
+    return subprocess.Popen(
+        [sys.executable, __file__, "--send-worker", str(workers)],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "BENCH_DATABASE_URL": url,
+            "BENCH_GRAPH_URL": graph_url,
+            "BENCH_ENCRYPTION_KEY": FERNET_KEY,
+        },
+    )
+
+
 async def pacing(
-    url: str, fake: meta.FakeGraph, workspace_id: str, args: argparse.Namespace
+    url: str, context: Any, fake: meta.FakeGraph, workspace_id: str, args: argparse.Namespace
 ) -> bool | None:
     """None when the sender is not on this branch yet."""
-    from backend.tasks import run_worker
-
     if not send_job_exists():
         say("\nSending: skipped, the `whatsapp.send` job is not on this branch yet (part D).")
         return None
@@ -498,25 +511,23 @@ async def pacing(
     )
     fake.max_per_second = args.pace
     fake.fail_next(args.inject, code=130429)
-    async with worker_context(url, fake.url) as context:
-        await queue_sends(context, workspace_id, args.sends)
-        say(
-            f"\nSending: {args.sends} messages queued; pace {args.pace}/s, the fake capping the"
-            f" number at {args.pace}/s and failing the first {args.inject} with 130429;"
-            f" {args.workers} jobs at a time"
-        )
-        worker = asyncio.create_task(
-            run_worker(context, concurrency=args.workers, wait=True, queues=["whatsapp"])
-        )
+    await queue_sends(context, workspace_id, args.sends)
+    say(
+        f"\nSending: {args.sends} messages queued; pace {args.pace}/s, the fake capping the"
+        f" number at {args.pace}/s and failing the first {args.inject} with 130429;"
+        f" {args.workers} jobs at a time"
+    )
+    worker = start_send_worker(url, fake.url, args.workers)
+    try:
         deadline = time.monotonic() + SEND_TIMEOUT
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and worker.poll() is None:
             await asyncio.sleep(0.5)
             counts = await outbox_counts(url)
-            if counts["queued"] + counts["sending"] == 0 or worker.done():
+            if counts["queued"] + counts["sending"] == 0:
                 break
-        worker.cancel()
-        with suppress(asyncio.CancelledError):
-            await worker
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
     counts = await outbox_counts(url)
     accepted = [s for s in fake.accepted if s["number"] == PHONE_NUMBER_ID]
     carried = Counter(str(s["body"].get("biz_opaque_callback_data")) for s in accepted)
@@ -624,14 +635,15 @@ async def main() -> None:
             rng,
         )
         once: bool | None = None
-        if voxtro is not None:
-            for rate, (figures, _) in voxtro.items():
-                show(f"Voxtro: POST {VOXTRO_WEBHOOK}", rate, figures, baseline[rate][0])
-            sent = [d for _, batch in voxtro.values() for d in batch]
-            once = await received_once(url, fake.url, sent)
-            say(f"  processed exactly once: {'yes' if once else 'NO'}")
-
-        paced = await pacing(url, fake, workspace_id, args)
+        # One worker context for the run: Procrastinate keeps the first pool it is given.
+        async with worker_context(url, fake.url) as context:
+            if voxtro is not None:
+                for rate, (figures, _) in voxtro.items():
+                    show(f"Voxtro: POST {VOXTRO_WEBHOOK}", rate, figures, baseline[rate][0])
+                sent = [d for _, batch in voxtro.values() for d in batch]
+                once = await received_once(url, context, sent)
+                say(f"  processed exactly once: {'yes' if once else 'NO'}")
+            paced = await pacing(url, context, fake, workspace_id, args)
 
     summary: dict[str, Any] = {}
     for rate, (figures, _) in baseline.items():
@@ -644,5 +656,24 @@ async def main() -> None:
     say("\n" + json.dumps(summary))
 
 
+async def send_worker(concurrency: int) -> None:
+    """`--send-worker N`: the `whatsapp.send` jobs, N at a time, until terminated."""
+    from backend.whatsapp.outbox import QUEUE
+
+    from backend.tasks import run_worker
+
+    async with worker_context(
+        os.environ["BENCH_DATABASE_URL"],
+        os.environ["BENCH_GRAPH_URL"],
+        os.environ["BENCH_ENCRYPTION_KEY"],
+    ) as context:
+        await run_worker(
+            context, concurrency=concurrency, wait=True, handle_signals=True, queues=[QUEUE]
+        )
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:2] == ["--send-worker"]:
+        asyncio.run(send_worker(int(sys.argv[2])))
+    else:
+        asyncio.run(main())
