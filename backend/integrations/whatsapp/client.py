@@ -189,8 +189,8 @@ def _id(value: str) -> str:
 
 @functools.cache
 def _tls() -> ssl.SSLContext:
-    # Building a context loads the CA bundle, tens of milliseconds of CPU: once per process,
-    # not once per client (a sender opens a client for each send).
+    """One TLS context for every client: building one (loading the CA bundle) costs tens of
+    milliseconds of CPU, and a sender makes a client per send."""
     return httpx.create_ssl_context()
 
 
