@@ -17,7 +17,8 @@ a second delivery of an earlier message (Meta sends duplicates), signed with the
 secret (`X-Hub-Signature-256`). The baseline, measured first on the same stack (uvicorn in its
 own process, the same PostgreSQL), is a bare FastAPI endpoint that stores the body. Printed per
 rate: p50 and p99 of the acknowledgement as the client saw it, the server's own p99
-(`Server-Timing`), the rate achieved, how late the client got behind its schedule (a client
+(`Server-Timing`), the server process's CPU per request (ms; one process serves at most about
+1000 / that per second), the rate achieved, how late the client got behind its schedule (a client
 that falls behind would hide a slow server), and Voxtro's p50/p99 against the baseline's. Then
 SQL checks the inbox kept each distinct message once (duplicates included), a worker in this
 process applies every event (the inbox's queue only: answers would call a model), and SQL checks
@@ -222,6 +223,16 @@ class Figures(NamedTuple):
     achieved: float  # events per second actually sent
     late_p99: float  # ms the client's own loop started a POST after its scheduled time
     failed: int  # answers that were not 2xx
+    cpu_ms: float = math.nan  # the server process's CPU per request (its own, from /proc)
+
+
+def process_cpu(pid: int) -> float:
+    """Seconds of CPU a process has used (Linux: /proc/<pid>/stat), NaN elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Connections:
@@ -337,7 +348,7 @@ async def has_route(base: str, path: str) -> bool:
 
 
 async def load(
-    base: str, path: str, rates: list[int], seconds: float, rng: random.Random
+    base: str, path: str, rates: list[int], seconds: float, rng: random.Random, pid: int
 ) -> dict[int, tuple[Figures, list[Delivery]]]:
     results = {}
     connections = Connections(base, CONNECTIONS)
@@ -345,7 +356,10 @@ async def load(
         await open_load(connections, path, deliveries(200, rng), 100)  # warm up: pool, caches
         for rate in rates:
             batch = deliveries(int(rate * seconds), rng)
-            results[rate] = (await open_load(connections, path, batch, rate), batch)
+            before = process_cpu(pid)
+            figures = await open_load(connections, path, batch, rate)
+            cpu_ms = (process_cpu(pid) - before) / len(batch) * 1000
+            results[rate] = (figures._replace(cpu_ms=cpu_ms), batch)
     finally:
         await connections.aclose()
     return results
@@ -359,7 +373,8 @@ def show(label: str, rate: int, figures: Figures, baseline: Figures | None) -> N
     )
     say(
         f"  {label:<28} {rate:>6} {figures.achieved:>8.0f} {figures.p50:>7.1f} {figures.p99:>7.1f}"
-        f" {figures.server_p99:>10.1f} {figures.late_p99:>8.1f} {figures.failed:>6}{vs}"
+        f" {figures.server_p99:>10.1f} {figures.cpu_ms:>7.2f} {figures.late_p99:>8.1f}"
+        f" {figures.failed:>6}{vs}"
     )
 
 
@@ -592,7 +607,7 @@ async def measure_server(
         if not await has_route(base, path):
             say(f"  {label}: skipped, POST {path} is not on this branch yet (part C).")
             return None
-        return await load(base, path, args.rates, args.seconds, rng)
+        return await load(base, path, args.rates, args.seconds, rng, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -635,7 +650,7 @@ async def main() -> None:
         )
         say(
             f"  {'endpoint':<28} {'rate/s':>6} {'achieved':>8} {'p50 ms':>7} {'p99 ms':>7}"
-            f" {'server p99':>10} {'late p99':>8} {'failed':>6} {'p50 x base':>9}"
+            f" {'server p99':>10} {'cpu/req':>7} {'late p99':>8} {'failed':>6} {'p50 x base':>9}"
             f" {'p99 x base':>9}"
         )
         baseline = await measure_server(
