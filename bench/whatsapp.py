@@ -66,7 +66,7 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 from cryptography.fernet import Fernet
-from fastapi import FastAPI, Request, Response
+from fastapi import Request, Response
 from psycopg.types.json import Jsonb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +76,7 @@ from backend.embedded import start_postgres  # noqa: E402
 from backend.kit.crypto import SecretBox  # noqa: E402
 from backend.migrate import migrate  # noqa: E402
 from bench.chat_overhead import serve, wait_ready  # noqa: E402
-from bench.webhooks import percentile  # noqa: E402
+from bench.webhooks import percentile, server_ms  # noqa: E402
 from tests.fakes import whatsapp as meta  # noqa: E402
 from tests.fixtures.servers import free_port  # noqa: E402
 
@@ -106,40 +106,21 @@ def say(line: str) -> None:
 
 
 def baseline_app() -> Any:
-    """`uvicorn --factory bench.whatsapp:baseline_app`: the body kept as it came, nothing else."""
-    from psycopg_pool import AsyncConnectionPool
+    """`uvicorn --factory bench.whatsapp:baseline_app`: chat_overhead's bare FastAPI app (its
+    pool, Voxtro's request middleware) with one more endpoint, which keeps the body as it came."""
+    from bench import baseline_app as bare
 
-    from backend.logging import configure_logging
-    from backend.middleware import RequestContextMiddleware
-
-    pool = AsyncConnectionPool(os.environ["DATABASE_URL"], min_size=2, max_size=20, open=False)
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await pool.open(wait=True)
-        async with pool.connection() as conn:
-            await conn.execute(
-                "create table if not exists bench_whatsapp_baseline (id bigserial primary key,"
-                " body jsonb not null, received_at timestamptz not null default now())"
-            )
-        yield
-        await pool.close()
-
-    configure_logging(level="WARNING")
-    app = FastAPI(lifespan=lifespan)
-    # The same request middleware as Voxtro's, so both report their time the same way.
-    app.add_middleware(RequestContextMiddleware)
-
-    @app.post(BASELINE_WEBHOOK)
+    @bare.app.post(BASELINE_WEBHOOK)
     async def webhook(request: Request) -> Response:
         body = await request.body()
-        async with pool.connection() as conn:
+        async with bare.pool.connection() as conn:
             await conn.execute(
-                "insert into bench_whatsapp_baseline (body) values (%s::jsonb)", (body.decode(),)
+                "insert into bench_baseline (visitor_id, message) values ('whatsapp', %s)",
+                (body.decode(),),
             )
         return Response(status_code=200)
 
-    return app
+    return bare.app
 
 
 # -- the database -----------------------------------------------------------------------------
@@ -267,11 +248,9 @@ class Connections:
             lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
             fields = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
             await reader.readexactly(int(fields.get("content-length", "0")))
-            timing = math.nan
-            for part in fields.get("server-timing", "").split(","):
-                name, _, value = part.partition(";dur=")
-                if name.strip() == "app":
-                    timing = float(value)
+            timing = server_ms(
+                httpx.Response(200, headers={"server-timing": fields.get("server-timing", "")})
+            )
             if fields.get("connection", "").lower() == "close":
                 writer.close()
                 connection = None
