@@ -2,7 +2,8 @@
 once, and how closely sends keep a number's pace.
 
     python bench/whatsapp.py [--rates 200 500] [--seconds 10] [--sends 2000] [--pace 80]
-                             [--inject 20] [--workers 16] [--data-dir DIR]
+                             [--inject 0] [--workers 16] [--processes 1]
+                             [--data-dir DIR]
 
 Starts an embedded PostgreSQL with the migrations, seeds (in SQL, as migration 30 lays it out)
 one workspace with a chatbot whose WhatsApp number is connected (access token and app secret
@@ -16,7 +17,8 @@ a second delivery of an earlier message (Meta sends duplicates), signed with the
 secret (`X-Hub-Signature-256`). The baseline, measured first on the same stack (uvicorn in its
 own process, the same PostgreSQL), is a bare FastAPI endpoint that stores the body. Printed per
 rate: p50 and p99 of the acknowledgement as the client saw it, the server's own p99
-(`Server-Timing`), the rate achieved, how late the client got behind its schedule (a client
+(`Server-Timing`), the server process's CPU per request (ms; one process serves at most about
+1000 / that per second), the rate achieved, how late the client got behind its schedule (a client
 that falls behind would hide a slow server), and Voxtro's p50/p99 against the baseline's. Then
 SQL checks the inbox kept each distinct message once (duplicates included), a worker in this
 process applies every event (the inbox's queue only: answers would call a model), and SQL checks
@@ -25,8 +27,10 @@ each message was stored in its conversation exactly once.
 Sending. `--sends` messages to as many recipients are queued in the outbox
 (`backend.whatsapp.outbox.queue`, one `whatsapp.send` job each) from a number paced at
 `--pace`/s; the fake caps that number at the same rate over a sliding second (answering 130429
-beyond it, as Meta does) and fails the first `--inject` sends with 130429 besides. `--workers`
-concurrent jobs in this process work the outbox off. Printed: the rate Meta accepted (from the
+beyond it, as Meta does: the 130429s a sender that overshoots gets) and, with `--inject N`,
+fails the first N sends with 130429 besides. `--processes` workers, each in its own process
+(`voxtro worker`'s loop, the `whatsapp` queue only), work the outbox off, `--workers` jobs at a
+time each; their CPU per send is printed too (a worker short of CPU cannot keep the pace). Printed: the rate Meta accepted (from the
 fake's record of every send) against the configured pace (target: within 5 %), the 130429s
 answered, and, per outbox id carried in `biz_opaque_callback_data`, that none was accepted twice
 and none is missing.
@@ -45,14 +49,16 @@ import json
 import math
 import os
 import random
+import resource
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -60,7 +66,7 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 from cryptography.fernet import Fernet
-from fastapi import FastAPI, Request, Response
+from fastapi import Request, Response
 from psycopg.types.json import Jsonb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +76,7 @@ from backend.embedded import start_postgres  # noqa: E402
 from backend.kit.crypto import SecretBox  # noqa: E402
 from backend.migrate import migrate  # noqa: E402
 from bench.chat_overhead import serve, wait_ready  # noqa: E402
-from bench.webhooks import percentile  # noqa: E402
+from bench.webhooks import percentile, server_ms  # noqa: E402
 from tests.fakes import whatsapp as meta  # noqa: E402
 from tests.fixtures.servers import free_port  # noqa: E402
 
@@ -88,6 +94,7 @@ CONNECTIONS = 64  # Meta's concurrent deliveries to one endpoint (client side)
 SEND_TIMEOUT = 600.0  # seconds the sends may take at the most before the run gives up
 
 VOXTRO_WEBHOOK = "/whatsapp/webhook"
+ANSWER_TASK = "whatsapp.answer"
 BASELINE_WEBHOOK = "/webhook"
 
 
@@ -99,40 +106,21 @@ def say(line: str) -> None:
 
 
 def baseline_app() -> Any:
-    """`uvicorn --factory bench.whatsapp:baseline_app`: the body kept as it came, nothing else."""
-    from psycopg_pool import AsyncConnectionPool
+    """`uvicorn --factory bench.whatsapp:baseline_app`: chat_overhead's bare FastAPI app (its
+    pool, Voxtro's request middleware) with one more endpoint, which keeps the body as it came."""
+    from bench import baseline_app as bare
 
-    from backend.logging import configure_logging
-    from backend.middleware import RequestContextMiddleware
-
-    pool = AsyncConnectionPool(os.environ["DATABASE_URL"], min_size=2, max_size=20, open=False)
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await pool.open(wait=True)
-        async with pool.connection() as conn:
-            await conn.execute(
-                "create table if not exists bench_whatsapp_baseline (id bigserial primary key,"
-                " body jsonb not null, received_at timestamptz not null default now())"
-            )
-        yield
-        await pool.close()
-
-    configure_logging(level="WARNING")
-    app = FastAPI(lifespan=lifespan)
-    # The same request middleware as Voxtro's, so both report their time the same way.
-    app.add_middleware(RequestContextMiddleware)
-
-    @app.post(BASELINE_WEBHOOK)
+    @bare.app.post(BASELINE_WEBHOOK)
     async def webhook(request: Request) -> Response:
         body = await request.body()
-        async with pool.connection() as conn:
+        async with bare.pool.connection() as conn:
             await conn.execute(
-                "insert into bench_whatsapp_baseline (body) values (%s::jsonb)", (body.decode(),)
+                "insert into bench_baseline (visitor_id, message) values ('whatsapp', %s)",
+                (body.decode(),),
             )
         return Response(status_code=200)
 
-    return app
+    return bare.app
 
 
 # -- the database -----------------------------------------------------------------------------
@@ -216,6 +204,16 @@ class Figures(NamedTuple):
     achieved: float  # events per second actually sent
     late_p99: float  # ms the client's own loop started a POST after its scheduled time
     failed: int  # answers that were not 2xx
+    cpu_ms: float = math.nan  # the server process's CPU per request (its own, from /proc)
+
+
+def process_cpu(pid: int) -> float:
+    """Seconds of CPU a process has used (Linux: /proc/<pid>/stat), NaN elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Connections:
@@ -250,11 +248,9 @@ class Connections:
             lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
             fields = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
             await reader.readexactly(int(fields.get("content-length", "0")))
-            timing = math.nan
-            for part in fields.get("server-timing", "").split(","):
-                name, _, value = part.partition(";dur=")
-                if name.strip() == "app":
-                    timing = float(value)
+            timing = server_ms(
+                httpx.Response(200, headers={"server-timing": fields.get("server-timing", "")})
+            )
             if fields.get("connection", "").lower() == "close":
                 writer.close()
                 connection = None
@@ -331,7 +327,7 @@ async def has_route(base: str, path: str) -> bool:
 
 
 async def load(
-    base: str, path: str, rates: list[int], seconds: float, rng: random.Random
+    base: str, path: str, rates: list[int], seconds: float, rng: random.Random, pid: int
 ) -> dict[int, tuple[Figures, list[Delivery]]]:
     results = {}
     connections = Connections(base, CONNECTIONS)
@@ -339,7 +335,10 @@ async def load(
         await open_load(connections, path, deliveries(200, rng), 100)  # warm up: pool, caches
         for rate in rates:
             batch = deliveries(int(rate * seconds), rng)
-            results[rate] = (await open_load(connections, path, batch, rate), batch)
+            before = process_cpu(pid)
+            figures = await open_load(connections, path, batch, rate)
+            cpu_ms = (process_cpu(pid) - before) / len(batch) * 1000
+            results[rate] = (figures._replace(cpu_ms=cpu_ms), batch)
     finally:
         await connections.aclose()
     return results
@@ -353,34 +352,35 @@ def show(label: str, rate: int, figures: Figures, baseline: Figures | None) -> N
     )
     say(
         f"  {label:<28} {rate:>6} {figures.achieved:>8.0f} {figures.p50:>7.1f} {figures.p99:>7.1f}"
-        f" {figures.server_p99:>10.1f} {figures.late_p99:>8.1f} {figures.failed:>6}{vs}"
+        f" {figures.server_p99:>10.1f} {figures.cpu_ms:>7.2f} {figures.late_p99:>8.1f}"
+        f" {figures.failed:>6}{vs}"
     )
 
 
 # -- processing: the inbox's jobs, then what they stored ----------------------------------------
 
 
-def settings(url: str, graph_url: str) -> Any:
+def settings(url: str, graph_url: str, key: str = FERNET_KEY) -> Any:
     from backend.config import Settings
 
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=url,
         supabase_jwt_secret=secrets.token_urlsafe(48),
-        encryption_keys=FERNET_KEY,
+        encryption_keys=key,
         whatsapp_api_url=graph_url,
         log_level="WARNING",
     )
 
 
 @asynccontextmanager
-async def worker_context(url: str, graph_url: str) -> AsyncIterator[Any]:
+async def worker_context(url: str, graph_url: str, key: str = FERNET_KEY) -> AsyncIterator[Any]:
     from backend.context import AppContext
     from backend.logging import configure_logging
     from backend.tasks import task_app
 
     configure_logging(level="WARNING", json=False)
-    context = AppContext.build(settings(url, graph_url))
+    context = AppContext.build(settings(url, graph_url, key))
     await context.db.open()
     await task_app.open_async(pool=context.db.pool)
     try:
@@ -396,7 +396,7 @@ async def scalar(url: str, query: str, params: Any = None) -> Any:
     return row[0] if row else None
 
 
-async def received_once(url: str, graph_url: str, sent: list[Delivery]) -> bool:
+async def received_once(url: str, context: Any, sent: list[Delivery]) -> bool:
     """The inbox kept each distinct message once; applied, each is one message in our tables."""
     from backend.inbound.service import QUEUE
     from backend.tasks import run_worker
@@ -409,11 +409,10 @@ async def received_once(url: str, graph_url: str, sent: list[Delivery]) -> bool:
         ([f"message:{w}" for w in distinct],),
     )
     say(f"\n  inbox: {len(sent)} deliveries, {len(distinct)} distinct messages, {kept} kept")
-    async with worker_context(url, graph_url) as context:
-        began = time.perf_counter()
-        # The inbox's queue only: the answers the messages ask for would call a model.
-        await run_worker(context, concurrency=4, wait=False, queues=[QUEUE])
-        took = time.perf_counter() - began
+    began = time.perf_counter()
+    # The inbox's queue only: the answers the messages ask for would call a model.
+    await run_worker(context, concurrency=4, wait=False, queues=[QUEUE])
+    took = time.perf_counter() - began
     applied = await scalar(
         url,
         "select count(*) from public.inbound_events where provider = 'whatsapp'"
@@ -481,12 +480,25 @@ async def outbox_counts(url: str) -> Counter[str]:
     return Counter({status: count for status, count in rows})
 
 
+def start_send_worker(url: str, graph_url: str, workers: int) -> subprocess.Popen[bytes]:
+    """The sender in its own process, as `voxtro worker` runs it (in this one it would share
+    the interpreter with the fake standing for Meta)."""
+    return subprocess.Popen(
+        [sys.executable, __file__, "--send-worker", str(workers)],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "BENCH_DATABASE_URL": url,
+            "BENCH_GRAPH_URL": graph_url,
+            "BENCH_ENCRYPTION_KEY": FERNET_KEY,
+        },
+    )
+
+
 async def pacing(
-    url: str, fake: meta.FakeGraph, workspace_id: str, args: argparse.Namespace
+    url: str, context: Any, fake: meta.FakeGraph, workspace_id: str, args: argparse.Namespace
 ) -> bool | None:
     """None when the sender is not on this branch yet."""
-    from backend.tasks import run_worker
-
     if not send_job_exists():
         say("\nSending: skipped, the `whatsapp.send` job is not on this branch yet (part D).")
         return None
@@ -498,25 +510,39 @@ async def pacing(
     )
     fake.max_per_second = args.pace
     fake.fail_next(args.inject, code=130429)
-    async with worker_context(url, fake.url) as context:
-        await queue_sends(context, workspace_id, args.sends)
-        say(
-            f"\nSending: {args.sends} messages queued; pace {args.pace}/s, the fake capping the"
-            f" number at {args.pace}/s and failing the first {args.inject} with 130429;"
-            f" {args.workers} jobs at a time"
+    await queue_sends(context, workspace_id, args.sends)
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        # The answers the received messages asked for were never run (no model here); a worker
+        # would have done them by now, and thousands of waiting jobs slow every job's fetch.
+        await conn.execute(
+            "delete from procrastinate_jobs where status = 'todo' and task_name = %s",
+            (ANSWER_TASK,),
         )
-        worker = asyncio.create_task(
-            run_worker(context, concurrency=args.workers, wait=True, queues=["whatsapp"])
-        )
+        # The queue's planner statistics as autovacuum leaves them within its minute: with
+        # those of the empty table seeded above, Procrastinate's fetch of a job (an anti-join on
+        # the jobs' locks) scans every queued job, ~0.4 s each at 2,000: fetching sets the pace.
+        await conn.execute("analyze procrastinate_jobs")
+    injected = f", failing the first {args.inject} with 130429 besides" if args.inject else ""
+    say(
+        f"\nSending: {args.sends} messages queued; pace {args.pace}/s, the fake capping the"
+        f" number at {args.pace}/s{injected}; {args.workers} jobs at a time"
+    )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    workers = [start_send_worker(url, fake.url, args.workers) for _ in range(args.processes)]
+    try:
         deadline = time.monotonic() + SEND_TIMEOUT
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and all(w.poll() is None for w in workers):
             await asyncio.sleep(0.5)
             counts = await outbox_counts(url)
-            if counts["queued"] + counts["sending"] == 0 or worker.done():
+            if counts["queued"] + counts["sending"] == 0:
                 break
-        worker.cancel()
-        with suppress(asyncio.CancelledError):
-            await worker
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     counts = await outbox_counts(url)
     accepted = [s for s in fake.accepted if s["number"] == PHONE_NUMBER_ID]
     carried = Counter(str(s["body"].get("biz_opaque_callback_data")) for s in accepted)
@@ -534,6 +560,10 @@ async def pacing(
     say(
         f"  refused by the fake: {dict(refused) or 'none'}; outbox: {dict(counts)};"
         f" duplicates: {duplicates}; lost: {lost}"
+    )
+    say(
+        f"  the worker processes' CPU: {cpu:.1f} s, {cpu / max(len(fake.sent), 1) * 1000:.1f} ms"
+        " per send (start-up included)"
     )
     return off <= TARGET_PACE_ERROR and duplicates == 0 and lost == 0
 
@@ -556,7 +586,7 @@ async def measure_server(
         if not await has_route(base, path):
             say(f"  {label}: skipped, POST {path} is not on this branch yet (part C).")
             return None
-        return await load(base, path, args.rates, args.seconds, rng)
+        return await load(base, path, args.rates, args.seconds, rng, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -568,8 +598,11 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per rate")
     parser.add_argument("--sends", type=int, default=2000)
     parser.add_argument("--pace", type=int, default=80, help="the number's messages per second")
-    parser.add_argument("--inject", type=int, default=20, help="sends failed with 130429 first")
-    parser.add_argument("--workers", type=int, default=16, help="send jobs at a time")
+    parser.add_argument(
+        "--inject", type=int, default=0, help="sends failed with 130429 first, besides the cap's"
+    )
+    parser.add_argument("--workers", type=int, default=16, help="send jobs at a time, per process")
+    parser.add_argument("--processes", type=int, default=1, help="worker processes")
     parser.add_argument("--data-dir", help="a folder for the database (default: a temporary one)")
     args = parser.parse_args()
     rng = random.Random(7)
@@ -596,7 +629,7 @@ async def main() -> None:
         )
         say(
             f"  {'endpoint':<28} {'rate/s':>6} {'achieved':>8} {'p50 ms':>7} {'p99 ms':>7}"
-            f" {'server p99':>10} {'late p99':>8} {'failed':>6} {'p50 x base':>9}"
+            f" {'server p99':>10} {'cpu/req':>7} {'late p99':>8} {'failed':>6} {'p50 x base':>9}"
             f" {'p99 x base':>9}"
         )
         baseline = await measure_server(
@@ -624,14 +657,15 @@ async def main() -> None:
             rng,
         )
         once: bool | None = None
-        if voxtro is not None:
-            for rate, (figures, _) in voxtro.items():
-                show(f"Voxtro: POST {VOXTRO_WEBHOOK}", rate, figures, baseline[rate][0])
-            sent = [d for _, batch in voxtro.values() for d in batch]
-            once = await received_once(url, fake.url, sent)
-            say(f"  processed exactly once: {'yes' if once else 'NO'}")
-
-        paced = await pacing(url, fake, workspace_id, args)
+        # One worker context for the run: Procrastinate keeps the first pool it is given.
+        async with worker_context(url, fake.url) as context:
+            if voxtro is not None:
+                for rate, (figures, _) in voxtro.items():
+                    show(f"Voxtro: POST {VOXTRO_WEBHOOK}", rate, figures, baseline[rate][0])
+                sent = [d for _, batch in voxtro.values() for d in batch]
+                once = await received_once(url, context, sent)
+                say(f"  processed exactly once: {'yes' if once else 'NO'}")
+            paced = await pacing(url, context, fake, workspace_id, args)
 
     summary: dict[str, Any] = {}
     for rate, (figures, _) in baseline.items():
@@ -644,5 +678,24 @@ async def main() -> None:
     say("\n" + json.dumps(summary))
 
 
+async def send_worker(concurrency: int) -> None:
+    """`--send-worker N`: the `whatsapp.send` jobs, N at a time, until terminated."""
+    from backend.whatsapp.outbox import QUEUE
+
+    from backend.tasks import run_worker
+
+    async with worker_context(
+        os.environ["BENCH_DATABASE_URL"],
+        os.environ["BENCH_GRAPH_URL"],
+        os.environ["BENCH_ENCRYPTION_KEY"],
+    ) as context:
+        await run_worker(
+            context, concurrency=concurrency, wait=True, handle_signals=True, queues=[QUEUE]
+        )
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:2] == ["--send-worker"]:
+        asyncio.run(send_worker(int(sys.argv[2])))
+    else:
+        asyncio.run(main())

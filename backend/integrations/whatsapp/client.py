@@ -152,6 +152,12 @@ class WhatsAppUnavailable(WhatsAppError):
         self.sent = sent
         super().__init__(message)
 
+    @property
+    def retryable(self) -> bool:
+        """Trying again cannot send the message twice only when it certainly did not go out
+        (`ProviderRetry` reads this: a send whose outcome is unknown is not retried blindly)."""
+        return not self.sent
+
 
 @dataclass(frozen=True)
 class Sent:
@@ -189,9 +195,13 @@ def _tls() -> ssl.SSLContext:
 
 
 def _not_sent(exc: httpx.HTTPError) -> bool:
-    # Only a connection that never opened (or never came from the pool) is certain to have
-    # carried nothing; after that, Meta may have the message even without our seeing its answer.
-    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    # Only a connection that never opened (or never came from the pool, or an address httpx
+    # cannot use) is certain to have carried nothing; after that, Meta may have the message
+    # even without our seeing its answer.
+    return isinstance(
+        exc,
+        httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | httpx.UnsupportedProtocol,
+    )
 
 
 class GraphClient:

@@ -274,11 +274,18 @@ async def test_a_closed_port_is_unavailable_and_certainly_not_sent() -> None:
     ) as graph:
         with pytest.raises(WhatsAppUnavailable) as caught:
             await graph.send(PHONE_NUMBER_ID, {"to": TO, **SENDS["text"]})
-    assert caught.value.sent is False
+    assert caught.value.sent is False and caught.value.retryable
     assert str(caught.value).startswith(
         f"Could not reach the WhatsApp Cloud API at 127.0.0.1:{port}"
     )
     assert "WHATSAPP_API_URL" in str(caught.value)
+
+
+async def test_an_address_without_its_scheme_is_certainly_not_sent() -> None:
+    async with GraphClient(ACCESS_TOKEN, base_url="graph.facebook.com", version=VERSION) as g:
+        with pytest.raises(WhatsAppUnavailable) as caught:
+            await g.send(PHONE_NUMBER_ID, {"to": TO, **SENDS["text"]})
+    assert caught.value.sent is False
 
 
 async def test_no_answer_in_time_may_have_been_sent(fake: FakeGraph) -> None:
@@ -286,7 +293,7 @@ async def test_no_answer_in_time_may_have_been_sent(fake: FakeGraph) -> None:
     async with GraphClient(ACCESS_TOKEN, base_url=fake.url, version=VERSION, timeout=0.2) as g:
         with pytest.raises(WhatsAppUnavailable) as caught:
             await g.send(PHONE_NUMBER_ID, {"to": TO, **SENDS["text"]})
-    assert caught.value.sent is True
+    assert caught.value.sent is True and not caught.value.retryable
     assert "did not answer in time" in str(caught.value)
 
 
