@@ -411,8 +411,20 @@ async def received_once(url: str, graph_url: str, sent: list[Delivery]) -> bool:
     say(f"\n  inbox: {len(sent)} deliveries, {len(distinct)} distinct messages, {kept} kept")
     async with worker_context(url, graph_url) as context:
         began = time.perf_counter()
-        # The inbox's queue only: the answers the messages ask for would call a model.
-        await run_worker(context, concurrency=4, wait=False, queues=[QUEUE])
+        # The inbox's queue only: the answers the messages ask for would call a model. A pass
+        # stops at its first fetch that finds nothing, which may be while a contact's later
+        # messages wait for its earlier ones (the inbox's order key): pass again until none is
+        # due.
+        for _ in range(100):
+            await run_worker(context, concurrency=4, wait=False, queues=[QUEUE])
+            due = await scalar(
+                url,
+                "select count(*) from public.procrastinate_jobs where queue_name = %s"
+                " and status = 'todo' and (scheduled_at is null or scheduled_at <= now())",
+                (QUEUE,),
+            )
+            if not due:
+                break
         took = time.perf_counter() - began
     applied = await scalar(
         url,
