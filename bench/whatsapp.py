@@ -410,8 +410,19 @@ async def received_once(url: str, context: Any, sent: list[Delivery]) -> bool:
     )
     say(f"\n  inbox: {len(sent)} deliveries, {len(distinct)} distinct messages, {kept} kept")
     began = time.perf_counter()
-    # The inbox's queue only: the answers the messages ask for would call a model.
-    await run_worker(context, concurrency=4, wait=False, queues=[QUEUE])
+    # The inbox's queue only: the answers the messages ask for would call a model. A pass stops
+    # at its first fetch that finds nothing, which may be while a contact's later messages wait
+    # for its earlier ones (the inbox's order key): pass again until none is due.
+    for _ in range(100):
+        await run_worker(context, concurrency=4, wait=False, queues=[QUEUE])
+        due = await scalar(
+            url,
+            "select count(*) from public.procrastinate_jobs where queue_name = %s"
+            " and status = 'todo' and (scheduled_at is null or scheduled_at <= now())",
+            (QUEUE,),
+        )
+        if not due:
+            break
     took = time.perf_counter() - began
     applied = await scalar(
         url,
@@ -680,9 +691,8 @@ async def main() -> None:
 
 async def send_worker(concurrency: int) -> None:
     """`--send-worker N`: the `whatsapp.send` jobs, N at a time, until terminated."""
-    from backend.whatsapp.outbox import QUEUE
-
     from backend.tasks import run_worker
+    from backend.whatsapp.outbox import QUEUE
 
     async with worker_context(
         os.environ["BENCH_DATABASE_URL"],

@@ -10,6 +10,16 @@ from psycopg.types.json import Jsonb
 
 from backend.db import Connection
 
+# The job applying event `e` waits under its queueing lock (one per event) and runs under its
+# lock: the event's own, or its order key's, which it shares with the key's other events (so
+# the running job is the one whose arguments name the event). Both are served by Procrastinate's
+# unique indexes on `queueing_lock` (todo) and `lock` (doing).
+_JOB_WAITING = """exists (select 1 from public.procrastinate_jobs j
+  where j.queueing_lock = %(prefix)s || e.id and j.status = 'todo')"""
+_JOB_RUNNING = """exists (select 1 from public.procrastinate_jobs j
+  where j.lock = coalesce(%(order_prefix)s || e.order_key, %(prefix)s || e.id)
+    and j.status = 'doing' and j.args ->> 'inbound_event_id' = e.id::text)"""
+
 
 async def insert(
     conn: Connection,
@@ -20,25 +30,26 @@ async def insert(
     type: str | None,
     payload: Any,
     job_lock_prefix: str,
+    order_key: str | None = None,
+    order_lock_prefix: str = "",
 ) -> dict[str, Any] | None:
-    """Store a delivery unless it was received before. Its row's `id`, whether it is `new`,
-    whether it is `processed`, and whether its job is `queued` (waiting or running); None when
-    another transaction is storing it right now (that one queues its job)."""
+    """Store a delivery unless it was received before. Its row's `id`, its `order_key` (as
+    first stored), whether it is `new`, whether it is `processed`, and whether its job is
+    `queued` (waiting or running); None when another transaction is storing it right now (that
+    one queues its job)."""
     cur = await conn.execute(
-        """
+        f"""
         with new as (
-          insert into public.inbound_events (provider, event_id, workspace_id, type, payload)
-          values (%(provider)s, %(event_id)s, %(ws)s, %(type)s, %(payload)s)
+          insert into public.inbound_events
+            (provider, event_id, workspace_id, type, payload, order_key)
+          values (%(provider)s, %(event_id)s, %(ws)s, %(type)s, %(payload)s, %(order_key)s)
           on conflict on constraint inbound_events_once do nothing
-          returning id
+          returning id, order_key
         )
-        select id, true as new, false as processed, false as queued from new
+        select id, order_key, true as new, false as processed, false as queued from new
         union all
-        select e.id, false, e.processed_at is not null,
-          exists (select 1 from public.procrastinate_jobs j
-                  where j.queueing_lock = %(prefix)s || e.id and j.status = 'todo')
-          or exists (select 1 from public.procrastinate_jobs j
-                     where j.lock = %(prefix)s || e.id and j.status = 'doing')
+        select e.id, e.order_key, false, e.processed_at is not null,
+          {_JOB_WAITING} or {_JOB_RUNNING}
         from public.inbound_events e
         where e.provider = %(provider)s and e.workspace_id is not distinct from %(ws)s
           and e.event_id = %(event_id)s and not exists (select 1 from new)
@@ -49,7 +60,9 @@ async def insert(
             "ws": workspace_id,
             "type": type,
             "payload": Jsonb(payload),
+            "order_key": order_key,
             "prefix": job_lock_prefix,
+            "order_prefix": order_lock_prefix,
         },
     )
     return await cur.fetchone()
@@ -63,6 +76,25 @@ async def lock(conn: Connection, inbound_event_id: int) -> dict[str, Any] | None
     return await cur.fetchone()
 
 
+async def lock_in_order(conn: Connection, inbound_event_id: int) -> list[dict[str, Any]]:
+    """The event and, before it, the unprocessed events of its provider and workspace with its
+    order key, oldest first, locked until the end of the transaction (in that order, as any
+    other job of the key would lock them). Empty when the event is gone."""
+    cur = await conn.execute(
+        """
+        select e.* from public.inbound_events e
+        join public.inbound_events t on t.id = %(id)s
+        where e.id = t.id
+          or (e.order_key = t.order_key and e.id < t.id and e.processed_at is null
+              and e.provider = t.provider and e.workspace_id is not distinct from t.workspace_id)
+        order by e.id
+        for update of e
+        """,
+        {"id": inbound_event_id},
+    )
+    return await cur.fetchall()
+
+
 async def finish(conn: Connection, inbound_event_id: int, *, error: str | None, done: bool) -> None:
     await conn.execute(
         "update public.inbound_events set attempts = attempts + 1, last_error = %s,"
@@ -72,29 +104,39 @@ async def finish(conn: Connection, inbound_event_id: int, *, error: str | None, 
 
 
 async def stale(
-    conn: Connection, *, older_than: timedelta, job_lock_prefix: str, limit: int
-) -> list[int]:
-    """Events still unprocessed `older_than` after they arrived whose job is neither waiting
-    (`todo`, its queueing lock) nor running (`doing`, its lock): their job ran out of retries,
-    or was lost. Oldest first."""
+    conn: Connection,
+    *,
+    older_than: timedelta,
+    job_lock_prefix: str,
+    limit: int,
+    order_lock_prefix: str = "",
+) -> list[dict[str, Any]]:
+    """Events (`id`, `order_key`) still unprocessed `older_than` after they arrived whose job
+    is neither waiting nor running: their job ran out of retries, or was lost. In the order
+    they were received."""
     cur = await conn.execute(
-        """
-        select e.id from public.inbound_events e
+        f"""
+        select e.id, e.order_key from public.inbound_events e
         where e.processed_at is null and e.received_at < now() - %(age)s
-          and not exists (select 1 from public.procrastinate_jobs j
-                          where j.queueing_lock = %(prefix)s || e.id and j.status = 'todo')
-          and not exists (select 1 from public.procrastinate_jobs j
-                          where j.lock = %(prefix)s || e.id and j.status = 'doing')
-        order by e.received_at
+          and not {_JOB_WAITING} and not {_JOB_RUNNING}
+        order by e.received_at, e.id
         limit %(limit)s
         """,
-        {"age": older_than, "prefix": job_lock_prefix, "limit": limit},
+        {
+            "age": older_than,
+            "prefix": job_lock_prefix,
+            "order_prefix": order_lock_prefix,
+            "limit": limit,
+        },
     )
-    return [int(r["id"]) for r in await cur.fetchall()]
+    return await cur.fetchall()
 
 
-async def job_running(conn: Connection, lock: str) -> bool:
+async def job_running(conn: Connection, lock: str, *, inbound_event_id: int) -> bool:
+    """Whether the event's job runs now, under `lock` (which may be its order key's)."""
     cur = await conn.execute(
-        "select 1 from public.procrastinate_jobs where lock = %s and status = 'doing'", (lock,)
+        "select 1 from public.procrastinate_jobs where lock = %s and status = 'doing'"
+        " and args ->> 'inbound_event_id' = %s",
+        (lock, str(inbound_event_id)),
     )
     return await cur.fetchone() is not None

@@ -6,6 +6,13 @@ A redelivery finds its row and is acknowledged without effect, unless its event 
 unprocessed (its job may have run out of retries): then its job is queued again, once (a
 queueing lock per event). The job applies an event and marks it processed in one transaction,
 under a lock on the event's row, so a job run twice, or retried after a crash, applies it once.
+
+Events a provider gives the same order key (one WhatsApp contact's messages) are applied one at
+a time, in the order they were received: their jobs share a Procrastinate lock, which runs them
+one by one in the order they were queued, a job being retried holding back those after it; and
+a job first applies the key's unprocessed events received before its own (whose jobs ran out of
+retries, or were queued again after it by a redelivery or the sweeper), so an event that keeps
+failing holds back the later ones of its key until it applies.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ QUEUE = "inbound"
 # An event's job holds this queueing lock while it waits and this lock while it runs, so an
 # event never has two jobs waiting however often it is delivered or swept.
 JOB_LOCK = f"{PROCESS_TASK}:"
+# The lock an event's job runs under instead when the event has an order key.
+ORDER_LOCK = "inbound.order:"
 # Events still unprocessed this long after they arrived are queued again by the sweeper (their
 # job ran out of retries, or was lost): long enough for a job's first retries to pass.
 STALE_AFTER = timedelta(minutes=10)
@@ -67,15 +76,24 @@ def digest(payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def _enqueue(conn: Connection, inbound_event_id: int, *, new: bool) -> bool:
+def job_lock(inbound_event_id: int, order_key: str | None) -> str:
+    """The lock the event's job runs under: its order key's, else its own."""
+    return f"{ORDER_LOCK}{order_key}" if order_key else f"{JOB_LOCK}{inbound_event_id}"
+
+
+async def _enqueue(
+    conn: Connection, inbound_event_id: int, *, new: bool, order_key: str | None = None
+) -> bool:
     """Queue the event's job in the caller's transaction (a system one), unless one is
     already waiting or running; True when queued."""
-    lock = f"{JOB_LOCK}{inbound_event_id}"
-    deferrer = task_app.configure_task(PROCESS_TASK, connection=conn, queueing_lock=lock, lock=lock)
+    lock = job_lock(inbound_event_id, order_key)
+    deferrer = task_app.configure_task(
+        PROCESS_TASK, connection=conn, queueing_lock=f"{JOB_LOCK}{inbound_event_id}", lock=lock
+    )
     if new:  # no job can exist for a row made by this transaction
         await deferrer.defer_async(inbound_event_id=inbound_event_id)
         return True
-    if await repository.job_running(conn, lock):
+    if await repository.job_running(conn, lock, inbound_event_id=inbound_event_id):
         return False  # it finishes the event, or fails and is retried or swept
     try:
         # A savepoint: the queueing lock's unique violation must not abort the caller's
@@ -89,13 +107,17 @@ async def _enqueue(conn: Connection, inbound_event_id: int, *, new: bool) -> boo
 
 @dataclass(frozen=True)
 class Delivery:
-    """One verified event of a provider's delivery, as `receive_many` stores it."""
+    """One verified event of a provider's delivery, as `receive_many` stores it. Events with
+    the same `order_key` (of one provider and workspace) are applied one at a time, in the order
+    they were received; a key is a lock name on the whole queue, so it starts with the
+    provider's name."""
 
     provider: Provider
     event_id: str
     payload: Any
     workspace_id: UUID | None = None
     type: str | None = None
+    order_key: str | None = None
 
 
 async def _store(conn: Connection, delivery: Delivery) -> bool:
@@ -106,11 +128,13 @@ async def _store(conn: Connection, delivery: Delivery) -> bool:
         workspace_id=delivery.workspace_id,
         type=delivery.type,
         payload=delivery.payload,
+        order_key=delivery.order_key,
         job_lock_prefix=JOB_LOCK,
+        order_lock_prefix=ORDER_LOCK,
     )
     if row is None or row["processed"] or row["queued"]:
         return False  # a repeat: done, or on its way
-    await _enqueue(conn, row["id"], new=row["new"])
+    await _enqueue(conn, row["id"], new=row["new"], order_key=row["order_key"])
     return bool(row["new"])
 
 
@@ -122,16 +146,15 @@ async def receive(
     payload: Any,
     workspace_id: UUID | None = None,
     type: str | None = None,
+    order_key: str | None = None,
 ) -> bool:
     """Store a verified delivery once and queue its job, in one transaction; True when the
     event is new. Call it once the provider's rule holds (signature, token) and the delivery is
     known to be an event its handler acts on."""
-    return (
-        await receive_many(
-            db, [Delivery(provider, event_id, payload, workspace_id=workspace_id, type=type)]
-        )
-        == 1
+    delivery = Delivery(
+        provider, event_id, payload, workspace_id=workspace_id, type=type, order_key=order_key
     )
+    return await receive_many(db, [delivery]) == 1
 
 
 async def receive_many(db: Database, deliveries: list[Delivery]) -> int:
@@ -142,56 +165,77 @@ async def receive_many(db: Database, deliveries: list[Delivery]) -> int:
         return sum([await _store(conn, delivery) for delivery in deliveries])
 
 
+def _event(row: dict[str, Any]) -> InboundEvent:
+    return InboundEvent(
+        id=row["id"],
+        provider=row["provider"],
+        event_id=row["event_id"],
+        workspace_id=row["workspace_id"],
+        type=row["type"],
+        payload=row["payload"],
+        attempts=row["attempts"],
+    )
+
+
+async def _apply(conn: Connection, event: InboundEvent) -> str | None:
+    """Run the event's handler; a failure undoes its effects only (a savepoint)."""
+    handler = registry.handler_for(event.provider)
+    if handler is None:
+        raise NoHandler(f"no handler is registered for {event.provider} events")
+    async with conn.transaction():
+        if event.workspace_id is not None:
+            # The handler writes as the workspace's backend, under its row policies.
+            await set_claims(
+                conn, workspace_claims(event.workspace_id, f"{event.provider}-webhook")
+            )
+        return await handler(conn, event)
+
+
 async def process(db: Database, inbound_event_id: int) -> None:
-    """Apply a stored event once. Its effects and its `processed_at` commit together; an error
-    is recorded on the event and raised, so that the job is retried."""
-    failure: Exception | None = None
-    note: str | None = None
+    """Apply a stored event once, after the unprocessed events received before it with its
+    order key. Each event's effects and its `processed_at` commit together; an error is
+    recorded on the event (and on this one, waiting behind it) and raised, so that the job is
+    retried."""
+    failure: tuple[InboundEvent, Exception] | None = None
+    applied: list[tuple[InboundEvent, str | None]] = []
     async with db.system() as conn:
-        row = await repository.lock(conn, inbound_event_id)
-        if row is None or row["processed_at"] is not None:
+        rows = await repository.lock_in_order(conn, inbound_event_id)
+        if not rows or rows[-1]["processed_at"] is not None:
             return
-        event = InboundEvent(
-            id=row["id"],
-            provider=row["provider"],
-            event_id=row["event_id"],
-            workspace_id=row["workspace_id"],
-            type=row["type"],
-            payload=row["payload"],
-            attempts=row["attempts"],
-        )
-        try:
-            handler = registry.handler_for(event.provider)
-            if handler is None:
-                raise NoHandler(f"no handler is registered for {event.provider} events")
-            async with conn.transaction():  # a savepoint: a failure undoes the effects only
-                if event.workspace_id is not None:
-                    # The handler writes as the workspace's backend, under its row policies.
-                    await set_claims(
-                        conn, workspace_claims(event.workspace_id, f"{event.provider}-webhook")
-                    )
-                note = await handler(conn, event)
-        except Exception as exc:
-            failure = exc
-            await repository.finish(conn, event.id, error=repr(exc)[:1000], done=False)
-        else:
+        for event in map(_event, rows):
+            try:
+                note = await _apply(conn, event)
+            except Exception as exc:
+                failure = (event, exc)
+                async with as_login_role(conn):
+                    await repository.finish(conn, event.id, error=repr(exc)[:1000], done=False)
+                    if event.id != inbound_event_id:
+                        waiting = f"waiting for event {event.id} (received before it): {exc!r}"
+                        await repository.finish(
+                            conn, inbound_event_id, error=waiting[:1000], done=False
+                        )
+                break
             async with as_login_role(conn):
                 await repository.finish(conn, event.id, error=note, done=True)
+            applied.append((event, note))
+    for event, note in applied:
+        log.info(
+            "inbound_event_processed",
+            provider=event.provider,
+            event_id=event.event_id,
+            type=event.type,
+            note=note,
+        )
     if failure is not None:
+        event, error = failure
         log.warning(
             "inbound_event_failed",
             provider=event.provider,
             event_id=event.event_id,
-            error=repr(failure),
+            error=repr(error),
+            held_back=inbound_event_id if event.id != inbound_event_id else None,
         )
-        raise failure
-    log.info(
-        "inbound_event_processed",
-        provider=event.provider,
-        event_id=event.event_id,
-        type=event.type,
-        note=note,
-    )
+        raise error
 
 
 async def requeue_stale(db: Database, *, older_than: timedelta = STALE_AFTER) -> int:
@@ -200,10 +244,14 @@ async def requeue_stale(db: Database, *, older_than: timedelta = STALE_AFTER) ->
     queued = 0
     async with db.system() as conn:
         stale = await repository.stale(
-            conn, older_than=older_than, job_lock_prefix=JOB_LOCK, limit=SWEEP_LIMIT
+            conn,
+            older_than=older_than,
+            job_lock_prefix=JOB_LOCK,
+            order_lock_prefix=ORDER_LOCK,
+            limit=SWEEP_LIMIT,
         )
-        for inbound_event_id in stale:
-            queued += await _enqueue(conn, inbound_event_id, new=False)
+        for row in stale:  # oldest first: one key's jobs are queued in their events' order
+            queued += await _enqueue(conn, row["id"], new=False, order_key=row["order_key"])
     if queued:
-        log.warning("inbound_events_requeued", count=queued, first=stale[0])
+        log.warning("inbound_events_requeued", count=queued, first=stale[0]["id"])
     return queued

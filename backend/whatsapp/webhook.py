@@ -58,6 +58,14 @@ def _wamid(item: dict[str, Any]) -> str | None:
     return payloads.text(item.get("id"), 200)
 
 
+def order_key(phone_number_id: str, wa_id: str) -> str:
+    """One contact's messages to one number are applied one at a time, in the order Meta sent
+    them: each stored after the one before, each answer deferred after the one before. (Statuses
+    need none: each moves its message forward only, whichever comes first, and a broadcast's
+    statuses are applied side by side.)"""
+    return f"whatsapp:{phone_number_id}:{wa_id}"
+
+
 def _events(found: list[webhooks.Change], known: dict[str, Number], digest: str) -> list[Delivery]:
     """One inbox event per message, status and system error of the known numbers' changes."""
     deliveries: list[Delivery] = []
@@ -71,10 +79,21 @@ def _events(found: list[webhooks.Change], known: dict[str, Number], digest: str)
             "display_phone_number": change.display_phone_number,
         }
 
-        def event(event_id: str, type: str, payload: dict[str, Any], n: Number = number) -> None:
+        def event(
+            event_id: str,
+            type: str,
+            payload: dict[str, Any],
+            n: Number = number,
+            order: str | None = None,
+        ) -> None:
             deliveries.append(
                 Delivery(
-                    Provider.WHATSAPP, event_id, payload, workspace_id=n.workspace_id, type=type
+                    Provider.WHATSAPP,
+                    event_id,
+                    payload,
+                    workspace_id=n.workspace_id,
+                    type=type,
+                    order_key=order,
                 )
             )
 
@@ -89,6 +108,7 @@ def _events(found: list[webhooks.Change], known: dict[str, Number], digest: str)
                 f"message:{wamid}",
                 f"message.{kind}",
                 {**where, "contact": contact, "message": message},
+                order=order_key(change.phone_number_id, wa_id),
             )
         for status in change.statuses:
             wamid, state = _wamid(status), payloads.text(status.get("status"), 30)
