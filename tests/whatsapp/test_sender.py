@@ -256,7 +256,7 @@ async def test_sends_from_one_number_are_paced(whatsapp_api, graph, admin):
 
 async def test_two_numbers_do_not_share_a_pace(whatsapp_api, graph, admin):
     client, context = whatsapp_api
-    first = await whatsapp_bot(client, context, admin, graph, messages_per_second=2)
+    first = await whatsapp_bot(client, context, admin, graph, messages_per_second=1)
     second = await whatsapp_bot(
         client,
         context,
@@ -264,9 +264,9 @@ async def test_two_numbers_do_not_share_a_pace(whatsapp_api, graph, admin):
         graph,
         phone_number_id=SECOND_NUMBER_ID,
         token=SECOND_TOKEN,
-        messages_per_second=2,
+        messages_per_second=1,
     )
-    count = 4
+    count = 3
 
     started = time.monotonic()
     answers = await asyncio.gather(
@@ -276,15 +276,20 @@ async def test_two_numbers_do_not_share_a_pace(whatsapp_api, graph, admin):
             for bot in (first, second)
         )
     )
-    elapsed = time.monotonic() - started
 
     assert [a.status_code for a in answers] == [200] * 2 * count
-    for number in (PHONE_NUMBER_ID, SECOND_NUMBER_ID):
-        arrivals = sorted(s["at"] - started for s in graph.accepted if s["number"] == number)
-        assert len(arrivals) == count
-        assert all(at >= k / 2 - 0.01 for k, at in enumerate(arrivals)), arrivals
-    # Each number's own pace: 1.5 s; one pace shared by both would need (2 * count - 1) / 2.
-    assert elapsed < 3.0
+    arrivals = {
+        number: sorted(s["at"] - started for s in graph.accepted if s["number"] == number)
+        for number in (PHONE_NUMBER_ID, SECOND_NUMBER_ID)
+    }
+    for times in arrivals.values():
+        assert len(times) == count
+        assert all(at >= k - 0.01 for k, at in enumerate(times)), times
+    # Each number's k-th send goes in its own k-th slot, side by side with the other number's;
+    # one pace shared by both would put every pair of them a whole slot (1 s) apart. (A side
+    # by side comparison, not a deadline: a busy machine delays both numbers alike.)
+    pairs = zip(arrivals[PHONE_NUMBER_ID], arrivals[SECOND_NUMBER_ID], strict=True)
+    assert all(abs(a - b) < 0.5 for a, b in pairs), arrivals
 
 
 async def test_the_number_of_a_send_is_used_with_its_own_token(whatsapp_api, graph, admin):
