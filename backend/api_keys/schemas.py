@@ -8,7 +8,13 @@ from pydantic import BaseModel, Field
 
 # The README's "API keys for integrations" lists the routes each scope opens (a test pins it).
 Scope = Literal[
-    "api", "stats:read", "notifications:send", "conversations:read", "conversations:write"
+    "api",
+    "stats:read",
+    "notifications:send",
+    "conversations:read",
+    "conversations:write",
+    "whatsapp:send",
+    "whatsapp:read",
 ]
 
 
@@ -21,7 +27,8 @@ class ApiKeyCreate(BaseModel):
         " figures, lead extraction and the OpenAI-compatible API; `stats:read`: the dashboard"
         " stats API; `notifications:send`: e-mails and the shop's notification webhooks;"
         " `conversations:read`: the conversation API's lists; `conversations:write`: closing"
-        " conversations",
+        " conversations; `whatsapp:send`: the WhatsApp send API; `whatsapp:read`: a bot's"
+        " WhatsApp message history",
     )
 
 

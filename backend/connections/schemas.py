@@ -15,6 +15,7 @@ class Provider(StrEnum):
     VAPI = "vapi"
     ELEVENLABS = "elevenlabs"
     BOLNA = "bolna"
+    WHATSAPP = "whatsapp"  # one connection per phone number (account = phone number id)
 
 
 class ConnectionStatus(BaseModel):

@@ -246,6 +246,18 @@ async def record_inbound(
     )
 
 
+async def close_window(
+    conn: Connection, *, workspace_id: UUID, contact_id: UUID, channel: str, at: datetime
+) -> None:
+    """The provider said at `at` that the contact's window on `channel` is closed, whatever
+    their last message says. (A contact who never wrote has no window to close.)"""
+    await conn.execute(
+        "update public.contact_last_inbound set window_closed_at = greatest(window_closed_at, %s)"
+        " where workspace_id = %s and contact_id = %s and channel = %s",
+        (at, workspace_id, contact_id, channel),
+    )
+
+
 async def wrote_since(
     conn: Connection, *, workspace_id: UUID, channel: str, contact_ids: list[UUID], since: datetime
 ) -> set[UUID]:
@@ -256,6 +268,20 @@ async def wrote_since(
         (workspace_id, channel, contact_ids, since),
     )
     return {row["contact_id"] for row in await cur.fetchall()}
+
+
+async def window_open(
+    conn: Connection, *, workspace_id: UUID, contact_id: UUID, channel: str, since: datetime
+) -> bool:
+    """Whether the contact wrote on `channel` after `since`, and no provider closed the
+    window after that message (WhatsApp's 131047)."""
+    cur = await conn.execute(
+        "select 1 from public.contact_last_inbound where workspace_id = %s and contact_id = %s"
+        " and channel = %s and last_inbound_at > %s"
+        " and (window_closed_at is null or window_closed_at < last_inbound_at)",
+        (workspace_id, contact_id, channel, since),
+    )
+    return await cur.fetchone() is not None
 
 
 async def record_event(

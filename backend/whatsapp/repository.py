@@ -60,3 +60,156 @@ async def bot_settings(conn: Connection, chatbot_id: UUID) -> dict[str, Any] | N
         "select * from public.whatsapp_bots where chatbot_id = %s", (chatbot_id,)
     )
     return await cur.fetchone()
+
+
+# -- sending (part D): claiming an outbox row, the number's pace, the outcome, the history --------
+
+# A claimed row and the time its send may go: the row moves queued -> sending and the number's
+# next slot moves on by one send's share of its pace, in one statement, so that every worker
+# shares one pace per number. The number's row lock orders concurrent claims; the wait is
+# measured on the database's clock, which every worker shares.
+_CLAIM = """
+with claimed as (
+  update public.whatsapp_outbox set status = 'sending', attempts = attempts + 1,
+    claimed_at = clock_timestamp()
+  where id = %(id)s and status = 'queued'
+  returning *
+), slot as (
+  update public.whatsapp_numbers n
+  set next_send_at = greatest(n.next_send_at, clock_timestamp())
+    + make_interval(secs => 1.0 / n.messages_per_second)
+  from claimed c where n.phone_number_id = c.phone_number_id
+  returning n.next_send_at - make_interval(secs => 1.0 / n.messages_per_second) as send_at
+)
+select claimed.*, greatest(0, extract(epoch from
+  (select send_at from slot) - clock_timestamp()))::float8 as wait_seconds
+from claimed
+"""
+
+
+async def claim_outbox(conn: Connection, outbox_id: UUID) -> dict[str, Any] | None:
+    """Claim a queued send and reserve its number's next slot; the row, with `wait_seconds`
+    until its slot. None when the row is not queued (or not there)."""
+    cur = await conn.execute(_CLAIM, {"id": outbox_id})
+    return await cur.fetchone()
+
+
+async def outbox_row(conn: Connection, outbox_id: UUID) -> dict[str, Any] | None:
+    """A send, with how long ago it was claimed (on the database's clock)."""
+    cur = await conn.execute(
+        "select *, extract(epoch from clock_timestamp() - claimed_at)::float8 as claimed_ago"
+        " from public.whatsapp_outbox where id = %s",
+        (outbox_id,),
+    )
+    return await cur.fetchone()
+
+
+async def outbox_sent(conn: Connection, outbox_id: UUID, wamid: str) -> dict[str, Any] | None:
+    """Meta accepted the send (a status webhook may have said so first: its wamid stays)."""
+    cur = await conn.execute(
+        "update public.whatsapp_outbox set status = 'sent', wamid = coalesce(wamid, %s),"
+        " sent_at = coalesce(sent_at, clock_timestamp()), error_code = null, error_message = null"
+        " where id = %s and status in ('sending', 'sent') returning *",
+        (wamid, outbox_id),
+    )
+    return await cur.fetchone()
+
+
+async def outbox_requeued(
+    conn: Connection, outbox_id: UUID, error_code: str | None, error_message: str
+) -> None:
+    """A send that certainly did not go out goes back to the queue, with why."""
+    await conn.execute(
+        "update public.whatsapp_outbox set status = 'queued', error_code = %s, error_message = %s"
+        " where id = %s and status = 'sending'",
+        (error_code, error_message[:2000], outbox_id),
+    )
+
+
+async def outbox_failed(
+    conn: Connection,
+    outbox_id: UUID,
+    error_code: str | None,
+    error_message: str,
+    *,
+    only_claimed_before_seconds: float | None = None,
+) -> dict[str, Any] | None:
+    """A send that will never go (or whose outcome is unknown past its grace period: only a
+    row still `sending` and claimed that long ago)."""
+    stale = (
+        " and status = 'sending'"
+        " and claimed_at < clock_timestamp() - make_interval(secs => %(grace)s)"
+        if only_claimed_before_seconds is not None
+        else " and status in ('queued', 'sending')"
+    )
+    cur = await conn.execute(
+        "update public.whatsapp_outbox set status = 'failed', error_code = %(code)s,"
+        f" error_message = %(message)s where id = %(id)s{stale} returning *",
+        {
+            "code": error_code,
+            "message": error_message[:2000],
+            "id": outbox_id,
+            "grace": only_claimed_before_seconds,
+        },
+    )
+    return await cur.fetchone()
+
+
+async def push_number_back(conn: Connection, phone_number_id: str, seconds: float) -> None:
+    """Meta says the number is over its throughput: its next slot is `seconds` away at least."""
+    await conn.execute(
+        "update public.whatsapp_numbers set next_send_at = greatest(next_send_at,"
+        " clock_timestamp()) + make_interval(secs => %s) where phone_number_id = %s",
+        (seconds, phone_number_id),
+    )
+
+
+async def message_history(
+    conn: Connection,
+    *,
+    chatbot_id: UUID,
+    contact_id: UUID | None,
+    before_id: UUID | None,
+    before_at: Any,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """A bot's WhatsApp messages, both directions, newest first: of one contact when given;
+    older than the message `before_id` (or than the time `before_at`) when given."""
+    cur = await conn.execute(
+        """
+        select m.id, m.direction, m.role, m.kind, m.content, m.details, m.status, m.error_code,
+               m.error_message, m.provider_message_id as wamid, m.created_at,
+               m.status_changed_at, m.agent_id, c.contact_id, p.phone as contact_phone,
+               nullif(concat_ws(' ', p.first_name, p.last_name), '') as contact_name,
+               c.channel_account as phone_number_id
+        from public.messages m
+        join public.conversations c on c.id = m.conversation_id
+        left join public.contacts p on p.id = c.contact_id
+        where c.chatbot_id = %(bot)s and c.channel = 'whatsapp' and m.channel = 'whatsapp'
+          and (%(contact)s::uuid is null or c.contact_id = %(contact)s)
+          and (%(before_at)s::timestamptz is null or m.created_at < %(before_at)s)
+          and (%(before_id)s::uuid is null or (m.created_at, m.id) < (
+                select created_at, id from public.messages where id = %(before_id)s))
+        order by m.created_at desc, m.id desc
+        limit %(limit)s
+        """,
+        {
+            "bot": chatbot_id,
+            "contact": contact_id,
+            "before_at": before_at,
+            "before_id": before_id,
+            "limit": limit,
+        },
+    )
+    return await cur.fetchall()
+
+
+async def message_contact(conn: Connection, message_id: UUID) -> UUID | None:
+    """The contact a message's conversation is with."""
+    cur = await conn.execute(
+        "select c.contact_id from public.messages m"
+        " join public.conversations c on c.id = m.conversation_id where m.id = %s",
+        (message_id,),
+    )
+    row = await cur.fetchone()
+    return row["contact_id"] if row else None

@@ -2,3 +2,210 @@
 templates, settings and the commerce notifications (each part under its heading)."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field, field_validator
+
+# -- sending (part D): the send API and the message history ---------------------------------------
+# Meta's limits (Cloud API reference): a request past one is refused here, naming the field,
+# before anything is stored or sent.
+
+Phone = Field(
+    min_length=1,
+    max_length=40,
+    description="The recipient's phone: international (+919876543210 or 919876543210 with its"
+    " country code when it has 11+ digits) or national (read in the workspace's country)",
+)
+ParameterValue = str | int | float
+
+
+class SendText(BaseModel):
+    to: str = Phone
+    text: str = Field(min_length=1, max_length=4096)
+    preview_url: bool = False
+
+
+class TemplateButton(BaseModel):
+    """A template button's parameter: a URL button's suffix (`text`) or a quick reply's
+    `payload`; `index` is the button's position in the template (default: its position here)."""
+
+    type: Literal["url", "quick_reply", "copy_code"] = "url"
+    index: int | None = Field(default=None, ge=0, le=9)
+    text: str | None = Field(default=None, min_length=1, max_length=2000)
+    payload: str | None = Field(default=None, min_length=1, max_length=1000)
+
+
+class SendTemplate(BaseModel):
+    to: str = Phone
+    template_name: str = Field(min_length=1, max_length=512)
+    language_code: str = Field(default="en_US", pattern=r"^[a-z]{2,3}(_[A-Za-z]{2,4})?$")
+    components: list[dict[str, Any]] | None = Field(
+        default=None, max_length=20, description="Meta's template components, passed through"
+    )
+    parameters: list[ParameterValue] | dict[str, ParameterValue] | None = Field(
+        default=None,
+        description="The body's parameters: a list (positional, {{1}} …) or an object (named)",
+    )
+    buttons: list[TemplateButton] | None = Field(default=None, max_length=10)
+
+    @field_validator("parameters")
+    @classmethod
+    def _parameters(
+        cls, value: list[ParameterValue] | dict[str, ParameterValue] | None
+    ) -> list[ParameterValue] | dict[str, ParameterValue] | None:
+        values = list(value.values()) if isinstance(value, dict) else value or []
+        if len(values) > 100:
+            raise ValueError("at most 100 parameters")
+        if any(len(str(v)) > 1024 or not str(v).strip() for v in values):
+            raise ValueError("each parameter must be 1 to 1024 characters")
+        if isinstance(value, dict) and any(
+            not (k and len(k) <= 100 and k.replace("_", "").isalnum() and k.islower())
+            for k in value
+        ):
+            raise ValueError("names are lowercase letters, digits and underscores")
+        return value
+
+
+MediaType = Literal["image", "document", "audio", "video", "sticker"]
+
+
+class SendMedia(BaseModel):
+    to: str = Phone
+    media_type: MediaType
+    link: str | None = Field(default=None, min_length=1, max_length=2000, pattern=r"^https?://")
+    media_id: str | None = Field(default=None, min_length=1, max_length=200)
+    caption: str | None = Field(default=None, min_length=1, max_length=1024)
+    filename: str | None = Field(default=None, min_length=1, max_length=240)
+
+
+class InteractiveText(BaseModel):
+    text: str = Field(min_length=1, max_length=1024)
+
+
+class InteractiveFooter(BaseModel):
+    text: str = Field(min_length=1, max_length=60)
+
+
+class InteractiveMedia(BaseModel):
+    link: str | None = Field(default=None, min_length=1, max_length=2000, pattern=r"^https?://")
+    id: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class InteractiveHeader(BaseModel):
+    type: Literal["text", "image", "video", "document"] = "text"
+    text: str | None = Field(default=None, min_length=1, max_length=60)
+    image: InteractiveMedia | None = None
+    video: InteractiveMedia | None = None
+    document: InteractiveMedia | None = None
+
+
+class Reply(BaseModel):
+    id: str = Field(min_length=1, max_length=256)
+    title: str = Field(min_length=1, max_length=20)
+
+
+class ReplyButton(BaseModel):
+    type: Literal["reply"] = "reply"
+    reply: Reply
+
+
+class ButtonAction(BaseModel):
+    buttons: list[ReplyButton] = Field(min_length=1, max_length=3)
+
+    @field_validator("buttons")
+    @classmethod
+    def _unique(cls, buttons: list[ReplyButton]) -> list[ReplyButton]:
+        if len({b.reply.id for b in buttons}) < len(buttons):
+            raise ValueError("button ids must be unique")
+        if len({b.reply.title for b in buttons}) < len(buttons):
+            raise ValueError("button titles must be unique")
+        return buttons
+
+
+class ListRow(BaseModel):
+    id: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=24)
+    description: str | None = Field(default=None, max_length=72)
+
+
+class ListSection(BaseModel):
+    title: str | None = Field(default=None, min_length=1, max_length=24)
+    rows: list[ListRow] = Field(min_length=1, max_length=10)
+
+
+class ListAction(BaseModel):
+    button: str = Field(min_length=1, max_length=20)
+    sections: list[ListSection] = Field(min_length=1, max_length=10)
+
+    @field_validator("sections")
+    @classmethod
+    def _rows(cls, sections: list[ListSection]) -> list[ListSection]:
+        rows = [row for section in sections for row in section.rows]
+        if len(rows) > 10:
+            raise ValueError("a list has at most 10 rows in all its sections")
+        if len({row.id for row in rows}) < len(rows):
+            raise ValueError("row ids must be unique")
+        if len(sections) > 1 and any(s.title is None for s in sections):
+            raise ValueError("every section needs a title when there are several")
+        return sections
+
+
+class SendInteractive(BaseModel):
+    """Meta's interactive object beside `to`: reply buttons (`type` button) or a list."""
+
+    to: str = Phone
+    type: Literal["button", "list"]
+    header: InteractiveHeader | None = None
+    body: InteractiveText
+    footer: InteractiveFooter | None = None
+    action: dict[str, Any] = Field(
+        description='`{"buttons": [{"type": "reply", "reply": {"id", "title"}}]}` for'
+        ' buttons; `{"button": label, "sections": [{"title", "rows": [{"id", "title",'
+        ' "description"}]}]}` for a list'
+    )
+
+
+class SendError(BaseModel):
+    code: str | None
+    message: str | None
+
+
+class SendAnswer(BaseModel):
+    id: UUID = Field(description="Our message id (GET /whatsapp/messages/{bot_id} lists it)")
+    wamid: str | None = Field(description="Meta's message id, once Meta accepted the message")
+    status: Literal["sent", "queued", "failed"]
+    to: str = Field(description="The recipient's WhatsApp id (the phone's digits)")
+    error: SendError | None = None
+
+
+class HistoryContact(BaseModel):
+    id: UUID | None
+    phone: str | None
+    name: str | None
+
+
+class HistoryMessage(BaseModel):
+    id: UUID
+    direction: Literal["inbound", "outbound"]
+    role: str
+    kind: str
+    content: str
+    details: dict[str, Any]
+    status: str
+    error_code: str | None
+    error_message: str | None
+    wamid: str | None
+    phone_number_id: str | None
+    contact: HistoryContact
+    created_at: datetime
+    status_changed_at: datetime | None
+
+
+class MessageHistory(BaseModel):
+    messages: list[HistoryMessage] = Field(description="Newest first")
+    next_before: UUID | None = Field(
+        description="Pass as `before` for the next (older) page; null on the last page"
+    )
