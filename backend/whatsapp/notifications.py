@@ -90,11 +90,13 @@ class OptedOut(Exception):
 
 @dataclass(frozen=True)
 class Plan:
-    """Who sends, and how: the notification bot, its templates, the workspace's country."""
+    """How a notification goes: the notification bot, its template and language, the fixed
+    start of the template's URL button when synced, the workspace's country."""
 
     chatbot_id: UUID
-    templates: dict[str, str]
+    template: str
     language: str
+    url_base: str | None
     region: str | None
 
 
@@ -102,10 +104,13 @@ def _principal(subject: AuthSubject[ApiKey]) -> str:
     return f"api_key:{subject.principal.id}"
 
 
-async def _plan(context: AppContext, subject: AuthSubject[ApiKey], *, marketing: bool) -> Plan:
-    async with context.db.for_workspace(subject.workspace_id, _principal(subject)) as conn:
-        settings = await repository.notification_settings(conn, subject.workspace_id) or {}
-        bots = await repository.notification_bots(conn, subject.workspace_id)
+async def _plan(
+    context: AppContext, subject: AuthSubject[ApiKey], kind: str, *, marketing: bool
+) -> Plan:
+    workspace_id = subject.workspace_id
+    async with context.db.for_workspace(workspace_id, _principal(subject)) as conn:
+        settings = await repository.notification_settings(conn, workspace_id) or {}
+        bots = await repository.notification_bots(conn, workspace_id)
         named = settings.get("notification_chatbot_id")
         if len(bots) == 1:
             chatbot_id = bots[0]
@@ -123,16 +128,11 @@ async def _plan(context: AppContext, subject: AuthSubject[ApiKey], *, marketing:
             )
         if await numbers.for_bot(conn, context.secrets, chatbot_id, marketing=marketing) is None:
             raise NoNotificationBot("The notification bot's WhatsApp number is not connected")
-        region = await business.default_region(conn, subject.workspace_id)
-    return Plan(
-        chatbot_id=chatbot_id,
-        templates={
-            kind: settings.get(f"{kind}_template") or name
-            for kind, name in DEFAULT_TEMPLATES.items()
-        },
-        language=settings.get("template_language") or DEFAULT_LANGUAGE,
-        region=region,
-    )
+        template = settings.get(f"{kind}_template") or DEFAULT_TEMPLATES[kind]
+        language = settings.get("template_language") or DEFAULT_LANGUAGE
+        definition = await repository.synced_template(conn, workspace_id, template, language)
+        region = await business.default_region(conn, workspace_id)
+    return Plan(chatbot_id, template, language, _url_base(definition), region)
 
 
 def _e164(phone: str, region: str | None, field: str) -> str:
@@ -189,8 +189,8 @@ def url_suffix(url: str, base: str | None) -> str | None:
     return suffix or None
 
 
-def _button(url: str | None, base: str | None) -> list[dict[str, Any]]:
-    suffix = url_suffix(url, base) if url else None
+def _button(url: str | None, plan: Plan) -> list[dict[str, Any]]:
+    suffix = url_suffix(url, plan.url_base) if url else None
     if suffix is None:
         return []
     return [{"type": "button", "sub_type": "url", "index": "0", "parameters": [_param(suffix)]}]
@@ -202,78 +202,56 @@ def _image(link: str | None) -> list[dict[str, Any]]:
     return [{"type": "header", "parameters": [{"type": "image", "image": {"link": link}}]}]
 
 
-def _template(name: str, language: str, components: list[dict[str, Any]]) -> dict[str, Any]:
+def _body(*values: str) -> dict[str, Any]:
+    return {"type": "body", "parameters": [_param(v) for v in values]}
+
+
+def _template(plan: Plan, components: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "type": "template",
-        "template": {"name": name, "language": {"code": language}, "components": components},
+        "template": {
+            "name": plan.template,
+            "language": {"code": plan.language},
+            "components": components,
+        },
     }
 
 
-def otp_message(name: str, language: str, code: str) -> dict[str, Any]:
+def otp_message(plan: Plan, data: OtpSend) -> dict[str, Any]:
     """An authentication template: Meta fixes its text ("<code> is your verification code"),
     and its copy-code (or one-tap) button takes the code again as its URL parameter."""
-    return _template(
-        name,
-        language,
-        [
-            {"type": "body", "parameters": [_param(code)]},
-            {"type": "button", "sub_type": "url", "index": "0", "parameters": [_param(code)]},
-        ],
-    )
+    button = {"type": "button", "sub_type": "url", "index": "0", "parameters": [_param(data.otp)]}
+    return _template(plan, [_body(data.otp), button])
 
 
-def cart_reminder_message(
-    name: str, language: str, data: CartReminderSend, base: str | None
-) -> dict[str, Any]:
+def cart_reminder_message(plan: Plan, data: CartReminderSend) -> dict[str, Any]:
     assert data.cart_total is not None
-    body = [data.customer_name or NO_NAME, data.product_name, f"Rs.{amount(data.cart_total)}"]
+    name = data.customer_name or NO_NAME
     return _template(
-        name,
-        language,
+        plan,
         [
             *_image(data.product_image),
-            {"type": "body", "parameters": [_param(v) for v in body]},
-            *_button(data.checkout_url, base),
+            _body(name, data.product_name, f"Rs.{amount(data.cart_total)}"),
+            *_button(data.checkout_url, plan),
         ],
     )
 
 
-def order_update_message(
-    name: str, language: str, data: OrderUpdateSend, base: str | None
-) -> dict[str, Any]:
+def order_update_message(plan: Plan, data: OrderUpdateSend) -> dict[str, Any]:
     return _template(
-        name,
-        language,
-        [
-            {"type": "body", "parameters": [_param(data.order_id), _param(data.order_status)]},
-            *_button(data.tracking_url, base),
-        ],
+        plan, [_body(data.order_id, data.order_status), *_button(data.tracking_url, plan)]
     )
 
 
-def new_product_message(
-    name: str, language: str, data: NewProductSend, base: str | None
-) -> dict[str, Any]:
-    body = [data.product_name, amount(data.product_price)]
+def new_product_message(plan: Plan, data: NewProductSend) -> dict[str, Any]:
     return _template(
-        name,
-        language,
+        plan,
         [
             *_image(data.product_image),
-            {"type": "body", "parameters": [_param(v) for v in body]},
-            *_button(data.product_url, base),
+            _body(data.product_name, amount(data.product_price)),
+            *_button(data.product_url, plan),
         ],
     )
-
-
-async def _button_base(
-    context: AppContext, subject: AuthSubject[ApiKey], plan: Plan, kind: str
-) -> str | None:
-    async with context.db.for_workspace(subject.workspace_id, _principal(subject)) as conn:
-        definition = await repository.synced_template(
-            conn, subject.workspace_id, plan.templates[kind], plan.language
-        )
-    return _url_base(definition)
 
 
 # -- guards: run in the transaction that queues the send ----------------------------------------
@@ -314,7 +292,7 @@ async def _send(
     message: dict[str, Any],
     kind: str,
     marketing: bool,
-    guard: sender.Guard,
+    guard: sender.Guard | None = None,
 ) -> sender.SendOutcome:
     return await sender.send(
         context,
@@ -335,7 +313,7 @@ def _refusal(outcome: sender.SendOutcome) -> str:
 
 def _done(outcome: sender.SendOutcome, what: str, phone: str) -> str:
     if outcome.status == "queued":
-        return f"{what} queued for {phone}: WhatsApp is busy, it is sent within minutes"
+        return f"{what} queued for {phone} (WhatsApp was busy: it is retried)"
     return f"{what} sent to {phone}"
 
 
@@ -344,15 +322,14 @@ async def send_otp(
 ) -> OtpSent | NotificationRefused:
     """§2.1. Meta fixes an authentication template's text, so the OTP's `type`, name and
     order change nothing in the message; the `type` is answered back."""
-    plan = await _plan(context, subject, marketing=False)
+    plan = await _plan(context, subject, "otp", marketing=False)
     to = _e164(data.phone, plan.region, "phone")
-    message = otp_message(plan.templates["otp"], plan.language, data.otp)
     outcome = await _send(
         context,
         subject,
         plan,
         to=to,
-        message=message,
+        message=otp_message(plan, data),
         kind="otp",
         marketing=False,
         guard=_otp_guard,
@@ -378,7 +355,9 @@ async def send_otp(
 async def send_cart_reminder(
     context: AppContext, subject: AuthSubject[ApiKey], data: CartReminderSend
 ) -> CartReminderSent | NotificationRefused:
-    """§2.2, marketing."""
+    """§2.2, marketing. The guide makes `cart_total` optional, but its template's body needs
+    it ({{3}}): without it the request is a 400 naming it rather than a message Meta refuses
+    or one that reads wrong."""
     if data.cart_total is None:
         raise ValidationFailed(
             "The cart reminder needs the cart's total",
@@ -389,10 +368,8 @@ async def send_cart_reminder(
                 }
             ],
         )
-    plan = await _plan(context, subject, marketing=True)
+    plan = await _plan(context, subject, "cart_reminder", marketing=True)
     to = _e164(data.phone, plan.region, "phone")
-    base = await _button_base(context, subject, plan, "cart_reminder")
-    message = cart_reminder_message(plan.templates["cart_reminder"], plan.language, data, base)
     phone = data.phone.strip()
     try:
         outcome = await _send(
@@ -400,7 +377,7 @@ async def send_cart_reminder(
             subject,
             plan,
             to=to,
-            message=message,
+            message=cart_reminder_message(plan, data),
             kind="cart_reminder",
             marketing=True,
             guard=_consent_guard(phone),
@@ -422,39 +399,34 @@ async def send_cart_reminder(
     )
 
 
-async def _no_guard(conn: Connection, contact: dict[str, Any], recipient: str) -> None:
-    """Transactional messages go whatever the contact's marketing consent."""
-
-
 async def send_order_update(
     context: AppContext, subject: AuthSubject[ApiKey], data: OrderUpdateSend
 ) -> OrderUpdateSent | NotificationRefused:
-    """§2.3, transactional (utility): from the primary number, whatever marketing consent."""
-    plan = await _plan(context, subject, marketing=False)
+    """§2.3, transactional (utility): from the primary number, whatever marketing consent.
+    `delivery_date` has no place in the guide's template and is not sent."""
+    plan = await _plan(context, subject, "order_update", marketing=False)
     to = _e164(data.phone, plan.region, "phone")
-    base = await _button_base(context, subject, plan, "order_update")
-    message = order_update_message(plan.templates["order_update"], plan.language, data, base)
     outcome = await _send(
         context,
         subject,
         plan,
         to=to,
-        message=message,
+        message=order_update_message(plan, data),
         kind="order_update",
         marketing=False,
-        guard=_no_guard,
     )
+    phone = data.phone.strip()
     if outcome.status == "failed":
         return NotificationRefused(
             message=_refusal(outcome),
             code="WHATSAPP_API_ERROR",
-            phone=data.phone.strip(),
+            phone=phone,
             order_id=data.order_id,
             order_status=data.order_status,
             message_id=outcome.message_id,
         )
     return OrderUpdateSent(
-        message=_done(outcome, "Order update notification", data.phone.strip()),
+        message=_done(outcome, "Order update notification", phone),
         order_id=data.order_id,
         order_status=data.order_status,
         wa_message_id=outcome.wamid,
@@ -465,18 +437,17 @@ async def send_order_update(
 async def send_new_product(
     context: AppContext, subject: AuthSubject[ApiKey], data: NewProductSend
 ) -> NewProductSent:
-    """§2.4, marketing, to every phone once (the first spelling of a number given twice
-    names it). Every phone is checked before anything is sent: one that is not a phone
+    """§2.4, marketing, to every phone once (a number given twice, in any spelling, is named
+    by its first). Every phone is checked before anything is sent: one that is not a phone
     number is a 400 naming it (`phones[i]`). The answer comes once each recipient has an
     outcome. A send queued for a retry (Meta busy) counts as sent: its job delivers it, and a
-    shop that re-sent "failed" ones would message those customers twice; an opted-out contact
+    shop that re-sent "failed" ones would message those customers twice. An opted-out contact
     and Meta's refusals count as failed, each listed with its reason."""
-    plan = await _plan(context, subject, marketing=True)
+    plan = await _plan(context, subject, "new_product", marketing=True)
     recipients: dict[str, str] = {}
     for i, phone in enumerate(data.phones):
         recipients.setdefault(_e164(phone, plan.region, f"phones[{i}]"), phone.strip())
-    base = await _button_base(context, subject, plan, "new_product")
-    message = new_product_message(plan.templates["new_product"], plan.language, data, base)
+    message = new_product_message(plan, data)
     gate = asyncio.Semaphore(BROADCAST_CONCURRENCY)
 
     async def one(to: str, phone: str) -> BroadcastFailure | None:

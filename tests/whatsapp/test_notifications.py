@@ -117,11 +117,17 @@ async def post(
     return await client.post(f"/webhooks/chicx/{route}", headers={"X-CHICX-Secret": key}, json=body)
 
 
-async def opt_out(context: AppContext, workspace_id: str, phone: str) -> None:
-    """The contact, who had agreed to marketing, withdraws (as an inbound STOP does)."""
+async def opt_out(
+    context: AppContext, workspace_id: str, phone: str, *, agreed_before: bool = True
+) -> None:
+    """The contact withdraws marketing consent (as an inbound STOP does), having agreed to it
+    before or never been asked."""
     async with context.db.for_workspace(UUID(workspace_id), "test") as conn:
         contact, _ = await contacts.find_or_create_by_phone(
-            conn=conn, workspace_id=UUID(workspace_id), phone=phone, marketing_opt_in=True
+            conn=conn,
+            workspace_id=UUID(workspace_id),
+            phone=phone,
+            marketing_opt_in=agreed_before,
         )
         await contacts.set_consent(
             conn=conn,
@@ -267,6 +273,26 @@ async def test_metas_refusal_is_the_guides_error_answer(api, chicx, graph):
     graph.add_number(PHONE_NUMBER_ID, ACCESS_TOKEN)
     answers = [await post(client, chicx["key"], "send-otp", body) for _ in range(5)]
     assert [a.json()["status"] for a in answers] == ["ok"] * 5
+
+
+async def test_a_send_meta_asks_to_retry_is_queued_and_answered_ok_without_a_wamid(
+    api, chicx, graph
+):
+    client, context = api
+    graph.fail_next(1, code=130429)
+    response = await post(client, chicx["key"], "order-update", ORDER)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["status"] == "ok" and answer["wa_message_id"] is None
+    assert answer["message"].startswith("Order update notification queued for 9876543210")
+    (row,) = await outbox(context)
+    assert (row["status"], row["error_code"]) == ("queued", "130429")
+    # In a broadcast it counts as sent: its job sends it (re-sending it would send it twice).
+    graph.fail_next(1, code=130429)
+    phones = {**PRODUCT, "phones": ["9123456789", "9555555555"]}
+    totals = (await post(client, chicx["key"], "new-product", phones)).json()
+    assert (totals["sent_count"], totals["failed_count"], totals["total"]) == (2, 0, 2)
+    assert len(graph.accepted) == 1
 
 
 # -- phones ------------------------------------------------------------------------------------
@@ -463,9 +489,12 @@ async def test_the_workspaces_template_names_and_language_are_used(api, chicx, g
 # -- consent -----------------------------------------------------------------------------------
 
 
-async def test_marketing_is_never_sent_to_a_contact_who_opted_out(api, chicx, graph):
+@pytest.mark.parametrize("agreed_before", [True, False])
+async def test_marketing_is_never_sent_to_a_contact_who_opted_out(api, chicx, graph, agreed_before):
     client, context = api
-    await opt_out(context, chicx["admin"].workspace_id, "+919876543210")
+    await opt_out(
+        context, chicx["admin"].workspace_id, "+919876543210", agreed_before=agreed_before
+    )
     response = await post(client, chicx["key"], "cart-reminder", CART)
     assert response.status_code == 200, response.text
     answer = response.json()
