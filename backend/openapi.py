@@ -61,7 +61,8 @@ TAGS: list[dict[str, str]] = [
         "name": "api keys",
         "description": "Workspace API keys (`vx_live_…`) for integrations, sent as `X-API-Key`. "
         "A key is shown once, when created; each carries scopes (`api`, `stats:read`, "
-        "`notifications:send`, `conversations:read`, `conversations:write`).",
+        "`notifications:send`, `conversations:read`, `conversations:write`, `whatsapp:send`, "
+        "`whatsapp:read`).",
     },
     {
         "name": "business",
@@ -147,15 +148,21 @@ TAGS: list[dict[str, str]] = [
         "confirmation calls through a Bolna agent.",
     },
     {
+        "name": "whatsapp",
+        "description": "WhatsApp on Meta's Cloud API: a bot's numbers (`/bots/`), the "
+        "workspace's WhatsApp settings, message templates synced from Meta, sending, and "
+        "Meta's webhooks.",
+    },
+    {
         "name": "whatsapp agents",
         "description": "WhatsApp agents on ElevenLabs: connect the key, sync and edit agents, and "
         "the secret of ElevenLabs' post-call webhook.",
     },
     {
         "name": "webhooks",
-        "description": "Where providers (Stripe, VAPI, Bolna, ElevenLabs) post their events. Each "
-        "is verified with the provider's signature or secret, stored once, and processed in the "
-        "background.",
+        "description": "Where providers (Stripe, VAPI, Bolna, ElevenLabs, Meta's WhatsApp) post "
+        "their events. Each is verified with the provider's signature or secret, stored once, "
+        "and processed in the background.",
     },
 ]
 

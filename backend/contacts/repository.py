@@ -239,12 +239,16 @@ async def page(
 async def record_inbound(
     conn: Connection, *, workspace_id: UUID, contact_id: UUID, channel: str, at: datetime
 ) -> None:
-    # A message delivered late never moves the time back.
+    # A message delivered late never moves the time back; a message written after the window
+    # was closed (Meta's 131047) opens it again.
     await conn.execute(
         "insert into public.contact_last_inbound (contact_id, channel, workspace_id,"
         " last_inbound_at) values (%s, %s, %s, %s) on conflict (contact_id, channel) do update"
         " set last_inbound_at = greatest(contact_last_inbound.last_inbound_at,"
-        " excluded.last_inbound_at)",
+        " excluded.last_inbound_at),"
+        " window_closed_at = case when excluded.last_inbound_at"
+        " > contact_last_inbound.window_closed_at then null"
+        " else contact_last_inbound.window_closed_at end",
         (contact_id, channel, workspace_id, at),
     )
 

@@ -5,6 +5,7 @@ in the same statement, so the chat path pays no extra round trip for it."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -90,16 +91,19 @@ async def open_contact_conversation(
     channel: str,
     channel_account: str | None,
     visitor_id: str,
+    phone: str | None = None,
+    customer_id: UUID | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """The bot's open (not closed) conversation with a contact on one of a channel's accounts
     (a WhatsApp number), started when there is none; and whether it was. Concurrent callers
-    get the same one: the open conversation's unique index decides."""
+    get the same one: the open conversation's unique index decides. `phone` (the contact's
+    digits, what the stats show and search) and `customer_id` are set on a new one."""
     cur = await conn.execute(
         events.recording(
             sql.SQL(
                 "insert into public.conversations (workspace_id, chatbot_id, visitor_id, channel,"
-                " contact_id, channel_account) values (%(ws)s, %(bot)s, %(visitor)s, %(channel)s,"
-                " %(contact)s, %(account)s)"
+                " contact_id, channel_account, phone, customer_id) values (%(ws)s, %(bot)s,"
+                " %(visitor)s, %(channel)s, %(contact)s, %(account)s, %(phone)s, %(customer)s)"
                 " on conflict (chatbot_id, contact_id, channel, coalesce(channel_account, ''))"
                 " where contact_id is not null and status <> 'closed' do nothing"
                 " returning id, workspace_id, chatbot_id, channel, customer_id"
@@ -116,6 +120,8 @@ async def open_contact_conversation(
             "channel": channel,
             "contact": contact_id,
             "account": channel_account,
+            "phone": phone,
+            "customer": customer_id,
         },
     )
     created = await cur.fetchone() is not None
@@ -304,6 +310,15 @@ async def advance_status(
     )
     row = await cur.fetchone()
     return bool(row and row["n"])
+
+
+async def latest_message_at(conn: Connection, conversation_id: UUID) -> datetime | None:
+    cur = await conn.execute(
+        "select max(created_at) as at from public.messages where conversation_id = %s",
+        (conversation_id,),
+    )
+    row = await cur.fetchone()
+    return row["at"] if row else None
 
 
 async def set_provider_message_id(

@@ -19,6 +19,7 @@ class Provider(StrEnum):
     ELEVENLABS = "elevenlabs"
     BOLNA = "bolna"
     STRIPE = "stripe"
+    WHATSAPP = "whatsapp"
 
 
 Handler = Callable[[Connection, InboundEvent], Awaitable[str | None]]

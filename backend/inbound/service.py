@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -86,6 +87,33 @@ async def _enqueue(conn: Connection, inbound_event_id: int, *, new: bool) -> boo
     return True
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One verified event of a provider's delivery, as `receive_many` stores it."""
+
+    provider: Provider
+    event_id: str
+    payload: Any
+    workspace_id: UUID | None = None
+    type: str | None = None
+
+
+async def _store(conn: Connection, delivery: Delivery) -> bool:
+    row = await repository.insert(
+        conn,
+        provider=delivery.provider,
+        event_id=delivery.event_id,
+        workspace_id=delivery.workspace_id,
+        type=delivery.type,
+        payload=delivery.payload,
+        job_lock_prefix=JOB_LOCK,
+    )
+    if row is None or row["processed"] or row["queued"]:
+        return False  # a repeat: done, or on its way
+    await _enqueue(conn, row["id"], new=row["new"])
+    return bool(row["new"])
+
+
 async def receive(
     db: Database,
     *,
@@ -98,20 +126,20 @@ async def receive(
     """Store a verified delivery once and queue its job, in one transaction; True when the
     event is new. Call it once the provider's rule holds (signature, token) and the delivery is
     known to be an event its handler acts on."""
-    async with db.system() as conn:
-        row = await repository.insert(
-            conn,
-            provider=provider,
-            event_id=event_id,
-            workspace_id=workspace_id,
-            type=type,
-            payload=payload,
-            job_lock_prefix=JOB_LOCK,
+    return (
+        await receive_many(
+            db, [Delivery(provider, event_id, payload, workspace_id=workspace_id, type=type)]
         )
-        if row is None or row["processed"] or row["queued"]:
-            return False  # a repeat: done, or on its way
-        await _enqueue(conn, row["id"], new=row["new"])
-        return bool(row["new"])
+        == 1
+    )
+
+
+async def receive_many(db: Database, deliveries: list[Delivery]) -> int:
+    """Store the events of one verified delivery (a provider batching several, possibly of
+    several workspaces) once each, with their jobs, all in one transaction: the delivery is
+    kept whole or not at all. How many were new."""
+    async with db.system() as conn:
+        return sum([await _store(conn, delivery) for delivery in deliveries])
 
 
 async def process(db: Database, inbound_event_id: int) -> None:

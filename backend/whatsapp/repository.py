@@ -62,6 +62,79 @@ async def bot_settings(conn: Connection, chatbot_id: UUID) -> dict[str, Any] | N
     return await cur.fetchone()
 
 
+# -- receiving (part C): the webhook's handshake, the inbox handler, statuses --------------------
+
+
+async def verify_token_known(conn: Connection, token_hash: str) -> bool:
+    """Whether some bot's webhook verify token has this hash (call it as the login role: the
+    handshake names no workspace)."""
+    cur = await conn.execute(
+        "select 1 from public.whatsapp_bots where verify_token_hash = %s limit 1", (token_hash,)
+    )
+    return await cur.fetchone() is not None
+
+
+async def receiving_number(
+    conn: Connection, workspace_id: UUID, phone_number_id: str
+) -> dict[str, Any] | None:
+    """The workspace's number a message came to: its bot and whether the bot's WhatsApp is on."""
+    cur = await conn.execute(
+        "select n.phone_number_id, n.chatbot_id, b.enabled from public.whatsapp_numbers n"
+        " join public.whatsapp_bots b on b.chatbot_id = n.chatbot_id"
+        " where n.phone_number_id = %s and n.workspace_id = %s",
+        (phone_number_id, workspace_id),
+    )
+    return await cur.fetchone()
+
+
+async def keywords(conn: Connection, workspace_id: UUID) -> dict[str, list[str]]:
+    """The workspace's own opt-out and opt-in words (none without a settings row)."""
+    cur = await conn.execute(
+        "select opt_out_words, opt_in_words from public.whatsapp_settings where workspace_id = %s",
+        (workspace_id,),
+    )
+    row = await cur.fetchone()
+    return {
+        "opt_out": list(row["opt_out_words"]) if row else [],
+        "opt_in": list(row["opt_in_words"]) if row else [],
+    }
+
+
+async def outbox_for_status(
+    conn: Connection, workspace_id: UUID, *, wamid: str, outbox_id: UUID | None
+) -> dict[str, Any] | None:
+    """The send a status is about: by Meta's id, else by ours (`biz_opaque_callback_data`),
+    which a send whose answer was lost has not recorded Meta's id for."""
+    cur = await conn.execute(
+        "select * from public.whatsapp_outbox where workspace_id = %(ws)s"
+        " and (wamid = %(wamid)s or id = %(id)s)"
+        " order by wamid is not distinct from %(wamid)s desc limit 1",
+        {"ws": workspace_id, "wamid": wamid, "id": outbox_id},
+    )
+    return await cur.fetchone()
+
+
+async def settle_outbox(conn: Connection, outbox_id: UUID, wamid: str) -> bool:
+    """A send Meta reports on that had not recorded its outcome: Meta's id noted, and the row
+    sent (a row still `sending` lost its answer; one back in `queued` went out all the same,
+    and must not go again). Part 0's id becomes its message's provider id. True when it
+    changed."""
+    cur = await conn.execute(
+        "with settled as (update public.whatsapp_outbox set wamid = coalesce(wamid, %(wamid)s),"
+        " status = case when status in ('queued', 'sending') then 'sent' else status end,"
+        " sent_at = case when status in ('queued', 'sending') then now() else sent_at end"
+        " where id = %(id)s and (wamid is null or status in ('queued', 'sending'))"
+        " returning message_id, part, wamid),"
+        " message as (update public.messages m set provider_message_id = s.wamid"
+        " from settled s where m.id = s.message_id and s.part = 0"
+        " and m.provider_message_id is null)"
+        " select count(*) as n from settled",
+        {"id": outbox_id, "wamid": wamid},
+    )
+    row = await cur.fetchone()
+    return bool(row and row["n"])
+
+
 # -- sending (part D): claiming an outbox row, the number's pace, the outcome, the history --------
 
 # A claimed row and the time its send may go: the row moves queued -> sending and the number's

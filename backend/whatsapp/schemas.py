@@ -10,6 +10,13 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field, field_validator, model_serializer
 
+# -- receiving (part C) ---------------------------------------------------------------------------
+
+
+class WebhookAck(BaseModel):
+    received: bool = True
+
+
 # -- sending (part D): the send API and the message history ---------------------------------------
 # Meta's limits (Cloud API reference): a request past one is refused here, naming the field,
 # before anything is stored or sent.

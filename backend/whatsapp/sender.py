@@ -373,7 +373,9 @@ async def send(
             contact_id=contact["id"],
             channel=window.CHANNEL,
             channel_account=number.phone_number_id,
-            visitor_id=f"wa:{recipient}",
+            visitor_id=recipient,  # as receiving names it: the WhatsApp id
+            phone=recipient,
+            customer_id=contact["customer_id"],
         )
         message_id = uuid4()
         await conversations.add_message(
@@ -407,7 +409,11 @@ async def send(
     return SendOutcome(
         message_id=message_id,
         wamid=delivery.wamid,
-        status="queued" if delivery.status in ("queued", "sending") else delivery.status,
+        status="sent"
+        if delivery.status == "sent"
+        else "failed"
+        if delivery.status == "failed"
+        else "queued",
         error_code=delivery.error_code,
         error_message=delivery.error_message,
         phone_number_id=number.phone_number_id,

@@ -7,8 +7,14 @@ from uuid import UUID
 
 import procrastinate
 
+from backend.inbound import registry
 from backend.tasks import ProviderRetry, app_context, task_app
-from backend.whatsapp import outbox, sender
+from backend.whatsapp import inbound, outbox, sender
+
+# -- receiving (part C): Meta's webhook events, applied by the inbox's job -------------------------
+
+registry.register(registry.Provider.WHATSAPP, inbound.handle_event)
+
 
 # -- sending (part D) -----------------------------------------------------------------------------
 

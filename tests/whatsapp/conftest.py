@@ -1,0 +1,34 @@
+"""Meta's Graph API (the fake) and the API pointed at it, for every WhatsApp test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from backend.context import AppContext
+from tests.conftest import app_with
+from tests.fakes.whatsapp import FakeGraph
+
+
+@pytest.fixture(scope="module")
+def graph_server() -> Iterator[FakeGraph]:
+    with FakeGraph() as fake:
+        yield fake
+
+
+@pytest.fixture
+def graph(graph_server: FakeGraph) -> FakeGraph:
+    """Meta's Graph API (fake), knowing nothing yet."""
+    graph_server.reset()
+    return graph_server
+
+
+@pytest.fixture
+async def whatsapp_api(
+    database_url: str, graph: FakeGraph
+) -> AsyncIterator[tuple[httpx.AsyncClient, AppContext]]:
+    """The API, with the Graph API at the fake."""
+    async with app_with(database_url, whatsapp_api_url=graph.url) as (client, context):
+        yield client, context
