@@ -4,19 +4,16 @@ HTTP, against the Graph API fake: what Meta receives, field by field, and what t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from uuid import UUID
 
 import httpx
 import pytest
 
-from backend.contacts import service as contacts
 from backend.context import AppContext
-from tests.conftest import app_with
-from tests.fakes.whatsapp import ACCESS_TOKEN, APP_SECRET, PHONE_NUMBER_ID, WA_ID, FakeGraph
-from tests.fixtures.factories import Admin, create_api_key, create_chatbot
+from tests.fakes.whatsapp import ACCESS_TOKEN, PHONE_NUMBER_ID, WA_ID
+from tests.fixtures.factories import Admin, create_api_key
 from tests.fixtures.whatsapp import connect_number
+from tests.whatsapp.sending import APP_SECRET, whatsapp_bot, wrote
 
 MARKETING_NUMBER_ID = "206540352242933"
 MARKETING_TOKEN = "EAAG" + "m" * 8 + "fake-marketing-token"
@@ -52,46 +49,13 @@ PRODUCT = {
 }
 
 
-@pytest.fixture(scope="module")
-def graph_server() -> Iterator[FakeGraph]:
-    with FakeGraph() as fake:
-        yield fake
+@pytest.fixture
+def api(whatsapp_api: tuple[httpx.AsyncClient, AppContext]) -> tuple[httpx.AsyncClient, AppContext]:
+    return whatsapp_api
 
 
 @pytest.fixture
-def graph(graph_server: FakeGraph) -> FakeGraph:
-    graph_server.reset()
-    graph_server.add_number(PHONE_NUMBER_ID, ACCESS_TOKEN)
-    graph_server.add_number(MARKETING_NUMBER_ID, MARKETING_TOKEN)
-    return graph_server
-
-
-@pytest.fixture
-async def api(
-    database_url: str, graph: FakeGraph
-) -> AsyncIterator[tuple[httpx.AsyncClient, AppContext]]:
-    async with app_with(database_url, whatsapp_api_url=graph.url) as (client, context):
-        yield client, context
-
-
-async def whatsapp_bot(
-    context: AppContext, client: httpx.AsyncClient, admin: Admin, **number: Any
-) -> str:
-    bot = await create_chatbot(client, admin)
-    await connect_number(
-        context,
-        workspace_id=admin.workspace_id,
-        chatbot_id=bot["id"],
-        phone_number_id=number.pop("phone_number_id", PHONE_NUMBER_ID),
-        access_token=number.pop("access_token", ACCESS_TOKEN),
-        app_secret=APP_SECRET,
-        **number,
-    )
-    return str(bot["id"])
-
-
-@pytest.fixture
-async def chicx(api, admin) -> dict[str, Any]:
+async def chicx(api, admin, graph) -> dict[str, Any]:
     """The workspace `chicx` (in India), its WhatsApp bot, and a key that sends notifications."""
     client, context = api
     response = await client.patch(
@@ -99,7 +63,7 @@ async def chicx(api, admin) -> dict[str, Any]:
     )
     assert response.status_code == 200, response.text
     await set_country(client, admin, "IN")
-    bot_id = await whatsapp_bot(context, client, admin)
+    bot_id = await whatsapp_bot(client, context, admin, graph)
     key = await create_api_key(client, admin, ["notifications:send"])
     return {"key": key["key"], "bot_id": bot_id, "admin": admin}
 
@@ -118,24 +82,13 @@ async def post(
 
 
 async def opt_out(
-    context: AppContext, workspace_id: str, phone: str, *, agreed_before: bool = True
+    client: httpx.AsyncClient, context: AppContext, phone: str, *, agreed_before: bool = True
 ) -> None:
-    """The contact withdraws marketing consent (as an inbound STOP does), having agreed to it
-    before or never been asked."""
-    async with context.db.for_workspace(UUID(workspace_id), "test") as conn:
-        contact, _ = await contacts.find_or_create_by_phone(
-            conn=conn,
-            workspace_id=UUID(workspace_id),
-            phone=phone,
-            marketing_opt_in=agreed_before,
-        )
-        await contacts.set_consent(
-            conn=conn,
-            workspace_id=UUID(workspace_id),
-            contact_id=contact["id"],
-            opted_in=False,
-            source="STOP",
-        )
+    """The contact writes STOP to the bot on WhatsApp, having agreed to marketing before
+    (START) or never been asked."""
+    if agreed_before:
+        await wrote(client, context, phone, text="START")
+    await wrote(client, context, phone, text="STOP")
 
 
 async def name_notification_bot(context: AppContext, workspace_id: str, bot_id: str) -> None:
@@ -361,6 +314,7 @@ async def test_invalid_bodies_are_400_naming_the_field_and_send_nothing(
 
 async def test_cart_reminder_template_goes_from_the_marketing_number(api, chicx, graph):
     client, context = api
+    graph.add_number(MARKETING_NUMBER_ID, MARKETING_TOKEN)
     await connect_number(
         context,
         workspace_id=chicx["admin"].workspace_id,
@@ -492,9 +446,7 @@ async def test_the_workspaces_template_names_and_language_are_used(api, chicx, g
 @pytest.mark.parametrize("agreed_before", [True, False])
 async def test_marketing_is_never_sent_to_a_contact_who_opted_out(api, chicx, graph, agreed_before):
     client, context = api
-    await opt_out(
-        context, chicx["admin"].workspace_id, "+919876543210", agreed_before=agreed_before
-    )
+    await opt_out(client, context, "+919876543210", agreed_before=agreed_before)
     response = await post(client, chicx["key"], "cart-reminder", CART)
     assert response.status_code == 200, response.text
     answer = response.json()
@@ -516,7 +468,7 @@ async def test_marketing_is_never_sent_to_a_contact_who_opted_out(api, chicx, gr
 async def test_new_product_totals_count_each_phone_once_and_the_failures(api, chicx, graph):
     client, context = api
     graph.fail_number("919123456789", 131026)
-    await opt_out(context, chicx["admin"].workspace_id, "+919555555555")
+    await opt_out(client, context, "+919555555555")
     phones = [*PRODUCT["phones"], "+91 98765 43210", "9000000001"]  # one given twice
     response = await post(client, chicx["key"], "new-product", {**PRODUCT, "phones": phones})
     assert response.status_code == 200, response.text
@@ -558,11 +510,12 @@ async def test_new_product_totals_count_each_phone_once_and_the_failures(api, ch
 async def test_two_whatsapp_bots_are_409_until_the_settings_name_one(api, chicx, graph):
     client, context = api
     second = await whatsapp_bot(
-        context,
         client,
+        context,
         chicx["admin"],
+        graph,
         phone_number_id=MARKETING_NUMBER_ID,
-        access_token=MARKETING_TOKEN,
+        token=MARKETING_TOKEN,
     )
     otp = {"phone": "9876543210", "otp": "1234"}
     response = await post(client, chicx["key"], "send-otp", otp)
