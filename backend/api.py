@@ -26,6 +26,7 @@ from backend.stats.router import router as stats_router
 from backend.voice.bolna.router import router as bolna_router
 from backend.voice.elevenlabs.router import router as elevenlabs_router
 from backend.voice.vapi.router import router as vapi_router
+from backend.whatsapp.router_bots import router as whatsapp_bots_router
 from backend.whatsapp.router_notifications import router as whatsapp_notifications_router
 from backend.whatsapp.router_send import router as whatsapp_send_router
 from backend.whatsapp.router_webhook import router as whatsapp_webhook_router
@@ -65,6 +66,8 @@ def build_router(*, local_auth: bool) -> APIRouter:
     router.include_router(widget_static_router)
     router.include_router(vapi_router)
     router.include_router(bolna_router)
+    # Before ElevenLabs: its `/api/whatsapp/{agent_id}` would match `/api/whatsapp/settings`.
+    router.include_router(whatsapp_bots_router)
     router.include_router(elevenlabs_router)
     router.include_router(whatsapp_webhook_router)
     router.include_router(whatsapp_send_router)

@@ -10,7 +10,8 @@ sent the message and what they may see; the engine answers it:
 4. otherwise hold the call's cost against the budget *before* spending anything
    (`billing.metering`), then call the model with the workspace's key, the knowledge and recent
    history, running its tool calls;
-5. store both messages, the usage and its cost, and the cache entry, in one transaction.
+5. store both messages (only the answer, when the channel stored the question), the usage and
+   its cost, and the cache entry, in one transaction.
 
 No database transaction stays open while a provider works: the engine reads in one short
 transaction, calls out, and writes in another. Answers are produced as a stream of events
@@ -46,7 +47,7 @@ from backend.config import Settings
 from backend.conversations import repository as conversations
 from backend.conversations.channel import ANY_ORDER, Channel, Opened, OrderOwner
 from backend.db import Connection, Database, set_claims, workspace_claims
-from backend.errors import VoxtroError
+from backend.errors import ProviderUnavailable, VoxtroError
 from backend.integrations.commerce.client import CommerceClient
 from backend.integrations.openai.client import Completion, InvalidKey, OpenAIError, OpenAIGateway
 from backend.kit.crypto import SecretBox
@@ -86,6 +87,13 @@ class ChatInput:
     preview: bool = False
     # False for work that only fills the cache: usage is metered, no conversation is kept.
     record_conversation: bool = True
+    # The question as the channel stored it already (WhatsApp stores what comes in before it is
+    # answered): it is not stored again, and the answer replies to it (once: `reply_to` is
+    # unique). The channel's history is then what came before it.
+    message_id: UUID | None = None
+    # A model outage is answered with the fallback message when someone is waiting for the
+    # answer; a channel that answers from a job raises `ProviderUnavailable` instead, and retries.
+    fallback_on_outage: bool = True
 
 
 @dataclass
@@ -536,6 +544,10 @@ class ChatEngine:
             ) from exc
         except OpenAIError as exc:
             log.warning("model_call_failed", chatbot_id=str(bot["id"]), error=str(exc))
+            if not turn.inp.fallback_on_outage:
+                with anyio.CancelScope(shield=True):
+                    await self._unanswered(turn)
+                raise ProviderUnavailable(f"The model could not be reached: {exc}") from exc
             fallback = bot["fallback_message"] or _NO_ANSWER
             yield await self._finish(turn, fallback, "fallback", usage=Usage())
             return
@@ -560,11 +572,15 @@ class ChatEngine:
         and the one cut off estimated from its prompt and what it had written."""
         if partial:
             turn.meter.cut_off(turn.bot["model"], messages, partial)
+        await self._unanswered(turn)
+        log.info("answer_abandoned", chatbot_id=str(turn.bot["id"]), cost=str(turn.meter.spent))
+
+    async def _unanswered(self, turn: _Turn) -> None:
+        """Settle a turn that stores no answer: the calls it made are paid for."""
         conversation = None if turn.is_new else turn.conversation_id  # a new one was never stored
         async with self.db.for_workspace(turn.workspace_id, turn.principal) as conn:
             await turn.meter.record(conn, conversation_id=conversation)
             await turn.meter.settle(conn)
-        log.info("answer_abandoned", chatbot_id=str(turn.bot["id"]), cost=str(turn.meter.spent))
 
     def _toolbox(
         self, bot: dict[str, Any], actions: list[dict[str, Any]], *, order_owner: OrderOwner
@@ -702,35 +718,41 @@ class ChatEngine:
             await turn.meter.record(conn, conversation_id=None)
             return
         await inp.channel.keep(
-            conn, turn.opened, workspace_id=turn.workspace_id, chatbot_id=bot["id"]
+            conn,
+            turn.opened,
+            workspace_id=turn.workspace_id,
+            chatbot_id=bot["id"],
+            answer=result,
         )
         common = {
             "workspace_id": turn.workspace_id,
             "conversation_id": turn.conversation_id,
             "channel": inp.channel.name,
         }
-        await conversations.add_messages(
-            conn,
-            [
-                {**common, "role": "user", "content": inp.message},
-                {
-                    **common,
-                    "id": result.message_id,
-                    "role": "assistant",
-                    "content": result.message,
-                    "source": result.source,
-                    "cached_response": result.source == "cache",
-                    "model": result.model,
-                    "prompt_tokens": result.usage.prompt_tokens,
-                    "completion_tokens": result.usage.completion_tokens,
-                    "cached_tokens": result.usage.cached_tokens,
-                    "cost": result.usage.cost,
-                    "latency_ms": round((time.perf_counter() - turn.started) * 1000),
-                    "actions": result.actions,
-                    "citations": result.citations,
-                },
-            ],
-        )
+        answer = {
+            **common,
+            "id": result.message_id,
+            "role": "assistant",
+            "content": result.message,
+            "source": result.source,
+            "cached_response": result.source == "cache",
+            "model": result.model,
+            "prompt_tokens": result.usage.prompt_tokens,
+            "completion_tokens": result.usage.completion_tokens,
+            "cached_tokens": result.usage.cached_tokens,
+            "cost": result.usage.cost,
+            "latency_ms": round((time.perf_counter() - turn.started) * 1000),
+            "actions": result.actions,
+            "citations": result.citations,
+        }
+        if turn.opened.answer_status is not None:
+            answer["status"] = turn.opened.answer_status
+        if inp.message_id is not None:
+            answer["reply_to"] = inp.message_id
+            added = [answer]
+        else:
+            added = [{**common, "role": "user", "content": inp.message}, answer]
+        await conversations.add_messages(conn, added)
         await turn.meter.record(
             conn, conversation_id=turn.conversation_id, message_id=result.message_id
         )
@@ -747,7 +769,7 @@ class ChatEngine:
         await conversations.touch_conversation(
             conn,
             turn.conversation_id,
-            added=2,
+            added=len(added),
             escalate=escalate,
             # The dashboard's "orders tracked": each order look-up the bot made for someone.
             order_lookups=sum(

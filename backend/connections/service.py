@@ -110,33 +110,69 @@ async def save(
     """Check the credentials with the provider, then store them, valid as of now. A refusal
     (`KeyRefused`, 400) or an outage (502) saves nothing."""
     subject.require_admin("manage provider keys")
-    validator = VALIDATORS[provider]
     settings = dict(settings or {})
+    checked = await check(context, provider, secrets, settings)
+    async with context.db.as_claims(subject.principal.claims) as conn:
+        return await store(
+            conn,
+            context.secrets,
+            subject,
+            provider,
+            secrets,
+            checked,
+            settings=settings,
+            account=account,
+            webhook=webhook,
+            renew_webhook=renew_webhook,
+        )
+
+
+async def check(
+    context: AppContext, provider: Provider, secrets: dict[str, str], settings: dict[str, Any]
+) -> Checked:
+    """The provider's word on the credentials (`save`'s first half, for a caller that checks
+    several before storing them all in one transaction): `KeyRefused` or 502 otherwise."""
+    validator = VALIDATORS[provider]
     try:
-        checked = await validator.check(context, secrets, settings)
+        return await validator.check(context, secrets, settings)
     except ProviderUnavailable as exc:
         if not validator.unchecked:
             raise
         raise ProviderUnavailable(
             f"{exc.message}{validator.unchecked}, so it was not saved."
         ) from exc
-    box = context.secrets
-    async with context.db.as_claims(subject.principal.claims) as conn:
-        row = await repository.save(
-            conn,
-            subject.workspace_id,
-            provider,
-            account=account,
-            secrets={name: box.encrypt(value) for name, value in secrets.items()},
-            key_last4=secrets[validator.main][-4:],
-            settings={**settings, **checked.settings},
-            webhook_hash=webhook.hash if webhook else None,
-            webhook_secrets={n: box.encrypt(v) for n, v in webhook.secrets.items()}
-            if webhook
-            else None,
-            webhook_settings=webhook.settings if webhook else None,
-            renew_webhook=renew_webhook,
-        )
+
+
+async def store(
+    conn: Connection,
+    box: SecretBox,
+    subject: AuthSubject[User],
+    provider: Provider,
+    secrets: dict[str, str],
+    checked: Checked,
+    *,
+    settings: dict[str, Any] | None = None,
+    account: str = "",
+    webhook: Webhook | None = None,
+    renew_webhook: bool = False,
+) -> Saved:
+    """Store credentials `check` accepted, in the caller's transaction (`save`'s second half)."""
+    subject.require_admin("manage provider keys")
+    row = await repository.save(
+        conn,
+        subject.workspace_id,
+        provider,
+        account=account,
+        secrets={name: box.encrypt(value) for name, value in secrets.items()},
+        key_last4=secrets[VALIDATORS[provider].main][-4:],
+        settings={**(settings or {}), **checked.settings},
+        webhook_hash=webhook.hash if webhook else None,
+        webhook_secrets={n: box.encrypt(v) for n, v in webhook.secrets.items()}
+        if webhook
+        else None,
+        webhook_settings=webhook.settings if webhook else None,
+        renew_webhook=renew_webhook,
+    )
     issued = webhook is not None and row["webhook_hash"] == webhook.hash
     return Saved(status=to_status(row), checked=checked, webhook_issued=issued)
 

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from backend.connections.schemas import Provider
-from backend.errors import ProviderUnavailable, ValidationFailed
+from backend.errors import ProviderUnavailable, ValidationFailed, VoxtroError
 from backend.integrations.bolna import client as bolna
 from backend.integrations.elevenlabs import client as elevenlabs
 from backend.integrations.openai.client import InvalidKey as OpenAIInvalidKey
 from backend.integrations.openai.client import OpenAIError
 from backend.integrations.vapi import client as vapi
+from backend.integrations.whatsapp.client import GraphClient, GraphError, WhatsAppUnavailable
 from backend.kit.safe_http import require_fetchable
 
 if TYPE_CHECKING:  # the context builds the engine, which reads connections
@@ -240,7 +241,88 @@ class BolnaKey:
             ) from exc
 
 
+def _meta(value: Any, limit: int) -> str | None:
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+class WhatsAppNumber:
+    """A WhatsApp business phone number and the access token that sends from it: Meta is asked
+    for the number with that token. Settings: `phone_number_id`, and `business_account_id` when
+    one is to be checked too (its templates are listed with the same token). Errors name the
+    fields `access_token`, `phone_number_id` and `business_account_id`; a caller with other
+    names for them (the bot's primary and marketing numbers) renames them."""
+
+    provider = Provider.WHATSAPP
+    main = "access_token"
+    unchecked = ""
+
+    async def check(
+        self, context: AppContext, secrets: Mapping[str, str], settings: Mapping[str, Any]
+    ) -> Checked:
+        phone_number_id = settings["phone_number_id"]
+        business_account_id = settings.get("business_account_id")
+        graph = GraphClient(
+            secrets["access_token"],
+            base_url=context.settings.whatsapp_api_url,
+            version=context.settings.whatsapp_api_version,
+        )
+        async with graph:
+            try:
+                number = await graph.phone_number(phone_number_id)
+            except GraphError as exc:
+                raise self._refused(
+                    exc, "phone_number_id", "not a phone number of this token's business"
+                ) from exc
+            except WhatsAppUnavailable as exc:
+                raise ProviderUnavailable(exc.message) from exc
+            if business_account_id:
+                try:
+                    await graph.templates(business_account_id)
+                except GraphError as exc:
+                    # The token sends from the number: a refusal here is the account's.
+                    raise self._refused(
+                        exc,
+                        "business_account_id",
+                        "not a WhatsApp Business Account this token may read",
+                        token_field="business_account_id",
+                    ) from exc
+                except WhatsAppUnavailable as exc:
+                    raise ProviderUnavailable(exc.message) from exc
+        throughput = number.get("throughput")
+        level = throughput.get("level") if isinstance(throughput, dict) else None
+        return Checked(
+            settings={
+                "phone_number_id": phone_number_id,
+                "display_phone_number": _meta(number.get("display_phone_number"), 40),
+                "verified_name": _meta(number.get("verified_name"), 200),
+                "quality_rating": _meta(number.get("quality_rating"), 20),
+                "throughput": _meta(level, 40),
+            }
+        )
+
+    @staticmethod
+    def _refused(
+        exc: GraphError, field: str, meaning: str, *, token_field: str = "access_token"
+    ) -> VoxtroError:
+        """Meta's refusal as ours: the token's (expired, revoked, no permission), the id's
+        (unknown, another business's), or Meta's own trouble (502: nothing said of either)."""
+        if exc.retryable or exc.code is None:
+            return ProviderUnavailable(
+                f"The WhatsApp Cloud API could not check it: {exc.describe()}"
+            )
+        if exc.token_refused:
+            return KeyRefused(
+                f"WhatsApp refused this access token: {exc.describe()}",
+                errors=[{"field": token_field, "message": f"refused by Meta: {exc.title}"}],
+            )
+        return KeyRefused(
+            f"WhatsApp does not know this id for this token: {exc.describe()}",
+            errors=[{"field": field, "message": f"{meaning} ({exc.title})"}],
+        )
+
+
 VAPI = VapiKeys()
 VALIDATORS: dict[Provider, Validator] = {
-    v.provider: v for v in (OpenAIKey(), CommerceAPI(), VAPI, ElevenLabsKey(), BolnaKey())
+    v.provider: v
+    for v in (OpenAIKey(), CommerceAPI(), VAPI, ElevenLabsKey(), BolnaKey(), WhatsAppNumber())
 }

@@ -18,7 +18,7 @@ from uuid import UUID
 from backend.db import Connection
 
 if TYPE_CHECKING:
-    from backend.chat.engine import Done, Token
+    from backend.chat.engine import ChatResult, Done, Token
 
 # Whose orders the sender may ask about: any (a workspace's own server, through its API key),
 # those placed with this phone (the national digits of a known customer's), or none.
@@ -44,6 +44,9 @@ class Opened:
     is_new: bool  # stored only with the first answer (`Channel.keep`)
     history: list[dict[str, str]] = field(default_factory=list)
     sender: Sender = Sender()
+    # The delivery status the answer is stored with: None for the web's (delivered as it is
+    # stored); `queued` for a channel that sends it afterwards (WhatsApp).
+    answer_status: str | None = None
 
 
 class Channel(Protocol):
@@ -58,15 +61,23 @@ class Channel(Protocol):
         ...
 
     async def open(self, conn: Connection, chatbot_id: UUID, *, history: int) -> Opened:
-        """The message's conversation (with its last `history` messages) and sender, under the
-        bot's workspace's claims; a conversation that is not the sender's is a 404."""
+        """The message's conversation (with its last `history` messages: for a question the
+        channel stored, those before it) and sender, under the bot's workspace's claims; a
+        conversation that is not the sender's is a 404."""
         ...
 
     async def keep(
-        self, conn: Connection, opened: Opened, *, workspace_id: UUID, chatbot_id: UUID
+        self,
+        conn: Connection,
+        opened: Opened,
+        *,
+        workspace_id: UUID,
+        chatbot_id: UUID,
+        answer: ChatResult,
     ) -> None:
         """Store what the channel knows of the conversation (a new one, a sender who has just
-        identified), in the transaction that stores the answer."""
+        identified), and whatever sending the answer needs (WhatsApp's outbox), in the
+        transaction that stores the answer: an answer stored is an answer on its way."""
         ...
 
     async def deliver(self, answer: AsyncGenerator[Token | Done, None]) -> Any:

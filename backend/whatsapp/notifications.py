@@ -40,6 +40,7 @@ from backend.db import Connection
 from backend.errors import Conflict, RateLimited, ValidationFailed, VoxtroError
 from backend.kit.phones import valid_e164
 from backend.whatsapp import numbers, repository, sender
+from backend.whatsapp import settings as whatsapp_settings
 from backend.whatsapp.schemas import (
     BroadcastFailure,
     CartReminderSend,
@@ -60,13 +61,6 @@ OTP_WINDOW_SECONDS = 3600
 BROADCAST_CONCURRENCY = 8
 # The body variable {{1}} of the cart reminder ("Hi {{1}}!") when the shop gives no name.
 NO_NAME = "there"
-DEFAULT_TEMPLATES = {
-    "otp": "otp",
-    "cart_reminder": "cart_reminder",
-    "order_update": "order_update",
-    "new_product": "new_product",
-}
-DEFAULT_LANGUAGE = "en"
 
 
 class NoNotificationBot(Conflict):
@@ -109,9 +103,9 @@ async def _plan(
 ) -> Plan:
     workspace_id = subject.workspace_id
     async with context.db.for_workspace(workspace_id, _principal(subject)) as conn:
-        settings = await repository.notification_settings(conn, workspace_id) or {}
+        settings = await whatsapp_settings.load(conn, workspace_id)
         bots = await repository.notification_bots(conn, workspace_id)
-        named = settings.get("notification_chatbot_id")
+        named = settings.notification_chatbot_id
         if len(bots) == 1:
             chatbot_id = bots[0]
         elif named in bots:
@@ -124,13 +118,19 @@ async def _plan(
         else:
             raise NoNotificationBot(
                 f"This workspace has {len(bots)} WhatsApp bots: name the one that sends"
-                " notifications (notification_chatbot_id in the WhatsApp settings)"
+                " notifications (notification_chatbot_id in PUT /api/whatsapp/settings)"
             )
         if await numbers.for_bot(conn, context.secrets, chatbot_id, marketing=marketing) is None:
             raise NoNotificationBot("The notification bot's WhatsApp number is not connected")
-        template = settings.get(f"{kind}_template") or DEFAULT_TEMPLATES[kind]
-        language = settings.get("template_language") or DEFAULT_LANGUAGE
-        definition = await repository.synced_template(conn, workspace_id, template, language)
+        template: str = getattr(settings, f"{kind}_template")
+        language = settings.template_language
+        bot = await repository.bot_settings(conn, chatbot_id)
+        account = bot["business_account_id"] if bot else None
+        definition = (
+            await repository.template(conn, workspace_id, account, template, language)
+            if account
+            else None
+        )
         region = await business.default_region(conn, workspace_id)
     return Plan(chatbot_id, template, language, _url_base(definition), region)
 

@@ -8,6 +8,8 @@ import json
 from typing import Any
 from uuid import UUID
 
+from psycopg import sql
+
 from backend.db import Connection
 
 # -- numbers: the routing of Meta's webhooks ------------------------------------------------------
@@ -58,6 +60,212 @@ async def insert_outbox(conn: Connection, rows: list[dict[str, Any]]) -> list[UU
 async def bot_settings(conn: Connection, chatbot_id: UUID) -> dict[str, Any] | None:
     cur = await conn.execute(
         "select * from public.whatsapp_bots where chatbot_id = %s", (chatbot_id,)
+    )
+    return await cur.fetchone()
+
+
+# -- bots and numbers (part B) --------------------------------------------------------------------
+
+
+async def number_owners(conn: Connection, phone_number_ids: list[str]) -> dict[str, UUID]:
+    """The bot each of these numbers belongs to, whoever's it is (call as the login role: a
+    number belongs to one bot on the whole platform)."""
+    cur = await conn.execute(
+        "select phone_number_id, chatbot_id from public.whatsapp_numbers"
+        " where phone_number_id = any(%s)",
+        (phone_number_ids,),
+    )
+    return {row["phone_number_id"]: row["chatbot_id"] for row in await cur.fetchall()}
+
+
+async def bots_settings(conn: Connection, chatbot_ids: list[UUID]) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "select * from public.whatsapp_bots where chatbot_id = any(%s)", (chatbot_ids,)
+    )
+    return list(await cur.fetchall())
+
+
+async def numbers_with_connections(
+    conn: Connection, chatbot_ids: list[UUID]
+) -> list[dict[str, Any]]:
+    """These bots' numbers with what may be shown of their connections: the token's last four,
+    the status, and the names of the secrets stored (never their values)."""
+    cur = await conn.execute(
+        "select n.*, c.key_last4, c.status as connection_status,"
+        " array(select jsonb_object_keys(coalesce(c.secrets, '{}'))) as secret_names"
+        " from public.whatsapp_numbers n"
+        " left join public.connections c on c.workspace_id = n.workspace_id"
+        "   and c.provider = 'whatsapp' and c.account = n.phone_number_id"
+        " where n.chatbot_id = any(%s) order by n.role desc",
+        (chatbot_ids,),
+    )
+    return list(await cur.fetchall())
+
+
+async def save_bot_settings(
+    conn: Connection,
+    *,
+    chatbot_id: UUID,
+    workspace_id: UUID,
+    enabled: bool,
+    business_account_id: str | None,
+    verify_token_hash: str | None,
+) -> None:
+    await conn.execute(
+        "insert into public.whatsapp_bots"
+        " (chatbot_id, workspace_id, enabled, business_account_id, verify_token_hash)"
+        " values (%s, %s, %s, %s, %s) on conflict (chatbot_id) do update set"
+        " enabled = excluded.enabled, business_account_id = excluded.business_account_id,"
+        " verify_token_hash = excluded.verify_token_hash",
+        (chatbot_id, workspace_id, enabled, business_account_id, verify_token_hash),
+    )
+
+
+async def delete_numbers(conn: Connection, chatbot_id: UUID, phone_number_ids: list[str]) -> None:
+    """(Migration 31's trigger deletes each number's connection with it.)"""
+    await conn.execute(
+        "delete from public.whatsapp_numbers where chatbot_id = %s and phone_number_id = any(%s)",
+        (chatbot_id, phone_number_ids),
+    )
+
+
+async def save_number(
+    conn: Connection,
+    *,
+    phone_number_id: str,
+    workspace_id: UUID,
+    chatbot_id: UUID,
+    role: str,
+    display_phone_number: str | None,
+    verified_name: str | None,
+    quality_rating: str | None,
+    messages_per_second: int,
+) -> None:
+    """Add a bot's number, or refresh what Meta says of it. Another bot's number is a unique
+    violation (the primary key), whoever's bot it is."""
+    cur = await conn.execute(
+        "update public.whatsapp_numbers set display_phone_number = %s, verified_name = %s,"
+        " quality_rating = %s where phone_number_id = %s and chatbot_id = %s and role = %s",
+        (display_phone_number, verified_name, quality_rating, phone_number_id, chatbot_id, role),
+    )
+    if cur.rowcount:
+        return
+    await conn.execute(
+        "insert into public.whatsapp_numbers (phone_number_id, workspace_id, chatbot_id, role,"
+        " display_phone_number, verified_name, quality_rating, messages_per_second)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            phone_number_id,
+            workspace_id,
+            chatbot_id,
+            role,
+            display_phone_number,
+            verified_name,
+            quality_rating,
+            messages_per_second,
+        ),
+    )
+
+
+async def enabled_bot(conn: Connection, workspace_id: UUID, chatbot_id: UUID) -> bool:
+    """Whether the chatbot is one of the workspace's, with WhatsApp switched on."""
+    cur = await conn.execute(
+        "select 1 from public.whatsapp_bots where workspace_id = %s and chatbot_id = %s"
+        " and enabled",
+        (workspace_id, chatbot_id),
+    )
+    return await cur.fetchone() is not None
+
+
+# -- workspace settings (part B) ------------------------------------------------------------------
+
+
+async def workspace_settings(conn: Connection, workspace_id: UUID) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "select * from public.whatsapp_settings where workspace_id = %s", (workspace_id,)
+    )
+    return await cur.fetchone()
+
+
+async def save_workspace_settings(
+    conn: Connection, workspace_id: UUID, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Insert the workspace's row (the defaults for what `changes` leaves out) or change it."""
+    values = {"workspace_id": workspace_id, **changes}
+    cur = await conn.execute(
+        sql.SQL(
+            "insert into public.whatsapp_settings as s ({}) values ({})"
+            " on conflict (workspace_id) do update set {} returning *"
+        ).format(
+            sql.SQL(", ").join(sql.Identifier(k) for k in values),
+            sql.SQL(", ").join(sql.Placeholder(k) for k in values),
+            sql.SQL(", ").join(
+                sql.SQL("{} = excluded.{}").format(sql.Identifier(k), sql.Identifier(k))
+                for k in values
+            ),
+        ),
+        values,
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+# -- templates (part B) ---------------------------------------------------------------------------
+
+
+async def save_templates(
+    conn: Connection, workspace_id: UUID, business_account_id: str, templates: list[dict[str, Any]]
+) -> int:
+    """Upsert the account's templates as Meta listed them and delete the ones it no longer
+    lists, in two statements; how many were deleted."""
+    await conn.execute(
+        "insert into public.whatsapp_templates as t (workspace_id, business_account_id, name,"
+        " language, template_id, category, status, parameter_format, components, synced_at)"
+        " select %(ws)s, %(waba)s, r.name, r.language, r.template_id, r.category, r.status,"
+        "  r.parameter_format, r.components, now()"
+        " from jsonb_to_recordset(%(rows)s::jsonb) as r(name text, language text,"
+        "  template_id text, category text, status text, parameter_format text, components jsonb)"
+        " on conflict (workspace_id, business_account_id, name, language) do update set"
+        " template_id = excluded.template_id, category = excluded.category,"
+        " status = excluded.status, parameter_format = excluded.parameter_format,"
+        " components = excluded.components, synced_at = excluded.synced_at",
+        {"ws": workspace_id, "waba": business_account_id, "rows": json.dumps(templates)},
+    )
+    cur = await conn.execute(
+        "delete from public.whatsapp_templates t where workspace_id = %(ws)s"
+        " and business_account_id = %(waba)s and not exists (select 1"
+        "  from jsonb_to_recordset(%(rows)s::jsonb) as r(name text, language text)"
+        "  where r.name = t.name and r.language = t.language)",
+        {"ws": workspace_id, "waba": business_account_id, "rows": json.dumps(templates)},
+    )
+    return cur.rowcount
+
+
+async def list_templates(
+    conn: Connection,
+    workspace_id: UUID,
+    business_account_id: str,
+    *,
+    status: str | None = None,
+    name: str | None = None,
+) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "select * from public.whatsapp_templates where workspace_id = %s"
+        " and business_account_id = %s and (%s::text is null or status = upper(%s))"
+        " and (%s::text is null or name = %s) order by name, language",
+        (workspace_id, business_account_id, status, status, name, name),
+    )
+    return list(await cur.fetchall())
+
+
+async def template(
+    conn: Connection, workspace_id: UUID, business_account_id: str, name: str, language: str
+) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "select * from public.whatsapp_templates where workspace_id = %s"
+        " and business_account_id = %s and name = %s and language = %s",
+        (workspace_id, business_account_id, name, language),
     )
     return await cur.fetchone()
 
@@ -288,15 +496,65 @@ async def message_contact(conn: Connection, message_id: UUID) -> UUID | None:
     return row["contact_id"] if row else None
 
 
-# -- commerce notifications (part E) --------------------------------------------------------------
+# -- answering (part F) ---------------------------------------------------------------------------
 
 
-async def notification_settings(conn: Connection, workspace_id: UUID) -> dict[str, Any] | None:
-    """The workspace's `whatsapp_settings` row; None: the defaults."""
+async def question(conn: Connection, message_id: UUID) -> dict[str, Any] | None:
+    """An inbound WhatsApp message with what its answer job decides on: its conversation's bot,
+    status, contact and number, whether the bot's WhatsApp is on, and whether it was answered
+    (call it as the login role: a job names no workspace)."""
     cur = await conn.execute(
-        "select * from public.whatsapp_settings where workspace_id = %s", (workspace_id,)
+        "select m.id, m.workspace_id, m.conversation_id, m.role, m.kind, m.content, m.details,"
+        " c.chatbot_id, c.status as conversation_status, c.contact_id, c.channel_account,"
+        " c.visitor_id as wa_id, p.phone, coalesce(b.enabled, false) as enabled,"
+        " exists (select 1 from public.messages a where a.reply_to = m.id) as answered"
+        " from public.messages m"
+        " join public.conversations c on c.id = m.conversation_id"
+        " left join public.contacts p on p.id = c.contact_id"
+        " left join public.whatsapp_bots b on b.chatbot_id = c.chatbot_id"
+        " where m.id = %s and m.channel = 'whatsapp'",
+        (message_id,),
     )
     return await cur.fetchone()
+
+
+async def history_before(conn: Connection, message_id: UUID, *, limit: int) -> list[dict[str, Any]]:
+    """The last `limit` messages of a question's conversation before it, oldest first, as the
+    model reads them. Meta dates a message when it was written (to the second), we date an
+    answer when it was stored: so an answer counts where its question is, and of the messages
+    dated with the question only those answered already came before it (a contact's messages
+    are answered in order). Messages that came in later are left out."""
+    cur = await conn.execute(
+        """
+        with q as (select id, conversation_id, created_at from public.messages where id = %s),
+        turns as (
+          select m.role, m.content, m.created_at, m.id,
+                 coalesce(r.created_at, m.created_at) as turn_at,
+                 coalesce(a.created_at, case when m.reply_to is not null then m.created_at end)
+                   as answered_at,
+                 m.reply_to is not null as is_answer
+          from q join public.messages m on m.conversation_id = q.conversation_id
+          left join public.messages r on r.id = m.reply_to
+          left join public.messages a on a.reply_to = m.id
+          where m.id <> q.id and m.role <> 'system'
+        ),
+        before as (
+          select t.* from turns t, q
+          where t.turn_at < q.created_at or (t.turn_at = q.created_at and t.answered_at is not null)
+          order by turn_at desc, answered_at desc nulls last, is_answer desc, created_at desc,
+                   id desc
+          limit %s
+        )
+        select case when role = 'agent' then 'assistant' else role end as role, content
+        from before
+        order by turn_at, answered_at nulls first, is_answer, created_at, id
+        """,
+        (message_id, limit),
+    )
+    return list(await cur.fetchall())
+
+
+# -- commerce notifications (part E) --------------------------------------------------------------
 
 
 async def notification_bots(conn: Connection, workspace_id: UUID) -> list[UUID]:
@@ -309,19 +567,6 @@ async def notification_bots(conn: Connection, workspace_id: UUID) -> list[UUID]:
         (workspace_id,),
     )
     return [row["chatbot_id"] for row in await cur.fetchall()]
-
-
-async def synced_template(
-    conn: Connection, workspace_id: UUID, name: str, language: str
-) -> dict[str, Any] | None:
-    """A template's definition as Meta last listed it, if it was synced."""
-    cur = await conn.execute(
-        "select * from public.whatsapp_templates"
-        " where workspace_id = %s and name = %s and language = %s"
-        " order by synced_at desc limit 1",
-        (workspace_id, name, language),
-    )
-    return await cur.fetchone()
 
 
 async def lock_recipient(conn: Connection, workspace_id: UUID, recipient: str, kind: str) -> None:
@@ -339,12 +584,14 @@ async def recent_sends(
     """How many sends of `kind` to `recipient` were queued within the last `within_seconds`
     (Meta's refusals aside: nothing reached the person), and how many seconds until the oldest
     of them leaves that span."""
+    # The clock, not the transaction's start: a send committed while this one waited for
+    # the lock may be newer than that.
     cur = await conn.execute(
         "select count(*) as n, extract(epoch from min(created_at)"
-        "   + make_interval(secs => %(span)s) - now())::float8 as frees_in"
+        "   + make_interval(secs => %(span)s) - clock_timestamp())::float8 as frees_in"
         " from public.whatsapp_outbox where workspace_id = %(ws)s and recipient = %(to)s"
         " and kind = %(kind)s and status <> 'failed'"
-        " and created_at > now() - make_interval(secs => %(span)s)",
+        " and created_at > clock_timestamp() - make_interval(secs => %(span)s)",
         {"ws": workspace_id, "to": recipient, "kind": kind, "span": within_seconds},
     )
     row = await cur.fetchone()

@@ -90,7 +90,13 @@ class WebChat:
         return national_digits(await customers.phone(conn, self.customer_id))
 
     async def keep(
-        self, conn: Connection, opened: Opened, *, workspace_id: UUID, chatbot_id: UUID
+        self,
+        conn: Connection,
+        opened: Opened,
+        *,
+        workspace_id: UUID,
+        chatbot_id: UUID,
+        answer: ChatResult,  # delivered by `deliver`, to whoever is waiting
     ) -> None:
         if opened.is_new:
             await conversations.create_conversation(

@@ -10,10 +10,16 @@ import httpx
 import pytest
 
 from backend.context import AppContext
-from tests.fakes.whatsapp import ACCESS_TOKEN, PHONE_NUMBER_ID, WA_ID
-from tests.fixtures.factories import Admin, create_api_key
-from tests.fixtures.whatsapp import connect_number
-from tests.whatsapp.sending import APP_SECRET, whatsapp_bot, wrote
+from tests.fakes.whatsapp import (
+    ACCESS_TOKEN,
+    BUSINESS_ACCOUNT_ID,
+    PHONE_NUMBER_ID,
+    WA_ID,
+    FakeGraph,
+)
+from tests.fixtures.factories import Admin, create_api_key, create_chatbot
+from tests.fixtures.whatsapp import connect_whatsapp
+from tests.whatsapp.sending import APP_SECRET, wrote
 
 MARKETING_NUMBER_ID = "206540352242933"
 MARKETING_TOKEN = "EAAG" + "m" * 8 + "fake-marketing-token"
@@ -57,15 +63,38 @@ def api(whatsapp_api: tuple[httpx.AsyncClient, AppContext]) -> tuple[httpx.Async
 @pytest.fixture
 async def chicx(api, admin, graph) -> dict[str, Any]:
     """The workspace `chicx` (in India), its WhatsApp bot, and a key that sends notifications."""
-    client, context = api
+    client, _ = api
     response = await client.patch(
         f"/api/workspaces/{admin.workspace_id}", headers=admin.headers, json={"slug": "chicx"}
     )
     assert response.status_code == 200, response.text
     await set_country(client, admin, "IN")
-    bot_id = await whatsapp_bot(client, context, admin, graph)
+    bot_id = await whatsapp_bot(client, admin, graph)
     key = await create_api_key(client, admin, ["notifications:send"])
     return {"key": key["key"], "bot_id": bot_id, "admin": admin}
+
+
+async def whatsapp_bot(
+    client: httpx.AsyncClient,
+    admin: Admin,
+    graph: FakeGraph,
+    phone_number_id: str = PHONE_NUMBER_ID,
+    token: str = ACCESS_TOKEN,
+) -> str:
+    """A bot of the workspace with a WhatsApp number, connected as an admin does (with the
+    business account whose templates it syncs); its id."""
+    bot = await create_chatbot(client, admin)
+    await connect_whatsapp(
+        client, admin, bot["id"], graph,
+        phone_number_id=phone_number_id, access_token=token, app_secret=APP_SECRET,
+        business_account_id=BUSINESS_ACCOUNT_ID,
+    )  # fmt: skip
+    return str(bot["id"])
+
+
+async def whatsapp_settings(client: httpx.AsyncClient, admin: Admin, **changes: Any) -> None:
+    response = await client.put("/api/whatsapp/settings", headers=admin.headers, json=changes)
+    assert response.status_code == 200, response.text
 
 
 async def set_country(client: httpx.AsyncClient, admin: Admin, country: str | None) -> None:
@@ -89,18 +118,6 @@ async def opt_out(
     if agreed_before:
         await wrote(client, context, phone, text="START")
     await wrote(client, context, phone, text="STOP")
-
-
-async def name_notification_bot(context: AppContext, workspace_id: str, bot_id: str) -> None:
-    """TEMPORARY: the WhatsApp settings' `notification_chatbot_id`, written to the table until
-    the settings API is merged."""
-    async with context.db.system() as conn:
-        await conn.execute(
-            "insert into public.whatsapp_settings (workspace_id, notification_chatbot_id)"
-            " values (%s, %s) on conflict (workspace_id) do update"
-            " set notification_chatbot_id = excluded.notification_chatbot_id",
-            (workspace_id, bot_id),
-        )
 
 
 async def outbox(context: AppContext) -> list[dict[str, Any]]:
@@ -313,17 +330,12 @@ async def test_invalid_bodies_are_400_naming_the_field_and_send_nothing(
 
 
 async def test_cart_reminder_template_goes_from_the_marketing_number(api, chicx, graph):
-    client, context = api
-    graph.add_number(MARKETING_NUMBER_ID, MARKETING_TOKEN)
-    await connect_number(
-        context,
-        workspace_id=chicx["admin"].workspace_id,
-        chatbot_id=chicx["bot_id"],
-        phone_number_id=MARKETING_NUMBER_ID,
-        access_token=MARKETING_TOKEN,
-        app_secret=APP_SECRET,
-        role="marketing",
-    )
+    client, _ = api
+    await connect_whatsapp(
+        client, chicx["admin"], chicx["bot_id"], graph,
+        phone_number_id=MARKETING_NUMBER_ID, access_token=MARKETING_TOKEN,
+        app_secret=APP_SECRET, role="marketing",
+    )  # fmt: skip
     response = await post(client, chicx["key"], "cart-reminder", CART)
     assert response.status_code == 200, response.text
     (sent,) = graph.accepted
@@ -409,30 +421,40 @@ async def test_order_update_template_with_and_without_tracking(api, chicx, graph
 
 
 async def test_a_synced_url_button_gets_the_part_after_its_fixed_start(api, chicx, graph):
-    client, context = api
-    async with context.db.system() as conn:
-        await conn.execute(
-            "insert into public.whatsapp_templates (workspace_id, business_account_id, name,"
-            " language, components) values (%s, '102290129340398', 'order_update', 'en', %s)",
-            (
-                chicx["admin"].workspace_id,
-                '[{"type": "BUTTONS", "buttons": [{"type": "URL", "text": "Track Order",'
-                ' "url": "https://shiprocket.com/track/{{1}}"}]}]',
-            ),
-        )
+    client, _ = api
+    graph.add_template(
+        name="order_update",
+        language="en",
+        components=[
+            {"type": "BODY", "text": "Your order #{{1}} is now *{{2}}*."},
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {
+                        "type": "URL",
+                        "text": "Track Order",
+                        "url": "https://shiprocket.com/track/{{1}}",
+                    }
+                ],
+            },
+        ],
+    )
+    synced = await client.post(
+        "/whatsapp/templates/sync",
+        params={"bot_id": chicx["bot_id"]},
+        headers=chicx["admin"].headers,
+    )
+    assert synced.status_code == 200, synced.text
     assert (await post(client, chicx["key"], "order-update", ORDER)).status_code == 200
     button = graph.bodies()[-1]["template"]["components"][-1]
     assert button["parameters"] == [text("abc")]
 
 
 async def test_the_workspaces_template_names_and_language_are_used(api, chicx, graph):
-    client, context = api
-    async with context.db.system() as conn:
-        await conn.execute(
-            "insert into public.whatsapp_settings (workspace_id, otp_template, template_language)"
-            " values (%s, 'chicx_login_code', 'en_US')",
-            (chicx["admin"].workspace_id,),
-        )
+    client, _ = api
+    await whatsapp_settings(
+        client, chicx["admin"], otp_template="chicx_login_code", template_language="en_US"
+    )
     assert (
         await post(client, chicx["key"], "send-otp", {"phone": "9876543210", "otp": "1234"})
     ).status_code == 200
@@ -508,21 +530,16 @@ async def test_new_product_totals_count_each_phone_once_and_the_failures(api, ch
 
 
 async def test_two_whatsapp_bots_are_409_until_the_settings_name_one(api, chicx, graph):
-    client, context = api
+    client, _ = api
     second = await whatsapp_bot(
-        client,
-        context,
-        chicx["admin"],
-        graph,
-        phone_number_id=MARKETING_NUMBER_ID,
-        token=MARKETING_TOKEN,
+        client, chicx["admin"], graph, phone_number_id=MARKETING_NUMBER_ID, token=MARKETING_TOKEN
     )
     otp = {"phone": "9876543210", "otp": "1234"}
     response = await post(client, chicx["key"], "send-otp", otp)
     assert response.status_code == 409, response.text
     assert "notification_chatbot_id" in response.json()["message"]
     assert graph.sent == []
-    await name_notification_bot(context, chicx["admin"].workspace_id, second)
+    await whatsapp_settings(client, chicx["admin"], notification_chatbot_id=second)
     response = await post(client, chicx["key"], "send-otp", otp)
     assert response.status_code == 200, response.text
     assert graph.accepted[-1]["number"] == MARKETING_NUMBER_ID
