@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -317,32 +318,58 @@ def _done(outcome: sender.SendOutcome, what: str, phone: str) -> str:
     return f"{what} sent to {phone}"
 
 
+async def _notify(
+    context: AppContext,
+    subject: AuthSubject[ApiKey],
+    kind: str,
+    phone: str,
+    message: Callable[[Plan], dict[str, Any]],
+    *,
+    marketing: bool,
+    guard: sender.Guard | None = None,
+) -> sender.SendOutcome:
+    """One notification to `phone`: planned, its template built, sent."""
+    plan = await _plan(context, subject, kind, marketing=marketing)
+    to = _e164(phone, plan.region, "phone")
+    return await _send(
+        context,
+        subject,
+        plan,
+        to=to,
+        message=message(plan),
+        kind=kind,
+        marketing=marketing,
+        guard=guard,
+    )
+
+
+def _refused(outcome: sender.SendOutcome, phone: str, **fields: Any) -> NotificationRefused:
+    return NotificationRefused(
+        message=_refusal(outcome),
+        code="WHATSAPP_API_ERROR",
+        phone=phone,
+        message_id=outcome.message_id,
+        **fields,
+    )
+
+
 async def send_otp(
     context: AppContext, subject: AuthSubject[ApiKey], data: OtpSend
 ) -> OtpSent | NotificationRefused:
     """§2.1. Meta fixes an authentication template's text, so the OTP's `type`, name and
     order change nothing in the message; the `type` is answered back."""
-    plan = await _plan(context, subject, "otp", marketing=False)
-    to = _e164(data.phone, plan.region, "phone")
-    outcome = await _send(
+    outcome = await _notify(
         context,
         subject,
-        plan,
-        to=to,
-        message=otp_message(plan, data),
-        kind="otp",
+        "otp",
+        data.phone,
+        lambda plan: otp_message(plan, data),
         marketing=False,
         guard=_otp_guard,
     )
     phone = data.phone.strip()
     if outcome.status == "failed":
-        return NotificationRefused(
-            message=_refusal(outcome),
-            code="WHATSAPP_API_ERROR",
-            phone=phone,
-            type=data.type,
-            message_id=outcome.message_id,
-        )
+        return _refused(outcome, phone, type=data.type)
     return OtpSent(
         message=_done(outcome, "OTP", phone),
         phone=phone,
@@ -368,29 +395,21 @@ async def send_cart_reminder(
                 }
             ],
         )
-    plan = await _plan(context, subject, "cart_reminder", marketing=True)
-    to = _e164(data.phone, plan.region, "phone")
     phone = data.phone.strip()
     try:
-        outcome = await _send(
+        outcome = await _notify(
             context,
             subject,
-            plan,
-            to=to,
-            message=cart_reminder_message(plan, data),
-            kind="cart_reminder",
+            "cart_reminder",
+            data.phone,
+            lambda plan: cart_reminder_message(plan, data),
             marketing=True,
             guard=_consent_guard(phone),
         )
     except OptedOut as exc:
         return NotificationRefused(message=str(exc), code="OPTED_OUT", phone=phone)
     if outcome.status == "failed":
-        return NotificationRefused(
-            message=_refusal(outcome),
-            code="WHATSAPP_API_ERROR",
-            phone=phone,
-            message_id=outcome.message_id,
-        )
+        return _refused(outcome, phone)
     return CartReminderSent(
         message=_done(outcome, "Cart reminder", phone),
         phone=phone,
@@ -404,27 +423,17 @@ async def send_order_update(
 ) -> OrderUpdateSent | NotificationRefused:
     """§2.3, transactional (utility): from the primary number, whatever marketing consent.
     `delivery_date` has no place in the guide's template and is not sent."""
-    plan = await _plan(context, subject, "order_update", marketing=False)
-    to = _e164(data.phone, plan.region, "phone")
-    outcome = await _send(
+    outcome = await _notify(
         context,
         subject,
-        plan,
-        to=to,
-        message=order_update_message(plan, data),
-        kind="order_update",
+        "order_update",
+        data.phone,
+        lambda plan: order_update_message(plan, data),
         marketing=False,
     )
     phone = data.phone.strip()
     if outcome.status == "failed":
-        return NotificationRefused(
-            message=_refusal(outcome),
-            code="WHATSAPP_API_ERROR",
-            phone=phone,
-            order_id=data.order_id,
-            order_status=data.order_status,
-            message_id=outcome.message_id,
-        )
+        return _refused(outcome, phone, order_id=data.order_id, order_status=data.order_status)
     return OrderUpdateSent(
         message=_done(outcome, "Order update notification", phone),
         order_id=data.order_id,
