@@ -32,6 +32,7 @@ from tests.fakes.stripe import SECRET_KEY as STRIPE_SECRET_KEY
 from tests.fakes.stripe import WEBHOOK_SECRET as STRIPE_WEBHOOK_SECRET
 from tests.fakes.stripe import FakeStripe
 from tests.fakes.vapi import FakeVapi
+from tests.fakes.whatsapp import FakeGraph
 from tests.fixtures.factories import Admin, create_admin
 from tests.fixtures.servers import LiveServer
 
@@ -54,6 +55,7 @@ def fuzz_server(database_url: str, fake_openai_server: FakeOpenAI) -> Iterator[L
         FakeElevenLabs() as elevenlabs,
         FakeBolna() as bolna,
         FakeStripe() as stripe,
+        FakeGraph() as graph,
     ):
         app = create_app(
             make_settings(
@@ -62,6 +64,7 @@ def fuzz_server(database_url: str, fake_openai_server: FakeOpenAI) -> Iterator[L
                 vapi_base_url=vapi.url,
                 elevenlabs_base_url=elevenlabs.url,
                 bolna_base_url=bolna.url,
+                whatsapp_api_url=graph.url,
                 stripe_secret_key=STRIPE_SECRET_KEY,
                 stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
                 stripe_api_base=stripe.url,

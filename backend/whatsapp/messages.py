@@ -82,9 +82,6 @@ def template(data: SendTemplate) -> dict[str, Any]:
     body: dict[str, Any] = {"name": data.template_name, "language": {"code": data.language_code}}
     if components:
         body["components"] = components
-    # HOOK(part B): once `backend/whatsapp/templates.py` is on main, the send is checked against
-    # the synced definition here or in the service (`templates.check_send(template_row, body)`:
-    # parameter count, button kinds), a 400 naming the field when it does not fit.
     return {"type": "template", "template": body}
 
 

@@ -437,10 +437,11 @@ async def outbox_failed(
 
 
 async def push_number_back(conn: Connection, phone_number_id: str, seconds: float) -> None:
-    """Meta says the number is over its throughput: its next slot is `seconds` away at least."""
+    """Meta says the number is over its throughput: its next slot is `seconds` away at least.
+    (Not `seconds` more each time: the sends refused together push it back once.)"""
     await conn.execute(
         "update public.whatsapp_numbers set next_send_at = greatest(next_send_at,"
-        " clock_timestamp()) + make_interval(secs => %s) where phone_number_id = %s",
+        " clock_timestamp() + make_interval(secs => %s)) where phone_number_id = %s",
         (seconds, phone_number_id),
     )
 

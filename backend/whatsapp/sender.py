@@ -39,7 +39,7 @@ from backend.conversations import repository as conversations
 from backend.db import Connection
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.integrations.whatsapp.client import GraphClient, GraphError, WhatsAppUnavailable
-from backend.whatsapp import numbers, outbox, repository, window
+from backend.whatsapp import numbers, outbox, repository, templates, window
 from backend.whatsapp.numbers import Number
 
 log = structlog.get_logger(__name__)
@@ -112,12 +112,15 @@ def _as_delivery(row: dict[str, Any], retry_after: float | None = None) -> Deliv
 
 async def deliver(context: AppContext, outbox_id: UUID) -> Delivery:
     """One attempt at one send (see the module's rules); never raises for Meta's answer."""
+    row = number = None
     async with context.db.system() as conn:  # the job knows only the row's id
-        row = await repository.claim_outbox(conn, outbox_id)
-        if row is None:
-            unclaimed = await repository.outbox_row(conn, outbox_id)
-        else:
-            number = await numbers.by_id(conn, context.secrets, row["phone_number_id"])
+        unclaimed = await repository.outbox_row(conn, outbox_id)
+        if unclaimed is not None and unclaimed["status"] == "queued":
+            number = await numbers.by_id(conn, context.secrets, unclaimed["phone_number_id"])
+            # Last: the number's row stays locked (its pace) only until this commits.
+            row = await repository.claim_outbox(conn, outbox_id)
+            if row is None:  # another attempt claimed it meanwhile
+                unclaimed = await repository.outbox_row(conn, outbox_id)
     if row is None:
         return await _unclaimed(context, outbox_id, unclaimed)
     if number is None:
@@ -319,6 +322,21 @@ def international(phone: str) -> str:
 Guard = Callable[[Connection, dict[str, Any], str], Awaitable[None]]
 
 
+async def _check_template(
+    conn: Connection, workspace_id: UUID, chatbot_id: UUID, template: dict[str, Any]
+) -> None:
+    """A template send must fit the template's synced definition (when one is synced)."""
+    bot = await repository.bot_settings(conn, chatbot_id)
+    await templates.check_send(
+        conn,
+        workspace_id=workspace_id,
+        business_account_id=bot["business_account_id"] if bot else None,
+        name=template["name"],
+        language=template["language"]["code"],
+        components=template.get("components") or [],
+    )
+
+
 def _invalid_phone(reason: str) -> ValidationFailed:
     return ValidationFailed("Invalid phone number", errors=[{"field": "to", "message": reason}])
 
@@ -351,6 +369,8 @@ async def send(
         number = await numbers.for_bot(conn, context.secrets, chatbot_id, marketing=marketing)
         if number is None or not number.enabled:
             raise WhatsAppNotConnected()
+        if message_kind == "template":
+            await _check_template(conn, workspace_id, chatbot_id, message["template"])
         try:
             phone = await contacts.normalise_phone(
                 conn=conn, workspace_id=workspace_id, phone=international(to)

@@ -36,6 +36,7 @@ async def whatsapp_bot(
     token: str = ACCESS_TOKEN,
     messages_per_second: int = 80,
     enabled: bool = True,
+    business_account_id: str | None = None,
 ) -> str:
     """A bot of the admin's workspace with a WhatsApp number connected (and known to Meta);
     its id."""
@@ -50,6 +51,7 @@ async def whatsapp_bot(
         app_secret=APP_SECRET,
         messages_per_second=messages_per_second,
         enabled=enabled,
+        business_account_id=business_account_id,
     )
     return str(bot["id"])
 

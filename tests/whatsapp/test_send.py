@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.whatsapp import PHONE_NUMBER_ID
+from tests.fakes.whatsapp import BUSINESS_ACCOUNT_ID, PHONE_NUMBER_ID
 from tests.fixtures.factories import create_api_key, create_chatbot
 from tests.whatsapp.sending import (
     PHONE,
@@ -575,3 +575,30 @@ async def test_an_expired_token_marks_the_numbers_connection_invalid(whatsapp_ap
     )
     assert connection["status"] == "invalid"
     assert "expired" in connection["last_error"]
+
+
+async def test_a_template_send_must_fit_the_synced_definition(whatsapp_api, graph, admin):
+    client, context = whatsapp_api
+    bot_id = await whatsapp_bot(
+        client, context, admin, graph, business_account_id=BUSINESS_ACCOUNT_ID
+    )
+    graph.add_template(name="order_update", language="en_US")  # "Hi {{1}}, your order {{2}} …"
+    synced = await client.post(
+        "/whatsapp/templates/sync", params={"bot_id": bot_id}, headers=admin.headers
+    )
+    assert synced.status_code == 200, synced.text
+    order_update = {**TEMPLATE, "template_name": "order_update"}
+
+    short = await post(client, admin, bot_id, "template", {**order_update, "parameters": ["Asha"]})
+    fits = await post(
+        client, admin, bot_id, "template", {**order_update, "parameters": ["Asha", "ORD-9271"]}
+    )
+    unknown = await post(client, admin, bot_id, "template", TEMPLATE)  # not synced: Meta decides
+
+    assert short.status_code == 400, short.text
+    assert short.json()["code"] == "VALIDATION_ERROR"
+    assert "takes 2 parameters, 1 given" in short.json()["message"]
+    assert fits.status_code == 200, fits.text
+    assert unknown.status_code == 200, unknown.text
+    assert len(graph.accepted) == 2
+    assert len(await rows(context, "select id from public.whatsapp_outbox")) == 2

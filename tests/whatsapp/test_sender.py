@@ -69,6 +69,15 @@ async def next_try_in(context) -> float:
     return float(job["wait"])
 
 
+async def queued_send(client, context, admin, graph):
+    """A template the request could not send (Meta was down): queued for its job."""
+    bot_id = await whatsapp_bot(client, context, admin, graph)
+    graph.fail_next(1, status=503)
+    queued = await send_template(client, admin, bot_id)
+    assert queued.status_code == 202, queued.text
+    return queued
+
+
 async def test_throughput_and_server_errors_are_retried_by_the_job_and_sent_once(
     whatsapp_api, graph, admin
 ):
@@ -121,10 +130,7 @@ async def test_a_permanent_error_in_the_job_fails_the_message_with_metas_error(
     whatsapp_api, graph, admin
 ):
     client, context = whatsapp_api
-    bot_id = await whatsapp_bot(client, context, admin, graph)
-    graph.fail_next(1, status=502)
-    queued = await send_template(client, admin, bot_id)
-    assert queued.status_code == 202, queued.text
+    queued = await queued_send(client, context, admin, graph)
     graph.fail_next(1, code=131026)
 
     await run_send_jobs(context)
@@ -139,10 +145,7 @@ async def test_a_permanent_error_in_the_job_fails_the_message_with_metas_error(
 
 async def test_one_send_tried_twice_at_once_reaches_meta_once(whatsapp_api, graph, admin):
     client, context = whatsapp_api
-    bot_id = await whatsapp_bot(client, context, admin, graph)
-    graph.fail_next(1, status=503)
-    queued = await send_template(client, admin, bot_id)
-    assert queued.status_code == 202, queued.text
+    await queued_send(client, context, admin, graph)
     outbox_id = (await outbox(context))["id"]
     graph.delay = 0.3
 
@@ -191,10 +194,7 @@ async def crashed_mid_send(context, claimed_seconds_ago: int) -> None:
 
 async def test_a_send_a_crash_left_sending_is_never_sent_again(whatsapp_api, graph, admin):
     client, context = whatsapp_api
-    bot_id = await whatsapp_bot(client, context, admin, graph)
-    graph.fail_next(1, status=503)
-    queued = await send_template(client, admin, bot_id)
-    assert queued.status_code == 202, queued.text
+    queued = await queued_send(client, context, admin, graph)
 
     await crashed_mid_send(context, claimed_seconds_ago=10)
     await run_due_jobs_once(context)
@@ -217,10 +217,7 @@ async def test_a_send_a_crash_left_sending_is_settled_by_its_status_webhook(
     whatsapp_api, graph, admin
 ):
     client, context = whatsapp_api
-    bot_id = await whatsapp_bot(client, context, admin, graph)
-    graph.fail_next(1, status=503)
-    queued = await send_template(client, admin, bot_id)
-    assert queued.status_code == 202, queued.text
+    queued = await queued_send(client, context, admin, graph)
     await crashed_mid_send(context, claimed_seconds_ago=10)
     outbox_id = str((await outbox(context))["id"])
     wamid = meta.new_wamid()
