@@ -27,6 +27,7 @@ from backend.voice.bolna.router import router as bolna_router
 from backend.voice.elevenlabs.router import router as elevenlabs_router
 from backend.voice.vapi.router import router as vapi_router
 from backend.whatsapp.router_bots import router as whatsapp_bots_router
+from backend.whatsapp.router_notifications import router as whatsapp_notifications_router
 from backend.whatsapp.router_send import router as whatsapp_send_router
 from backend.whatsapp.router_webhook import router as whatsapp_webhook_router
 from backend.widget.openai_compat import router as openai_compat_router
@@ -73,4 +74,5 @@ def build_router(*, local_auth: bool) -> APIRouter:
     router.include_router(whatsapp_bots_router)
     router.include_router(elevenlabs_router)
     router.include_router(whatsapp_send_router)
+    router.include_router(whatsapp_notifications_router)
     return router

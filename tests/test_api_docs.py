@@ -16,8 +16,8 @@ from fastapi.routing import APIRoute
 
 from backend.api import build_router
 from backend.kit.schemas import Envelope
-from backend.voice.bolna.dependencies import SCOPE as SENDER_SCOPE
-from backend.voice.bolna.dependencies import notification_sender
+from backend.notifications.dependencies import SCOPE as SENDER_SCOPE
+from backend.notifications.dependencies import notification_sender
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTE = re.compile(r"`(GET|POST|PUT|PATCH|DELETE) (/[^`\s]*)`")

@@ -169,11 +169,14 @@ async def set_consent(
     conn: Connection, *, workspace_id: UUID, contact_id: UUID, opted_in: bool, source: str
 ) -> dict[str, Any] | None:
     """The contact with its new consent; None when it had this consent already (or does not
-    exist). A concurrent change waits for this row, then finds nothing left to change."""
+    exist). A contact never asked has none yet: a STOP before any opt-in is a withdrawal to
+    record (marketing checks it). A concurrent change waits for this row, then finds nothing
+    left to change."""
     cur = await conn.execute(
         "update public.contacts set marketing_opt_in = %(opted_in)s,"
         " opt_in_changed_at = now(), opt_in_source = %(source)s"
-        " where id = %(id)s and workspace_id = %(ws)s and marketing_opt_in <> %(opted_in)s"
+        " where id = %(id)s and workspace_id = %(ws)s"
+        " and (marketing_opt_in <> %(opted_in)s or opt_in_changed_at is null)"
         " returning *",
         {"opted_in": opted_in, "source": source, "id": contact_id, "ws": workspace_id},
     )

@@ -553,3 +553,48 @@ async def history_before(conn: Connection, message_id: UUID, *, limit: int) -> l
         (message_id, limit),
     )
     return list(await cur.fetchall())
+
+
+# -- commerce notifications (part E) --------------------------------------------------------------
+
+
+async def notification_bots(conn: Connection, workspace_id: UUID) -> list[UUID]:
+    """The workspace's bots that can send: WhatsApp enabled, with a primary number."""
+    cur = await conn.execute(
+        "select b.chatbot_id from public.whatsapp_bots b"
+        " where b.workspace_id = %s and b.enabled and exists (select 1"
+        "   from public.whatsapp_numbers n where n.chatbot_id = b.chatbot_id and n.role = 'primary')"
+        " order by b.created_at, b.chatbot_id",
+        (workspace_id,),
+    )
+    return [row["chatbot_id"] for row in await cur.fetchall()]
+
+
+async def lock_recipient(conn: Connection, workspace_id: UUID, recipient: str, kind: str) -> None:
+    """Until the transaction ends, no other transaction passes this point for the same
+    workspace, recipient and kind (their counts of recent sends cannot both be stale)."""
+    await conn.execute(
+        "select pg_advisory_xact_lock(hashtextextended(%s, 0))",
+        (f"whatsapp.{kind}:{workspace_id}:{recipient}",),
+    )
+
+
+async def recent_sends(
+    conn: Connection, workspace_id: UUID, recipient: str, kind: str, within_seconds: int
+) -> tuple[int, float | None]:
+    """How many sends of `kind` to `recipient` were queued within the last `within_seconds`
+    (Meta's refusals aside: nothing reached the person), and how many seconds until the oldest
+    of them leaves that span."""
+    # The clock, not the transaction's start: a send committed while this one waited for
+    # the lock may be newer than that.
+    cur = await conn.execute(
+        "select count(*) as n, extract(epoch from min(created_at)"
+        "   + make_interval(secs => %(span)s) - clock_timestamp())::float8 as frees_in"
+        " from public.whatsapp_outbox where workspace_id = %(ws)s and recipient = %(to)s"
+        " and kind = %(kind)s and status <> 'failed'"
+        " and created_at > clock_timestamp() - make_interval(secs => %(span)s)",
+        {"ws": workspace_id, "to": recipient, "kind": kind, "span": within_seconds},
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row["n"], row["frees_in"]

@@ -6,9 +6,17 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_serializer,
+)
 
 from backend.chatbots.schemas import Chatbot, ChatbotCreate, ChatbotUpdate
 from backend.kit.schemas import ProviderKey
@@ -363,3 +371,125 @@ class MessageHistory(BaseModel):
     next_before: UUID | None = Field(
         description="Pass as `before` for the next (older) page; null on the last page"
     )
+
+
+# -- commerce notifications (part E): the CHICX integration guide §2.1-2.4 -----------------------
+
+
+def _web_url(value: str) -> str:
+    """An absolute http(s) URL: Meta fetches header images and opens buttons' links itself."""
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http(s) URL")
+    return value
+
+
+WebUrl = Annotated[str, Field(max_length=2000), AfterValidator(_web_url)]
+ShopPhone = Annotated[
+    str, Field(min_length=1, max_length=32, description="national or +international")
+]
+Amount = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
+OtpType = Literal["login", "forgot_password", "purchase_verification"]
+
+
+class OtpSend(BaseModel):
+    """§2.1. The guide says a 6-digit OTP; any 4 to 8 digits are accepted, since shops' codes
+    differ in length (4-digit SMS-style codes, 8-digit ones) and Meta's authentication
+    templates take any such code, while a code outside that range is a shop's bug."""
+
+    phone: ShopPhone
+    otp: str = Field(pattern=r"^[0-9]{4,8}$", description="the code, 4 to 8 digits")
+    type: OtpType = "login"
+    customer_name: str | None = Field(default=None, max_length=200)
+    order_id: str | None = Field(default=None, max_length=100)
+
+
+class CartReminderSend(BaseModel):
+    """§2.2."""
+
+    phone: ShopPhone
+    customer_name: str | None = Field(default=None, max_length=200)
+    product_name: str = Field(min_length=1, max_length=200)
+    product_image: WebUrl | None = None
+    cart_total: Amount | None = None
+    checkout_url: WebUrl | None = None
+
+
+class OrderUpdateSend(BaseModel):
+    """§2.3."""
+
+    phone: ShopPhone
+    order_id: str = Field(min_length=1, max_length=100)
+    order_status: str = Field(min_length=1, max_length=100)
+    tracking_url: WebUrl | None = None
+    delivery_date: str | None = Field(default=None, max_length=100)
+
+
+class NewProductSend(BaseModel):
+    """§2.4: up to 1,000 phones a request (a larger list goes in several requests)."""
+
+    phones: list[ShopPhone] = Field(min_length=1, max_length=1000)
+    product_name: str = Field(min_length=1, max_length=200)
+    product_price: Amount
+    product_image: WebUrl | None = None
+    product_url: WebUrl | None = None
+
+
+class OtpSent(BaseModel):
+    status: Literal["ok"] = "ok"
+    message: str
+    phone: str
+    type: OtpType
+    wa_message_id: str | None = Field(description="Meta's wamid; null while a retry is pending")
+    message_id: UUID = Field(description="our message, in the conversation's history")
+
+
+class CartReminderSent(BaseModel):
+    status: Literal["ok"] = "ok"
+    message: str
+    phone: str
+    wa_message_id: str | None
+    message_id: UUID
+
+
+class OrderUpdateSent(BaseModel):
+    status: Literal["ok"] = "ok"
+    message: str
+    order_id: str
+    order_status: str
+    wa_message_id: str | None
+    message_id: UUID
+
+
+class BroadcastFailure(BaseModel):
+    phone: str
+    message: str
+
+
+class NewProductSent(BaseModel):
+    status: Literal["ok"] = "ok"
+    message: str = "New product broadcast completed"
+    sent_count: int
+    failed_count: int
+    total: int = Field(description="distinct recipients (a phone given twice is sent once)")
+    failed: list[BroadcastFailure] = Field(default_factory=list)
+
+
+class NotificationRefused(BaseModel):
+    """A notification that was not delivered, as §2.1 shows it: Meta refused it (`message`:
+    "WhatsApp API error: …"), or the contact opted out of marketing. Fields the request did
+    not concern are left out."""
+
+    status: Literal["error"] = "error"
+    message: str
+    code: Literal["WHATSAPP_API_ERROR", "OPTED_OUT"]
+    phone: str | None = None
+    type: OtpType | None = None
+    order_id: str | None = None
+    order_status: str | None = None
+    message_id: UUID | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_nulls(self, handler: Any) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID, uuid4
@@ -317,6 +318,10 @@ def international(phone: str) -> str:
     return phone
 
 
+# A check run in `send`'s transaction with the contact and the recipient's WhatsApp id.
+Guard = Callable[[Connection, dict[str, Any], str], Awaitable[None]]
+
+
 async def _check_template(
     conn: Connection, workspace_id: UUID, chatbot_id: UUID, template: dict[str, Any]
 ) -> None:
@@ -348,12 +353,15 @@ async def send(
     principal: str,
     author: Literal["system", "agent"] = "system",
     agent_id: UUID | None = None,
+    guard: Guard | None = None,
 ) -> SendOutcome:
     """Send `message` (Meta's message object without `to`: `{"type": "text", "text": {…}}`)
     from the bot's number (its marketing number for `marketing`, when it has one) to `to` (a
     phone; a national number is read in the workspace's country). The message is stored and
     queued in one transaction, then tried once here; its job retries what may pass later.
-    `kind` says what the send is for (api, otp, cart_reminder, …)."""
+    `kind` says what the send is for (api, otp, cart_reminder, …). `guard` may refuse the send
+    (by raising) in the transaction that would queue it, once the contact is known: a check
+    that a concurrent send or a consent change must not slip past."""
     message_kind, content, details = summary(message)
     async with context.db.for_workspace(workspace_id, principal) as conn:
         if not await chatbots.chatbot_ids(conn, workspace_id, only=chatbot_id):
@@ -373,6 +381,8 @@ async def send(
         contact, _ = await contacts.find_or_create_by_phone(
             conn=conn, workspace_id=workspace_id, phone=phone, source="api"
         )
+        if guard is not None:
+            await guard(conn, contact, recipient)
         await window.require_open(
             conn, workspace_id=workspace_id, contact_id=contact["id"], kind=message_kind
         )

@@ -16,12 +16,6 @@ CLAIM_TTL = "2 minutes"
 # -- the connection -----------------------------------------------------------------------------
 
 
-async def workspace_slug(conn: Connection, workspace_id: UUID) -> str | None:
-    cur = await conn.execute("select slug from public.workspaces where id = %s", (workspace_id,))
-    row = await cur.fetchone()
-    return row["slug"] if row else None
-
-
 async def connection_by_token_hash(conn: Connection, token_hash: str) -> dict[str, Any] | None:
     """Runs before the workspace is known (system transaction)."""
     row = await connections.by_webhook_hash(conn, Provider.BOLNA, token_hash)

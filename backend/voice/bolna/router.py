@@ -12,8 +12,8 @@ from backend.auth.dependencies import AdminSubject
 from backend.context import Context
 from backend.errors import CHICX_CODES
 from backend.inbound import service as inbound
+from backend.notifications.dependencies import NotificationSender
 from backend.voice.bolna import service
-from backend.voice.bolna.dependencies import NotificationSender
 from backend.voice.bolna.schemas import (
     BolnaConnect,
     BolnaConnection,

@@ -1,5 +1,6 @@
 """Who may call the commerce notification routes, `/webhooks/{slug}/…` (the CHICX integration
-guide §2): a workspace API key with the `notifications:send` scope, of the workspace the slug
+guide §2: WhatsApp notifications in whatsapp/, the order confirmation call in voice/bolna/): a
+workspace API key with the `notifications:send` scope, of the workspace the slug
 names.
 
 The guide's clients send their key in `X-{NAME}-Secret` (`X-CHICX-Secret` for a shop named
@@ -20,7 +21,7 @@ from backend.auth.subjects import ApiKey, AuthSubject
 from backend.context import Context
 from backend.errors import Forbidden, NotFound, RateLimited, Unauthorized
 from backend.kit.requests import client_ip
-from backend.voice.bolna import repository
+from backend.workspaces import repository as workspaces
 from backend.workspaces.schemas import SLUG_PATTERN
 
 SCOPE = "notifications:send"
@@ -63,8 +64,8 @@ async def notification_sender(
     if SCOPE not in key.scopes:
         raise Forbidden(f"This API key lacks the '{SCOPE}' scope")
     async with context.db.for_workspace(key.workspace_id, f"api_key:{key.id}") as conn:
-        own_slug = await repository.workspace_slug(conn, key.workspace_id)
-    if own_slug != slug:
+        workspace = await workspaces.get(conn, key.workspace_id)
+    if workspace is None or workspace["slug"] != slug:
         raise NotFound(f"No workspace '{slug}' for this API key")
     return AuthSubject(principal=key, workspace_id=key.workspace_id)
 
