@@ -17,7 +17,7 @@ from tests.fakes import whatsapp as meta
 from tests.fakes.whatsapp import ACCESS_TOKEN, PHONE_NUMBER_ID, FakeGraph
 from tests.fixtures.factories import Admin, create_chatbot
 from tests.fixtures.jobs import run_inbound_jobs
-from tests.fixtures.whatsapp import connect_whatsapp, pace_number
+from tests.fixtures.whatsapp import connect_whatsapp
 
 SECOND_NUMBER_ID = "106540352242999"
 SECOND_TOKEN = "EAAG" + "y" * 8 + "second-number-token"
@@ -51,9 +51,8 @@ async def whatsapp_bot(
         app_secret=APP_SECRET,
         enabled=enabled,
         business_account_id=business_account_id,
+        messages_per_second=messages_per_second,
     )
-    if messages_per_second is not None:
-        await pace_number(context, phone_number_id, messages_per_second)
     return str(bot["id"])
 
 
