@@ -23,6 +23,7 @@ from backend.migrate import migrate
 from backend.tasks import task_app
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.resend import FakeResend
+from tests.fakes.whatsapp import FakeGraph
 from tests.fixtures.factories import Admin, Customer, add_customer, create_admin
 from tests.fixtures.servers import LiveServer, free_port
 
@@ -74,6 +75,14 @@ def fake_openai(fake_openai_server: FakeOpenAI) -> FakeOpenAI:
     return fake_openai_server
 
 
+@pytest.fixture(scope="session")
+def fake_graph_server() -> Iterator[FakeGraph]:
+    """Meta's Graph API (fake) that the session's apps send WhatsApp to; tests/whatsapp's
+    `graph` fixture empties it for each test."""
+    with FakeGraph() as fake:
+        yield fake
+
+
 RESEND_KEY = "re_test_0123456789abcdef"
 
 
@@ -91,8 +100,14 @@ def resend(resend_server: FakeResend) -> FakeResend:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, fake_openai_server: FakeOpenAI) -> Settings:
-    return make_settings(database_url, openai_base_url=fake_openai_server.base_url)
+def settings(
+    database_url: str, fake_openai_server: FakeOpenAI, fake_graph_server: FakeGraph
+) -> Settings:
+    return make_settings(
+        database_url,
+        openai_base_url=fake_openai_server.base_url,
+        whatsapp_api_url=fake_graph_server.url,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -186,7 +201,9 @@ async def customer(client: httpx.AsyncClient, admin: Admin, anon_key: str) -> Cu
 
 
 @pytest.fixture(scope="session")
-def live_server(database_url: str, fake_openai_server: FakeOpenAI) -> Iterator[LiveServer]:
+def live_server(
+    database_url: str, fake_openai_server: FakeOpenAI, fake_graph_server: FakeGraph
+) -> Iterator[LiveServer]:
     """The whole product on a real port, for clients that speak HTTP themselves (the official
     Supabase and OpenAI clients, browsers)."""
     port = free_port()
@@ -194,6 +211,7 @@ def live_server(database_url: str, fake_openai_server: FakeOpenAI) -> Iterator[L
         database_url,
         public_url=f"http://127.0.0.1:{port}",
         openai_base_url=fake_openai_server.base_url,
+        whatsapp_api_url=fake_graph_server.url,
     )
     with LiveServer(create_app(live_settings), port=port) as server:
         yield server

@@ -133,6 +133,7 @@ def _view(
             f"{prefix}access_token_last4": number.get("key_last4"),
             f"{prefix}app_secret_set": "app_secret" in stored,
             f"{prefix}connection_status": number.get("connection_status"),
+            f"{prefix}messages_per_second": number.get("messages_per_second"),
         }
     view["whatsapp_quality_rating"] = (by_role.get(PRIMARY) or {}).get("quality_rating")
     return view
@@ -409,3 +410,11 @@ async def _write(
             settings={"role": number.role},
             account=number.phone_number_id,
         )
+    for role, prefix in ((PRIMARY, "whatsapp_"), (MARKETING, "whatsapp_marketing_")):
+        pace = given.get(f"{prefix}messages_per_second")
+        if pace is not None and not await repository.set_pace(conn, chatbot_id, role, pace):
+            field = f"{prefix}messages_per_second"
+            raise ValidationFailed(
+                "No such number to pace",
+                errors=[{"field": field, "message": f"the bot has no {role} number"}],
+            )

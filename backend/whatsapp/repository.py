@@ -167,6 +167,16 @@ async def save_number(
     )
 
 
+async def set_pace(conn: Connection, chatbot_id: UUID, role: str, messages_per_second: int) -> bool:
+    """The pace of a bot's number (its role's); False when the bot has no such number."""
+    cur = await conn.execute(
+        "update public.whatsapp_numbers set messages_per_second = %s"
+        " where chatbot_id = %s and role = %s",
+        (messages_per_second, chatbot_id, role),
+    )
+    return cur.rowcount > 0
+
+
 async def enabled_bot(conn: Connection, workspace_id: UUID, chatbot_id: UUID) -> bool:
     """Whether the chatbot is one of the workspace's, with WhatsApp switched on."""
     cur = await conn.execute(

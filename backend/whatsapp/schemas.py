@@ -29,6 +29,9 @@ AccessToken = Annotated[ProviderKey, Field(min_length=8, max_length=1000)]
 AppSecret = Annotated[ProviderKey, Field(min_length=8, max_length=200)]
 # Any string the admin also types into Meta's console; it travels in a query string.
 VerifyToken = Annotated[ProviderKey, Field(min_length=8, max_length=200)]
+# A number's throughput (Meta: 80 messages a second, more once Meta raised it, 20 for a number
+# shared with the WhatsApp Business app): the sender's pace for it.
+Pace = Annotated[int, Field(ge=1, le=1000)]
 
 
 class _WhatsAppFields(BaseModel):
@@ -45,6 +48,8 @@ class _WhatsAppFields(BaseModel):
     whatsapp_marketing_phone_number_id: GraphId | None = None
     whatsapp_marketing_access_token: AccessToken | None = None
     whatsapp_marketing_app_secret: AppSecret | None = None
+    whatsapp_messages_per_second: Pace | None = None
+    whatsapp_marketing_messages_per_second: Pace | None = None
 
 
 WHATSAPP_FIELDS = frozenset(_WhatsAppFields.model_fields)
@@ -68,6 +73,7 @@ class Bot(Chatbot):
     whatsapp_display_phone_number: str | None
     whatsapp_verified_name: str | None
     whatsapp_quality_rating: str | None
+    whatsapp_messages_per_second: int | None
     whatsapp_access_token_last4: str | None
     whatsapp_app_secret_set: bool
     whatsapp_verify_token_set: bool
@@ -79,6 +85,7 @@ class Bot(Chatbot):
     whatsapp_marketing_access_token_last4: str | None
     whatsapp_marketing_app_secret_set: bool
     whatsapp_marketing_connection_status: Literal["valid", "invalid"] | None
+    whatsapp_marketing_messages_per_second: int | None
     # Where Meta's console must send the webhooks (one URL for every bot).
     whatsapp_webhook_url: str
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -12,10 +12,10 @@ from tests.conftest import app_with
 from tests.fakes.whatsapp import FakeGraph
 
 
-@pytest.fixture(scope="module")
-def graph_server() -> Iterator[FakeGraph]:
-    with FakeGraph() as fake:
-        yield fake
+@pytest.fixture(scope="session")
+def graph_server(fake_graph_server: FakeGraph) -> FakeGraph:
+    """The session's Graph fake: the one the `client` fixture's app talks to."""
+    return fake_graph_server
 
 
 @pytest.fixture

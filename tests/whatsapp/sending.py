@@ -17,7 +17,7 @@ from tests.fakes import whatsapp as meta
 from tests.fakes.whatsapp import ACCESS_TOKEN, PHONE_NUMBER_ID, FakeGraph
 from tests.fixtures.factories import Admin, create_chatbot
 from tests.fixtures.jobs import run_inbound_jobs
-from tests.fixtures.whatsapp import connect_number
+from tests.fixtures.whatsapp import connect_whatsapp
 
 SECOND_NUMBER_ID = "106540352242999"
 SECOND_TOKEN = "EAAG" + "y" * 8 + "second-number-token"
@@ -34,24 +34,24 @@ async def whatsapp_bot(
     *,
     phone_number_id: str = PHONE_NUMBER_ID,
     token: str = ACCESS_TOKEN,
-    messages_per_second: int = 80,
+    messages_per_second: int | None = None,
     enabled: bool = True,
     business_account_id: str | None = None,
 ) -> str:
-    """A bot of the admin's workspace with a WhatsApp number connected (and known to Meta);
-    its id."""
-    graph.add_number(phone_number_id, token)
+    """A bot of the admin's workspace with a WhatsApp number connected (and known to Meta),
+    sending at the app's pace unless `messages_per_second` is given; its id."""
     bot = await create_chatbot(client, admin)
-    await connect_number(
-        context,
-        workspace_id=admin.workspace_id,
-        chatbot_id=bot["id"],
+    await connect_whatsapp(
+        client,
+        admin,
+        bot["id"],
+        graph,
         phone_number_id=phone_number_id,
         access_token=token,
         app_secret=APP_SECRET,
-        messages_per_second=messages_per_second,
         enabled=enabled,
         business_account_id=business_account_id,
+        messages_per_second=messages_per_second,
     )
     return str(bot["id"])
 

@@ -17,14 +17,13 @@ from backend.integrations.whatsapp.webhooks import SIGNATURE_HEADER
 from backend.tasks import run_worker, task_app
 from backend.whatsapp.answers import ANSWER_QUEUE, ANSWER_TASK
 from backend.whatsapp.inbound import answer_lock
-from tests.conftest import app_with
 from tests.fakes import whatsapp as meta
 from tests.fakes.openai import Reply, ToolCall
 from tests.fakes.whatsapp import FakeGraph
 from tests.fixtures.factories import add_faq, connect_openai, create_chatbot
 from tests.fixtures.jobs import run_inbound_jobs
 from tests.fixtures.servers import LiveServer
-from tests.fixtures.whatsapp import connect_number
+from tests.fixtures.whatsapp import connect_whatsapp
 from tests.whatsapp.sending import rows, run_send_jobs
 
 NUMBER = meta.PHONE_NUMBER_ID
@@ -32,17 +31,18 @@ WA_ID = meta.WA_ID  # +91 98765 43210
 
 
 @pytest.fixture
-async def bot(client, admin, context):
+async def bot(client, admin, graph):
     created = await create_chatbot(
         client,
         admin,
         system_prompt="You are Chicx's shopping assistant.",
         knowledge_base="Source: https://chicx.in/care\n# Saree care\nDry clean silk sarees only.",
     )
-    await connect_number(
-        context,
-        workspace_id=admin.workspace_id,
-        chatbot_id=created["id"],
+    await connect_whatsapp(
+        client,
+        admin,
+        created["id"],
+        graph,
         phone_number_id=NUMBER,
         access_token=meta.ACCESS_TOKEN,
         app_secret=meta.APP_SECRET,
@@ -334,15 +334,11 @@ async def test_a_long_answer_is_sent_in_parts_in_order(client, context, model_bo
 
 
 async def test_an_answer_goes_out_through_meta_and_its_statuses_come_back(
-    database_url, model_bot, fake_openai, graph
+    client, context, model_bot, fake_openai, graph
 ):
     """End to end: Meta's webhook in, the answer out to Meta (the fake), Meta's status in."""
-    graph.add_number(NUMBER, meta.ACCESS_TOKEN)
     fake_openai.script(Reply(content="We ship in **2-3 days**. Track at https://chicx.in/track"))
-    async with app_with(
-        database_url, whatsapp_api_url=graph.url, openai_base_url=fake_openai.base_url
-    ) as (client, context):
-        await end_to_end(client, context, graph)
+    await end_to_end(client, context, graph)
 
 
 async def end_to_end(client: httpx.AsyncClient, context: AppContext, graph: FakeGraph) -> None:
@@ -417,12 +413,13 @@ async def test_a_conversation_closed_before_the_answer_is_not_answered(
     assert fake_openai.chat_requests == []
 
 
-async def test_a_disabled_bot_does_not_answer(client, admin, context, fake_openai):
+async def test_a_disabled_bot_does_not_answer(client, admin, context, graph, fake_openai):
     other = await create_chatbot(client, admin, name="Sleeping bot")
-    await connect_number(
-        context,
-        workspace_id=admin.workspace_id,
-        chatbot_id=other["id"],
+    await connect_whatsapp(
+        client,
+        admin,
+        other["id"],
+        graph,
         phone_number_id="106540352242999",
         access_token="EAAG-other-token-9999",
         app_secret="other-app-secret",

@@ -517,3 +517,41 @@ async def test_bad_values_are_400s_naming_the_field(
         assert response.status_code == 400, (body, response.text)
         assert field in [e["field"] for e in response.json()["errors"]], (body, response.text)
     assert await wa_bot(context, chatbot["id"]) is None
+
+
+async def test_each_number_has_its_own_pace(
+    whatsapp_api: tuple[httpx.AsyncClient, AppContext], admin: Admin, meta: FakeGraph
+) -> None:
+    client, context = whatsapp_api
+    bot = await create_chatbot(client, admin)
+    # Before it has a marketing number, it cannot pace one; nothing is stored.
+    fields = await refused(
+        client, admin, bot["id"], whatsapp(whatsapp_marketing_messages_per_second=20)
+    )
+    assert fields == ["whatsapp_marketing_messages_per_second"]
+    assert await numbers(context) == {}
+    assert await refused(client, admin, bot["id"], whatsapp(whatsapp_messages_per_second=0)) == [
+        "whatsapp_messages_per_second"
+    ]
+
+    response = await client.put(f"/bots/{bot['id']}", headers=admin.headers, json=whatsapp())
+    assert response.status_code == 200, response.text
+    assert response.json()["whatsapp_messages_per_second"] == 80  # Meta's default throughput
+
+    response = await client.put(
+        f"/bots/{bot['id']}",
+        headers=admin.headers,
+        json={
+            "whatsapp_marketing_phone_number_id": MARKETING_ID,
+            "whatsapp_marketing_access_token": MARKETING_TOKEN,
+            "whatsapp_marketing_messages_per_second": 20,
+            "whatsapp_messages_per_second": 250,
+        },
+    )
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["whatsapp_messages_per_second"] == 250
+    assert answer["whatsapp_marketing_messages_per_second"] == 20
+    stored = await numbers(context)
+    assert stored[PRIMARY_ID]["messages_per_second"] == 250
+    assert stored[MARKETING_ID]["messages_per_second"] == 20

@@ -21,10 +21,11 @@ from tests.fakes.whatsapp import (
     PHONE_NUMBER_ID,
     PROFILE_NAME,
     WA_ID,
+    FakeGraph,
 )
 from tests.fixtures.factories import Admin, create_api_key, create_chatbot
 from tests.fixtures.jobs import run_inbound_jobs
-from tests.fixtures.whatsapp import connect_number
+from tests.fixtures.whatsapp import connect_whatsapp
 
 URL = "/whatsapp/webhook"
 VERIFY_TOKEN = "a-verify-token-only-meta-knows"
@@ -32,25 +33,28 @@ OTHER_NUMBER_ID = "209876543210987"
 OTHER_DISPLAY = "15550001111"
 OTHER_SECRET = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 OTHER_WA_ID = "447700900123"
+OTHER_VERIFY_TOKEN = "the-other-tenants-verify-token"
 
 
 async def connect_bot(
     client: httpx.AsyncClient,
-    context: AppContext,
     admin: Admin,
+    graph: FakeGraph,
     *,
     phone_number_id: str = PHONE_NUMBER_ID,
     app_secret: str = APP_SECRET,
     display: str = DISPLAY_PHONE_NUMBER,
     enabled: bool = True,
-    verify_token: str | None = VERIFY_TOKEN,
+    verify_token: str = VERIFY_TOKEN,
 ) -> dict[str, Any]:
-    """A chatbot of the admin's workspace with a WhatsApp number connected."""
+    """A chatbot of the admin's workspace with a WhatsApp number connected (Meta showing it as
+    `display`)."""
     bot = await create_chatbot(client, admin, name="Shop assistant")
-    await connect_number(
-        context,
-        workspace_id=admin.workspace_id,
-        chatbot_id=bot["id"],
+    await connect_whatsapp(
+        client,
+        admin,
+        bot["id"],
+        graph,
         phone_number_id=phone_number_id,
         access_token=ACCESS_TOKEN,
         app_secret=app_secret,
@@ -62,8 +66,8 @@ async def connect_bot(
 
 
 @pytest.fixture
-async def bot(client: httpx.AsyncClient, context: AppContext, admin: Admin) -> dict[str, Any]:
-    return await connect_bot(client, context, admin)
+async def bot(client: httpx.AsyncClient, admin: Admin, graph: FakeGraph) -> dict[str, Any]:
+    return await connect_bot(client, admin, graph)
 
 
 async def post(
@@ -194,15 +198,15 @@ async def test_a_wrong_signature_is_refused_and_nothing_is_stored(client, contex
 
 
 async def test_a_body_signed_with_another_tenants_secret_is_refused(
-    client, context, bot, other_admin
+    client, context, bot, other_admin, graph
 ):
     await connect_bot(
         client,
-        context,
         other_admin,
+        graph,
         phone_number_id=OTHER_NUMBER_ID,
         app_secret=OTHER_SECRET,
-        verify_token=None,
+        verify_token=OTHER_VERIFY_TOKEN,
     )
     ours = meta.message_change(messages=[meta.text_message()])
     theirs = meta.message_change(OTHER_NUMBER_ID, OTHER_DISPLAY, OTHER_WA_ID, "Tom")
@@ -409,16 +413,16 @@ async def test_every_type_meta_sends_is_stored_with_its_details(client, context,
 
 
 async def test_entries_for_numbers_of_two_workspaces_each_go_to_their_workspace(
-    client, context, admin, other_admin, bot
+    client, context, admin, other_admin, bot, graph
 ):
     # Two tenants' numbers on one Meta app (a tech provider's): one secret signs both.
     other_bot = await connect_bot(
         client,
-        context,
         other_admin,
+        graph,
         phone_number_id=OTHER_NUMBER_ID,
         display=OTHER_DISPLAY,
-        verify_token=None,
+        verify_token=OTHER_VERIFY_TOKEN,
     )
     theirs = meta.message_change(
         OTHER_NUMBER_ID, OTHER_DISPLAY, OTHER_WA_ID, "Tom",
@@ -505,8 +509,10 @@ async def test_a_message_in_two_deliveries_is_stored_once_and_answered_once(clie
 # -- not answered -----------------------------------------------------------------------------------
 
 
-async def test_a_bot_whose_whatsapp_is_off_stores_but_does_not_answer(client, context, admin):
-    await connect_bot(client, context, admin, enabled=False)
+async def test_a_bot_whose_whatsapp_is_off_stores_but_does_not_answer(
+    client, context, admin, graph
+):
+    await connect_bot(client, admin, graph, enabled=False)
     await deliver(client, meta.text_message(body="Hello?"))
     await run_inbound_jobs(context)
     assert len(await messages(context)) == 1

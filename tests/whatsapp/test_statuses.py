@@ -74,8 +74,8 @@ async def send(context: AppContext, admin: Admin, *, wamid: str | None, state: s
 
 
 @pytest.fixture
-async def bot(client, context, admin) -> dict[str, Any]:
-    return await connect_bot(client, context, admin)
+async def bot(client, admin, graph) -> dict[str, Any]:
+    return await connect_bot(client, admin, graph)
 
 
 @pytest.fixture
