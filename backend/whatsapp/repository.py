@@ -446,13 +446,14 @@ async def outbox_failed(
     return await cur.fetchone()
 
 
-async def push_number_back(conn: Connection, phone_number_id: str, seconds: float) -> None:
-    """Meta says the number is over its throughput: its next slot is `seconds` away at least.
-    (Not `seconds` more each time: the sends refused together push it back once.)"""
+async def push_number_back(conn: Connection, phone_number_id: str, slots: int) -> None:
+    """Meta says the number is over its throughput: its next slot is `slots` of its sends away
+    at least. (Not that much more each time: the sends refused together push it back once.)"""
     await conn.execute(
         "update public.whatsapp_numbers set next_send_at = greatest(next_send_at,"
-        " clock_timestamp() + make_interval(secs => %s)) where phone_number_id = %s",
-        (seconds, phone_number_id),
+        " clock_timestamp() + make_interval(secs => %s::float8 / messages_per_second))"
+        " where phone_number_id = %s",
+        (slots, phone_number_id),
     )
 
 
