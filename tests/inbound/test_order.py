@@ -23,8 +23,9 @@ SLOW = 0.4  # seconds the database takes to store each inbound message
 
 
 @pytest.fixture
-async def bot(client, context, admin) -> dict[str, Any]:
-    return await connect_bot(client, context, admin)
+async def bot(client, admin, fake_graph_server) -> dict[str, Any]:
+    fake_graph_server.reset()
+    return await connect_bot(client, admin, fake_graph_server)
 
 
 @pytest.fixture
