@@ -32,11 +32,11 @@ from backend.integrations.whatsapp import webhooks
 from backend.kit import payloads
 from backend.tasks import task_app
 from backend.whatsapp import repository
+from backend.whatsapp.answers import ANSWER_QUEUE, ANSWER_TASK
 
 log = structlog.get_logger(__name__)
 
 CHANNEL: Final = "whatsapp"
-ANSWER_TASK = "whatsapp.answer"
 OPT_OUT = "STOP"
 OPT_IN = "START"
 # Meta's "re-engagement message": more than 24 hours since the person last wrote.
@@ -105,9 +105,10 @@ async def _consent(conn: Connection, workspace_id: UUID, contact_id: UUID, said:
 
 
 async def _queue_answer(conn: Connection, message_id: UUID, contact_id: UUID) -> None:
-    # By name: the task is the answering part's (whatsapp/tasks.py), and a worker that knows
-    # it runs it on its queue.
-    deferrer = task_app.configure_task(ANSWER_TASK, connection=conn, lock=answer_lock(contact_id))
+    # By name (whatsapp/tasks.py declares it, and imports this module).
+    deferrer = task_app.configure_task(
+        ANSWER_TASK, connection=conn, queue=ANSWER_QUEUE, lock=answer_lock(contact_id)
+    )
     async with as_login_role(conn):  # the queue's tables are closed to the API roles
         await deferrer.defer_async(message_id=str(message_id))
 
