@@ -22,8 +22,18 @@ class Number:
     enabled: bool  # the bot's WhatsApp is switched on
     messages_per_second: int
     display_phone_number: str | None
-    access_token: str = field(repr=False)
-    app_secret: str | None = field(repr=False)
+    # Ciphertexts, decrypted when used: a webhook needs only the app secret, a send the token.
+    _secrets: dict[str, str] = field(repr=False)
+    _box: SecretBox = field(repr=False)
+
+    @property
+    def access_token(self) -> str:
+        return self._box.decrypt(self._secrets["access_token"])
+
+    @property
+    def app_secret(self) -> str | None:
+        secret = self._secrets.get("app_secret")
+        return self._box.decrypt(secret) if secret is not None else None
 
 
 def _number(row: dict[str, Any], box: SecretBox) -> Number | None:
@@ -38,8 +48,8 @@ def _number(row: dict[str, Any], box: SecretBox) -> Number | None:
         enabled=row["enabled"],
         messages_per_second=row["messages_per_second"],
         display_phone_number=row["display_phone_number"],
-        access_token=box.decrypt(secrets["access_token"]),
-        app_secret=box.decrypt(secrets["app_secret"]) if "app_secret" in secrets else None,
+        _secrets=secrets,
+        _box=box,
     )
 
 
