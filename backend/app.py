@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.gzip import GZipMiddleware
 
-from backend.api import build_router
+from backend.api import routers
 from backend.auth.gotrue.errors import AuthApiError, auth_error_response
 from backend.chat.engine import ChatEngine
 from backend.config import Settings, get_settings
@@ -112,7 +112,8 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> F
     # events are left alone, so streamed tokens are not held back.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(PublicCORSMiddleware, path_prefixes=PUBLIC_CORS_PATHS)
-    app.include_router(build_router(local_auth=settings.local_auth))
+    for router in routers(local_auth=settings.local_auth):
+        app.include_router(router)
     return app
 
 

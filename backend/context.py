@@ -13,6 +13,7 @@ from backend.auth.tokens import TokenService
 from backend.config import Settings
 from backend.db import Database
 from backend.integrations.openai.client import OpenAIGateway
+from backend.integrations.whatsapp.client import GraphGateway
 from backend.kit.crypto import SecretBox
 from backend.kit.rate_limit import RateLimiter
 from backend.kit.safe_http import SafeHTTPClient
@@ -29,6 +30,7 @@ class AppContext:
     secrets: SecretBox
     openai: OpenAIGateway
     http: SafeHTTPClient  # every tenant-directed fetch goes through it
+    whatsapp: GraphGateway  # the Graph API (a platform URL, not a tenant's)
 
     @classmethod
     def build(cls, settings: Settings) -> AppContext:
@@ -54,6 +56,9 @@ class AppContext:
             identity=identity,
             secrets=SecretBox(settings.encryption_keys),
             openai=OpenAIGateway(base_url=settings.openai_base_url),
+            whatsapp=GraphGateway(
+                base_url=settings.whatsapp_api_url, version=settings.whatsapp_api_version
+            ),
             http=SafeHTTPClient(
                 allow_loopback=settings.fetch_allow_loopback,
                 allowed_ports={
@@ -64,11 +69,14 @@ class AppContext:
 
     async def aclose(self) -> None:
         await self.openai.aclose()
+        await self.whatsapp.aclose()
         await self.http.aclose()
         await self.db.close()
 
 
-def get_context(request: Request) -> AppContext:
+# Async although it awaits nothing: FastAPI runs a plain `def` dependency in its thread pool,
+# a thread hop on every request.
+async def get_context(request: Request) -> AppContext:
     context: AppContext = request.app.state.context
     return context
 

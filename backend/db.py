@@ -122,6 +122,19 @@ class Database:
             yield conn
 
     @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[Connection]:
+        """A connection as the login role on which each statement commits on its own (no
+        BEGIN and COMMIT round trips); `conn.transaction()` still groups statements. For
+        statements that cannot run in a transaction, and for a hot path whose statements are
+        each whole on their own."""
+        async with self.pool.connection() as conn:
+            await conn.set_autocommit(True)
+            try:
+                yield conn
+            finally:
+                await conn.set_autocommit(False)
+
+    @asynccontextmanager
     async def as_claims(self, claims: Mapping[str, Any]) -> AsyncIterator[Connection]:
         """A transaction under RLS as the `authenticated` role with these JWT claims; for a
         user token, only while its session lives (`SessionEnded` otherwise)."""

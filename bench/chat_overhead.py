@@ -55,7 +55,7 @@ Body = Callable[[int, int, str | None], dict[str, object]]
 
 
 def serve(
-    target: str, port: int, env: dict[str, str], *, factory: bool = False
+    target: str, port: int, env: dict[str, str], *, factory: bool = False, workers: int = 1
 ) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
@@ -72,6 +72,8 @@ def serve(
     ]
     if factory:
         command.append("--factory")
+    if workers > 1:
+        command += ["--workers", str(workers)]
     return subprocess.Popen(command, cwd=ROOT, env={**os.environ, "LOG_LEVEL": "WARNING", **env})
 
 

@@ -14,7 +14,7 @@ import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from backend.api import build_router
+from backend.api import routers
 from backend.kit.schemas import Envelope
 from backend.notifications.dependencies import SCOPE as SENDER_SCOPE
 from backend.notifications.dependencies import notification_sender
@@ -37,7 +37,7 @@ def _routes(routes: list[Any]) -> Iterator[APIRoute]:
             yield route
 
 
-ROUTES = list(_routes(build_router(local_auth=True).routes))
+ROUTES = [route for router in routers(local_auth=True) for route in _routes(router.routes)]
 
 
 def _key_access(dependant: Dependant) -> tuple[str, bool] | None:

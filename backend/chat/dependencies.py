@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from backend.chat.engine import ChatEngine
 
 
-def get_engine(request: Request) -> ChatEngine:
+async def get_engine(request: Request) -> ChatEngine:
     engine: ChatEngine = request.app.state.chat
     return engine
 

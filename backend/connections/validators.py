@@ -22,7 +22,7 @@ from backend.integrations.elevenlabs import client as elevenlabs
 from backend.integrations.openai.client import InvalidKey as OpenAIInvalidKey
 from backend.integrations.openai.client import OpenAIError
 from backend.integrations.vapi import client as vapi
-from backend.integrations.whatsapp.client import GraphClient, GraphError, WhatsAppUnavailable
+from backend.integrations.whatsapp.client import GraphError, WhatsAppUnavailable
 from backend.kit.safe_http import require_fetchable
 
 if TYPE_CHECKING:  # the context builds the engine, which reads connections
@@ -261,33 +261,28 @@ class WhatsAppNumber:
     ) -> Checked:
         phone_number_id = settings["phone_number_id"]
         business_account_id = settings.get("business_account_id")
-        graph = GraphClient(
-            secrets["access_token"],
-            base_url=context.settings.whatsapp_api_url,
-            version=context.settings.whatsapp_api_version,
-        )
-        async with graph:
+        graph = context.whatsapp.client(secrets["access_token"])
+        try:
+            number = await graph.phone_number(phone_number_id)
+        except GraphError as exc:
+            raise self._refused(
+                exc, "phone_number_id", "not a phone number of this token's business"
+            ) from exc
+        except WhatsAppUnavailable as exc:
+            raise ProviderUnavailable(exc.message) from exc
+        if business_account_id:
             try:
-                number = await graph.phone_number(phone_number_id)
+                await graph.templates(business_account_id)
             except GraphError as exc:
+                # The token sends from the number: a refusal here is the account's.
                 raise self._refused(
-                    exc, "phone_number_id", "not a phone number of this token's business"
+                    exc,
+                    "business_account_id",
+                    "not a WhatsApp Business Account this token may read",
+                    token_field="business_account_id",
                 ) from exc
             except WhatsAppUnavailable as exc:
                 raise ProviderUnavailable(exc.message) from exc
-            if business_account_id:
-                try:
-                    await graph.templates(business_account_id)
-                except GraphError as exc:
-                    # The token sends from the number: a refusal here is the account's.
-                    raise self._refused(
-                        exc,
-                        "business_account_id",
-                        "not a WhatsApp Business Account this token may read",
-                        token_field="business_account_id",
-                    ) from exc
-                except WhatsAppUnavailable as exc:
-                    raise ProviderUnavailable(exc.message) from exc
         throughput = number.get("throughput")
         level = throughput.get("level") if isinstance(throughput, dict) else None
         return Checked(

@@ -321,18 +321,6 @@ async def latest_message_at(conn: Connection, conversation_id: UUID) -> datetime
     return row["at"] if row else None
 
 
-async def set_provider_message_id(
-    conn: Connection, *, workspace_id: UUID, message_id: UUID, provider_message_id: str
-) -> None:
-    """The provider's id for a message we sent, once known (the first one stays: a long
-    WhatsApp answer is several sends, and its first part's id names it)."""
-    await conn.execute(
-        "update public.messages set provider_message_id = %s"
-        " where id = %s and workspace_id = %s and provider_message_id is null",
-        (provider_message_id, message_id, workspace_id),
-    )
-
-
 async def message(conn: Connection, message_id: UUID) -> dict[str, Any] | None:
     cur = await conn.execute("select * from public.messages where id = %s", (message_id,))
     return await cur.fetchone()

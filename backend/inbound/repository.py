@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
-from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
@@ -21,51 +21,77 @@ _JOB_RUNNING = """exists (select 1 from public.procrastinate_jobs j
     and j.status = 'doing' and j.args ->> 'inbound_event_id' = e.id::text)"""
 
 
-async def insert(
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str)  # the workspace ids are UUIDs
+
+
+async def insert_many(
     conn: Connection,
+    events: list[dict[str, Any]],
     *,
-    provider: str,
-    event_id: str,
-    workspace_id: UUID | None,
-    type: str | None,
-    payload: Any,
+    task_name: str,
+    queue: str,
     job_lock_prefix: str,
-    order_key: str | None = None,
-    order_lock_prefix: str = "",
-) -> dict[str, Any] | None:
-    """Store a delivery unless it was received before. Its row's `id`, its `order_key` (as
+    order_lock_prefix: str,
+) -> list[dict[str, Any]]:
+    """Store deliveries (`provider`, `event_id`, `workspace_id`, `type`, `payload`,
+    `order_key`) unless received before, and queue a job for each new one, in one statement:
+    the webhooks' hot path, one round trip however many events a delivery carries.
+
+    One row per event: its `event_id`, `provider`, `workspace_id`, row `id`, `order_key` (as
     first stored), whether it is `new`, whether it is `processed`, and whether its job is
-    `queued` (waiting or running); None when another transaction is storing it right now (that
-    one queues its job)."""
+    `queued` (waiting or running). An event another transaction is storing right now has no
+    row (that one queues its job).
+
+    The jobs are Procrastinate's, made by its own SQL function (what `defer_async` runs), in
+    the events' order so that one order key's jobs run in it: each under its queueing lock,
+    and under its order key's lock or else its own."""
     cur = await conn.execute(
         f"""
-        with new as (
+        with incoming as (
+          -- One jsonb parameter (dumped by the json module's C encoder) rather than an array
+          -- per column: psycopg's list dumpers cost more than the statement.
+          select * from jsonb_to_recordset(%(events)s)
+            as t(n int, provider text, event_id text, workspace_id uuid, type text,
+                 payload jsonb, order_key text)
+        ),
+        new as (
           insert into public.inbound_events
             (provider, event_id, workspace_id, type, payload, order_key)
-          values (%(provider)s, %(event_id)s, %(ws)s, %(type)s, %(payload)s, %(order_key)s)
+          select provider, event_id, workspace_id, type, payload, order_key
+          from incoming order by n
           on conflict on constraint inbound_events_once do nothing
-          returning id, order_key
+          returning id, provider, event_id, workspace_id, order_key
+        ),
+        jobs as (
+          select public.procrastinate_defer_jobs_v1(array_agg(row(
+            %(queue)s, %(task)s, 0,
+            coalesce(%(order_prefix)s || order_key, %(prefix)s || id),
+            %(prefix)s || id, jsonb_build_object('inbound_event_id', id), null
+          )::public.procrastinate_job_to_defer_v1 order by id)) as ids
+          from new
         )
-        select id, order_key, true as new, false as processed, false as queued from new
+        select n.id, n.provider, n.event_id, n.workspace_id, n.order_key, true as new,
+          false as processed, true as queued
+        from new n, jobs
         union all
-        select e.id, e.order_key, false, e.processed_at is not null,
-          {_JOB_WAITING} or {_JOB_RUNNING}
-        from public.inbound_events e
-        where e.provider = %(provider)s and e.workspace_id is not distinct from %(ws)s
-          and e.event_id = %(event_id)s and not exists (select 1 from new)
+        select e.id, e.provider, e.event_id, e.workspace_id, e.order_key, false,
+          e.processed_at is not null, {_JOB_WAITING} or {_JOB_RUNNING}
+        from incoming i
+        join public.inbound_events e on e.provider = i.provider
+          and e.workspace_id is not distinct from i.workspace_id and e.event_id = i.event_id
+        where not exists (select 1 from new n where n.provider = i.provider
+          and n.workspace_id is not distinct from i.workspace_id and n.event_id = i.event_id)
         """,
         {
-            "provider": provider,
-            "event_id": event_id,
-            "ws": workspace_id,
-            "type": type,
-            "payload": Jsonb(payload),
-            "order_key": order_key,
+            "events": Jsonb([{"n": n, **e} for n, e in enumerate(events)], dumps=_dumps),
+            "queue": queue,
+            "task": task_name,
             "prefix": job_lock_prefix,
             "order_prefix": order_lock_prefix,
         },
     )
-    return await cur.fetchone()
+    return await cur.fetchall()
 
 
 async def lock(conn: Connection, inbound_event_id: int) -> dict[str, Any] | None:

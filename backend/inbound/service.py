@@ -81,20 +81,16 @@ def job_lock(inbound_event_id: int, order_key: str | None) -> str:
     return f"{ORDER_LOCK}{order_key}" if order_key else f"{JOB_LOCK}{inbound_event_id}"
 
 
-async def _enqueue(
-    conn: Connection, inbound_event_id: int, *, new: bool, order_key: str | None = None
-) -> bool:
-    """Queue the event's job in the caller's transaction (a system one), unless one is
-    already waiting or running; True when queued."""
+async def _enqueue(conn: Connection, inbound_event_id: int, *, order_key: str | None) -> bool:
+    """Queue again, in the caller's transaction (a system one), the job of an event stored
+    earlier, unless one is waiting or running; True when queued. (A new event's job is queued
+    by the statement that stores it: `repository.insert_many`.)"""
     lock = job_lock(inbound_event_id, order_key)
+    if await repository.job_running(conn, lock, inbound_event_id=inbound_event_id):
+        return False  # it finishes the event, or fails and is retried or swept
     deferrer = task_app.configure_task(
         PROCESS_TASK, connection=conn, queueing_lock=f"{JOB_LOCK}{inbound_event_id}", lock=lock
     )
-    if new:  # no job can exist for a row made by this transaction
-        await deferrer.defer_async(inbound_event_id=inbound_event_id)
-        return True
-    if await repository.job_running(conn, lock, inbound_event_id=inbound_event_id):
-        return False  # it finishes the event, or fails and is retried or swept
     try:
         # A savepoint: the queueing lock's unique violation must not abort the caller's
         # transaction.
@@ -118,24 +114,6 @@ class Delivery:
     workspace_id: UUID | None = None
     type: str | None = None
     order_key: str | None = None
-
-
-async def _store(conn: Connection, delivery: Delivery) -> bool:
-    row = await repository.insert(
-        conn,
-        provider=delivery.provider,
-        event_id=delivery.event_id,
-        workspace_id=delivery.workspace_id,
-        type=delivery.type,
-        payload=delivery.payload,
-        order_key=delivery.order_key,
-        job_lock_prefix=JOB_LOCK,
-        order_lock_prefix=ORDER_LOCK,
-    )
-    if row is None or row["processed"] or row["queued"]:
-        return False  # a repeat: done, or on its way
-    await _enqueue(conn, row["id"], new=row["new"], order_key=row["order_key"])
-    return bool(row["new"])
 
 
 async def receive(
@@ -162,7 +140,42 @@ async def receive_many(db: Database, deliveries: list[Delivery]) -> int:
     several workspaces) once each, with their jobs, all in one transaction: the delivery is
     kept whole or not at all. How many were new."""
     async with db.system() as conn:
-        return sum([await _store(conn, delivery) for delivery in deliveries])
+        return await store(conn, deliveries)
+
+
+async def store(conn: Connection, deliveries: list[Delivery]) -> int:
+    """`receive_many` on the caller's connection (as the login role), for a provider that
+    reads something first on it (the numbers a WhatsApp delivery names). The events and their
+    jobs are stored by one statement, so an autocommit connection keeps them whole too."""
+    once: dict[tuple[str, UUID | None, str], Delivery] = {}
+    for delivery in deliveries:  # an event twice in one delivery is stored once
+        once.setdefault((delivery.provider, delivery.workspace_id, delivery.event_id), delivery)
+    if not once:
+        return 0
+    rows = await repository.insert_many(
+        conn,
+        [
+            {
+                "provider": d.provider,
+                "event_id": d.event_id,
+                "workspace_id": d.workspace_id,
+                "type": d.type,
+                "payload": d.payload,
+                "order_key": d.order_key,
+            }
+            for d in once.values()
+        ],
+        task_name=PROCESS_TASK,
+        queue=QUEUE,
+        job_lock_prefix=JOB_LOCK,
+        order_lock_prefix=ORDER_LOCK,
+    )
+    for row in rows:
+        if not (row["new"] or row["processed"] or row["queued"]):
+            # A redelivery of an event still unprocessed with no job: its job ran out of
+            # retries, or was lost.
+            await _enqueue(conn, row["id"], order_key=row["order_key"])
+    return sum(row["new"] for row in rows)
 
 
 def _event(row: dict[str, Any]) -> InboundEvent:
@@ -251,7 +264,7 @@ async def requeue_stale(db: Database, *, older_than: timedelta = STALE_AFTER) ->
             limit=SWEEP_LIMIT,
         )
         for row in stale:  # oldest first: one key's jobs are queued in their events' order
-            queued += await _enqueue(conn, row["id"], new=False, order_key=row["order_key"])
+            queued += await _enqueue(conn, row["id"], order_key=row["order_key"])
     if queued:
         log.warning("inbound_events_requeued", count=queued, first=stale[0]["id"])
     return queued

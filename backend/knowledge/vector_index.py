@@ -33,17 +33,13 @@ async def ensure(db: Database, chatbot_id: UUID, *, min_chunks: int) -> str:
     a build that died); what was done: "built", "present", "small" or "busy" (another worker
     is building it)."""
     name = index_name(chatbot_id)
-    async with db.pool.connection() as conn:
-        await conn.set_autocommit(True)  # CREATE INDEX CONCURRENTLY cannot run in a transaction
+    async with db.autocommit() as conn:  # CREATE INDEX CONCURRENTLY cannot run in a transaction
+        if not await repository.try_lock(conn, name):
+            return "busy"
         try:
-            if not await repository.try_lock(conn, name):
-                return "busy"
-            try:
-                return await _ensure(conn, chatbot_id, name, min_chunks)
-            finally:
-                await repository.unlock(conn, name)
+            return await _ensure(conn, chatbot_id, name, min_chunks)
         finally:
-            await conn.set_autocommit(False)
+            await repository.unlock(conn, name)
 
 
 async def _ensure(conn: Connection, chatbot_id: UUID, name: str, min_chunks: int) -> str:
@@ -61,12 +57,8 @@ async def _ensure(conn: Connection, chatbot_id: UUID, name: str, min_chunks: int
 
 async def drop_orphans(db: Database) -> list[str]:
     """Drop the indexes of bots that no longer exist; their names."""
-    async with db.pool.connection() as conn:
-        await conn.set_autocommit(True)
-        try:
-            names = await repository.orphan_vector_indexes(conn, PREFIX)
-            for name in names:
-                await repository.drop_index(conn, name)
-        finally:
-            await conn.set_autocommit(False)
+    async with db.autocommit() as conn:
+        names = await repository.orphan_vector_indexes(conn, PREFIX)
+        for name in names:
+            await repository.drop_index(conn, name)
     return names

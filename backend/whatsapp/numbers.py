@@ -53,15 +53,17 @@ def _number(row: dict[str, Any], box: SecretBox) -> Number | None:
     )
 
 
+def access_token(box: SecretBox, ciphertext: str) -> str:
+    """A number's access token as a claimed send carries it (`repository.claim_outbox`)."""
+    return box.decrypt(ciphertext)
+
+
 async def by_ids(conn: Connection, box: SecretBox, phone_number_ids: list[str]) -> list[Number]:
     """The numbers with these ids, whoever's they are (a webhook names only its numbers)."""
+    if not phone_number_ids:
+        return []
     rows = await repository.numbers_by_ids(conn, phone_number_ids)
     return [n for n in (_number(r, box) for r in rows) if n is not None]
-
-
-async def by_id(conn: Connection, box: SecretBox, phone_number_id: str) -> Number | None:
-    found = await by_ids(conn, box, [phone_number_id])
-    return found[0] if found else None
 
 
 async def for_bot(

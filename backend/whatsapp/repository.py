@@ -373,14 +373,22 @@ with claimed as (
   returning n.next_send_at - make_interval(secs => 1.0 / n.messages_per_second) as send_at
 )
 select claimed.*, greatest(0, extract(epoch from
-  (select send_at from slot) - clock_timestamp()))::float8 as wait_seconds
+  (select send_at from slot) - clock_timestamp()))::float8 as wait_seconds,
+  (select c.secrets ->> 'access_token' from public.whatsapp_numbers n
+   join public.whatsapp_bots b on b.chatbot_id = n.chatbot_id
+   join public.connections c on c.workspace_id = n.workspace_id and c.provider = 'whatsapp'
+     and c.account = n.phone_number_id
+   where n.phone_number_id = claimed.phone_number_id
+     and n.workspace_id = claimed.workspace_id) as access_token
 from claimed
 """
 
 
 async def claim_outbox(conn: Connection, outbox_id: UUID) -> dict[str, Any] | None:
-    """Claim a queued send and reserve its number's next slot; the row, with `wait_seconds`
-    until its slot. None when the row is not queued (or not there)."""
+    """Claim a queued send and reserve its number's next slot, in one statement; the row, with
+    `wait_seconds` until its slot and its number's `access_token` (encrypted; None when the
+    number is no longer connected to its workspace's bot). None when the row is not queued (or
+    not there)."""
     cur = await conn.execute(_CLAIM, {"id": outbox_id})
     return await cur.fetchone()
 
@@ -396,12 +404,23 @@ async def outbox_row(conn: Connection, outbox_id: UUID) -> dict[str, Any] | None
 
 
 async def outbox_sent(conn: Connection, outbox_id: UUID, wamid: str) -> dict[str, Any] | None:
-    """Meta accepted the send (a status webhook may have said so first: its wamid stays)."""
+    """Meta accepted the send (a status webhook may have said so first: its wamid stays); a
+    message's first part names the message by its wamid (unless it is named already)."""
     cur = await conn.execute(
-        "update public.whatsapp_outbox set status = 'sent', wamid = coalesce(wamid, %s),"
-        " sent_at = coalesce(sent_at, clock_timestamp()), error_code = null, error_message = null"
-        " where id = %s and status in ('sending', 'sent') returning *",
-        (wamid, outbox_id),
+        """
+        with sent as (
+          update public.whatsapp_outbox set status = 'sent', wamid = coalesce(wamid, %(wamid)s),
+            sent_at = coalesce(sent_at, clock_timestamp()), error_code = null,
+            error_message = null
+          where id = %(id)s and status in ('sending', 'sent') returning *
+        ), named as (
+          update public.messages m set provider_message_id = s.wamid from sent s
+          where s.part = 0 and m.id = s.message_id and m.workspace_id = s.workspace_id
+            and m.provider_message_id is null
+        )
+        select * from sent
+        """,
+        {"wamid": wamid, "id": outbox_id},
     )
     return await cur.fetchone()
 
@@ -455,6 +474,29 @@ async def push_number_back(conn: Connection, phone_number_id: str, slots: int) -
         " where phone_number_id = %s",
         (slots, phone_number_id),
     )
+
+
+async def next_slot(conn: Connection, phone_number_id: str, *, pause_slots: int) -> float:
+    """After Meta's throughput error: take the number's next slot, no sooner than `pause_slots`
+    of its sends from now (refusals that come together pause the number once); the seconds
+    until it."""
+    cur = await conn.execute(
+        """
+        with taken as (
+          update public.whatsapp_numbers
+          set next_send_at = greatest(next_send_at,
+              clock_timestamp() + make_interval(secs => %(slots)s::float8 / messages_per_second))
+            + make_interval(secs => 1.0 / messages_per_second)
+          where phone_number_id = %(id)s
+          returning next_send_at - make_interval(secs => 1.0 / messages_per_second) as send_at
+        )
+        select greatest(0, extract(epoch from send_at - clock_timestamp()))::float8 as wait
+        from taken
+        """,
+        {"slots": pause_slots, "id": phone_number_id},
+    )
+    row = await cur.fetchone()
+    return row["wait"] if row else 0.0
 
 
 async def message_history(

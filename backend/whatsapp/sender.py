@@ -2,14 +2,16 @@
 phone (`send`, what the send API and the commerce notifications call).
 
 Rules:
-- Exactly once. A row is claimed (queued -> sending) before Meta is called, in a short
-  transaction of its own; no transaction is open while Meta answers. Our row id travels as
+- Exactly once. A row is claimed (queued -> sending) before Meta is called, by a statement
+  committed on its own; no transaction is open while Meta answers. Our row id travels as
   `biz_opaque_callback_data`, so Meta's status webhooks name it. A row found `sending` is never
   sent again: its status webhook settles it, and without one it is failed after
   `GRACE_SECONDS` ("outcome unknown"), since sending again could deliver it twice.
 - Pacing. Each claim reserves the number's next slot (`whatsapp_numbers.next_send_at`, one
   send's share of `messages_per_second` apart), shared by every worker and request; the send
-  waits for its slot. Meta's throughput error (130429) pushes the number's next slot back.
+  waits for its slot. Meta's throughput error (130429) sends nothing and pushes the number's
+  next slot back; the refused send takes the next free slot and goes again, a few times, before
+  its row goes back to the queue.
 - Retries. What may pass later (throughput, pair rate limit, Meta's 5xx, a request that
   certainly did not go out) puts the row back in the queue: the job raises `SendLater` and is
   retried with backoff, never sooner than Meta's limit allows. What will not (an invalid
@@ -38,9 +40,8 @@ from backend.context import AppContext
 from backend.conversations import repository as conversations
 from backend.db import Connection
 from backend.errors import Conflict, NotFound, ValidationFailed
-from backend.integrations.whatsapp.client import GraphClient, GraphError, WhatsAppUnavailable
+from backend.integrations.whatsapp.client import GraphError, Sent, WhatsAppUnavailable
 from backend.whatsapp import numbers, outbox, repository, templates, window
-from backend.whatsapp.numbers import Number
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +56,9 @@ PAIR_LIMIT_SECONDS = 6.0
 # second at 80/s): sends that bunched up after a late one let Meta's window drain. A whole
 # second per error cost a 2,000-message run at 80/s a third of its rate (bench/whatsapp.py).
 THROTTLE_PAUSE_SLOTS = 8
+# A throttled send goes again at the number's next free slot this many times before its row
+# goes back to the queue (and its job's retry, seconds later).
+THROTTLE_RETRIES = 3
 _THROUGHPUT = 130429
 _PAIR_LIMIT = 131056
 UNKNOWN_OUTCOME = "outcome unknown: not sent again to avoid a duplicate"
@@ -90,14 +94,6 @@ class SendLater(Exception):
         )
 
 
-def _graph(context: AppContext, number: Number) -> GraphClient:
-    return GraphClient(
-        number.access_token,
-        base_url=context.settings.whatsapp_api_url,
-        version=context.settings.whatsapp_api_version,
-    )
-
-
 def _error_code(exc: GraphError) -> str:
     return str(exc.code) if exc.code is not None else f"http_{exc.http_status}"
 
@@ -115,27 +111,20 @@ def _as_delivery(row: dict[str, Any], retry_after: float | None = None) -> Deliv
 
 async def deliver(context: AppContext, outbox_id: UUID) -> Delivery:
     """One attempt at one send (see the module's rules); never raises for Meta's answer."""
-    row = number = None
-    async with context.db.system() as conn:  # the job knows only the row's id
-        unclaimed = await repository.outbox_row(conn, outbox_id)
-        if unclaimed is not None and unclaimed["status"] == "queued":
-            number = await numbers.by_id(conn, context.secrets, unclaimed["phone_number_id"])
-            # Last: the number's row stays locked (its pace) only until this commits.
-            row = await repository.claim_outbox(conn, outbox_id)
-            if row is None:  # another attempt claimed it meanwhile
-                unclaimed = await repository.outbox_row(conn, outbox_id)
+    # One statement, committed at once: the claim, the number's next slot (its row is locked
+    # only that long) and its token.
+    async with context.db.autocommit() as conn:  # the job knows only the row's id
+        row = await repository.claim_outbox(conn, outbox_id)
+        # Not queued: settled already, or claimed by another attempt.
+        unclaimed = await repository.outbox_row(conn, outbox_id) if row is None else None
     if row is None:
         return await _unclaimed(context, outbox_id, unclaimed)
-    if number is None:
+    if row["access_token"] is None:
         return await _failed(
             context, row, None, "the WhatsApp number is no longer connected to its bot"
         )
-    if row["wait_seconds"] > 0:
-        await asyncio.sleep(row["wait_seconds"])
-    body = {**row["payload"], "biz_opaque_callback_data": str(outbox_id)}
     try:
-        async with _graph(context, number) as graph:
-            sent = await graph.send(number.phone_number_id, body)
+        sent = await _send_in_slot(context, row)
     except GraphError as exc:
         if exc.retryable:
             return await _requeue(context, row, exc)
@@ -148,19 +137,36 @@ async def deliver(context: AppContext, outbox_id: UUID) -> Delivery:
                 outbox_id, "sending", error_message=exc.message, retry_after=GRACE_SECONDS
             )
         return await _requeue(context, row, None, exc.message)
-    async with context.db.for_workspace(row["workspace_id"], SENDER) as conn:
+    # As the login role, naming the workspace in each statement (no claims to set): a send's
+    # outcome is two statements.
+    async with context.db.system() as conn:
         recorded = await repository.outbox_sent(conn, outbox_id, sent.wamid)
-        if row["part"] == 0:
-            await conversations.set_provider_message_id(
-                conn,
-                workspace_id=row["workspace_id"],
-                message_id=row["message_id"],
-                provider_message_id=sent.wamid,
-            )
         await conversations.advance_status(
             conn, workspace_id=row["workspace_id"], status="sent", message_id=row["message_id"]
         )
     return Delivery(outbox_id, "sent", wamid=recorded["wamid"] if recorded else sent.wamid)
+
+
+async def _send_in_slot(context: AppContext, row: dict[str, Any]) -> Sent:
+    """Send a claimed row at its slot. Meta's throughput error sends nothing: the row takes the
+    number's next free slot, a pause later, and goes again in this attempt (up to
+    `THROTTLE_RETRIES` times) rather than waiting for its job's retry behind the queue."""
+    graph = context.whatsapp.client(numbers.access_token(context.secrets, row["access_token"]))
+    body = {**row["payload"], "biz_opaque_callback_data": str(row["id"])}
+    wait, throttled = row["wait_seconds"], 0
+    while True:
+        if wait > 0:
+            await asyncio.sleep(wait)
+        try:
+            return await graph.send(row["phone_number_id"], body)
+        except GraphError as exc:
+            if exc.code != _THROUGHPUT or throttled >= THROTTLE_RETRIES:
+                raise
+        throttled += 1
+        async with context.db.autocommit() as conn:
+            wait = await repository.next_slot(
+                conn, row["phone_number_id"], pause_slots=THROTTLE_PAUSE_SLOTS
+            )
 
 
 async def _unclaimed(context: AppContext, outbox_id: UUID, row: dict[str, Any] | None) -> Delivery:

@@ -17,7 +17,7 @@ from backend.connections import service as connections
 from backend.connections.schemas import Provider
 from backend.db import Connection
 from backend.errors import Conflict, ProviderUnavailable, ValidationFailed
-from backend.integrations.whatsapp.client import GraphClient, GraphError, WhatsAppUnavailable
+from backend.integrations.whatsapp.client import GraphError, WhatsAppUnavailable
 from backend.whatsapp import repository
 from backend.whatsapp.bots import PRIMARY
 
@@ -101,12 +101,8 @@ async def sync(context: AppContext, subject: AuthSubject[User], bot_id: UUID) ->
     ones Meta no longer lists removed. A token Meta refuses is marked invalid (400)."""
     subject.require_admin("sync WhatsApp templates")
     account, number_id, token = await _bot_account(context, subject, bot_id)
-    settings = context.settings
     try:
-        async with GraphClient(
-            token, base_url=settings.whatsapp_api_url, version=settings.whatsapp_api_version
-        ) as graph:
-            listed = await graph.templates(account)
+        listed = await context.whatsapp.client(token).templates(account)
     except WhatsAppUnavailable as exc:
         raise ProviderUnavailable(exc.message) from exc
     except GraphError as exc:

@@ -249,16 +249,16 @@ async def test_a_send_meta_asks_to_retry_is_queued_and_answered_ok_without_a_wam
     api, chicx, graph
 ):
     client, context = api
-    graph.fail_next(1, code=130429)
+    graph.fail_next(1, code=131056)  # the pair rate limit: a retry, six seconds on
     response = await post(client, chicx["key"], "order-update", ORDER)
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["status"] == "ok" and answer["wa_message_id"] is None
     assert answer["message"].startswith("Order update notification queued for 9876543210")
     (row,) = await outbox(context)
-    assert (row["status"], row["error_code"]) == ("queued", "130429")
+    assert (row["status"], row["error_code"]) == ("queued", "131056")
     # In a broadcast it counts as sent: its job sends it (re-sending it would send it twice).
-    graph.fail_next(1, code=130429)
+    graph.fail_next(1, code=131056)
     phones = {**PRODUCT, "phones": ["9123456789", "9555555555"]}
     totals = (await post(client, chicx["key"], "new-product", phones)).json()
     assert (totals["sent_count"], totals["failed_count"], totals["total"]) == (2, 0, 2)

@@ -506,6 +506,20 @@ async def test_a_message_in_two_deliveries_is_stored_once_and_answered_once(clie
     assert conversation["message_count"] == 2
 
 
+async def test_a_message_twice_in_one_delivery_is_stored_once_and_answered_once(
+    client, context, bot
+):
+    repeated = meta.text_message(body="Hi", wamid="wamid.twice")
+    body = meta.webhook_body(
+        [meta.message_change(messages=[repeated]), meta.message_change(messages=[repeated])]
+    )
+    await post(client, body)
+    await run_inbound_jobs(context)
+    assert [m["content"] for m in await messages(context)] == ["Hi"]
+    assert await count(context, "inbound_events") == 1
+    assert len(await answer_jobs(context)) == 1
+
+
 # -- not answered -----------------------------------------------------------------------------------
 
 

@@ -190,7 +190,7 @@ def _id(value: str) -> str:
 @functools.cache
 def _tls() -> ssl.SSLContext:
     """One TLS context for every client: building one (loading the CA bundle) costs tens of
-    milliseconds of CPU, and a sender makes a client per send."""
+    milliseconds of CPU."""
     return httpx.create_ssl_context()
 
 
@@ -204,28 +204,48 @@ def _not_sent(exc: httpx.HTTPError) -> bool:
     )
 
 
+def _transport() -> httpx.AsyncHTTPTransport:
+    # httpx retries only a connection that could not be opened: nothing was sent, so a message
+    # cannot go out twice. Nothing is retried once a request went out.
+    return httpx.AsyncHTTPTransport(
+        retries=2,
+        verify=_tls(),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+    )
+
+
 class GraphClient:
+    """One number's calls (its access token). Made by `GraphGateway.client`, it shares the
+    process's connections; made on its own (`async with`), it has its own."""
+
     def __init__(
-        self, access_token: str, *, base_url: str, version: str, timeout: float = 15
+        self,
+        access_token: str,
+        *,
+        base_url: str,
+        version: str,
+        timeout: float = 15,
+        http: httpx.AsyncClient | None = None,
     ) -> None:
         self._base = base_url.rstrip("/")
         self._where = service_at("the WhatsApp Cloud API", base_url)
         version = version.strip("/")
         self._prefix = "/" + (version if version.startswith("v") else f"v{version}")
-        self._client = httpx.AsyncClient(
+        self._headers = {"Authorization": f"Bearer {access_token}"}
+        self._owned = http is None
+        self._client = http or httpx.AsyncClient(
             base_url=self._base,
-            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+            headers={"Accept": "application/json"},
             timeout=timeout,
-            # httpx retries only a connection that could not be opened: nothing was sent, so a
-            # message cannot go out twice. Nothing is retried once a request went out.
-            transport=httpx.AsyncHTTPTransport(retries=2, verify=_tls()),
+            transport=_transport(),
         )
 
     async def __aenter__(self) -> GraphClient:
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        await self._client.aclose()
+        if self._owned:
+            await self._client.aclose()
 
     async def _request(
         self,
@@ -236,7 +256,9 @@ class GraphClient:
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         try:
-            response = await self._client.request(method, url, json=json, params=params)
+            response = await self._client.request(
+                method, url, json=json, params=params, headers=self._headers
+            )
         except httpx.HTTPError as exc:
             raise WhatsAppUnavailable(
                 unreachable(self._where, exc, setting=SETTING), sent=not _not_sent(exc)
@@ -315,3 +337,28 @@ class GraphClient:
         cursors = obj(paging.get("cursors"))
         after = _str(cursors.get("after")) or ""
         return f"{path}?limit={TEMPLATES_PAGE}&fields={TEMPLATE_FIELDS}&after={quote(after)}"
+
+
+class GraphGateway:
+    """The process's connections to the Graph API, shared by every number's calls: a send
+    reuses a kept-alive connection instead of opening one (and its TLS handshake) each time,
+    which was most of a sender's CPU per message (bench/whatsapp.py)."""
+
+    def __init__(self, *, base_url: str, version: str, timeout: float = 15) -> None:
+        self._base_url = base_url
+        self._version = version
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"Accept": "application/json"},
+            timeout=timeout,
+            transport=_transport(),
+        )
+
+    def client(self, access_token: str) -> GraphClient:
+        """Calls with one number's access token, on the shared connections."""
+        return GraphClient(
+            access_token, base_url=self._base_url, version=self._version, http=self._http
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
