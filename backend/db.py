@@ -132,7 +132,10 @@ class Database:
             try:
                 yield conn
             finally:
-                await conn.set_autocommit(False)
+                # A connection left busy or broken (a cancelled statement, a lost server) is
+                # thrown away by the pool: setting the flag on it would only hide the error.
+                if conn.info.transaction_status == pq.TransactionStatus.IDLE:
+                    await conn.set_autocommit(False)
 
     @asynccontextmanager
     async def as_claims(self, claims: Mapping[str, Any]) -> AsyncIterator[Connection]:

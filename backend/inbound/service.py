@@ -82,9 +82,10 @@ def job_lock(inbound_event_id: int, order_key: str | None) -> str:
 
 
 async def _enqueue(conn: Connection, inbound_event_id: int, *, order_key: str | None) -> bool:
-    """Queue again, in the caller's transaction (a system one), the job of an event stored
-    earlier, unless one is waiting or running; True when queued. (A new event's job is queued
-    by the statement that stores it: `repository.insert_many`.)"""
+    """Queue again the job of an event stored earlier, unless one is waiting or running, on
+    the caller's connection as the login role (in its transaction, or in one of its own on an
+    autocommit connection); True when queued. (A new event's job is queued by the statement
+    that stores it: `repository.insert_many`.)"""
     lock = job_lock(inbound_event_id, order_key)
     if await repository.job_running(conn, lock, inbound_event_id=inbound_event_id):
         return False  # it finishes the event, or fails and is retried or swept
@@ -92,8 +93,8 @@ async def _enqueue(conn: Connection, inbound_event_id: int, *, order_key: str | 
         PROCESS_TASK, connection=conn, queueing_lock=f"{JOB_LOCK}{inbound_event_id}", lock=lock
     )
     try:
-        # A savepoint: the queueing lock's unique violation must not abort the caller's
-        # transaction.
+        # A savepoint (or a transaction, on autocommit): the queueing lock's unique violation
+        # must not abort the caller's transaction.
         async with conn.transaction():
             await deferrer.defer_async(inbound_event_id=inbound_event_id)
     except procrastinate.exceptions.AlreadyEnqueued:

@@ -22,13 +22,10 @@ class Number:
     enabled: bool  # the bot's WhatsApp is switched on
     messages_per_second: int
     display_phone_number: str | None
-    # Ciphertexts, decrypted when used: a webhook needs only the app secret, a send the token.
+    # Ciphertexts, decrypted when used: a webhook needs only the app secret (a send takes its
+    # token with its claim: `access_token` below).
     _secrets: dict[str, str] = field(repr=False)
     _box: SecretBox = field(repr=False)
-
-    @property
-    def access_token(self) -> str:
-        return self._box.decrypt(self._secrets["access_token"])
 
     @property
     def app_secret(self) -> str | None:

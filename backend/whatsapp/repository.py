@@ -476,27 +476,34 @@ async def push_number_back(conn: Connection, phone_number_id: str, slots: int) -
     )
 
 
-async def next_slot(conn: Connection, phone_number_id: str, *, pause_slots: int) -> float:
-    """After Meta's throughput error: take the number's next slot, no sooner than `pause_slots`
-    of its sends from now (refusals that come together pause the number once); the seconds
-    until it."""
+async def next_slot(
+    conn: Connection, outbox_id: UUID, phone_number_id: str, *, pause_slots: int
+) -> float | None:
+    """After Meta's throughput error: take the number's next slot for a claimed send, no
+    sooner than `pause_slots` of its sends from now (refusals that come together pause the
+    number once), and claim the send anew (its grace period counts from now); the seconds
+    until the slot. None when the send is no longer claimed (given up meanwhile)."""
     cur = await conn.execute(
         """
-        with taken as (
+        with reclaimed as (
+          update public.whatsapp_outbox set claimed_at = clock_timestamp()
+          where id = %(outbox)s and status = 'sending'
+          returning id
+        ), taken as (
           update public.whatsapp_numbers
           set next_send_at = greatest(next_send_at,
               clock_timestamp() + make_interval(secs => %(slots)s::float8 / messages_per_second))
             + make_interval(secs => 1.0 / messages_per_second)
-          where phone_number_id = %(id)s
+          where phone_number_id = %(number)s and exists (select 1 from reclaimed)
           returning next_send_at - make_interval(secs => 1.0 / messages_per_second) as send_at
         )
         select greatest(0, extract(epoch from send_at - clock_timestamp()))::float8 as wait
         from taken
         """,
-        {"slots": pause_slots, "id": phone_number_id},
+        {"outbox": outbox_id, "slots": pause_slots, "number": phone_number_id},
     )
     row = await cur.fetchone()
-    return row["wait"] if row else 0.0
+    return row["wait"] if row else None
 
 
 async def message_history(

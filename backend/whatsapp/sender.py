@@ -59,6 +59,8 @@ THROTTLE_PAUSE_SLOTS = 8
 # A throttled send goes again at the number's next free slot this many times before its row
 # goes back to the queue (and its job's retry, seconds later).
 THROTTLE_RETRIES = 3
+# ... unless that slot is further off than this.
+THROTTLE_MAX_WAIT_SECONDS = 5.0
 _THROUGHPUT = 130429
 _PAIR_LIMIT = 131056
 UNKNOWN_OUTCOME = "outcome unknown: not sent again to avoid a duplicate"
@@ -153,20 +155,25 @@ async def _send_in_slot(context: AppContext, row: dict[str, Any]) -> Sent:
     `THROTTLE_RETRIES` times) rather than waiting for its job's retry behind the queue."""
     graph = context.whatsapp.client(numbers.access_token(context.secrets, row["access_token"]))
     body = {**row["payload"], "biz_opaque_callback_data": str(row["id"])}
-    wait, throttled = row["wait_seconds"], 0
+    wait: float | None = row["wait_seconds"]
+    throttled = 0
     while True:
-        if wait > 0:
+        if wait:
             await asyncio.sleep(wait)
         try:
             return await graph.send(row["phone_number_id"], body)
         except GraphError as exc:
             if exc.code != _THROUGHPUT or throttled >= THROTTLE_RETRIES:
                 raise
-        throttled += 1
-        async with context.db.autocommit() as conn:
-            wait = await repository.next_slot(
-                conn, row["phone_number_id"], pause_slots=THROTTLE_PAUSE_SLOTS
-            )
+            throttled += 1
+            async with context.db.autocommit() as conn:
+                wait = await repository.next_slot(
+                    conn, row["id"], row["phone_number_id"], pause_slots=THROTTLE_PAUSE_SLOTS
+                )
+            # Given up meanwhile, or a slot too far off to hold a worker (or a request) for:
+            # back to the queue, where its job takes it up.
+            if wait is None or wait > THROTTLE_MAX_WAIT_SECONDS:
+                raise
 
 
 async def _unclaimed(context: AppContext, outbox_id: UUID, row: dict[str, Any] | None) -> Delivery:

@@ -96,6 +96,22 @@ async def test_a_throttled_send_goes_again_at_the_numbers_next_slot_in_the_same_
     assert (row["status"], row["attempts"], row["wamid"]) == ("sent", 1, accepted["wamid"])
 
 
+async def test_a_throttled_send_whose_next_slot_is_far_off_goes_back_to_the_queue(
+    whatsapp_api, graph, admin
+):
+    client, context = whatsapp_api
+    # One a second: the pause after Meta's throughput error is 8 s, too long to hold a request.
+    bot_id = await whatsapp_bot(client, context, admin, graph, messages_per_second=1)
+    graph.fail_next(1, code=130429)
+
+    queued = await send_template(client, admin, bot_id)
+
+    assert queued.status_code == 202, queued.text
+    assert [s["status"] for s in graph.sent] == [400]
+    row = await outbox(context)
+    assert (row["status"], row["error_code"]) == ("queued", "130429")
+
+
 async def test_throughput_and_server_errors_are_retried_by_the_job_and_sent_once(
     whatsapp_api, graph, admin
 ):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx2
@@ -109,9 +110,12 @@ class OpenAIGateway:
         self._base_url = base_url
         self._max_retries = max_retries
         self._clients: OrderedDict[str, openai.AsyncOpenAI] = OrderedDict()
-        # The SDK's own HTTP library (httpx2); one pool for every tenant's calls.
+        # The SDK's own HTTP library (httpx2); one pool for every tenant's calls, so it keeps
+        # no cookies: one a call got must not go out with another tenant's key.
         self._http = httpx2.AsyncClient(
-            timeout=timeout, limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50)
+            timeout=timeout,
+            limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50),
+            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
         )
 
     def _client(self, api_key: str) -> openai.AsyncOpenAI:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import ssl
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -350,6 +351,9 @@ class GraphGateway:
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={"Accept": "application/json"},
+            # Shared by every tenant's calls: a cookie one call got must not go out with
+            # another's token.
+            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
             timeout=timeout,
             transport=_transport(),
         )
