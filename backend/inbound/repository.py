@@ -78,8 +78,17 @@ async def insert_many(
         select e.id, e.provider, e.event_id, e.workspace_id, e.order_key, false,
           e.processed_at is not null, {_JOB_WAITING} or {_JOB_RUNNING}
         from incoming i
-        join public.inbound_events e on e.provider = i.provider
-          and e.workspace_id is not distinct from i.workspace_id and e.event_id = i.event_id
+        -- The repeats only, each looked up by the unique index (an equality per column: `is
+        -- not distinct from` would make it a scan of the whole inbox).
+        cross join lateral (
+          select * from public.inbound_events x
+          where x.provider = i.provider and x.workspace_id = i.workspace_id
+            and x.event_id = i.event_id
+          union all
+          select * from public.inbound_events x
+          where i.workspace_id is null and x.provider = i.provider and x.workspace_id is null
+            and x.event_id = i.event_id
+        ) e
         where not exists (select 1 from new n where n.provider = i.provider
           and n.workspace_id is not distinct from i.workspace_id and n.event_id = i.event_id)
         """,
