@@ -44,9 +44,6 @@ pace (target: within 5 %; a refused request used its slot like any other), the r
 accepted over the same time (lower by the share it refused), the 130429s answered, and, per
 outbox id carried in `biz_opaque_callback_data`, that none was accepted twice and none is
 missing.
-
-A part whose code is not on this branch yet (Voxtro's `POST /whatsapp/webhook`, the
-`whatsapp.send` job) is reported as skipped; the rest runs.
 """
 
 from __future__ import annotations
@@ -54,7 +51,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import importlib
 import json
 import math
 import os
@@ -336,13 +332,6 @@ async def open_load(
     )
 
 
-async def has_route(base: str, path: str) -> bool:
-    """Whether the server has `POST path` (an unsigned empty body is refused, not unknown)."""
-    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-        response = await client.post(path, content=b"{}")
-    return response.status_code not in (404, 405)
-
-
 async def load(
     base: str, path: str, rates: list[int], seconds: float, rng: random.Random, pid: int
 ) -> dict[int, tuple[Figures, list[Delivery]]]:
@@ -469,14 +458,6 @@ async def received_once(url: str, context: Any, sent: list[Delivery]) -> bool:
 # -- sending: the outbox worked off at the number's pace ------------------------------------------
 
 
-def send_job_exists() -> bool:
-    from backend.tasks import TASK_MODULES, task_app
-
-    for module in TASK_MODULES:
-        importlib.import_module(module)
-    return "whatsapp.send" in task_app.tasks
-
-
 async def queue_sends(context: Any, workspace_id: str, count: int) -> None:
     """`count` text messages to as many recipients, queued as the channel queues them.
 
@@ -525,11 +506,7 @@ def start_send_worker(url: str, graph_url: str, workers: int) -> subprocess.Pope
 
 async def pacing(
     url: str, context: Any, fake: meta.FakeGraph, workspace_id: str, args: argparse.Namespace
-) -> bool | None:
-    """None when the sender is not on this branch yet."""
-    if not send_job_exists():
-        say("\nSending: skipped, the `whatsapp.send` job is not on this branch yet (part D).")
-        return None
+) -> bool:
     await scalar(
         url,
         "update public.whatsapp_numbers set messages_per_second = %s where phone_number_id = %s"
@@ -607,20 +584,16 @@ async def pacing(
 
 
 async def measure_server(
-    label: str,
     start: Callable[[int], Any],
     path: str,
     args: argparse.Namespace,
     rng: random.Random,
-) -> dict[int, tuple[Figures, list[Delivery]]] | None:
+) -> dict[int, tuple[Figures, list[Delivery]]]:
     port = free_port()
     process = start(port)
     base = f"http://127.0.0.1:{port}"
     try:
         await wait_ready(f"{base}/healthz")
-        if not await has_route(base, path):
-            say(f"  {label}: skipped, POST {path} is not on this branch yet (part C).")
-            return None
         return await load(base, path, args.rates, args.seconds, rng, process.pid)
     finally:
         process.terminate()
@@ -680,7 +653,6 @@ async def main() -> None:
             f" {'p99 x base':>9}"
         )
         baseline = await measure_server(
-            "baseline",
             lambda port: serve(
                 "bench.whatsapp:baseline_app",
                 port,
@@ -692,11 +664,9 @@ async def main() -> None:
             args,
             rng,
         )
-        assert baseline is not None
         for rate, (figures, _) in baseline.items():
             show("baseline: stores the body", rate, figures, None)
         voxtro = await measure_server(
-            "Voxtro",
             lambda port: serve(
                 "backend.app:create_app",
                 port,
@@ -708,21 +678,19 @@ async def main() -> None:
             args,
             rng,
         )
-        once: bool | None = None
         # One worker context for the run: Procrastinate keeps the first pool it is given.
         async with worker_context(url, fake.url) as context:
-            if voxtro is not None:
-                for rate, (figures, _) in voxtro.items():
-                    show(f"Voxtro: POST {VOXTRO_WEBHOOK}", rate, figures, baseline[rate][0])
-                sent = [d for _, batch in voxtro.values() for d in batch]
-                once = await received_once(url, context, sent)
-                say(f"  processed exactly once: {'yes' if once else 'NO'}")
+            for rate, (figures, _) in voxtro.items():
+                show(f"Voxtro: POST {VOXTRO_WEBHOOK}", rate, figures, baseline[rate][0])
+            sent = [d for _, batch in voxtro.values() for d in batch]
+            once = await received_once(url, context, sent)
+            say(f"  processed exactly once: {'yes' if once else 'NO'}")
             paced = await pacing(url, context, fake, workspace_id, args)
 
     summary: dict[str, Any] = {}
     for rate, (figures, _) in baseline.items():
         summary[f"baseline @{rate}/s p50, p99 ms"] = [round(figures.p50, 1), round(figures.p99, 1)]
-    for rate, (figures, _) in (voxtro or {}).items():
+    for rate, (figures, _) in voxtro.items():
         summary[f"voxtro @{rate}/s p50, p99 ms"] = [round(figures.p50, 1), round(figures.p99, 1)]
         summary[f"voxtro @{rate}/s p99 x baseline"] = round(figures.p99 / baseline[rate][0].p99, 1)
     summary["processed exactly once"] = once
